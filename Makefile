@@ -1,0 +1,57 @@
+# sdloop — two commands: `make demo` and `make test`. Everything else is meson.
+#
+# Both install what is missing (Debian 12 packages, via apt-get when run as root; otherwise the exact
+# apt-get line is printed), configure and build with meson, then run.
+
+BUILD      ?= build
+BUILD_SAN  ?= build-sanitize
+MESON      ?= meson
+
+# Build and test dependencies, by Debian package name.
+DEB_PACKAGES = \
+	meson ninja-build pkg-config gcc libc6-dev \
+	libsystemd-dev libjson-c-dev libprotobuf-c-dev protobuf-c-compiler check \
+	libsodium-dev libsqlite3-dev libcurl4-openssl-dev \
+	systemd systemd-container dbus python3
+
+.PHONY: all deps build test test-fast demo bench clean
+
+all: build
+
+deps:
+	@missing=$$(for p in $(DEB_PACKAGES); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; \
+	done); \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			echo "Installing: $$missing"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+		else \
+			echo "Missing packages. Run:"; echo "  sudo apt-get install $$missing"; exit 1; \
+		fi; \
+	fi
+
+$(BUILD)/build.ninja:
+	$(MESON) setup $(BUILD)
+
+$(BUILD_SAN)/build.ninja:
+	$(MESON) setup $(BUILD_SAN) -Db_sanitize=address,undefined -Db_lundef=false
+
+build: deps $(BUILD)/build.ninja
+	$(MESON) compile -C $(BUILD)
+
+# The whole suite, then again under AddressSanitizer and UndefinedBehaviorSanitizer.
+test: build $(BUILD_SAN)/build.ninja
+	$(MESON) test -C $(BUILD) --print-errorlogs --num-processes 2
+	$(MESON) compile -C $(BUILD_SAN)
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+		$(MESON) test -C $(BUILD_SAN) --print-errorlogs --num-processes 2 --no-suite slow
+
+demo: build
+	./tools/demo.sh $(BUILD)
+
+bench: build
+	./bench/run.sh $(BUILD)
+
+clean:
+	rm -rf $(BUILD) $(BUILD_SAN)

@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include <stdarg.h>
+
+#include "macro.h"
+#include "sdloop-error.h"
+
+const sd_bus_error_map sdloop_error_map[] = {
+        SD_BUS_ERROR_MAP(SDLOOP_ERROR_PLUGIN_UNAVAILABLE, EHOSTDOWN),
+        SD_BUS_ERROR_MAP(SDLOOP_ERROR_INVALID_ARGUMENT, EINVAL),
+        SD_BUS_ERROR_MAP(SDLOOP_ERROR_NOT_FOUND, ENOENT),
+        SD_BUS_ERROR_MAP(SDLOOP_ERROR_UNIMPLEMENTED, EOPNOTSUPP),
+        SD_BUS_ERROR_MAP(SDLOOP_ERROR_TIMEOUT, ETIMEDOUT),
+        SD_BUS_ERROR_MAP(SDLOOP_ERROR_INTERNAL, EIO),
+        SD_BUS_ERROR_MAP_END,
+};
+
+void sdloop_error_register(void) {
+        /* sd_bus_error_add_map() ignores a map it already has. */
+        (void) sd_bus_error_add_map(sdloop_error_map);
+}
+
+static int error_setv(sd_bus_error *error, const char *name, const char *format, va_list ap) {
+        _cleanup_free_ char *msg = NULL;
+
+        sdloop_error_register();
+
+        if (vasprintf(&msg, format, ap) < 0)
+                return -ENOMEM;
+
+        /* sd_bus_error_set() returns the errno mapped to the name, negative. */
+        return sd_bus_error_set(error, name, msg);
+}
+
+int sdloop_error_setf(sd_bus_error *error, const char *name, const char *format, ...) {
+        va_list ap;
+        int r;
+
+        va_start(ap, format);
+        r = error_setv(error, name, format, ap);
+        va_end(ap);
+        return r;
+}
+
+int sdloop_error_invalid(sd_bus_error *error, const char *field, const char *format, ...) {
+        _cleanup_free_ char *reason = NULL;
+        va_list ap;
+        int r;
+
+        va_start(ap, format);
+        r = vasprintf(&reason, format, ap);
+        va_end(ap);
+        if (r < 0)
+                return -ENOMEM;
+
+        (void) sdloop_error_setf(error, SDLOOP_ERROR_INVALID_ARGUMENT, "%s: %s", strempty(field), reason);
+        return -EINVAL;
+}
+
+int sdloop_error_ensure(sd_bus_error *error, int r, const char *context) {
+        const char *name;
+
+        if (r >= 0 || !error || sd_bus_error_is_set(error))
+                return r;
+
+        switch (-r) {
+        case EINVAL:
+        case ERANGE:
+        case EBADMSG:
+                name = SDLOOP_ERROR_INVALID_ARGUMENT;
+                break;
+        case ENOENT:
+        case ENXIO:
+                name = SDLOOP_ERROR_NOT_FOUND;
+                break;
+        case EOPNOTSUPP:
+                name = SDLOOP_ERROR_UNIMPLEMENTED;
+                break;
+        case ETIMEDOUT:
+                name = SDLOOP_ERROR_TIMEOUT;
+                break;
+        case EHOSTDOWN:
+        case ECONNRESET:
+        case ENOTCONN:
+        case ECONNREFUSED:
+        case EPIPE:
+                name = SDLOOP_ERROR_PLUGIN_UNAVAILABLE;
+                break;
+        default:
+                name = SDLOOP_ERROR_INTERNAL;
+        }
+
+        (void) sdloop_error_setf(error, name, "%s%s%s", strempty(context), context ? ": " : "", strerror(-r));
+        return r;
+}

@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* libsdloop: LOOP plugins as systemd units speaking D-Bus. */
+
+#include "sdloop-codec.h"
+#include "sdloop-data-source.h"
+#include "sdloop-error-log.h"
+#include "sdloop-error.h"
+#include "sdloop-keystore.h"
+#include "sdloop-log.h"
+#include "sdloop-median.h"
+#include "sdloop-object.h"
+#include "sdloop-peer.h"
+#include "sdloop-plugin-relayer.h"
+#include "sdloop-plugin.h"
+#include "sdloop-provider.h"
+#include "sdloop-proxy.h"
+#include "sdloop-relayer.h"
+#include "sdloop-types.h"

@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+/* org.sdloop1.PluginMedian, served on the root object of a median plugin. */
+
+#include "sdloop-median.h"
+#include "service-util.h"
+
+/* The four paths name host objects on this same connection: nothing of ours to look up, so only their
+ * syntax is checked; the implementation calls them (and learns whether they exist) when it needs them. */
+static int read_dep_path(sd_bus_message *m, const char *field, const char **ret, sd_bus_error *error) {
+        const char *path;
+        int r;
+
+        r = sd_bus_message_read_basic(m, 'o', &path);
+        if (r < 0)
+                return sdloop_error_invalid(error, field, "not a valid object path: %s", strerror(-r));
+        if (r == 0)
+                return sdloop_error_invalid(error, field, "missing");
+        if (!sd_bus_object_path_is_valid(path))
+                return sdloop_error_invalid(error, field, "not a valid object path: \"%s\"", path);
+
+        *ret = path;
+        return 0;
+}
+
+static int method_new_median_factory(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        const SdloopPluginMedianOps *ops = BINDING_OPS(userdata, SdloopPluginMedianOps);
+        SdloopObject *root = BINDING_OBJECT(userdata), *factory = NULL;
+        SdloopMedianDeps deps = {};
+        int r;
+
+        r = read_dep_path(m, "provider", &deps.provider, error);
+        if (r < 0)
+                return r;
+        r = read_dep_path(m, "data_source", &deps.data_source, error);
+        if (r < 0)
+                return r;
+        r = read_dep_path(m, "juels_data_source", &deps.juels_data_source, error);
+        if (r < 0)
+                return r;
+        r = read_dep_path(m, "error_log", &deps.error_log, error);
+        if (r < 0)
+                return r;
+
+        if (!ops || !ops->new_median_factory)
+                return service_unimplemented(m, error);
+
+        r = ops->new_median_factory(BINDING_DATA(userdata), root, &deps, &factory, error);
+        if (r < 0)
+                return service_failed(m, r, error);
+
+        /* The reply names an object the caller will talk to: it must exist on this connection. */
+        if (!factory || sdloop_object_get_peer(factory) != sdloop_object_get_peer(root))
+                return sdloop_error_setf(error, SDLOOP_ERROR_INTERNAL,
+                                         "PluginMedian.NewMedianFactory: the implementation returned no factory object");
+
+        return service_reply_object(m, factory);
+}
+
+static const sd_bus_vtable plugin_median_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_METHOD_WITH_ARGS("NewMedianFactory",
+                                SD_BUS_ARGS("o", provider, "o", data_source, "o", juels_data_source, "o", error_log),
+                                SD_BUS_RESULT("o", factory),
+                                method_new_median_factory, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_VTABLE_END,
+};
+
+int sdloop_plugin_median_export(SdloopObject *root, const SdloopPluginMedianOps *ops, void *userdata) {
+        if (!root || !ops)
+                return -EINVAL;
+
+        return sdloop_object_add_interface(root, "org.sdloop1.PluginMedian", plugin_median_vtable, ops, userdata);
+}
