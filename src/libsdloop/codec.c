@@ -36,6 +36,9 @@
 /* How much of a rejected string is quoted back to the sender. */
 #define QUOTE_MAX 80
 
+/* Unlike assigning "(T) {}", this also clears padding, so that "left zeroed" holds byte for byte. */
+#define zero(x) memset(&(x), 0, sizeof(x))
+
 /* Move a struct out of a _cleanup_ variable, leaving it zeroed. */
 #define TAKE_STRUCT(s)                                          \
         ({                                                      \
@@ -253,7 +256,7 @@ int sdloop_read_bytes(sd_bus_message *m, const char *field, size_t max, SdloopBy
         assert(field);
         assert(ret);
 
-        *ret = (SdloopBytes) {};
+        zero(*ret);
 
         if (max == 0)
                 max = SDLOOP_PAYLOAD_MAX;
@@ -314,7 +317,7 @@ int sdloop_read_report_timestamp(sd_bus_message *m, const char *field, SdloopRep
         assert(field);
         assert(ret);
 
-        *ret = (SdloopReportTimestamp) {};
+        zero(*ret);
 
         r = enter_struct(m, field, SIG_REPORT_TIMESTAMP, error);
         if (r < 0)
@@ -366,7 +369,7 @@ int sdloop_read_report_context(sd_bus_message *m, const char *field, SdloopRepor
         assert(field);
         assert(ret);
 
-        *ret = (SdloopReportContext) {};
+        zero(*ret);
 
         r = enter_struct(m, field, SIG_REPORT_CONTEXT, error);
         if (r < 0)
@@ -483,7 +486,7 @@ int sdloop_read_contract_config(sd_bus_message *m, const char *field, SdloopCont
         assert(field);
         assert(ret);
 
-        *ret = (SdloopContractConfig) {};
+        zero(*ret);
 
         r = enter_struct(m, field, SIG_CONTRACT_CONFIG, error);
         if (r < 0)
@@ -624,7 +627,7 @@ int sdloop_read_relay_args(sd_bus_message *m, const char *field, SdloopRelayArgs
         assert(field);
         assert(ret);
 
-        *ret = (SdloopRelayArgs) {};
+        zero(*ret);
 
         r = enter_struct(m, field, SIG_RELAY_ARGS, error);
         if (r < 0)
@@ -695,7 +698,7 @@ int sdloop_read_plugin_args(sd_bus_message *m, const char *field, SdloopPluginAr
         assert(field);
         assert(ret);
 
-        *ret = (SdloopPluginArgs) {};
+        zero(*ret);
 
         r = enter_struct(m, field, SIG_PLUGIN_ARGS, error);
         if (r < 0)
@@ -746,7 +749,7 @@ int sdloop_read_reporting_plugin_config(sd_bus_message *m, const char *field, Sd
         assert(field);
         assert(ret);
 
-        *ret = (SdloopReportingPluginConfig) {};
+        zero(*ret);
 
         r = enter_struct(m, field, SIG_REPORTING_PLUGIN_CONFIG, error);
         if (r < 0)
@@ -855,7 +858,7 @@ int sdloop_read_reporting_plugin_info(sd_bus_message *m, const char *field, Sdlo
         assert(field);
         assert(ret);
 
-        *ret = (SdloopReportingPluginInfo) {};
+        zero(*ret);
 
         r = enter_struct(m, field, SIG_REPORTING_PLUGIN_INFO, error);
         if (r < 0)
@@ -1158,7 +1161,7 @@ int sdloop_read_chain_status(sd_bus_message *m, const char *field, SdloopChainSt
         assert(field);
         assert(ret);
 
-        *ret = (SdloopChainStatus) {};
+        zero(*ret);
 
         r = enter_struct(m, field, SIG_CHAIN_STATUS, error);
         if (r < 0)
@@ -1323,7 +1326,7 @@ int sdloop_read_onchain_config(sd_bus_message *m, const char *field, SdloopOncha
         assert(field);
         assert(ret);
 
-        *ret = (SdloopOnchainConfig) {};
+        zero(*ret);
 
         r = enter_struct(m, field, SIG_ONCHAIN_CONFIG, error);
         if (r < 0)

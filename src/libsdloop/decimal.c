@@ -142,53 +142,56 @@ bool sdloop_uuid_is_valid(const char *s) {
         return true;
 }
 
-bool sdloop_json_is_valid(const char *s, const char **ret_reason) {
-        struct json_tokener *tok = NULL;
-        struct json_object *o = NULL;
+static void json_tokener_freep(struct json_tokener **tok) {
+        if (*tok)
+                json_tokener_free(*tok);
+}
+
+static void json_object_putp(struct json_object **o) {
+        json_object_put(*o);
+}
+
+/* Returns NULL if s is one complete JSON value, else a static description of what is wrong. */
+static const char *json_check(const char *s) {
+        _cleanup_(json_tokener_freep) struct json_tokener *tok = NULL;
+        _cleanup_(json_object_putp) struct json_object *o = NULL;
         enum json_tokener_error e;
-        const char *reason = NULL;
-        size_t len, end;
+        size_t len;
 
-        if (isempty(s)) {
-                reason = "empty";
-                goto finish;
-        }
-
-        tok = json_tokener_new();
-        if (!tok) {
-                reason = "out of memory";
-                goto finish;
-        }
-        json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+        if (isempty(s))
+                return "empty";
 
         len = strlen(s);
-        if (len >= INT_MAX) {
-                reason = "too long";
-                goto finish;
-        }
+        if (len >= INT_MAX)
+                return "too long";
+
+        tok = json_tokener_new();
+        if (!tok)
+                return "out of memory";
+        json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
 
         /* Hand over the terminating NUL too: it tells the tokener that the input ends here, so that a
-         * bare "1" or "true" completes instead of waiting for more digits or letters. */
+         * bare "1" or "true" completes instead of waiting for more digits or letters. A NULL object
+         * with success is the JSON value null. */
         o = json_tokener_parse_ex(tok, s, (int) len + 1);
         e = json_tokener_get_error(tok);
-        if (!o || e != json_tokener_success) {
-                reason = e == json_tokener_success ? "no JSON value" : json_tokener_error_desc(e);
-                goto finish;
-        }
+        if (e != json_tokener_success)
+                return json_tokener_error_desc(e);
 
         /* Strict mode already refuses most trailing text; make sure nothing but white space is left. */
-        end = json_tokener_get_parse_end(tok);
-        for (; end < len; end++)
-                if (!char_is_json_space(s[end])) {
-                        reason = "trailing garbage after JSON value";
-                        break;
-                }
+        for (size_t i = json_tokener_get_parse_end(tok); i < len; i++)
+                if (!char_is_json_space(s[i]))
+                        return "trailing garbage after JSON value";
 
-finish:
-        json_object_put(o);
-        if (tok)
-                json_tokener_free(tok);
+        return NULL;
+}
+
+bool sdloop_json_is_valid(const char *s, const char **ret_reason) {
+        const char *reason;
+
+        reason = json_check(s);
         if (reason && ret_reason)
                 *ret_reason = reason;
+
         return !reason;
 }

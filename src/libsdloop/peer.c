@@ -285,7 +285,9 @@ int sdloop_peer_set_description(SdloopPeer *p, const char *description) {
         r = free_and_strdup(&p->description, description);
         if (r < 0)
                 return r;
-        return sd_bus_set_description(p->bus, description);
+        /* sd-bus takes a description only before the connection starts; ours is what matters. */
+        (void) sd_bus_set_description(p->bus, description);
+        return 0;
 }
 
 const char *sdloop_peer_get_description(SdloopPeer *p) {
@@ -347,6 +349,19 @@ static int call_translate_error(SdloopPeer *p, sd_bus_message *m, int r, sd_bus_
         return sdloop_error_ensure(error, r, member);
 }
 
+static void (*pump_hook)(void *userdata);
+static void *pump_hook_userdata;
+
+void sdloop_set_pump_hook(void (*hook)(void *userdata), void *userdata) {
+        pump_hook = hook;
+        pump_hook_userdata = userdata;
+}
+
+static void run_pump_hook(void) {
+        if (pump_hook)
+                pump_hook(pump_hook_userdata);
+}
+
 typedef struct PendingCall {
         bool done;
         sd_bus_message *reply;
@@ -360,8 +375,10 @@ static int on_pending_reply(sd_bus_message *reply, void *userdata, sd_bus_error 
         return 0;
 }
 
-int sdloop_peer_call(SdloopPeer *p, sd_bus_message *m, uint64_t timeout_usec, sd_bus_message **ret_reply,
+int sdloop_peer_call(SdloopPeer *peer, sd_bus_message *m, uint64_t timeout_usec, sd_bus_message **ret_reply,
                      sd_bus_error *error) {
+        /* Pumping may run code that drops the caller's reference. */
+        _cleanup_(sdloop_peer_unrefp) SdloopPeer *p = sdloop_peer_ref(peer);
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *slot = NULL;
         int r;
@@ -393,6 +410,8 @@ int sdloop_peer_call(SdloopPeer *p, sd_bus_message *m, uint64_t timeout_usec, sd
                                 sd_bus_message_unref(c.reply);
                                 return r;
                         }
+                        if (!c.done)
+                                run_pump_hook();
                         if (sd_event_get_state(p->event) == SD_EVENT_FINISHED && !c.done)
                                 return sdloop_error_setf(error, SDLOOP_ERROR_PLUGIN_UNAVAILABLE,
                                                          "%s: event loop ended during call", strempty(p->description));
@@ -473,6 +492,7 @@ int sdloop_peer_wait_for(SdloopPeer *p, const bool *done, uint64_t timeout_usec)
                 r = sd_event_run(p->event, UINT64_MAX);
                 if (r < 0)
                         return r;
+                run_pump_hook();
         }
         return 0;
 }

@@ -48,5 +48,6 @@ static const sd_bus_vtable plugin_relayer_vtable[] = {
 int sdloop_plugin_relayer_export(SdloopObject *root, const SdloopPluginRelayerOps *ops, void *userdata) {
         if (!root || !ops)
                 return -EINVAL;
-        return sdloop_object_add_interface(root, "org.sdloop1.PluginRelayer", plugin_relayer_vtable, ops, userdata);
+        return sdloop_object_add_interface(root, "org.sdloop1.PluginRelayer", plugin_relayer_vtable, ops,
+                                           userdata);
 }

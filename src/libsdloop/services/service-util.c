@@ -306,3 +306,27 @@ int service_read_reply_basic(sd_bus_message *reply, const char *field, char type
                 return service_reply_garbage(reply, field, r, error);
         return 0;
 }
+
+const char *service_reporting_plugin_info_check(const SdloopReportingPluginInfo *info, const char **ret_field) {
+        assert(info);
+        assert(ret_field);
+
+        /* libocr logs and labels metrics by the name, and refuses limits beyond what it can carry. */
+        if (isempty(info->name)) {
+                *ret_field = "name";
+                return "must not be empty";
+        }
+        if (info->max_query_length > SDLOOP_PAYLOAD_MAX) {
+                *ret_field = "max_query_length";
+                return "exceeds the payload limit";
+        }
+        if (info->max_observation_length > SDLOOP_PAYLOAD_MAX) {
+                *ret_field = "max_observation_length";
+                return "exceeds the payload limit";
+        }
+        if (info->max_report_length > SDLOOP_PAYLOAD_MAX) {
+                *ret_field = "max_report_length";
+                return "exceeds the payload limit";
+        }
+        return NULL;
+}

@@ -101,3 +101,9 @@ int service_check_bytes_arg(const char *field, const void *data, size_t size, si
 /* Client: read one basic value of D-Bus @type ('t', 'u', 'q', 'y', 'x', …) from a reply into @ret; a
  * failure is an InvalidArgument naming @field. @ret is untouched on failure. */
 int service_read_reply_basic(sd_bus_message *reply, const char *field, char type, void *ret, sd_bus_error *error);
+
+/* --- checks shared by both sides of a pair --- */
+
+/* What is wrong with a ReportingPluginInfo (an empty name, a limit above SDLOOP_PAYLOAD_MAX): returns a
+ * reason and sets *ret_field to the field's name, or returns NULL if it is sane. */
+const char *service_reporting_plugin_info_check(const SdloopReportingPluginInfo *info, const char **ret_field);

@@ -99,6 +99,11 @@ int sdloop_peer_call_method(SdloopPeer *peer, const char *path, const char *inte
 int sdloop_peer_call_async(SdloopPeer *peer, sd_bus_slot **ret_slot, sd_bus_message *m,
                            sd_bus_message_handler_t callback, void *userdata, uint64_t timeout_usec);
 
+/* A host that must do top-level work (reconnecting a crashed plugin, say) while a synchronous call
+ * waits registers it here: sdloop_peer_call() and sdloop_peer_wait_for() run @hook after every loop
+ * iteration they drive. The hook runs outside any event dispatch, so it may itself make calls. */
+void sdloop_set_pump_hook(void (*hook)(void *userdata), void *userdata);
+
 /* Run @peer's event loop until @done becomes true or the connection is lost (for tests and drivers that
  * run at top level). */
 int sdloop_peer_wait_for(SdloopPeer *peer, const bool *done, uint64_t timeout_usec);

@@ -17,4 +17,5 @@
 #include "sdloop-provider.h"
 #include "sdloop-proxy.h"
 #include "sdloop-relayer.h"
+#include "sdloop-signing.h"
 #include "sdloop-types.h"

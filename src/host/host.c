@@ -1,0 +1,157 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include <time.h>
+
+#include "host-backend.h"
+#include "host-plugin.h"
+#include "host.h"
+#include "macro.h"
+
+struct HostWork {
+        host_work_fn fn;
+        void *key;
+        HostWork *next;
+};
+
+uint64_t host_now(void) {
+        struct timespec ts;
+
+        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC;
+}
+
+static void host_pump_hook(void *userdata) {
+        host_run_work(userdata);
+}
+
+int host_new(sd_event *event, const HostBackend *backend, Host **ret) {
+        _cleanup_(host_freep) Host *h = NULL;
+        int r;
+
+        assert(backend);
+
+        h = new0(Host, 1);
+        if (!h)
+                return -ENOMEM;
+        h->backend = backend;
+        h->next_handle_id = 1;
+
+        if (event)
+                h->event = sd_event_ref(event);
+        else {
+                r = sd_event_default(&h->event);
+                if (r < 0)
+                        return r;
+        }
+
+        if (backend->init) {
+                r = backend->init(h);
+                if (r < 0)
+                        return r;
+        }
+
+        sdloop_set_pump_hook(host_pump_hook, h);
+        *ret = TAKE_PTR(h);
+        return 0;
+}
+
+Host *host_free(Host *h) {
+        if (!h)
+                return NULL;
+
+        while (h->plugins)
+                host_plugin_free(h->plugins);
+        while (h->work_head) {
+                HostWork *w = h->work_head;
+
+                h->work_head = w->next;
+                free(w);
+        }
+        if (h->backend && h->backend->done)
+                h->backend->done(h);
+        sdloop_set_pump_hook(NULL, NULL);
+        sd_event_unref(h->event);
+        return mfree(h);
+}
+
+int host_queue_work(Host *h, host_work_fn fn, void *key) {
+        HostWork *w;
+
+        for (w = h->work_head; w; w = w->next)
+                if (w->fn == fn && w->key == key)
+                        return 0;
+
+        w = new0(HostWork, 1);
+        if (!w)
+                return -ENOMEM;
+        w->fn = fn;
+        w->key = key;
+        if (h->work_tail)
+                h->work_tail->next = w;
+        else
+                h->work_head = w;
+        h->work_tail = w;
+        return 1;
+}
+
+void host_cancel_work(Host *h, void *key) {
+        HostWork **w = &h->work_head, *prev = NULL;
+
+        while (*w) {
+                if ((*w)->key == key) {
+                        HostWork *dead = *w;
+
+                        *w = dead->next;
+                        if (h->work_tail == dead)
+                                h->work_tail = prev;
+                        free(dead);
+                } else {
+                        prev = *w;
+                        w = &(*w)->next;
+                }
+        }
+}
+
+void host_run_work(Host *h) {
+        /* Work may make calls that pump the loop and so come back here; each item runs once, and
+         * nesting is bounded because an item is dequeued before it runs. */
+        if (h->work_depth > 8)
+                return;
+        h->work_depth++;
+        while (h->work_head) {
+                HostWork *w = h->work_head;
+                host_work_fn fn = w->fn;
+                void *key = w->key;
+
+                h->work_head = w->next;
+                if (!h->work_head)
+                        h->work_tail = NULL;
+                free(w);
+                fn(h, key);
+        }
+        h->work_depth--;
+}
+
+int host_run(Host *h) {
+        int r;
+
+        for (;;) {
+                host_run_work(h);
+                if (sd_event_get_state(h->event) == SD_EVENT_FINISHED)
+                        break;
+                r = sd_event_run(h->event, UINT64_MAX);
+                if (r < 0)
+                        return r;
+        }
+
+        r = 0;
+        (void) sd_event_get_exit_code(h->event, &r);
+        return r;
+}
+
+HostPlugin *host_find_plugin(Host *h, const char *name) {
+        for (HostPlugin *p = h->plugins; p; p = p->next)
+                if (streq(p->settings.name, name))
+                        return p;
+        return NULL;
+}

@@ -1,0 +1,579 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fixtures.h"
+#include "macro.h"
+#include "static.h"
+#include "suite.h"
+
+void conformance_objects_done(ConformanceObjects *o) {
+        if (!o)
+                return;
+        o->relayer = mfree(o->relayer);
+        o->median_provider = mfree(o->median_provider);
+        o->factory = mfree(o->factory);
+        o->provider_proxy = sdloop_proxy_free(o->provider_proxy);
+        sdloop_object_close(o->keystore);
+        sdloop_object_close(o->data_source);
+        sdloop_object_close(o->juels_data_source);
+        sdloop_object_close(o->error_log);
+        o->keystore = o->data_source = o->juels_data_source = o->error_log = NULL;
+}
+
+int conformance_error_prefix(sd_bus_error *error, int r, const char *format, ...) {
+        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+        _cleanup_free_ char *prefix = NULL;
+        va_list ap;
+        int k;
+
+        assert(r < 0);
+
+        va_start(ap, format);
+        k = vasprintf(&prefix, format, ap);
+        va_end(ap);
+        if (k < 0)
+                return r; /* the message stays as it was */
+
+        if (!error)
+                return r;
+        if (!sd_bus_error_is_set(error)) {
+                (void) sd_bus_error_set_errnof(error, r, "%s: %s", prefix, strerror(-r));
+                return r;
+        }
+
+        (void) sd_bus_error_move(&e, error);
+        (void) sd_bus_error_setf(error, e.name, "%s: %s", prefix, strempty(e.message));
+        return r;
+}
+
+int conformance_fail(sd_bus_error *error, const char *format, ...) {
+        _cleanup_free_ char *msg = NULL;
+        va_list ap;
+        int k;
+
+        va_start(ap, format);
+        k = vasprintf(&msg, format, ap);
+        va_end(ap);
+
+        sd_bus_error_free(error);
+        (void) sd_bus_error_set(error, SD_BUS_ERROR_FAILED, k < 0 ? format : msg);
+        return -EIO;
+}
+
+int conformance_check_gone(SdloopPeer *peer, const char *path, sd_bus_error *error) {
+        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+        int r;
+
+        r = sdloop_peer_call_method(peer, path, "org.sdloop1.Service", "Ready", NULL, &e, NULL);
+        if (r >= 0)
+                return conformance_fail(error, "%s still answers Service.Ready() after it was closed", path);
+        if (!sd_bus_error_has_names(&e, SD_BUS_ERROR_UNKNOWN_OBJECT, SD_BUS_ERROR_UNKNOWN_METHOD,
+                                    SD_BUS_ERROR_UNKNOWN_INTERFACE, SDLOOP_ERROR_NOT_FOUND))
+                return conformance_fail(error, "%s: Service.Ready() after Close(): expected UnknownObject, got %s: %s",
+                                        path, strempty(e.name), strempty(e.message));
+        return 0;
+}
+
+int conformance_close(SdloopPeer *peer, const char *path, sd_bus_error *error) {
+        int r;
+
+        r = sdloop_peer_call_method(peer, path, "org.sdloop1.Service", "Close", NULL, error, NULL);
+        if (r < 0)
+                return conformance_error_prefix(error, r, "%s: Service.Close()", path);
+        return conformance_check_gone(peer, path, error);
+}
+
+/* --- provider components ---------------------------------------------------------------------------- */
+
+int conformance_check_offchain_config_digester(SdloopPeer *peer, const char *path, sd_bus_error *error) {
+        uint8_t digest[SDLOOP_DIGEST_SIZE];
+        uint16_t prefix;
+        int r;
+
+        r = sdloop_offchain_config_digester_config_digest_prefix(peer, path, &prefix, error);
+        if (r < 0)
+                return conformance_error_prefix(error, r, "OffchainConfigDigester.ConfigDigestPrefix()");
+        r = fixture_check_uint(FIXTURE_CONFIG_DIGEST_PREFIX, prefix, "ConfigDigestPrefix() reply.prefix", error);
+        if (r < 0)
+                return r;
+
+        r = sdloop_offchain_config_digester_config_digest(peer, path, &fixture_contract_config, digest, error);
+        if (r < 0)
+                return conformance_error_prefix(error, r, "OffchainConfigDigester.ConfigDigest()");
+        return fixture_check_digest(digest, "ConfigDigest() reply.digest", error);
+}
+
+int conformance_check_contract_config_tracker(SdloopPeer *peer, const char *path, sd_bus_error *error) {
+        _cleanup_(sdloop_contract_config_done) SdloopContractConfig config = {};
+        uint8_t digest[SDLOOP_DIGEST_SIZE];
+        uint64_t height, changed_in_block;
+        int r;
+
+        r = sdloop_contract_config_tracker_latest_block_height(peer, path, &height, error);
+        if (r < 0)
+                return conformance_error_prefix(error, r, "ContractConfigTracker.LatestBlockHeight()");
+        r = fixture_check_uint(FIXTURE_BLOCK_HEIGHT, height, "LatestBlockHeight() reply.block_height", error);
+        if (r < 0)
+                return r;
+
+        r = sdloop_contract_config_tracker_latest_config_details(peer, path, &changed_in_block, digest, error);
+        if (r < 0)
+                return conformance_error_prefix(error, r, "ContractConfigTracker.LatestConfigDetails()");
+        r = fixture_check_uint(FIXTURE_CHANGED_IN_BLOCK, changed_in_block,
+                               "LatestConfigDetails() reply.changed_in_block", error);
+        if (r < 0)
+                return r;
+        r = fixture_check_digest(digest, "LatestConfigDetails() reply.digest", error);
+        if (r < 0)
+                return r;
+
+        r = sdloop_contract_config_tracker_latest_config(peer, path, FIXTURE_CHANGED_IN_BLOCK, &config, error);
+        if (r < 0)
+                return conformance_error_prefix(error, r, "ContractConfigTracker.LatestConfig()");
+        return fixture_check_contract_config(&config, "LatestConfig() reply.contract_config", error);
+}
+
+int conformance_check_contract_transmitter(SdloopPeer *peer, const char *path, sd_bus_error *error) {
+        _cleanup_free_ char *account = NULL;
+        uint8_t digest[SDLOOP_DIGEST_SIZE];
+        uint32_t epoch;
+        int r;
+
+        r = sdloop_contract_transmitter_from_account(peer, path, &account, error);
+        if (r < 0)
+                return conformance_error_prefix(error, r, "ContractTransmitter.FromAccount()");
+        r = fixture_check_string(FIXTURE_ACCOUNT, account, "FromAccount() reply.account", error);
+        if (r < 0)
+                return r;
+
+        r = sdloop_contract_transmitter_latest_config_digest_and_epoch(peer, path, digest, &epoch, error);
+        if (r < 0)
+                return conformance_error_prefix(error, r, "ContractTransmitter.LatestConfigDigestAndEpoch()");
+        r = fixture_check_digest(digest, "LatestConfigDigestAndEpoch() reply.digest", error);
+        if (r < 0)
+                return r;
+        r = fixture_check_uint(FIXTURE_EPOCH, epoch, "LatestConfigDigestAndEpoch() reply.epoch", error);
+        if (r < 0)
+                return r;
+
+        r = sdloop_contract_transmitter_transmit(peer, path, &fixture_report_context, fixture_report.data,
+                                                 fixture_report.size, fixture_signatures, FIXTURE_N_SIGNATURES,
+                                                 error);
+        if (r < 0)
+                return conformance_error_prefix(error, r, "ContractTransmitter.Transmit()");
+        return 0;
+}
+
+int conformance_check_report_codec(SdloopPeer *peer, const char *path, sd_bus_error *error) {
+        _cleanup_(sdloop_bytes_done) SdloopBytes report = {};
+        _cleanup_free_ char *median = NULL;
+        int64_t max;
+        int r;
+
+        r = sdloop_report_codec_build_report(peer, path, fixture_parsed_observations, FIXTURE_N_PARSED_OBSERVATIONS,
+                                             &report, error);
+        if (r < 0)
+                return conformance_error_prefix(error, r, "ReportCodec.BuildReport()");
+        r = fixture_check_bytes(&fixture_report, report.data, report.size, "BuildReport() reply.report", error);
+        if (r < 0)
+                return r;
+
+        r = sdloop_report_codec_median_from_report(peer, path, fixture_report.data, fixture_report.size, &median,
+                                                   error);
+        if (r < 0)
+                return conformance_error_prefix(error, r, "ReportCodec.MedianFromReport()");
+        r = fixture_check_string(FIXTURE_MEDIAN, median, "MedianFromReport() reply.median", error);
+        if (r < 0)
+                return r;
+
+        r = sdloop_report_codec_max_report_length(peer, path, FIXTURE_MAX_REPORT_LENGTH_N, &max, error);
+        if (r < 0)
+                return conformance_error_prefix(error, r, "ReportCodec.MaxReportLength()");
+        return fixture_check_int(FIXTURE_MAX_REPORT_LENGTH, max, "MaxReportLength() reply.max", error);
+}
+
+int conformance_check_median_contract(SdloopPeer *peer, const char *path, sd_bus_error *error) {
+        _cleanup_free_ char *answer = NULL;
+        uint8_t digest[SDLOOP_DIGEST_SIZE];
+        int64_t timestamp;
+        uint32_t epoch;
+        uint8_t round;
+        int r;
+
+        r = sdloop_median_contract_latest_round_requested(peer, path, FIXTURE_LOOKBACK_USEC, digest, &epoch, &round,
+                                                          error);
+        if (r < 0)
+                return conformance_error_prefix(error, r, "MedianContract.LatestRoundRequested()");
+        r = fixture_check_digest(digest, "LatestRoundRequested() reply.digest", error);
+        if (r < 0)
+                return r;
+        r = fixture_check_uint(FIXTURE_EPOCH, epoch, "LatestRoundRequested() reply.epoch", error);
+        if (r < 0)
+                return r;
+        r = fixture_check_uint(FIXTURE_ROUND, round, "LatestRoundRequested() reply.round", error);
+        if (r < 0)
+                return r;
+
+        r = sdloop_median_contract_latest_transmission_details(peer, path, digest, &epoch, &round, &answer,
+                                                               &timestamp, error);
+        if (r < 0)
+                return conformance_error_prefix(error, r, "MedianContract.LatestTransmissionDetails()");
+        r = fixture_check_digest(digest, "LatestTransmissionDetails() reply.digest", error);
+        if (r < 0)
+                return r;
+        r = fixture_check_uint(FIXTURE_EPOCH, epoch, "LatestTransmissionDetails() reply.epoch", error);
+        if (r < 0)
+                return r;
+        r = fixture_check_uint(FIXTURE_ROUND, round, "LatestTransmissionDetails() reply.round", error);
+        if (r < 0)
+                return r;
+        r = fixture_check_string(FIXTURE_LATEST_ANSWER, answer, "LatestTransmissionDetails() reply.latest_answer",
+                                 error);
+        if (r < 0)
+                return r;
+        return fixture_check_int(FIXTURE_LATEST_TIMESTAMP_USEC, timestamp,
+                                 "LatestTransmissionDetails() reply.latest_timestamp_usec", error);
+}
+
+int conformance_check_onchain_config_codec(SdloopPeer *peer, const char *path, sd_bus_error *error) {
+        _cleanup_(sdloop_onchain_config_done) SdloopOnchainConfig decoded = {};
+        _cleanup_(sdloop_bytes_done) SdloopBytes encoded = {};
+        int r;
+
+        r = sdloop_onchain_config_codec_encode(peer, path, &fixture_onchain_config, &encoded, error);
+        if (r < 0)
+                return conformance_error_prefix(error, r, "OnchainConfigCodec.Encode()");
+        r = fixture_check_bytes(&fixture_encoded, encoded.data, encoded.size, "Encode() reply.encoded", error);
+        if (r < 0)
+                return r;
+
+        r = sdloop_onchain_config_codec_decode(peer, path, fixture_encoded.data, fixture_encoded.size, &decoded,
+                                               error);
+        if (r < 0)
+                return conformance_error_prefix(error, r, "OnchainConfigCodec.Decode()");
+        return fixture_check_onchain_config(&decoded, "Decode() reply.onchain_config", error);
+}
+
+int conformance_check_config_provider(SdloopPeer *peer, const char *path, sd_bus_error *error) {
+        int r;
+
+        r = conformance_check_offchain_config_digester(peer, path, error);
+        if (r < 0)
+                return r;
+        return conformance_check_contract_config_tracker(peer, path, error);
+}
+
+int conformance_check_median_provider(SdloopPeer *peer, const char *path, sd_bus_error *error) {
+        int (* const checks[])(SdloopPeer *, const char *, sd_bus_error *) = {
+                conformance_check_offchain_config_digester,
+                conformance_check_contract_config_tracker,
+                conformance_check_contract_transmitter,
+                conformance_check_report_codec,
+                conformance_check_median_contract,
+                conformance_check_onchain_config_codec,
+        };
+        int r;
+
+        for (size_t i = 0; i < ELEMENTSOF(checks); i++) {
+                r = checks[i](peer, path, error);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* --- relayer ---------------------------------------------------------------------------------------- */
+
+static int run_config_provider(SdloopPeer *peer, const char *relayer_path, sd_bus_error *error) {
+        _cleanup_free_ char *provider = NULL;
+        int r;
+
+        r = sdloop_relayer_new_config_provider(peer, relayer_path, &fixture_relay_args, &provider, error);
+        if (r < 0)
+                return conformance_error_prefix(error, r, "Relayer.NewConfigProvider()");
+        r = conformance_check_config_provider(peer, provider, error);
+        if (r < 0)
+                return conformance_error_prefix(error, r, "config provider %s", provider);
+        return conformance_close(peer, provider, error);
+}
+
+static int run_plugin_provider(SdloopPeer *peer, const char *relayer_path, sd_bus_error *error) {
+        SdloopRelayArgs relay_args = fixture_relay_args;
+        _cleanup_free_ char *provider = NULL;
+        int r;
+
+        relay_args.provider_type = (char *) FIXTURE_PROVIDER_TYPE_PLUGIN;
+
+        r = sdloop_relayer_new_plugin_provider(peer, relayer_path, &relay_args, &fixture_plugin_args, &provider,
+                                               error);
+        if (r < 0)
+                return conformance_error_prefix(error, r, "Relayer.NewPluginProvider(\"plugin\")");
+        r = conformance_check_config_provider(peer, provider, error);
+        if (r >= 0)
+                r = conformance_check_contract_transmitter(peer, provider, error);
+        if (r < 0)
+                return conformance_error_prefix(error, r, "plugin provider %s", provider);
+        return conformance_close(peer, provider, error);
+}
+
+static int run_median_provider(SdloopPeer *peer, const char *relayer_path, ConformanceObjects *keep,
+                               sd_bus_error *error) {
+        _cleanup_free_ char *provider = NULL;
+        int r;
+
+        r = sdloop_relayer_new_plugin_provider(peer, relayer_path, &fixture_relay_args, &fixture_plugin_args,
+                                               &provider, error);
+        if (r < 0)
+                return conformance_error_prefix(error, r, "Relayer.NewPluginProvider(\"median\")");
+        r = conformance_check_median_provider(peer, provider, error);
+        if (r < 0)
+                return conformance_error_prefix(error, r, "median provider %s", provider);
+
+        if (keep) {
+                free(keep->median_provider);
+                keep->median_provider = TAKE_PTR(provider);
+                return 0;
+        }
+        return conformance_close(peer, provider, error);
+}
+
+int conformance_run_relayer(SdloopPeer *peer, const char *relayer_path, ConformanceObjects *keep,
+                            sd_bus_error *error) {
+        _cleanup_(sdloop_chain_status_done) SdloopChainStatus status = {};
+        _cleanup_free_ char *next_page_token = NULL;
+        SdloopNodeStatus *nodes = NULL;
+        size_t n_nodes = 0;
+        int32_t total;
+        int r;
+
+        r = run_config_provider(peer, relayer_path, error);
+        if (r < 0)
+                return r;
+        r = run_median_provider(peer, relayer_path, keep, error);
+        if (r < 0)
+                return r;
+        r = run_plugin_provider(peer, relayer_path, error);
+        if (r < 0)
+                return r;
+
+        r = sdloop_relayer_get_chain_status(peer, relayer_path, &status, error);
+        if (r < 0)
+                return conformance_error_prefix(error, r, "Relayer.GetChainStatus()");
+        r = fixture_check_chain_status(&status, "GetChainStatus() reply.status", error);
+        if (r < 0)
+                return r;
+
+        r = sdloop_relayer_list_node_statuses(peer, relayer_path, FIXTURE_PAGE_SIZE, FIXTURE_PAGE_TOKEN, &nodes,
+                                              &n_nodes, &total, &next_page_token, error);
+        if (r < 0)
+                return conformance_error_prefix(error, r, "Relayer.ListNodeStatuses()");
+        r = fixture_check_node_statuses(nodes, n_nodes, "ListNodeStatuses() reply.nodes", error);
+        sdloop_node_statuses_free(nodes, n_nodes);
+        if (r < 0)
+                return r;
+        r = fixture_check_int(FIXTURE_TOTAL_NODES, total, "ListNodeStatuses() reply.total", error);
+        if (r < 0)
+                return r;
+        r = fixture_check_string("", strempty(next_page_token), "ListNodeStatuses() reply.next_page_token", error);
+        if (r < 0)
+                return r;
+
+        r = sdloop_relayer_transact(peer, relayer_path, FIXTURE_FROM, FIXTURE_TO, FIXTURE_AMOUNT,
+                                    FIXTURE_BALANCE_CHECK, error);
+        if (r < 0)
+                return conformance_error_prefix(error, r, "Relayer.Transact()");
+        return 0;
+}
+
+int conformance_run_plugin_relayer(SdloopPeer *peer, ConformanceObjects *keep, sd_bus_error *error) {
+        _cleanup_free_ char *relayer = NULL;
+        SdloopObject *keystore, *created = NULL;
+        unsigned calls;
+        int r;
+
+        keystore = sdloop_peer_find_object(peer, STATIC_KEYSTORE_PATH);
+        if (!keystore) {
+                r = static_keystore_new(peer, &created);
+                if (r < 0)
+                        return conformance_error_prefix(error, r, "exporting the keystore");
+                keystore = created;
+        }
+        calls = static_host_object_get_calls(keystore);
+
+        r = sdloop_plugin_relayer_new_relayer(peer, FIXTURE_CONFIG_TOML, STATIC_KEYSTORE_PATH, &relayer, error);
+        if (r < 0) {
+                conformance_error_prefix(error, r, "PluginRelayer.NewRelayer()");
+                goto finish;
+        }
+        /* LOOP's StaticPluginRelayer calls Accounts() and Sign() before it answers. */
+        if (static_host_object_get_calls(keystore) < calls + 2) {
+                r = conformance_fail(error, "PluginRelayer.NewRelayer(): the plugin did not call Keystore.Accounts() "
+                                     "and Keystore.Sign() (%u calls)", static_host_object_get_calls(keystore) - calls);
+                goto finish;
+        }
+
+        r = conformance_run_relayer(peer, relayer, keep, error);
+        if (r < 0) {
+                conformance_error_prefix(error, r, "relayer %s", relayer);
+                goto finish;
+        }
+
+        if (keep) {
+                free(keep->relayer);
+                keep->relayer = TAKE_PTR(relayer);
+                if (created)
+                        keep->keystore = TAKE_PTR(created);
+        } else
+                r = conformance_close(peer, relayer, error);
+
+finish:
+        sdloop_object_close(created);
+        return r;
+}
+
+/* --- median ----------------------------------------------------------------------------------------- */
+
+int conformance_run_reporting_plugin(SdloopPeer *peer, const char *path, sd_bus_error *error) {
+        _cleanup_(sdloop_bytes_done) SdloopBytes query = {}, observation = {}, report = {};
+        bool b = false;
+        int r;
+
+        r = sdloop_reporting_plugin_query(peer, path, &fixture_report_timestamp, &query, error);
+        if (r < 0)
+                return conformance_error_prefix(error, r, "ReportingPlugin.Query()");
+        r = fixture_check_bytes(&fixture_query, query.data, query.size, "Query() reply.query", error);
+        if (r < 0)
+                return r;
+
+        r = sdloop_reporting_plugin_observation(peer, path, &fixture_report_timestamp, fixture_query.data,
+                                                fixture_query.size, &observation, error);
+        if (r < 0)
+                return conformance_error_prefix(error, r, "ReportingPlugin.Observation()");
+        r = fixture_check_bytes(&fixture_observation, observation.data, observation.size,
+                                "Observation() reply.observation", error);
+        if (r < 0)
+                return r;
+
+        r = sdloop_reporting_plugin_report(peer, path, &fixture_report_timestamp, fixture_query.data,
+                                           fixture_query.size, fixture_observations, FIXTURE_N_OBSERVATIONS, &b,
+                                           &report, error);
+        if (r < 0)
+                return conformance_error_prefix(error, r, "ReportingPlugin.Report()");
+        r = fixture_check_bool(true, b, "Report() reply.should_report", error);
+        if (r < 0)
+                return r;
+        r = fixture_check_bytes(&fixture_report, report.data, report.size, "Report() reply.report", error);
+        if (r < 0)
+                return r;
+
+        b = false;
+        r = sdloop_reporting_plugin_should_accept_finalized_report(peer, path, &fixture_report_timestamp,
+                                                                   fixture_report.data, fixture_report.size, &b,
+                                                                   error);
+        if (r < 0)
+                return conformance_error_prefix(error, r, "ReportingPlugin.ShouldAcceptFinalizedReport()");
+        r = fixture_check_bool(true, b, "ShouldAcceptFinalizedReport() reply.should_accept", error);
+        if (r < 0)
+                return r;
+
+        b = false;
+        r = sdloop_reporting_plugin_should_transmit_accepted_report(peer, path, &fixture_report_timestamp,
+                                                                    fixture_report.data, fixture_report.size, &b,
+                                                                    error);
+        if (r < 0)
+                return conformance_error_prefix(error, r, "ReportingPlugin.ShouldTransmitAcceptedReport()");
+        return fixture_check_bool(true, b, "ShouldTransmitAcceptedReport() reply.should_transmit", error);
+}
+
+int conformance_run_reporting_plugin_factory(SdloopPeer *peer, const char *factory_path, sd_bus_error *error) {
+        _cleanup_(sdloop_reporting_plugin_info_done) SdloopReportingPluginInfo info = {};
+        _cleanup_free_ char *rp = NULL;
+        int r;
+
+        r = sdloop_reporting_plugin_factory_new_reporting_plugin(peer, factory_path, &fixture_reporting_plugin_config,
+                                                                 &rp, &info, error);
+        if (r < 0)
+                return conformance_error_prefix(error, r, "ReportingPluginFactory.NewReportingPlugin()");
+        r = fixture_check_reporting_plugin_info(&info, "NewReportingPlugin() reply.info", error);
+        if (r < 0)
+                return r;
+
+        r = conformance_run_reporting_plugin(peer, rp, error);
+        if (r < 0)
+                return conformance_error_prefix(error, r, "reporting plugin %s", rp);
+
+        r = sdloop_reporting_plugin_close(peer, rp, error);
+        if (r < 0)
+                return conformance_error_prefix(error, r, "%s: ReportingPlugin.Close()", rp);
+        return conformance_check_gone(peer, rp, error);
+}
+
+int conformance_run_plugin_median(SdloopPeer *median_peer, SdloopPeer *relayer_peer, const char *provider_path,
+                                  ConformanceObjects *keep, sd_bus_error *error) {
+        static unsigned n_proxies = 0;
+        _cleanup_(conformance_objects_done) ConformanceObjects host = {};
+        _cleanup_free_ char *proxy_path = NULL, *factory = NULL;
+        SdloopMedianDeps deps;
+        int r;
+
+        r = static_data_source_new(median_peer, FIXTURE_VALUE, &host.data_source);
+        if (r < 0)
+                return conformance_error_prefix(error, r, "exporting the data source");
+        r = static_data_source_new(median_peer, FIXTURE_JUELS_PER_FEE_COIN, &host.juels_data_source);
+        if (r < 0)
+                return conformance_error_prefix(error, r, "exporting the juels data source");
+        r = static_error_log_new(median_peer, &host.error_log);
+        if (r < 0)
+                return conformance_error_prefix(error, r, "exporting the error log");
+
+        if (asprintf(&proxy_path, SDLOOP_ROOT_PATH "/host/provider/%u", ++n_proxies) < 0)
+                return -ENOMEM;
+        r = sdloop_proxy_new(median_peer, proxy_path, relayer_peer, provider_path, &host.provider_proxy);
+        if (r < 0)
+                return conformance_error_prefix(error, r, "exporting the provider proxy %s", proxy_path);
+
+        deps = (SdloopMedianDeps) {
+                .provider = proxy_path,
+                .data_source = sdloop_object_get_path(host.data_source),
+                .juels_data_source = sdloop_object_get_path(host.juels_data_source),
+                .error_log = sdloop_object_get_path(host.error_log),
+        };
+        r = sdloop_plugin_median_new_median_factory(median_peer, &deps, &factory, error);
+        if (r < 0)
+                return conformance_error_prefix(error, r, "PluginMedian.NewMedianFactory()");
+
+        /* LOOP's StaticPluginMedian observes both data sources and saves an error before it answers. */
+        if (static_host_object_get_calls(host.data_source) < 1 ||
+            static_host_object_get_calls(host.juels_data_source) < 1 ||
+            static_host_object_get_calls(host.error_log) < 1)
+                return conformance_fail(error, "PluginMedian.NewMedianFactory(): the plugin did not use the host's "
+                                        "objects (data source %u, juels data source %u, error log %u calls)",
+                                        static_host_object_get_calls(host.data_source),
+                                        static_host_object_get_calls(host.juels_data_source),
+                                        static_host_object_get_calls(host.error_log));
+
+        r = conformance_run_reporting_plugin_factory(median_peer, factory, error);
+        if (r < 0)
+                return conformance_error_prefix(error, r, "factory %s", factory);
+
+        if (!keep)
+                return conformance_close(median_peer, factory, error);
+
+        free(keep->factory);
+        keep->factory = TAKE_PTR(factory);
+        sdloop_proxy_free(keep->provider_proxy);
+        keep->provider_proxy = TAKE_PTR(host.provider_proxy);
+        sdloop_object_close(keep->data_source);
+        keep->data_source = TAKE_PTR(host.data_source);
+        sdloop_object_close(keep->juels_data_source);
+        keep->juels_data_source = TAKE_PTR(host.juels_data_source);
+        sdloop_object_close(keep->error_log);
+        keep->error_log = TAKE_PTR(host.error_log);
+        return 0;
+}

@@ -1,0 +1,247 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+/* The plugin runtime over a real socket handed over the systemd way (systemd-socket-activate sets
+ * LISTEN_FDS/LISTEN_PID), and the client side's handshake. */
+
+#include <check.h>
+#include <limits.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "macro.h"
+#include "sdloop.h"
+
+static char tmpdir[] = "/tmp/sdloop-test-runtime-XXXXXX";
+static char sock_path[PATH_MAX];
+static pid_t plugin_pid = -1;
+
+static void start_plugin(void) {
+        const char *bin = getenv("SDLOOP_EXAMPLE_PLUGIN");
+        struct stat st;
+
+        ck_assert_msg(bin, "$SDLOOP_EXAMPLE_PLUGIN not set");
+        ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+        snprintf(sock_path, sizeof(sock_path), "%s/example.sock", tmpdir);
+
+        plugin_pid = fork();
+        ck_assert_int_ge(plugin_pid, 0);
+        if (plugin_pid == 0) {
+                setenv("SDLOOP_LOG_TARGET", "stderr", 1);
+                execlp("systemd-socket-activate", "systemd-socket-activate", "-l", sock_path, bin, NULL);
+                _exit(127);
+        }
+
+        /* systemd-socket-activate binds before it execs the plugin. */
+        for (int i = 0; i < 500 && stat(sock_path, &st) < 0; i++)
+                usleep(10 * 1000);
+        ck_assert_int_eq(stat(sock_path, &st), 0);
+}
+
+static int stop_plugin(void) {
+        int status = 0;
+
+        if (plugin_pid <= 0)
+                return -1;
+        kill(plugin_pid, SIGTERM);
+        ck_assert_int_eq(waitpid(plugin_pid, &status, 0), plugin_pid);
+        plugin_pid = -1;
+        unlink(sock_path);
+        rmdir(tmpdir);
+        return status;
+}
+
+START_TEST(test_handshake) {
+        _cleanup_(sdloop_peer_unrefp) SdloopPeer *peer = NULL;
+        _cleanup_(sdloop_plugin_identity_done) SdloopPluginIdentity id = {};
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        int status;
+
+        start_plugin();
+
+        ck_assert_int_eq(sdloop_peer_connect(NULL, sock_path, &peer), 0);
+        ck_assert_int_eq(sdloop_peer_handshake(peer, "example", &id, &error), 0);
+        ck_assert_str_eq(id.name, "example");
+        ck_assert_str_eq(id.kind, "example");
+        ck_assert_str_eq(id.version, "1.0");
+        ck_assert_uint_eq(id.protocol_version, SDLOOP_PROTOCOL_VERSION);
+
+        /* The wrong kind is refused, naming both. */
+        ck_assert_int_eq(sdloop_peer_handshake(peer, SDLOOP_KIND_RELAYER, NULL, &error), -EPROTO);
+        ck_assert(sd_bus_error_has_name(&error, SDLOOP_ERROR_INVALID_ARGUMENT));
+        ck_assert_ptr_nonnull(strstr(error.message, "\"example\""));
+        ck_assert_ptr_nonnull(strstr(error.message, "\"relayer\""));
+        sd_bus_error_free(&error);
+
+        /* Service on the root: Ready and an aggregated health report. */
+        ck_assert_int_eq(sdloop_peer_call_method(peer, SDLOOP_ROOT_PATH, "org.sdloop1.Service", "Ready", NULL,
+                                                 &error, NULL), 0);
+        {
+                _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+                const char *k, *v;
+                bool found = false;
+
+                ck_assert_int_eq(sdloop_peer_call_method(peer, SDLOOP_ROOT_PATH, "org.sdloop1.Service",
+                                                         "HealthReport", &reply, &error, NULL), 0);
+                ck_assert_int_ge(sd_bus_message_enter_container(reply, 'a', "{ss}"), 0);
+                while (sd_bus_message_read(reply, "{ss}", &k, &v) > 0)
+                        if (streq(k, "example")) {
+                                ck_assert_str_eq(v, "");
+                                found = true;
+                        }
+                ck_assert(found);
+        }
+
+        /* An unknown object is not there. */
+        ck_assert_int_lt(sdloop_peer_call_method(peer, "/org/sdloop1/relayer/77", "org.sdloop1.Service", "Ready",
+                                                 NULL, &error, NULL), 0);
+        ck_assert(sd_bus_error_is_set(&error));
+        sd_bus_error_free(&error);
+
+        /* SIGTERM: a clean exit. */
+        peer = sdloop_peer_unref(peer);
+        status = stop_plugin();
+        ck_assert(WIFEXITED(status));
+        ck_assert_int_eq(WEXITSTATUS(status), 0);
+}
+END_TEST
+
+START_TEST(test_peercred_refused) {
+        pid_t child;
+        int status;
+
+        if (geteuid() != 0)
+                return; /* needs root to become another uid; CI runs as root */
+
+        start_plugin();
+        /* systemd-socket-activate leaves the socket world-accessible: the plugin itself must refuse. */
+        chmod(sock_path, 0777);
+        chmod(tmpdir, 0755);
+
+        child = fork();
+        ck_assert_int_ge(child, 0);
+        if (child == 0) {
+                _cleanup_(sdloop_peer_unrefp) SdloopPeer *peer = NULL;
+                sd_bus_error error = SD_BUS_ERROR_NULL;
+                int r;
+
+                if (setgid(65534) < 0 || setuid(65534) < 0)
+                        _exit(10);
+                r = sdloop_peer_connect(NULL, sock_path, &peer);
+                if (r < 0)
+                        _exit(0); /* refused at connect: fine too */
+                sdloop_peer_set_call_timeout(peer, 5 * USEC_PER_SEC);
+                r = sdloop_peer_handshake(peer, NULL, NULL, &error);
+                _exit(r < 0 ? 0 : 1);
+        }
+        ck_assert_int_eq(waitpid(child, &status, 0), child);
+        ck_assert(WIFEXITED(status));
+        ck_assert_msg(WEXITSTATUS(status) == 0, "unprivileged peer was served (status %d)", WEXITSTATUS(status));
+
+        /* And root still is. */
+        {
+                _cleanup_(sdloop_peer_unrefp) SdloopPeer *peer = NULL;
+                sd_bus_error error = SD_BUS_ERROR_NULL;
+
+                ck_assert_int_eq(sdloop_peer_connect(NULL, sock_path, &peer), 0);
+                ck_assert_int_eq(sdloop_peer_handshake(peer, "example", NULL, &error), 0);
+        }
+        stop_plugin();
+}
+END_TEST
+
+/* A fake plugin root speaking another protocol version, in-process over a socketpair. */
+static uint32_t fake_version = 2;
+
+static int fake_prop(sd_bus *bus, const char *path, const char *interface, const char *property,
+                     sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        if (streq(property, "ProtocolVersion"))
+                return sd_bus_message_append(reply, "u", fake_version);
+        return sd_bus_message_append(reply, "s", streq(property, "Kind") ? "relayer" : "fake");
+}
+
+static const sd_bus_vtable fake_plugin_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_PROPERTY("Name", "s", fake_prop, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Kind", "s", fake_prop, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Version", "s", fake_prop, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("ProtocolVersion", "u", fake_prop, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_VTABLE_END,
+};
+
+START_TEST(test_protocol_version_refused) {
+        _cleanup_(sdloop_peer_unrefp) SdloopPeer *server = NULL, *client = NULL;
+        _cleanup_(sd_event_unrefp) sd_event *event = NULL;
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        SdloopObject *root;
+        int fds[2];
+
+        ck_assert_int_eq(sd_event_new(&event), 0);
+        ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, fds), 0);
+        ck_assert_int_eq(sdloop_peer_new_server(event, fds[0], &server), 0);
+        ck_assert_int_eq(sdloop_peer_new_client(event, fds[1], &client), 0);
+        ck_assert_int_eq(sdloop_peer_set_description(client, "fake"), 0);
+        ck_assert_int_eq(sdloop_object_new_at(server, NULL, SDLOOP_ROOT_PATH, NULL, NULL, &root), 0);
+        ck_assert_int_eq(sdloop_object_add_interface(root, "org.sdloop1.Plugin", fake_plugin_vtable, NULL, NULL), 0);
+
+        ck_assert_int_eq(sdloop_peer_handshake(client, SDLOOP_KIND_RELAYER, NULL, &error), -EPROTO);
+        ck_assert(sd_bus_error_has_name(&error, SDLOOP_ERROR_INVALID_ARGUMENT));
+        ck_assert_msg(strstr(error.message, "protocol version 2") && strstr(error.message, "speaks 1"),
+                      "unclear message: %s", error.message);
+        sd_bus_error_free(&error);
+
+        fake_version = SDLOOP_PROTOCOL_VERSION;
+        ck_assert_int_eq(sdloop_peer_handshake(client, SDLOOP_KIND_RELAYER, NULL, &error), 0);
+
+        /* No plugin root at all: a clear error, not a crash. */
+        sdloop_object_close(root);
+        ck_assert_int_lt(sdloop_peer_handshake(client, NULL, NULL, &error), 0);
+        ck_assert(sd_bus_error_is_set(&error));
+        sd_bus_error_free(&error);
+}
+END_TEST
+
+START_TEST(test_no_socket) {
+        const char *bin = getenv("SDLOOP_EXAMPLE_PLUGIN");
+        pid_t pid;
+        int status;
+
+        /* Started by hand without a socket: a clear failure, not a hang. */
+        pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+                unsetenv("LISTEN_FDS");
+                unsetenv("LISTEN_PID");
+                setenv("SDLOOP_LOG_TARGET", "stderr", 1);
+                execl(bin, bin, NULL);
+                _exit(127);
+        }
+        ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+        ck_assert(WIFEXITED(status));
+        ck_assert_int_eq(WEXITSTATUS(status), EXIT_FAILURE);
+}
+END_TEST
+
+static Suite *runtime_suite(void) {
+        Suite *s = suite_create("runtime");
+        TCase *tc = tcase_create("core");
+
+        tcase_set_timeout(tc, 60);
+        tcase_add_test(tc, test_handshake);
+        tcase_add_test(tc, test_peercred_refused);
+        tcase_add_test(tc, test_protocol_version_refused);
+        tcase_add_test(tc, test_no_socket);
+        suite_add_tcase(s, tc);
+        return s;
+}
+
+int main(void) {
+        SRunner *sr = srunner_create(runtime_suite());
+        int failed;
+
+        srunner_run_all(sr, CK_NORMAL);
+        failed = srunner_ntests_failed(sr);
+        srunner_free(sr);
+        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
