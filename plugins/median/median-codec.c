@@ -42,7 +42,9 @@ int median_offchain_config_decode(const void *data, size_t size, MedianOffchainC
                 .alpha_accept_ppb = m->alpha_accept_ppb,
                 .delta_c_nsec = m->delta_c_nanoseconds,
         };
-        return 0;
+        /* Fields we do not know (options of a newer libocr) are ignored, as libocr ignores them too; tell
+         * the caller, so that an operator hears of it. */
+        return m->base.n_unknown_fields > 0;
 }
 
 static int pack(const ProtobufCMessage *m, SdloopBytes *ret) {

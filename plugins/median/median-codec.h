@@ -7,6 +7,7 @@
 #include "median-rules.h"
 #include "sdloop-types.h"
 
+/* Returns 0, or 1 if the message carried fields unknown here (ignored), or a negative errno. */
 int median_offchain_config_decode(const void *data, size_t size, MedianOffchainConfig *ret,
                                   const char **ret_reason);
 int median_offchain_config_encode(const MedianOffchainConfig *config, SdloopBytes *ret);

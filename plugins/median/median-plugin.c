@@ -457,6 +457,9 @@ static int factory_new_reporting_plugin(void *userdata, SdloopObject *factory, c
                                           &reason);
         if (r < 0)
                 return sdloop_error_invalid(error, "config.offchain_config", "%s", reason);
+        if (r > 0)
+                log_warning("NewReportingPlugin: the offchain config carries fields this plugin does not know, "
+                            "ignoring them.");
 
         r = factory_decode_onchain_config(fac, &config->onchain_config, &p->onchain, error);
         if (r < 0)

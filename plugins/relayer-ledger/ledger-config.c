@@ -199,7 +199,7 @@ static int parse_nodes(json_object *j, LedgerRelayerConfig *c, sd_bus_error *err
                 else if (json_object_is_type(config, json_type_string))
                         ln->config = strdup(json_object_get_string(config));
                 else
-                        ln->config = strdup(json_object_to_json_string_ext(config, JSON_C_TO_STRING_PLAIN));
+                        ln->config = strdup(json_object_to_json_string_ext(config, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
                 if (!ln->config)
                         return -ENOMEM;
         }

@@ -45,7 +45,8 @@ static inline void ledger_provider_freep(LedgerProvider **p) {
                 ledger_provider_free(*p);
 }
 
-/* Create the provider's object under @parent and add its interfaces. On success the object owns @p. */
+/* Create the provider's object under @parent and add its interfaces. Takes @p: from now on the object owns
+ * it, and on failure it is freed. */
 int ledger_provider_publish(LedgerProvider *p, SdloopObject *parent, sd_bus_error *error);
 
 /* Look at the contract's latest configuration; if it moved since last seen, emit ConfigChanged. */

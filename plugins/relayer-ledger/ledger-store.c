@@ -398,7 +398,7 @@ static int store_check_chain(LedgerStore *s, bool created, sd_bus_error *error) 
 
 static int store_migrate(LedgerStore *s, sd_bus_error *error) {
         _cleanup_transaction_ LedgerStore *tx = NULL;
-        int version, r;
+        int version = 0, r;
 
         /* IMMEDIATE: two processes opening a fresh ledger at once must not both create the schema. */
         r = store_begin(s, error);

@@ -172,7 +172,7 @@ static int on_child_exit(sd_event_source *s, const siginfo_t *si, void *userdata
         e->n_restarts++;
         host_plugin_update(p, -1, &e->n_restarts, &zero, why);
 
-        r = sd_event_add_time_relative(sd_event_source_get_event(s), &e->restart_timer, CLOCK_MONOTONIC,
+        r = sd_event_add_time_relative(p->host->event, &e->restart_timer, CLOCK_MONOTONIC,
                                        p->settings.restart_usec, 0, on_restart_timer, p);
         if (r < 0)
                 host_plugin_update(p, HOST_PLUGIN_FAILED, NULL, NULL, "failed to schedule restart");

@@ -32,8 +32,14 @@ static void handle_unlink(HostHandle *h) {
 }
 
 static void handle_free(HostHandle *h) {
+        Host *host;
+
         if (!h)
                 return;
+        host = h->plugin->host;
+        /* Only handles that were announced (linked into their plugin) are withdrawn. */
+        if (host->on_handle_removed && (h->prev || h->next || h->plugin->handles_head == h))
+                host->on_handle_removed(h, host->userdata);
         handle_unlink(h);
         for (size_t i = 0; i < h->n_watchers; i++)
                 (void) sdloop_proxy_set_target(h->watchers[i], NULL, NULL);
@@ -83,6 +89,8 @@ int host_handle_new(HostPlugin *p, HostHandle *parent, const HostHandleOps *ops,
         else
                 p->handles_head = h;
         p->handles_tail = h;
+        if (p->host->on_handle_added)
+                p->host->on_handle_added(h, p->host->userdata);
 
         /* host_plugin_ensure() creates every handle that does not exist on the current process yet,
          * this one included. */

@@ -106,6 +106,7 @@ void host_plugin_free(HostPlugin *p) {
         h = p->host;
 
         host_cancel_work(h, p);
+        p->recover_timer = sd_event_source_disable_unref(p->recover_timer);
         p->dead_peer = sdloop_peer_unref(p->dead_peer);
         while (p->handles_tail)
                 host_handle_close(p->handles_tail);
@@ -159,19 +160,29 @@ void host_plugin_update(HostPlugin *p, HostPluginState state, const unsigned *n_
 
 static void work_recover(Host *h, void *userdata);
 
+static int on_recover_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        HostPlugin *p = userdata;
+
+        p->recover_timer = sd_event_source_disable_unref(p->recover_timer);
+        (void) host_queue_work(p->host, work_recover, p);
+        return 0;
+}
+
 static void work_recover(Host *h, void *userdata) {
         HostPlugin *p = userdata;
         sd_bus_error error = SD_BUS_ERROR_NULL;
         int r;
 
-        if (p->state != HOST_PLUGIN_RECOVERING)
+        /* Someone up the stack is already bringing it back. */
+        if (p->state != HOST_PLUGIN_RECOVERING || p->ensuring)
                 return;
 
         r = host_plugin_ensure(p, host_now() + p->settings.call_timeout_usec, &error);
-        if (r < 0 && p->state == HOST_PLUGIN_RECOVERING) {
+        if (r < 0 && p->state == HOST_PLUGIN_RECOVERING && !p->recover_timer) {
                 log_warning("Plugin %s not back yet: %s", p->settings.name, error.message ?: strerror(-r));
-                /* Try again: the backend gives up by itself (start limit) and says so. */
-                (void) host_queue_work(h, work_recover, p);
+                /* Try again in a while; the backend gives up by itself (start limit) and says so. */
+                (void) sd_event_add_time_relative(h->event, &p->recover_timer, CLOCK_MONOTONIC, 100 * USEC_PER_MSEC,
+                                                  0, on_recover_timer, p);
         }
         sd_bus_error_free(&error);
 }
@@ -297,6 +308,15 @@ int host_plugin_ensure(HostPlugin *p, uint64_t deadline, sd_bus_error *error) {
                         sd_bus_error_free(error);
                         r = host_handle_recreate(h, error);
                         if (r < 0 && !sdloop_peer_is_connected(p->peer)) {
+                                lost = true;
+                                break;
+                        }
+                        if (r < 0 && host_now() < deadline &&
+                            (sd_bus_error_has_name(error, SDLOOP_ERROR_PLUGIN_UNAVAILABLE) ||
+                             sd_bus_error_has_name(error, SDLOOP_ERROR_TIMEOUT))) {
+                                /* Something it depends on (the relayer behind a provider proxy) is
+                                 * coming back: retry shortly. */
+                                plugin_wait(p, 10 * USEC_PER_MSEC);
                                 lost = true;
                                 break;
                         }

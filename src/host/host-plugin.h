@@ -72,6 +72,7 @@ struct HostPlugin {
         SdloopPeer *peer;
         SdloopPeer *dead_peer; /* the lost connection, released from top level */
         bool ensuring;
+        sd_event_source *recover_timer;
         SdloopPluginIdentity identity;
         uint64_t generation; /* bumped on every new connection */
         uint64_t lost_usec; /* when the connection was lost */

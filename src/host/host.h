@@ -40,6 +40,10 @@ struct Host {
 
         /* Called after a plugin's state, restarts, pid or last error changed. */
         void (*on_plugin_changed)(HostPlugin *p, void *userdata);
+        /* Called when a handle is added to its plugin (before its object is first created, so it may be
+         * watched from the start) and before it goes away: to re-export plugin objects elsewhere. */
+        void (*on_handle_added)(HostHandle *h, void *userdata);
+        void (*on_handle_removed)(HostHandle *h, void *userdata);
         void *userdata;
 };
 

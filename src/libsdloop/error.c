@@ -67,10 +67,10 @@ int sdloop_error_ensure(sd_bus_error *error, int r, const char *context) {
         case EINVAL:
         case ERANGE:
         case EBADMSG:
+        case ENXIO: /* sd-bus: an argument of the wrong type */
                 name = SDLOOP_ERROR_INVALID_ARGUMENT;
                 break;
         case ENOENT:
-        case ENXIO:
                 name = SDLOOP_ERROR_NOT_FOUND;
                 break;
         case EOPNOTSUPP:

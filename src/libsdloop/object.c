@@ -372,7 +372,7 @@ int sdloop_object_new_at(SdloopPeer *peer, SdloopObject *parent, const char *pat
 
         if (!peer || !path || !sd_bus_object_path_is_valid(path) || !peer->scope)
                 return -EINVAL;
-        if (parent && parent->scope != peer->scope)
+        if (parent && (parent->scope != peer->scope || parent->closing))
                 return -EINVAL;
         scope = peer->scope;
         for (SdloopObject *i = scope->objects; i; i = i->scope_next)

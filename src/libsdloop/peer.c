@@ -196,6 +196,36 @@ int sdloop_peer_new_client(sd_event *event, int fd, SdloopPeer **ret) {
         return 0;
 }
 
+int sdloop_peer_new_bus(sd_event *event, sd_bus *bus, SdloopPeer **ret) {
+        _cleanup_(sdloop_peer_unrefp) SdloopPeer *p = NULL;
+        int r;
+
+        if (!bus || !ret)
+                return -EINVAL;
+
+        r = peer_new(event, &p);
+        if (r < 0)
+                return r;
+        sd_bus_unref(p->bus);
+        p->bus = sd_bus_ref(bus);
+        p->borrowed = true;
+
+        r = sd_bus_match_signal(p->bus, &p->disconnect_slot, "org.freedesktop.DBus.Local",
+                                "/org/freedesktop/DBus/Local", "org.freedesktop.DBus.Local", "Disconnected",
+                                on_disconnected, p);
+        if (r < 0)
+                return r;
+        if (!sd_bus_get_event(p->bus)) {
+                r = sd_bus_attach_event(p->bus, p->event, SD_EVENT_PRIORITY_NORMAL);
+                if (r < 0)
+                        return r;
+        }
+        p->connected = true;
+
+        *ret = TAKE_PTR(p);
+        return 0;
+}
+
 int sdloop_peer_connect(sd_event *event, const char *path, SdloopPeer **ret) {
         _cleanup_(sdloop_peer_unrefp) SdloopPeer *p = NULL;
         _cleanup_free_ char *address = NULL;
@@ -235,7 +265,9 @@ static SdloopPeer *peer_free(SdloopPeer *p) {
         peer_leave_scope(p);
         sd_bus_slot_unref(p->disconnect_slot);
         sd_bus_slot_unref(p->hello_slot);
-        if (p->bus) {
+        if (p->bus && p->borrowed)
+                sd_bus_unref(p->bus);
+        else if (p->bus) {
                 (void) sd_bus_detach_event(p->bus);
                 sd_bus_flush_close_unref(p->bus);
         }
@@ -264,7 +296,8 @@ void sdloop_peer_disconnect(SdloopPeer *p) {
                 return;
         p->connected = false;
         peer_leave_scope(p);
-        sd_bus_close(p->bus);
+        if (!p->borrowed)
+                sd_bus_close(p->bus);
 }
 
 sd_bus *sdloop_peer_get_bus(SdloopPeer *p) {
@@ -326,25 +359,27 @@ static bool errno_is_disconnect(int r) {
         return r == -ECONNRESET || r == -ENOTCONN || r == -EPIPE || r == -ESHUTDOWN || r == -ECONNREFUSED;
 }
 
-/* Turn transport failures into the names callers are promised. */
+/* Turn transport failures into the names callers are promised. Errors the other side sent keep their
+ * name and message. */
 static int call_translate_error(SdloopPeer *p, sd_bus_message *m, int r, sd_bus_error *error) {
         const char *iface = sd_bus_message_get_interface(m), *member = sd_bus_message_get_member(m);
-        bool open = sd_bus_is_open(p->bus) > 0;
+        bool open = sd_bus_is_open(p->bus) > 0 && p->connected;
 
         if (r >= 0)
                 return r;
 
-        if (!open || errno_is_disconnect(r) || sd_bus_error_has_name(error, SD_BUS_ERROR_DISCONNECTED) ||
-            (sd_bus_error_has_name(error, SD_BUS_ERROR_NO_REPLY) && !open)) {
+        if (sd_bus_error_has_name(error, SD_BUS_ERROR_NO_REPLY) && open) {
+                sd_bus_error_free(error);
+                return sdloop_error_setf(error, SDLOOP_ERROR_TIMEOUT, "%s: no reply to %s.%s() in time",
+                                         strempty(p->description), strempty(iface), strempty(member));
+        }
+        if (!open || sd_bus_error_has_name(error, SD_BUS_ERROR_NO_REPLY) ||
+            sd_bus_error_has_name(error, SD_BUS_ERROR_DISCONNECTED) ||
+            (!sd_bus_error_is_set(error) && errno_is_disconnect(r))) {
                 sd_bus_error_free(error);
                 return sdloop_error_setf(error, SDLOOP_ERROR_PLUGIN_UNAVAILABLE,
                                          "%s: connection lost during %s.%s()", strempty(p->description),
                                          strempty(iface), strempty(member));
-        }
-        if (sd_bus_error_has_name(error, SD_BUS_ERROR_NO_REPLY) || r == -ETIMEDOUT) {
-                sd_bus_error_free(error);
-                return sdloop_error_setf(error, SDLOOP_ERROR_TIMEOUT, "%s: no reply to %s.%s() in time",
-                                         strempty(p->description), strempty(iface), strempty(member));
         }
         return sdloop_error_ensure(error, r, member);
 }
@@ -412,6 +447,15 @@ int sdloop_peer_call(SdloopPeer *peer, sd_bus_message *m, uint64_t timeout_usec,
                         }
                         if (!c.done)
                                 run_pump_hook();
+                        if (!c.done && !p->connected) {
+                                /* Closed from our side: sd-bus drops pending callbacks then. */
+                                sd_bus_message_unref(c.reply);
+                                return sdloop_error_setf(error, SDLOOP_ERROR_PLUGIN_UNAVAILABLE,
+                                                         "%s: connection closed during %s.%s()",
+                                                         strempty(p->description),
+                                                         strempty(sd_bus_message_get_interface(m)),
+                                                         strempty(sd_bus_message_get_member(m)));
+                        }
                         if (sd_event_get_state(p->event) == SD_EVENT_FINISHED && !c.done)
                                 return sdloop_error_setf(error, SDLOOP_ERROR_PLUGIN_UNAVAILABLE,
                                                          "%s: event loop ended during call", strempty(p->description));

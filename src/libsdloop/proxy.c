@@ -129,10 +129,12 @@ static void call_reply_errorf(ProxyCall *c, const char *name, const char *format
 
 static void call_reply_unavailable(ProxyCall *c, const char *why) {
         if (why)
-                call_reply_errorf(c, SDLOOP_ERROR_PLUGIN_UNAVAILABLE, "provider unavailable: %s (%s during %s.%s())",
+                call_reply_errorf(c, SDLOOP_ERROR_PLUGIN_UNAVAILABLE,
+                                  "provider unavailable: %s (%s during %s.%s())",
                                   c->proxy->path, why, call_interface(c), call_member(c));
         else
-                call_reply_errorf(c, SDLOOP_ERROR_PLUGIN_UNAVAILABLE, "provider unavailable: %s", c->proxy->path);
+                call_reply_errorf(c, SDLOOP_ERROR_PLUGIN_UNAVAILABLE,
+                                  "provider unavailable: %s", c->proxy->path);
 }
 
 static void call_reply_return(ProxyCall *c, sd_bus_message *reply) {
@@ -149,7 +151,8 @@ static void call_reply_return(ProxyCall *c, sd_bus_message *reply) {
                 r = sd_bus_message_copy(ret, reply, true);
         if (r < 0) {
                 /* E.g. file descriptors that the caller's connection cannot carry. */
-                call_reply_errorf(c, SDLOOP_ERROR_INTERNAL, "proxy %s: cannot pass on the reply to %s.%s(): %s",
+                call_reply_errorf(c, SDLOOP_ERROR_INTERNAL,
+                                  "proxy %s: cannot pass on the reply to %s.%s(): %s",
                                   c->proxy->path, call_interface(c), call_member(c), strerror(-r));
                 return;
         }
@@ -174,13 +177,15 @@ static int on_forward_reply(sd_bus_message *reply, void *userdata, sd_bus_error 
         }
 
         e = sd_bus_message_get_error(reply);
-        if (sd_bus_error_has_name(e, SD_BUS_ERROR_NO_REPLY) || sd_bus_error_has_name(e, SD_BUS_ERROR_DISCONNECTED)) {
+        if (sd_bus_error_has_name(e, SD_BUS_ERROR_NO_REPLY) ||
+            sd_bus_error_has_name(e, SD_BUS_ERROR_DISCONNECTED)) {
                 /* sd-bus answers every call still in flight on a closing connection with a synthetic
                  * NoReply; sdloop_peer_call() translates that, but this path never goes through it. */
                 if (!sdloop_peer_is_connected(c->target))
                         call_reply_unavailable(c, "connection lost");
                 else
-                        call_reply_errorf(c, SDLOOP_ERROR_TIMEOUT, "provider %s: no reply to %s.%s() in time",
+                        call_reply_errorf(c, SDLOOP_ERROR_TIMEOUT,
+                                          "provider %s: no reply to %s.%s() in time",
                                           c->proxy->path, call_interface(c), call_member(c));
         } else
                 call_reply_error(c, e);
@@ -225,7 +230,7 @@ static int call_forward(ProxyCall *c) {
         r = sd_event_now(sdloop_peer_get_event(p->on), CLOCK_MONOTONIC, &now);
         if (r < 0)
                 return r;
-        /* 0 would mean "the default" to sd-bus: a call that is due now gets the shortest possible timeout. */
+        /* 0 would mean "the default" to sd-bus: a call that is due now gets the shortest timeout. */
         timeout = c->deadline > now ? c->deadline - now : 1;
 
         r = sdloop_peer_call_async(p->target, &c->slot, f, on_forward_reply, c, timeout);
@@ -299,7 +304,8 @@ static int on_call(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         r = call_dispatch(c);
         if (r < 0) {
                 call_free(c);
-                return sdloop_error_setf(error, SDLOOP_ERROR_INTERNAL, "proxy %s: cannot forward %s.%s(): %s",
+                return sdloop_error_setf(error, SDLOOP_ERROR_INTERNAL,
+                                         "proxy %s: cannot forward %s.%s(): %s",
                                          p->path, strempty(sd_bus_message_get_interface(m)),
                                          strempty(sd_bus_message_get_member(m)), strerror(-r));
         }

@@ -65,6 +65,7 @@ struct SdloopPeer {
         char *description;
         bool server;
         bool connected;
+        bool borrowed; /* the bus belongs to someone else */
         uint64_t call_timeout;
 
         sd_bus_slot *disconnect_slot;

@@ -400,20 +400,22 @@ int fixture_check_plugin_args(const SdloopPluginArgs *got, const char *field, sd
 int fixture_check_reporting_plugin_config(const SdloopReportingPluginConfig *got, const char *field,
                                           sd_bus_error *error) {
         const SdloopReportingPluginConfig *e = &fixture_reporting_plugin_config;
+#define NUMBER(field) { #field, e->field, got->field }
         const struct {
                 const char *name;
                 uint64_t expected, got;
         } numbers[] = {
-                { "oracle_id",                         e->oracle_id,                         got->oracle_id },
-                { "n",                                 e->n,                                 got->n },
-                { "f",                                 e->f,                                 got->f },
-                { "estimated_round_interval_usec",     e->estimated_round_interval_usec,     got->estimated_round_interval_usec },
-                { "max_duration_query_usec",           e->max_duration_query_usec,           got->max_duration_query_usec },
-                { "max_duration_observation_usec",     e->max_duration_observation_usec,     got->max_duration_observation_usec },
-                { "max_duration_report_usec",          e->max_duration_report_usec,          got->max_duration_report_usec },
-                { "max_duration_should_accept_usec",   e->max_duration_should_accept_usec,   got->max_duration_should_accept_usec },
-                { "max_duration_should_transmit_usec", e->max_duration_should_transmit_usec, got->max_duration_should_transmit_usec },
+                NUMBER(oracle_id),
+                NUMBER(n),
+                NUMBER(f),
+                NUMBER(estimated_round_interval_usec),
+                NUMBER(max_duration_query_usec),
+                NUMBER(max_duration_observation_usec),
+                NUMBER(max_duration_report_usec),
+                NUMBER(max_duration_should_accept_usec),
+                NUMBER(max_duration_should_transmit_usec),
         };
+#undef NUMBER
         char sub[FIELD_MAX];
         int r;
 

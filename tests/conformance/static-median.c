@@ -90,8 +90,9 @@ static const SdloopReportingPluginOps reporting_plugin_ops = {
 
 /* --- ReportingPluginFactory --- */
 
-static int factory_new_reporting_plugin(void *userdata, SdloopObject *factory, const SdloopReportingPluginConfig *config,
-                                        SdloopObject **ret, SdloopReportingPluginInfo *ret_info, sd_bus_error *error) {
+static int factory_new_reporting_plugin(void *userdata, SdloopObject *factory,
+                                        const SdloopReportingPluginConfig *config, SdloopObject **ret,
+                                        SdloopReportingPluginInfo *ret_info, sd_bus_error *error) {
         _cleanup_(sdloop_reporting_plugin_info_done) SdloopReportingPluginInfo info = {};
         SdloopObject *o;
         int r;

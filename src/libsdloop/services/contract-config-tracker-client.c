@@ -8,8 +8,10 @@
 
 #define CONTRACT_CONFIG_TRACKER_INTERFACE "org.sdloop1.ContractConfigTracker"
 
-int sdloop_contract_config_tracker_latest_config_details(SdloopPeer *peer, const char *path, uint64_t *ret_changed_in_block,
-                                                         uint8_t ret_digest[static SDLOOP_DIGEST_SIZE], sd_bus_error *error) {
+int sdloop_contract_config_tracker_latest_config_details(SdloopPeer *peer, const char *path,
+                                                         uint64_t *ret_changed_in_block,
+                                                         uint8_t ret_digest[static SDLOOP_DIGEST_SIZE],
+                                                         sd_bus_error *error) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         uint8_t digest[SDLOOP_DIGEST_SIZE];
         uint64_t changed_in_block;
@@ -18,12 +20,13 @@ int sdloop_contract_config_tracker_latest_config_details(SdloopPeer *peer, const
         if (!peer || !path || !ret_changed_in_block || !ret_digest)
                 return -EINVAL;
 
-        r = service_call_simple(peer, path, CONTRACT_CONFIG_TRACKER_INTERFACE, "LatestConfigDetails", &reply, error);
+        r = service_call_simple(peer, path, CONTRACT_CONFIG_TRACKER_INTERFACE, "LatestConfigDetails", &reply,
+                                error);
         if (r < 0)
                 return r;
 
-        r = service_read_reply_basic(reply, "LatestConfigDetails reply.changed_in_block", 't', &changed_in_block,
-                                     error);
+        r = service_read_reply_basic(reply, "LatestConfigDetails reply.changed_in_block", 't',
+                                     &changed_in_block, error);
         if (r < 0)
                 return r;
         r = sdloop_read_digest(reply, "LatestConfigDetails reply.digest", digest, error);
@@ -35,8 +38,9 @@ int sdloop_contract_config_tracker_latest_config_details(SdloopPeer *peer, const
         return 0;
 }
 
-int sdloop_contract_config_tracker_latest_config(SdloopPeer *peer, const char *path, uint64_t changed_in_block,
-                                                 SdloopContractConfig *ret, sd_bus_error *error) {
+int sdloop_contract_config_tracker_latest_config(SdloopPeer *peer, const char *path,
+                                                 uint64_t changed_in_block, SdloopContractConfig *ret,
+                                                 sd_bus_error *error) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         SdloopContractConfig config;
         int r;
@@ -44,8 +48,8 @@ int sdloop_contract_config_tracker_latest_config(SdloopPeer *peer, const char *p
         if (!peer || !path || !ret)
                 return -EINVAL;
 
-        r = sdloop_peer_call_method(peer, path, CONTRACT_CONFIG_TRACKER_INTERFACE, "LatestConfig", &reply, error,
-                                    "t", changed_in_block);
+        r = sdloop_peer_call_method(peer, path, CONTRACT_CONFIG_TRACKER_INTERFACE, "LatestConfig", &reply,
+                                    error, "t", changed_in_block);
         if (r < 0)
                 return r;
 
@@ -57,19 +61,21 @@ int sdloop_contract_config_tracker_latest_config(SdloopPeer *peer, const char *p
         return 0;
 }
 
-int sdloop_contract_config_tracker_latest_block_height(SdloopPeer *peer, const char *path, uint64_t *ret_height,
-                                                       sd_bus_error *error) {
+int sdloop_contract_config_tracker_latest_block_height(SdloopPeer *peer, const char *path,
+                                                       uint64_t *ret_height, sd_bus_error *error) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         int r;
 
         if (!peer || !path || !ret_height)
                 return -EINVAL;
 
-        r = service_call_simple(peer, path, CONTRACT_CONFIG_TRACKER_INTERFACE, "LatestBlockHeight", &reply, error);
+        r = service_call_simple(peer, path, CONTRACT_CONFIG_TRACKER_INTERFACE, "LatestBlockHeight", &reply,
+                                error);
         if (r < 0)
                 return r;
 
-        return service_read_reply_basic(reply, "LatestBlockHeight reply.block_height", 't', ret_height, error);
+        return service_read_reply_basic(reply, "LatestBlockHeight reply.block_height", 't', ret_height,
+                                        error);
 }
 
 typedef struct ConfigChangedWatch {
@@ -88,7 +94,8 @@ static int on_config_changed(sd_bus_message *m, void *userdata, sd_bus_error *er
          * well-formed one. */
         if (!sd_bus_message_has_signature(m, "tay")) {
                 log_warning("Ignoring ConfigChanged from %s with signature '%s', expected 'tay'.",
-                            strempty(sd_bus_message_get_path(m)), strempty(sd_bus_message_get_signature(m, true)));
+                            strempty(sd_bus_message_get_path(m)),
+                            strempty(sd_bus_message_get_signature(m, true)));
                 return 0;
         }
         r = sd_bus_message_read_basic(m, 't', &changed_in_block);
@@ -130,8 +137,8 @@ int sdloop_contract_config_tracker_watch(SdloopPeer *peer, const char *path, sd_
 
         /* Peer to peer there is no bus daemon to tell about the match, and no sender name to match on: the
          * match stays local to this connection. */
-        r = sd_bus_match_signal(sdloop_peer_get_bus(peer), &slot, NULL, path, CONTRACT_CONFIG_TRACKER_INTERFACE,
-                                "ConfigChanged", on_config_changed, w);
+        r = sd_bus_match_signal(sdloop_peer_get_bus(peer), &slot, NULL, path,
+                                CONTRACT_CONFIG_TRACKER_INTERFACE, "ConfigChanged", on_config_changed, w);
         if (r < 0)
                 return r;
         r = sd_bus_slot_set_destroy_callback(slot, free);

@@ -55,7 +55,8 @@ static int check_contract_config(sd_bus_message *m, const SdloopContractConfig *
         r = service_check_return_bytes(m, "contract_config.onchain_config", &c->onchain_config, 0, error);
         if (r < 0)
                 return r;
-        return service_check_return_bytes(m, "contract_config.offchain_config", &c->offchain_config, 0, error);
+        return service_check_return_bytes(m, "contract_config.offchain_config", &c->offchain_config, 0,
+                                          error);
 }
 
 static int method_latest_config(sd_bus_message *m, void *userdata, sd_bus_error *error) {
@@ -107,8 +108,8 @@ static int method_latest_block_height(sd_bus_message *m, void *userdata, sd_bus_
 static const sd_bus_vtable contract_config_tracker_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_METHOD_WITH_ARGS("LatestConfigDetails", SD_BUS_NO_ARGS,
-                                SD_BUS_RESULT("t", changed_in_block, "ay", digest), method_latest_config_details,
-                                SD_BUS_VTABLE_UNPRIVILEGED),
+                                SD_BUS_RESULT("t", changed_in_block, "ay", digest),
+                                method_latest_config_details, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("LatestConfig", SD_BUS_ARGS("t", changed_in_block),
                                 SD_BUS_RESULT("(aytaayasyaytay)", contract_config), method_latest_config,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
@@ -118,11 +119,12 @@ static const sd_bus_vtable contract_config_tracker_vtable[] = {
         SD_BUS_VTABLE_END,
 };
 
-int sdloop_contract_config_tracker_export(SdloopObject *o, const SdloopContractConfigTrackerOps *ops, void *userdata) {
+int sdloop_contract_config_tracker_export(SdloopObject *o, const SdloopContractConfigTrackerOps *ops,
+                                          void *userdata) {
         if (!o || !ops)
                 return -EINVAL;
-        return sdloop_object_add_interface(o, CONTRACT_CONFIG_TRACKER_INTERFACE, contract_config_tracker_vtable, ops,
-                                           userdata);
+        return sdloop_object_add_interface(o, CONTRACT_CONFIG_TRACKER_INTERFACE,
+                                           contract_config_tracker_vtable, ops, userdata);
 }
 
 int sdloop_contract_config_tracker_emit_config_changed(SdloopObject *o, uint64_t changed_in_block,

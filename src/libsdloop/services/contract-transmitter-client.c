@@ -35,8 +35,9 @@ static int check_transmit_args(const void *report, size_t report_size, const Sdl
 }
 
 int sdloop_contract_transmitter_transmit(SdloopPeer *peer, const char *path, const SdloopReportContext *ctx,
-                                         const void *report, size_t report_size, const SdloopAttributed *signatures,
-                                         size_t n_signatures, sd_bus_error *error) {
+                                         const void *report, size_t report_size,
+                                         const SdloopAttributed *signatures, size_t n_signatures,
+                                         sd_bus_error *error) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         int r;
 
@@ -74,8 +75,8 @@ int sdloop_contract_transmitter_latest_config_digest_and_epoch(SdloopPeer *peer,
         if (!peer || !path || !ret_digest || !ret_epoch)
                 return -EINVAL;
 
-        r = service_call_simple(peer, path, CONTRACT_TRANSMITTER_INTERFACE, "LatestConfigDigestAndEpoch", &reply,
-                                error);
+        r = service_call_simple(peer, path, CONTRACT_TRANSMITTER_INTERFACE, "LatestConfigDigestAndEpoch",
+                                &reply, error);
         if (r < 0)
                 return r;
 

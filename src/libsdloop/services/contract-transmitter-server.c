@@ -5,21 +5,21 @@
 #include "sdloop-provider.h"
 #include "service-util.h"
 
-static int transmit(sd_bus_message *m, void *userdata, const SdloopReportContext *ctx, const SdloopBytes *report,
-                    sd_bus_error *error) {
+static int transmit(sd_bus_message *m, void *userdata, const SdloopReportContext *ctx,
+                    const SdloopBytes *report, sd_bus_error *error) {
         const SdloopContractTransmitterOps *ops = BINDING_OPS(userdata, SdloopContractTransmitterOps);
         SdloopAttributed *signatures = NULL;
         size_t n_signatures = 0;
         int r;
 
-        r = sdloop_read_attributed_array(m, "signatures", SERVICE_SIGNATURE_SIZE_MAX, &signatures, &n_signatures,
-                                         error);
+        r = sdloop_read_attributed_array(m, "signatures", SERVICE_SIGNATURE_SIZE_MAX, &signatures,
+                                         &n_signatures, error);
         if (r < 0)
                 return r;
 
         if (n_signatures > SERVICE_SIGNATURES_MAX)
-                r = sdloop_error_invalid(error, "signatures", "expected at most %u, got %zu", SERVICE_SIGNATURES_MAX,
-                                         n_signatures);
+                r = sdloop_error_invalid(error, "signatures", "expected at most %u, got %zu",
+                                         SERVICE_SIGNATURES_MAX, n_signatures);
         else if (!ops->transmit)
                 r = service_unimplemented(m, error);
         else {
@@ -98,18 +98,21 @@ static int method_from_account(sd_bus_message *m, void *userdata, sd_bus_error *
 static const sd_bus_vtable contract_transmitter_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_METHOD_WITH_ARGS("Transmit",
-                                SD_BUS_ARGS("((ayuy)ay)", report_context, "ay", report, "a(ayy)", signatures),
+                                SD_BUS_ARGS("((ayuy)ay)", report_context, "ay", report,
+                                            "a(ayy)", signatures),
                                 SD_BUS_NO_RESULT, method_transmit, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("LatestConfigDigestAndEpoch", SD_BUS_NO_ARGS, SD_BUS_RESULT("ay", digest, "u", epoch),
+        SD_BUS_METHOD_WITH_ARGS("LatestConfigDigestAndEpoch", SD_BUS_NO_ARGS,
+                                SD_BUS_RESULT("ay", digest, "u", epoch),
                                 method_latest_config_digest_and_epoch, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("FromAccount", SD_BUS_NO_ARGS, SD_BUS_RESULT("s", account), method_from_account,
-                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("FromAccount", SD_BUS_NO_ARGS, SD_BUS_RESULT("s", account),
+                                method_from_account, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END,
 };
 
-int sdloop_contract_transmitter_export(SdloopObject *o, const SdloopContractTransmitterOps *ops, void *userdata) {
+int sdloop_contract_transmitter_export(SdloopObject *o, const SdloopContractTransmitterOps *ops,
+                                       void *userdata) {
         if (!o || !ops)
                 return -EINVAL;
-        return sdloop_object_add_interface(o, "org.sdloop1.ContractTransmitter", contract_transmitter_vtable, ops,
-                                           userdata);
+        return sdloop_object_add_interface(o, "org.sdloop1.ContractTransmitter", contract_transmitter_vtable,
+                                           ops, userdata);
 }

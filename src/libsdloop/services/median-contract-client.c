@@ -8,9 +8,11 @@
 #define MEDIAN_CONTRACT_INTERFACE "org.sdloop1.MedianContract"
 
 int sdloop_median_contract_latest_transmission_details(SdloopPeer *peer, const char *path,
-                                                       uint8_t ret_digest[static SDLOOP_DIGEST_SIZE], uint32_t *ret_epoch,
-                                                       uint8_t *ret_round, char **ret_latest_answer,
-                                                       int64_t *ret_latest_timestamp_usec, sd_bus_error *error) {
+                                                       uint8_t ret_digest[static SDLOOP_DIGEST_SIZE],
+                                                       uint32_t *ret_epoch, uint8_t *ret_round,
+                                                       char **ret_latest_answer,
+                                                       int64_t *ret_latest_timestamp_usec,
+                                                       sd_bus_error *error) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         uint8_t digest[SDLOOP_DIGEST_SIZE];
         _cleanup_free_ char *answer = NULL;
@@ -23,7 +25,8 @@ int sdloop_median_contract_latest_transmission_details(SdloopPeer *peer, const c
             !ret_latest_timestamp_usec)
                 return -EINVAL;
 
-        r = service_call_simple(peer, path, MEDIAN_CONTRACT_INTERFACE, "LatestTransmissionDetails", &reply, error);
+        r = service_call_simple(peer, path, MEDIAN_CONTRACT_INTERFACE, "LatestTransmissionDetails", &reply,
+                                error);
         if (r < 0)
                 return r;
 
@@ -53,8 +56,9 @@ int sdloop_median_contract_latest_transmission_details(SdloopPeer *peer, const c
 }
 
 int sdloop_median_contract_latest_round_requested(SdloopPeer *peer, const char *path, uint64_t lookback_usec,
-                                                  uint8_t ret_digest[static SDLOOP_DIGEST_SIZE], uint32_t *ret_epoch,
-                                                  uint8_t *ret_round, sd_bus_error *error) {
+                                                  uint8_t ret_digest[static SDLOOP_DIGEST_SIZE],
+                                                  uint32_t *ret_epoch, uint8_t *ret_round,
+                                                  sd_bus_error *error) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         uint8_t digest[SDLOOP_DIGEST_SIZE];
         uint32_t epoch;
@@ -64,8 +68,8 @@ int sdloop_median_contract_latest_round_requested(SdloopPeer *peer, const char *
         if (!peer || !path || !ret_digest || !ret_epoch || !ret_round)
                 return -EINVAL;
 
-        r = sdloop_peer_call_method(peer, path, MEDIAN_CONTRACT_INTERFACE, "LatestRoundRequested", &reply, error,
-                                    "t", lookback_usec);
+        r = sdloop_peer_call_method(peer, path, MEDIAN_CONTRACT_INTERFACE, "LatestRoundRequested", &reply,
+                                    error, "t", lookback_usec);
         if (r < 0)
                 return r;
 

@@ -18,8 +18,8 @@ static int method_latest_transmission_details(sd_bus_message *m, void *userdata,
         if (!ops->latest_transmission_details)
                 return service_unimplemented(m, error);
 
-        r = ops->latest_transmission_details(BINDING_DATA(userdata), digest, &epoch, &round, &answer, &timestamp_usec,
-                                             error);
+        r = ops->latest_transmission_details(BINDING_DATA(userdata), digest, &epoch, &round, &answer,
+                                             &timestamp_usec, error);
         if (r < 0)
                 return service_failed(m, r, error);
 
@@ -55,7 +55,8 @@ static int method_latest_round_requested(sd_bus_message *m, void *userdata, sd_b
         if (!ops->latest_round_requested)
                 return service_unimplemented(m, error);
 
-        r = ops->latest_round_requested(BINDING_DATA(userdata), lookback_usec, digest, &epoch, &round, error);
+        r = ops->latest_round_requested(BINDING_DATA(userdata), lookback_usec, digest, &epoch, &round,
+                                        error);
         if (r < 0)
                 return service_failed(m, r, error);
 
@@ -86,5 +87,6 @@ static const sd_bus_vtable median_contract_vtable[] = {
 int sdloop_median_contract_export(SdloopObject *o, const SdloopMedianContractOps *ops, void *userdata) {
         if (!o || !ops)
                 return -EINVAL;
-        return sdloop_object_add_interface(o, "org.sdloop1.MedianContract", median_contract_vtable, ops, userdata);
+        return sdloop_object_add_interface(o, "org.sdloop1.MedianContract", median_contract_vtable, ops,
+                                           userdata);
 }

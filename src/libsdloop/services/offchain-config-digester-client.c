@@ -7,8 +7,10 @@
 
 #define OFFCHAIN_CONFIG_DIGESTER_INTERFACE "org.sdloop1.OffchainConfigDigester"
 
-int sdloop_offchain_config_digester_config_digest(SdloopPeer *peer, const char *path, const SdloopContractConfig *config,
-                                                  uint8_t ret_digest[static SDLOOP_DIGEST_SIZE], sd_bus_error *error) {
+int sdloop_offchain_config_digester_config_digest(SdloopPeer *peer, const char *path,
+                                                  const SdloopContractConfig *config,
+                                                  uint8_t ret_digest[static SDLOOP_DIGEST_SIZE],
+                                                  sd_bus_error *error) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
         uint8_t digest[SDLOOP_DIGEST_SIZE];
         int r;
@@ -35,15 +37,16 @@ int sdloop_offchain_config_digester_config_digest(SdloopPeer *peer, const char *
         return 0;
 }
 
-int sdloop_offchain_config_digester_config_digest_prefix(SdloopPeer *peer, const char *path, uint16_t *ret_prefix,
-                                                         sd_bus_error *error) {
+int sdloop_offchain_config_digester_config_digest_prefix(SdloopPeer *peer, const char *path,
+                                                         uint16_t *ret_prefix, sd_bus_error *error) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         int r;
 
         if (!peer || !path || !ret_prefix)
                 return -EINVAL;
 
-        r = service_call_simple(peer, path, OFFCHAIN_CONFIG_DIGESTER_INTERFACE, "ConfigDigestPrefix", &reply, error);
+        r = service_call_simple(peer, path, OFFCHAIN_CONFIG_DIGESTER_INTERFACE, "ConfigDigestPrefix", &reply,
+                                error);
         if (r < 0)
                 return r;
 

@@ -43,7 +43,8 @@ static int method_config_digest_prefix(sd_bus_message *m, void *userdata, sd_bus
 static const sd_bus_vtable offchain_config_digester_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_METHOD_WITH_ARGS("ConfigDigest", SD_BUS_ARGS("(aytaayasyaytay)", contract_config),
-                                SD_BUS_RESULT("ay", digest), method_config_digest, SD_BUS_VTABLE_UNPRIVILEGED),
+                                SD_BUS_RESULT("ay", digest), method_config_digest,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("ConfigDigestPrefix", SD_BUS_NO_ARGS, SD_BUS_RESULT("q", prefix),
                                 method_config_digest_prefix, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END,
@@ -53,6 +54,6 @@ int sdloop_offchain_config_digester_export(SdloopObject *o, const SdloopOffchain
                                            void *userdata) {
         if (!o || !ops)
                 return -EINVAL;
-        return sdloop_object_add_interface(o, "org.sdloop1.OffchainConfigDigester", offchain_config_digester_vtable,
-                                           ops, userdata);
+        return sdloop_object_add_interface(o, "org.sdloop1.OffchainConfigDigester",
+                                           offchain_config_digester_vtable, ops, userdata);
 }

@@ -14,8 +14,9 @@ static int check_onchain_config(const SdloopOnchainConfig *config, sd_bus_error 
         if (!sdloop_decimal_is_valid(config->max))
                 return sdloop_error_invalid(error, "onchain_config.max", "not a decimal");
         if (sdloop_decimal_compare(config->min, config->max) > 0)
-                return sdloop_error_invalid(error, "onchain_config", "min %s must not be greater than max %s",
-                                            config->min, config->max);
+                return sdloop_error_invalid(error, "onchain_config",
+                                            "min %s must not be greater than max %s", config->min,
+                                            config->max);
         return 0;
 }
 

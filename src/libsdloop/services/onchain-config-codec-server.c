@@ -55,7 +55,8 @@ static int method_decode(sd_bus_message *m, void *userdata, sd_bus_error *error)
         if (r < 0)
                 return r;
         if (sdloop_decimal_compare(config.min, config.max) > 0)
-                return service_bad_return(m, error, "an onchain_config whose min %s is greater than its max %s",
+                return service_bad_return(m, error,
+                                          "an onchain_config whose min %s is greater than its max %s",
                                           config.min, config.max);
 
         r = sd_bus_message_new_method_return(m, &reply);
@@ -76,9 +77,10 @@ static const sd_bus_vtable onchain_config_codec_vtable[] = {
         SD_BUS_VTABLE_END,
 };
 
-int sdloop_onchain_config_codec_export(SdloopObject *o, const SdloopOnchainConfigCodecOps *ops, void *userdata) {
+int sdloop_onchain_config_codec_export(SdloopObject *o, const SdloopOnchainConfigCodecOps *ops,
+                                       void *userdata) {
         if (!o || !ops)
                 return -EINVAL;
-        return sdloop_object_add_interface(o, "org.sdloop1.OnchainConfigCodec", onchain_config_codec_vtable, ops,
-                                           userdata);
+        return sdloop_object_add_interface(o, "org.sdloop1.OnchainConfigCodec", onchain_config_codec_vtable,
+                                           ops, userdata);
 }

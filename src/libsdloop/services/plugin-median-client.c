@@ -13,8 +13,8 @@ static int check_dep_path(const char *path, const char *field, sd_bus_error *err
         return 0;
 }
 
-int sdloop_plugin_median_new_median_factory(SdloopPeer *peer, const SdloopMedianDeps *deps, char **ret_factory,
-                                            sd_bus_error *error) {
+int sdloop_plugin_median_new_median_factory(SdloopPeer *peer, const SdloopMedianDeps *deps,
+                                            char **ret_factory, sd_bus_error *error) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         int r;
 
@@ -35,9 +35,9 @@ int sdloop_plugin_median_new_median_factory(SdloopPeer *peer, const SdloopMedian
         if (r < 0)
                 return r;
 
-        r = sdloop_peer_call_method(peer, SDLOOP_ROOT_PATH, "org.sdloop1.PluginMedian", "NewMedianFactory", &reply,
-                                    error, "oooo", deps->provider, deps->data_source, deps->juels_data_source,
-                                    deps->error_log);
+        r = sdloop_peer_call_method(peer, SDLOOP_ROOT_PATH, "org.sdloop1.PluginMedian", "NewMedianFactory",
+                                    &reply, error, "oooo", deps->provider, deps->data_source,
+                                    deps->juels_data_source, deps->error_log);
         if (r < 0)
                 return r;
 

@@ -50,8 +50,9 @@ static int method_new_median_factory(sd_bus_message *m, void *userdata, sd_bus_e
 
         /* The reply names an object the caller will talk to: it must exist on this connection. */
         if (!factory || sdloop_object_get_peer(factory) != sdloop_object_get_peer(root))
-                return sdloop_error_setf(error, SDLOOP_ERROR_INTERNAL,
-                                         "PluginMedian.NewMedianFactory: the implementation returned no factory object");
+                return sdloop_error_setf(error, SDLOOP_ERROR_INTERNAL, "%s.%s: the implementation returned %s",
+                                         "PluginMedian", "NewMedianFactory",
+                                         factory ? "an object of another connection" : "no object");
 
         return service_reply_object(m, factory);
 }
@@ -59,7 +60,8 @@ static int method_new_median_factory(sd_bus_message *m, void *userdata, sd_bus_e
 static const sd_bus_vtable plugin_median_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_METHOD_WITH_ARGS("NewMedianFactory",
-                                SD_BUS_ARGS("o", provider, "o", data_source, "o", juels_data_source, "o", error_log),
+                                SD_BUS_ARGS("o", provider, "o", data_source, "o", juels_data_source,
+                                            "o", error_log),
                                 SD_BUS_RESULT("o", factory),
                                 method_new_median_factory, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END,
@@ -69,5 +71,6 @@ int sdloop_plugin_median_export(SdloopObject *root, const SdloopPluginMedianOps 
         if (!root || !ops)
                 return -EINVAL;
 
-        return sdloop_object_add_interface(root, "org.sdloop1.PluginMedian", plugin_median_vtable, ops, userdata);
+        return sdloop_object_add_interface(root, "org.sdloop1.PluginMedian", plugin_median_vtable, ops,
+                                           userdata);
 }

@@ -7,7 +7,8 @@
 
 #define REPORT_CODEC_INTERFACE "org.sdloop1.ReportCodec"
 
-/* The provider refuses malformed decimals anyway; refusing them here names the field without a round trip. */
+/* The provider refuses malformed decimals anyway; refusing them here names the field without a round
+ * trip. */
 static int check_observations(const SdloopParsedObservation *obs, size_t n_obs, sd_bus_error *error) {
         if (!obs && n_obs > 0)
                 return -EINVAL;
@@ -27,8 +28,8 @@ static int check_observations(const SdloopParsedObservation *obs, size_t n_obs, 
         return 0;
 }
 
-int sdloop_report_codec_build_report(SdloopPeer *peer, const char *path, const SdloopParsedObservation *obs, size_t n_obs,
-                                     SdloopBytes *ret_report, sd_bus_error *error) {
+int sdloop_report_codec_build_report(SdloopPeer *peer, const char *path, const SdloopParsedObservation *obs,
+                                     size_t n_obs, SdloopBytes *ret_report, sd_bus_error *error) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
         SdloopBytes report;
         int r;
@@ -59,8 +60,8 @@ int sdloop_report_codec_build_report(SdloopPeer *peer, const char *path, const S
         return 0;
 }
 
-int sdloop_report_codec_median_from_report(SdloopPeer *peer, const char *path, const void *report, size_t size,
-                                           char **ret_median, sd_bus_error *error) {
+int sdloop_report_codec_median_from_report(SdloopPeer *peer, const char *path, const void *report,
+                                           size_t size, char **ret_median, sd_bus_error *error) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
         char *median;
         int r;
@@ -103,7 +104,8 @@ int sdloop_report_codec_max_report_length(SdloopPeer *peer, const char *path, in
         if (n < 0)
                 return sdloop_error_invalid(error, "n", "must not be negative, got %" PRIi64, n);
 
-        r = sdloop_peer_call_method(peer, path, REPORT_CODEC_INTERFACE, "MaxReportLength", &reply, error, "x", n);
+        r = sdloop_peer_call_method(peer, path, REPORT_CODEC_INTERFACE, "MaxReportLength", &reply, error,
+                                    "x", n);
         if (r < 0)
                 return r;
 
@@ -111,8 +113,8 @@ int sdloop_report_codec_max_report_length(SdloopPeer *peer, const char *path, in
         if (r < 0)
                 return r;
         if (max < 0)
-                return sdloop_error_invalid(error, "MaxReportLength reply.max", "must not be negative, got %" PRIi64,
-                                            max);
+                return sdloop_error_invalid(error, "MaxReportLength reply.max",
+                                            "must not be negative, got %" PRIi64, max);
 
         *ret_max = max;
         return 0;

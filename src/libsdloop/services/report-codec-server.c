@@ -90,8 +90,9 @@ static int method_max_report_length(sd_bus_message *m, void *userdata, sd_bus_er
 
 static const sd_bus_vtable report_codec_vtable[] = {
         SD_BUS_VTABLE_START(0),
-        SD_BUS_METHOD_WITH_ARGS("BuildReport", SD_BUS_ARGS("a(ussy)", observations), SD_BUS_RESULT("ay", report),
-                                method_build_report, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("BuildReport", SD_BUS_ARGS("a(ussy)", observations),
+                                SD_BUS_RESULT("ay", report), method_build_report,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("MedianFromReport", SD_BUS_ARGS("ay", report), SD_BUS_RESULT("s", median),
                                 method_median_from_report, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("MaxReportLength", SD_BUS_ARGS("x", n), SD_BUS_RESULT("x", max),

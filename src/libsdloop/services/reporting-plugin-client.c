@@ -25,7 +25,8 @@ static int new_call(SdloopPeer *peer, const char *path, const char *member, cons
 }
 
 /* Leaves *ret untouched unless the reply is good. */
-static int read_reply_payload(sd_bus_message *reply, const char *field, SdloopBytes *ret, sd_bus_error *error) {
+static int read_reply_payload(sd_bus_message *reply, const char *field, SdloopBytes *ret,
+                              sd_bus_error *error) {
         SdloopBytes b;
         int r;
 
@@ -142,14 +143,16 @@ int sdloop_reporting_plugin_should_accept_finalized_report(SdloopPeer *peer, con
                                                            const SdloopReportTimestamp *ts, const void *report,
                                                            size_t size, bool *ret, sd_bus_error *error) {
         return report_decision(peer, path, "ShouldAcceptFinalizedReport",
-                               "ShouldAcceptFinalizedReport reply.should_accept", ts, report, size, ret, error);
+                               "ShouldAcceptFinalizedReport reply.should_accept",
+                               ts, report, size, ret, error);
 }
 
 int sdloop_reporting_plugin_should_transmit_accepted_report(SdloopPeer *peer, const char *path,
                                                             const SdloopReportTimestamp *ts, const void *report,
                                                             size_t size, bool *ret, sd_bus_error *error) {
         return report_decision(peer, path, "ShouldTransmitAcceptedReport",
-                               "ShouldTransmitAcceptedReport reply.should_transmit", ts, report, size, ret, error);
+                               "ShouldTransmitAcceptedReport reply.should_transmit",
+                               ts, report, size, ret, error);
 }
 
 int sdloop_reporting_plugin_close(SdloopPeer *peer, const char *path, sd_bus_error *error) {

@@ -7,7 +7,8 @@
 
 int sdloop_reporting_plugin_factory_new_reporting_plugin(SdloopPeer *peer, const char *path,
                                                          const SdloopReportingPluginConfig *config,
-                                                         char **ret_reporting_plugin, SdloopReportingPluginInfo *ret_info,
+                                                         char **ret_reporting_plugin,
+                                                         SdloopReportingPluginInfo *ret_info,
                                                          sd_bus_error *error) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
         _cleanup_(sdloop_reporting_plugin_info_done) SdloopReportingPluginInfo info = {};

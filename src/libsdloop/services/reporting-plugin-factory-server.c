@@ -34,7 +34,8 @@ static int method_new_reporting_plugin(sd_bus_message *m, void *userdata, sd_bus
 
         /* Under the factory, so that closing the factory closes its plugins, as in LOOP. */
         if (!plugin || !object_is_under(plugin, factory))
-                return sdloop_error_setf(error, SDLOOP_ERROR_INTERNAL, "%s.%s: the implementation returned %s",
+                return sdloop_error_setf(error, SDLOOP_ERROR_INTERNAL,
+                                         "%s.%s: the implementation returned %s",
                                          "ReportingPluginFactory", "NewReportingPlugin",
                                          plugin ? "an object outside the factory" : "no object");
 
@@ -80,6 +81,6 @@ int sdloop_reporting_plugin_factory_export(SdloopObject *o, const SdloopReportin
         if (!o || !ops)
                 return -EINVAL;
 
-        return sdloop_object_add_interface(o, "org.sdloop1.ReportingPluginFactory", reporting_plugin_factory_vtable,
-                                           ops, userdata);
+        return sdloop_object_add_interface(o, "org.sdloop1.ReportingPluginFactory",
+                                           reporting_plugin_factory_vtable, ops, userdata);
 }

@@ -24,8 +24,9 @@ static int check_payload(sd_bus_message *m, const char *field, const SdloopBytes
                 return 0;
 
         return sdloop_error_setf(error, SDLOOP_ERROR_INTERNAL,
-                                 "ReportingPlugin.%s: the implementation returned %zu bytes of %s, more than %u",
-                                 strempty(sd_bus_message_get_member(m)), b->size, field, SDLOOP_PAYLOAD_MAX);
+                                 "ReportingPlugin.%s: the implementation returned %zu bytes of %s, "
+                                 "more than %u", strempty(sd_bus_message_get_member(m)), b->size, field,
+                                 SDLOOP_PAYLOAD_MAX);
 }
 
 static int method_query(sd_bus_message *m, void *userdata, sd_bus_error *error) {
@@ -92,8 +93,8 @@ static int method_report(sd_bus_message *m, void *userdata, sd_bus_error *error)
         r = sdloop_read_bytes(m, "query", SDLOOP_PAYLOAD_MAX, &query, error);
         if (r < 0)
                 return r;
-        r = sdloop_read_attributed_array(m, "observations", SDLOOP_PAYLOAD_MAX, &observations.v, &observations.n,
-                                         error);
+        r = sdloop_read_attributed_array(m, "observations", SDLOOP_PAYLOAD_MAX, &observations.v,
+                                         &observations.n, error);
         if (r < 0)
                 return r;
         if (observations.n > REPORTING_PLUGIN_OBSERVATIONS_MAX)
@@ -103,8 +104,8 @@ static int method_report(sd_bus_message *m, void *userdata, sd_bus_error *error)
         if (!ops->report)
                 return service_unimplemented(m, error);
 
-        r = ops->report(BINDING_DATA(userdata), &ts, &query, observations.v, observations.n, &should_report, &report,
-                        error);
+        r = ops->report(BINDING_DATA(userdata), &ts, &query, observations.v, observations.n, &should_report,
+                        &report, error);
         if (r < 0)
                 return service_failed(m, r, error);
         r = check_payload(m, "report", &report, error);
@@ -127,7 +128,8 @@ static int method_report(sd_bus_message *m, void *userdata, sd_bus_error *error)
 typedef int (*report_decision_t)(void *userdata, const SdloopReportTimestamp *ts, const SdloopBytes *report,
                                  bool *ret, sd_bus_error *error);
 
-static int report_decision(sd_bus_message *m, void *userdata, report_decision_t decide, sd_bus_error *error) {
+static int report_decision(sd_bus_message *m, void *userdata, report_decision_t decide,
+                           sd_bus_error *error) {
         _cleanup_(sdloop_bytes_done) SdloopBytes report = {};
         SdloopReportTimestamp ts;
         bool b = false;
@@ -194,7 +196,8 @@ static const sd_bus_vtable reporting_plugin_vtable[] = {
                                 SD_BUS_ARGS("(ayuy)", report_timestamp, "ay", report),
                                 SD_BUS_RESULT("b", should_transmit),
                                 method_should_transmit_accepted_report, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("Close", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_close, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Close", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT,
+                                method_close, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END,
 };
 
@@ -202,5 +205,6 @@ int sdloop_reporting_plugin_export(SdloopObject *o, const SdloopReportingPluginO
         if (!o || !ops)
                 return -EINVAL;
 
-        return sdloop_object_add_interface(o, "org.sdloop1.ReportingPlugin", reporting_plugin_vtable, ops, userdata);
+        return sdloop_object_add_interface(o, "org.sdloop1.ReportingPlugin", reporting_plugin_vtable, ops,
+                                           userdata);
 }

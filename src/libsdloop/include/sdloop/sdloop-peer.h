@@ -52,6 +52,10 @@ int sdloop_peer_connect(sd_event *event, const char *path, SdloopPeer **ret);
  * socketpair() whose other end went to sdloop_peer_new_server(). */
 int sdloop_peer_new_client(sd_event *event, int fd, SdloopPeer **ret);
 
+/* Wrap an already started bus connection (the host's system or user bus, say) so that objects and
+ * proxies can be exported on it. The connection is not closed when the peer goes. */
+int sdloop_peer_new_bus(sd_event *event, sd_bus *bus, SdloopPeer **ret);
+
 /* Host side: read the root object's org.sdloop1.Plugin properties and refuse a peer whose Kind differs
  * from @expected_kind (NULL: any) or whose ProtocolVersion differs from ours, with an error naming both
  * values (org.sdloop1.Error.InvalidArgument, -EPROTO). */

@@ -1,0 +1,125 @@
+#!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# Run a test script as root inside a freshly booted systemd (PID 1, system bus, journald), so that the
+# systemd backends meet the real thing even where the machine itself was not booted with systemd.
+#
+#   run.sh BUILD_DIR SOURCE_DIR INNER_SCRIPT [ARG...]
+#
+# The container is an ephemeral view of this machine's own /usr (systemd-nspawn --volatile=yes), with
+# BUILD_DIR and SOURCE_DIR bound read-only at the same paths. INNER_SCRIPT runs from a oneshot unit
+# pulled into the boot transaction; its output is printed here and its exit status becomes ours.
+# The inner script sees SDLOOP_BUILD_DIR and SDLOOP_SOURCE_DIR, and SDLOOP_LOG_LEVEL passed through.
+#
+# Exit status: the inner script's (77 from inside is turned into a failure: only a missing
+# systemd-nspawn skips); 1 when the container does not boot or does not finish within
+# $SDLOOP_NSPAWN_TIMEOUT seconds (default 300).
+
+set -eu
+
+if [ $# -lt 3 ]; then
+        echo "Usage: $0 BUILD_DIR SOURCE_DIR INNER_SCRIPT [ARG...]" >&2
+        exit 2
+fi
+
+build_dir=$(realpath "$1")
+source_dir=$(realpath "$2")
+inner=$(realpath "$3")
+shift 3
+
+if ! command -v systemd-nspawn >/dev/null 2>&1; then
+        echo "SKIP: systemd-nspawn not found (Debian package systemd-container)."
+        exit 77
+fi
+if [ "$(id -u)" != 0 ]; then
+        echo "FAIL: booting a systemd container needs root; run this test as root." >&2
+        exit 1
+fi
+
+timeout_sec=${SDLOOP_NSPAWN_TIMEOUT:-300}
+machine="sdloop-test-$$-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')"
+out=$(mktemp -d "${TMPDIR:-/tmp}/sdloop-nspawn.XXXXXX")
+cleanup() {
+        rm -rf "$out"
+}
+trap cleanup EXIT
+
+# Quote for a unit file's ExecStart=: double quotes, with \ " and $ escaped (and % for specifiers).
+unit_quote() {
+        printf '"%s"' "$(printf '%s' "$1" | sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/\$/$$/g' -e 's/%/%%/g')"
+}
+
+exec_start=$(unit_quote "$inner")
+for a in "$@"; do
+        exec_start="$exec_start $(unit_quote "$a")"
+done
+
+# The unit is test-sdloop.service, not sdloop-…: that namespace belongs to plugin instances, and the
+# tests count sdloop-* units.
+# The exit status of the test becomes the container's (systemctl exit), and so systemd-nspawn's.
+# EXIT_STATUS is a number for exits and a signal name for kills: anything but a number is a failure.
+cat >"$out/test-sdloop.service" <<EOF
+[Unit]
+Description=sdloop test: $(basename "$inner")
+Wants=dbus.socket systemd-journald.socket
+After=dbus.socket systemd-journald.socket basic.target
+
+[Service]
+Type=oneshot
+Environment=SDLOOP_BUILD_DIR=$build_dir SDLOOP_SOURCE_DIR=$source_dir SDLOOP_NSPAWN=1
+Environment=SDLOOP_LOG_LEVEL=${SDLOOP_LOG_LEVEL:-info}
+WorkingDirectory=/tmp
+ExecStart=$exec_start
+StandardOutput=file:/sdloop-out/log
+StandardError=inherit
+TimeoutStartSec=infinity
+ExecStopPost=/bin/sh -c 'case "$\${EXIT_STATUS:-}" in ""|*[!0-9]*) s=1 ;; *) s=$\$EXIT_STATUS ;; esac; echo "inner exit status: $\${EXIT_STATUS:-none}" >>/sdloop-out/log; systemctl exit $\$s'
+EOF
+
+binds="--bind-ro=$build_dir --bind-ro=$source_dir"
+case "$inner" in
+        "$build_dir"/*|"$source_dir"/*) ;;
+        *) binds="$binds --bind-ro=$inner" ;;
+esac
+
+start=$(date +%s)
+status=0
+# shellcheck disable=SC2086
+timeout -k 30 "$timeout_sec" \
+        systemd-nspawn --quiet --register=no --keep-unit --volatile=yes -D / \
+                --machine="$machine" \
+                $binds \
+                --bind="$out:/sdloop-out" \
+                --bind-ro="$out/test-sdloop.service:/etc/systemd/system/test-sdloop.service" \
+                --boot -- \
+                systemd.firstboot=off systemd.unit=multi-user.target systemd.wants=test-sdloop.service \
+                </dev/null >"$out/console" 2>&1 || status=$?
+elapsed=$(( $(date +%s) - start ))
+
+echo "=== $(basename "$inner") in container $machine (${elapsed}s) ==="
+if [ -f "$out/log" ]; then
+        cat "$out/log"
+else
+        echo "(no output: the test unit never ran)"
+fi
+
+case $status in
+        124|137)
+                echo "FAIL: the container did not finish within ${timeout_sec}s." >&2
+                status=1 ;;
+        77)
+                echo "FAIL: the inner test asked to be skipped; only a missing systemd-nspawn may skip." >&2
+                status=1 ;;
+esac
+# On failure, the boot messages say whether the container came up at all (all of them if the test
+# never ran, else the end, where the shutdown shows what was still running).
+if [ $status -ne 0 ] && [ -s "$out/console" ]; then
+        if [ -f "$out/log" ]; then
+                echo "=== container console (last 40 lines) ===" >&2
+                tail -n 40 "$out/console" >&2
+        else
+                echo "=== container console ===" >&2
+                cat "$out/console" >&2
+        fi
+fi
+exit $status
