@@ -478,6 +478,13 @@ int main(int argc, char *argv[]) {
         step("start of a running plugin: adopted, %u sdloop-* units as before", n_all);
         kill_and_recover(adopt); /* the adopted units are followed as well */
 
+        /* The manager re-executes (package upgrade): our connection to it drops; the backend reconnects,
+         * subscribes again and goes on following the units. */
+        t = host_now();
+        CHECK(system(user_mode ? "systemctl --user daemon-reexec" : "systemctl daemon-reexec") == 0);
+        step("daemon-reexec took %.0f ms", (double) (host_now() - t) / USEC_PER_MSEC);
+        kill_and_recover(adopt);
+
         /* 8. Nothing left behind. */
         if (test_binary) {
                 relayer = add_plugin(h, "relayer", SDLOOP_KIND_RELAYER, test_binary, "--mode=relayer");

@@ -674,6 +674,26 @@ START_TEST(test_error_column_counts_characters) {
 }
 END_TEST
 
+START_TEST(test_error_long_value_shortened) {
+        _cleanup_free_ char *settings = NULL, *rest = NULL, *euros = NULL;
+
+        /* Cut at 37 bytes at most, and never inside a character ("€" is 3 bytes). */
+        euros = strdup("");
+        for (int k = 0; k < 20; k++) {
+                char *n;
+
+                ck_assert_int_ge(asprintf(&n, "%s€", euros), 0);
+                free(euros);
+                euros = n;
+        }
+        ck_assert_int_ge(asprintf(&settings, "\"restart_sec\": \"a%s\"", euros), 0);
+        write_plugin(settings);
+        ck_assert_int_ge(asprintf(&rest, "plugins.p.restart_sec: expected a number of seconds, got \"a%.*s…",
+                                  11 * 3, euros), 0);
+        expect_error(main_path, "5:40", rest);
+}
+END_TEST
+
 /* --- comparing ------------------------------------------------------------------------------------------------ */
 
 START_TEST(test_equal) {
@@ -766,6 +786,7 @@ static Suite *config_suite(void) {
         tcase_add_test(tc, test_error_directory);
         tcase_add_test(tc, test_error_socket_path_too_long);
         tcase_add_test(tc, test_error_column_counts_characters);
+        tcase_add_test(tc, test_error_long_value_shortened);
         suite_add_tcase(s, tc);
 
         return s;

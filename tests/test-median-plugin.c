@@ -515,8 +515,9 @@ START_TEST(test_new_reporting_plugin_invalid) {
                         .offchain_config = { .data = (uint8_t *) "\xff\xff\xff", .size = 3 },
                 };
 
-                ck_assert_int_eq(sdloop_reporting_plugin_factory_new_reporting_plugin(peer, factory_path, &config, &path,
-                                                                                      &info, &error), -EINVAL);
+                ck_assert_int_eq(sdloop_reporting_plugin_factory_new_reporting_plugin(peer, factory_path, &config,
+                                                                                      &path, &info, &error),
+                                 -EINVAL);
                 ck_assert(sd_bus_error_has_name(&error, SDLOOP_ERROR_INVALID_ARGUMENT));
                 ck_assert_ptr_nonnull(strstr(error.message, "config.offchain_config"));
                 sd_bus_error_free(&error);
@@ -775,14 +776,14 @@ START_TEST(test_should_accept) {
                 SdloopReportTimestamp ts = TS(2, 1);
                 bool b;
 
-                ck_assert_int_lt(sdloop_reporting_plugin_should_accept_finalized_report(peer, plugin_path, &ts, "junk", 4,
-                                                                                        &b, &error), 0);
+                ck_assert_int_lt(sdloop_reporting_plugin_should_accept_finalized_report(peer, plugin_path, &ts,
+                                                                                        "junk", 4, &b, &error), 0);
                 ck_assert_ptr_nonnull(strstr(error.message, "MedianFromReport"));
                 sd_bus_error_free(&error);
 
                 contract.fail = true;
-                ck_assert_int_lt(sdloop_reporting_plugin_should_accept_finalized_report(peer, plugin_path, &ts, "junk", 4,
-                                                                                        &b, &error), 0);
+                ck_assert_int_lt(sdloop_reporting_plugin_should_accept_finalized_report(peer, plugin_path, &ts,
+                                                                                        "junk", 4, &b, &error), 0);
                 sd_bus_error_free(&error);
         }
 }

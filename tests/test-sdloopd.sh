@@ -15,7 +15,7 @@ for tool in dbus-daemon busctl; do
 done
 
 tmp=$(mktemp -d /tmp/sdloopd-test-XXXXXX)
-dbus_pid= sdloopd_pid=
+dbus_pid= sdloopd_pid= notify_pid=
 passed=0
 
 cleanup() {
@@ -25,6 +25,7 @@ cleanup() {
         for pid in $(pgrep -f -- "$tmp" 2>/dev/null || :); do kill -KILL "$pid" 2>/dev/null || :; done
         for pid in $(plugin_pids); do kill -KILL "$pid" 2>/dev/null || :; done
         [ -n "$dbus_pid" ] && kill "$dbus_pid" 2>/dev/null || :
+        [ -n "$notify_pid" ] && kill "$notify_pid" 2>/dev/null || :
         if [ $rc -ne 0 ] && [ -f "$tmp/sdloopd.log" ]; then
                 echo "--- sdloopd log ---"
                 cat "$tmp/sdloopd.log"
@@ -134,8 +135,25 @@ grep -qF "$tmp/bad.json:6:40: plugins.broken.restart_sec: expected a number of s
 ok "a bad configuration is refused at start with file:line:column and field"
 
 # --- start ----------------------------------------------------------------------------------------------------
-"$SDLOOPD" --user --backend=exec --config "$tmp/etc/sdloopd.json" 2>"$tmp/sdloopd.log" &
+# What sdloopd tells systemd: a notify socket of our own, and the watchdog on (WATCHDOG_PID must be
+# sdloopd's own pid, so the shell that sets it execs sdloopd).
+if command -v python3 >/dev/null; then
+        python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+with open(sys.argv[2], "a", buffering=1) as f:
+    while True:
+        f.write(s.recv(4096).decode() + "\n")
+' "$tmp/notify.sock" "$tmp/notify.log" &
+        notify_pid=$!
+        wait_for 10 test -S "$tmp/notify.sock" || fail "notify socket"
+        export NOTIFY_SOCKET=$tmp/notify.sock WATCHDOG_USEC=1000000
+fi
+sh -c 'export WATCHDOG_PID=$$; exec "$0" "$@"' "$SDLOOPD" --user --backend=exec --config "$tmp/etc/sdloopd.json" \
+        2>"$tmp/sdloopd.log" &
 sdloopd_pid=$!
+unset NOTIFY_SOCKET WATCHDOG_USEC
 
 wait_for 20 state_is example running || fail "example plugin never ran"
 $have_ledger && { wait_for 20 state_is ledger running || fail "ledger plugin never ran"; }
@@ -294,5 +312,14 @@ for pid in $children; do
 done
 ! bus status org.sdloop1 >/dev/null 2>&1 || fail "org.sdloop1 is still on the bus"
 ok "SIGTERM stops sdloopd and its plugins (exit 0, no process left)"
+
+if [ -n "$notify_pid" ]; then
+        grep -q '^READY=1$' "$tmp/notify.log" || { cat "$tmp/notify.log"; fail "no READY=1"; }
+        grep -q '^STATUS=[0-9]* plugins: [0-9]* running' "$tmp/notify.log" || { cat "$tmp/notify.log"; fail "no STATUS="; }
+        grep -q '^WATCHDOG=1$' "$tmp/notify.log" || { cat "$tmp/notify.log"; fail "the watchdog was not fed"; }
+        grep -q '^RELOADING=1$' "$tmp/notify.log" || { cat "$tmp/notify.log"; fail "no RELOADING=1"; }
+        grep -q '^STOPPING=1$' "$tmp/notify.log" || { cat "$tmp/notify.log"; fail "no STOPPING=1"; }
+        ok "sd_notify: READY=1, STATUS=, WATCHDOG=1, RELOADING=1, STOPPING=1"
+fi
 
 echo "$passed passed, 0 failed"

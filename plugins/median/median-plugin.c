@@ -100,7 +100,8 @@ static void digest_prefix(const uint8_t digest[static SDLOOP_DIGEST_SIZE], char 
 
 /* --- ReportingPlugin ---------------------------------------------------------------------------------- */
 
-static int plugin_query(void *userdata, const SdloopReportTimestamp *ts, SdloopBytes *ret_query, sd_bus_error *error) {
+static int plugin_query(void *userdata, const SdloopReportTimestamp *ts, SdloopBytes *ret_query,
+                        sd_bus_error *error) {
         /* The median protocol needs no query: the leader asks everybody for the same thing. */
         *ret_query = (SdloopBytes) {};
         return 0;
@@ -149,7 +150,8 @@ static int plugin_observation(void *userdata, const SdloopReportTimestamp *ts, c
         int r, k;
 
         if (query->size != 0)
-                return sdloop_error_invalid(error, "query", "expected an empty query, got %zu bytes", query->size);
+                return sdloop_error_invalid(error, "query", "expected an empty query, got %zu bytes",
+                                            query->size);
 
         /* Both sources are asked even if the first fails, so that the ErrorLog hears of both. */
         r = plugin_observe(p, p->factory->data_source, "DataSource", ts, &value, &value_failure);
@@ -172,8 +174,8 @@ static int plugin_observation(void *userdata, const SdloopReportTimestamp *ts, c
 }
 
 /* Parse the attributed observations, dropping what a faulty oracle (or a confused caller) could send. */
-static int plugin_parse_observations(MedianPlugin *p, const SdloopAttributed *observations, size_t n_observations,
-                                     MedianObservation **ret, size_t *ret_n) {
+static int plugin_parse_observations(MedianPlugin *p, const SdloopAttributed *observations,
+                                     size_t n_observations, MedianObservation **ret, size_t *ret_n) {
         _cleanup_free_ MedianObservation *parsed = NULL;
         bool seen[UINT8_MAX + 1] = {};
         size_t n = 0;
@@ -187,13 +189,13 @@ static int plugin_parse_observations(MedianPlugin *p, const SdloopAttributed *ob
                 const char *reason = NULL;
 
                 if (a->oracle >= p->n) {
-                        log_warning("%s: dropping observation %zu: observer %u is not one of the %" PRIu32 " oracles.",
-                                    p->path, i, a->oracle, p->n);
+                        log_warning("%s: dropping observation %zu: observer %u is not one of the %" PRIu32
+                                    " oracles.", p->path, i, a->oracle, p->n);
                         continue;
                 }
                 if (seen[a->oracle]) {
-                        log_warning("%s: dropping observation %zu: observer %u appears more than once.", p->path, i,
-                                    a->oracle);
+                        log_warning("%s: dropping observation %zu: observer %u appears more than once.",
+                                    p->path, i, a->oracle);
                         continue;
                 }
                 seen[a->oracle] = true;
@@ -217,8 +219,8 @@ static int plugin_read_contract(MedianPlugin *p, MedianTransmission *ret, sd_bus
         int r;
 
         r = sdloop_median_contract_latest_transmission_details(p->factory->peer, p->factory->provider, t.digest,
-                                                               &t.epoch_round.epoch, &t.epoch_round.round, &answer,
-                                                               &t.latest_timestamp_usec, error);
+                                                               &t.epoch_round.epoch, &t.epoch_round.round,
+                                                               &answer, &t.latest_timestamp_usec, error);
         if (r < 0)
                 return error_prefix(error, r, "error during LatestTransmissionDetails");
         if (median_int_from_decimal(answer, &t.latest_answer) < 0)
@@ -257,8 +259,8 @@ static int plugin_build_report(MedianPlugin *p, const MedianObservation *sorted,
                 return error_prefix(error, r, "error during BuildReport");
         if (report.size > p->max_report_length) {
                 r = sdloop_error_setf(error, SDLOOP_ERROR_INTERNAL,
-                                      "report violates MaxReportLength limit set by ReportCodec (%zu vs %" PRIu64 ")",
-                                      report.size, p->max_report_length);
+                                      "report violates MaxReportLength limit set by ReportCodec "
+                                      "(%zu vs %" PRIu64 ")", report.size, p->max_report_length);
                 sdloop_bytes_done(&report);
                 return r;
         }
@@ -277,25 +279,27 @@ static int plugin_report(void *userdata, const SdloopReportTimestamp *ts, const 
         MedianReportDecision decision;
         MedianTransmission transmission;
         const MedianInt *answer;
+        uint64_t lookback_usec;
         size_t n_parsed;
         int r;
 
         if (query->size != 0)
-                return sdloop_error_invalid(error, "query", "expected an empty query, got %zu bytes", query->size);
+                return sdloop_error_invalid(error, "query", "expected an empty query, got %zu bytes",
+                                            query->size);
 
         r = plugin_parse_observations(p, observations, n_observations, &parsed, &n_parsed);
         if (r < 0)
                 return r;
         if (!median_observations_enough(n_parsed, p->f))
                 return sdloop_error_invalid(error, "observations",
-                                            "only received %zu valid attributed observations, but need at least f+1 (%" PRIu32 ")",
-                                            n_parsed, p->f + 1);
+                                            "only received %zu valid attributed observations, "
+                                            "but need at least f+1 (%" PRIu32 ")", n_parsed, p->f + 1);
 
         r = plugin_read_contract(p, &transmission, error);
         if (r < 0)
                 return r;
-        r = sdloop_median_contract_latest_round_requested(p->factory->peer, p->factory->provider,
-                                                          median_delta_c_lookback_usec(p->offchain.delta_c_nsec),
+        lookback_usec = median_delta_c_lookback_usec(p->offchain.delta_c_nsec);
+        r = sdloop_median_contract_latest_round_requested(p->factory->peer, p->factory->provider, lookback_usec,
                                                           requested.digest, &requested.epoch_round.epoch,
                                                           &requested.epoch_round.round, error);
         if (r < 0)
@@ -303,14 +307,15 @@ static int plugin_report(void *userdata, const SdloopReportTimestamp *ts, const 
 
         median_observations_sort(parsed, n_parsed);
         answer = median_observations_median(parsed, n_parsed);
-        decision = median_should_report(&p->offchain, &p->onchain, ts->digest, answer, &transmission, &requested,
-                                        now_nsec());
+        decision = median_should_report(&p->offchain, &p->onchain, ts->digest, answer, &transmission,
+                                        &requested, now_nsec());
 
         digest_prefix(ts->digest, digest);
         sdloop_log_full_errno(median_report_decision_is_yes(decision) ? LOG_INFO : LOG_DEBUG, 0,
-                              "%s: Report(%s…, epoch %" PRIu32 ", round %u): median %s of %zu observations: %s.",
-                              p->path, digest, ts->epoch, ts->round, median_int_to_decimal(answer, answer_text),
-                              n_parsed, median_report_decision_to_string(decision));
+                              "%s: Report(%s…, epoch %" PRIu32 ", round %u): median %s of %zu observations: "
+                              "%s.", p->path, digest, ts->epoch, ts->round,
+                              median_int_to_decimal(answer, answer_text), n_parsed,
+                              median_report_decision_to_string(decision));
 
         if (!median_report_decision_is_yes(decision)) {
                 *ret_should_report = false;
@@ -352,11 +357,12 @@ static int plugin_should_accept_finalized_report(void *userdata, const SdloopRep
                 if (median_int_from_decimal(median_text, &median) < 0)
                         return sdloop_error_invalid(error, "MedianFromReport reply.median", "not a decimal: %s",
                                                     median_text);
-                decision = median_accept_decide(&p->offchain, &p->accept, transmission.epoch_round, er, &median);
+                decision = median_accept_decide(&p->offchain, &p->accept, transmission.epoch_round, er,
+                                                &median);
         }
 
-        log_debug("%s: ShouldAcceptFinalizedReport(epoch %" PRIu32 ", round %u) = %s.", p->path, ts->epoch, ts->round,
-                  median_accept_decision_to_string(decision));
+        log_debug("%s: ShouldAcceptFinalizedReport(epoch %" PRIu32 ", round %u) = %s.", p->path, ts->epoch,
+                  ts->round, median_accept_decision_to_string(decision));
         *ret = median_accept_decision_is_yes(decision);
         return 0;
 }
@@ -373,8 +379,9 @@ static int plugin_should_transmit_accepted_report(void *userdata, const SdloopRe
 
         *ret = median_should_transmit(p->config_digest, transmission.digest, transmission.epoch_round,
                                       (MedianEpochRound) { ts->epoch, ts->round });
-        log_debug("%s: ShouldTransmitAcceptedReport(epoch %" PRIu32 ", round %u) = %s (contract at epoch %" PRIu32
-                  ", round %u, %s digest).", p->path, ts->epoch, ts->round, *ret ? "yes" : "no",
+        log_debug("%s: ShouldTransmitAcceptedReport(epoch %" PRIu32 ", round %u) = %s "
+                  "(contract at epoch %" PRIu32 ", round %u, %s digest).", p->path, ts->epoch, ts->round,
+                  *ret ? "yes" : "no",
                   transmission.epoch_round.epoch, transmission.epoch_round.round,
                   memcmp(p->config_digest, transmission.digest, SDLOOP_DIGEST_SIZE) == 0 ? "same" : "other");
         return 0;
@@ -400,37 +407,41 @@ static void plugin_object_close(void *userdata) {
 static int factory_check_config(const SdloopReportingPluginConfig *config, sd_bus_error *error) {
         /* Oracle ids are one byte; libocr tolerates at most f faulty oracles out of n > 3f. */
         if (config->n == 0 || config->n > UINT8_MAX + 1)
-                return sdloop_error_invalid(error, "config.n", "%" PRIu32 " oracles, expected 1…256", config->n);
+                return sdloop_error_invalid(error, "config.n", "%" PRIu32 " oracles, expected 1…256",
+                                            config->n);
         if (config->oracle_id >= config->n)
                 return sdloop_error_invalid(error, "config.oracle_id", "%u is not below n=%" PRIu32,
                                             config->oracle_id, config->n);
         if ((uint64_t) config->f * 3 >= config->n)
-                return sdloop_error_invalid(error, "config.f", "f=%" PRIu32 " needs more than 3f oracles, n=%" PRIu32,
-                                            config->f, config->n);
+                return sdloop_error_invalid(error, "config.f",
+                                            "f=%" PRIu32 " needs more than 3f oracles, n=%" PRIu32, config->f,
+                                            config->n);
         return 0;
 }
 
-static int factory_decode_onchain_config(MedianFactory *fac, const SdloopBytes *encoded, MedianOnchainConfig *ret,
-                                         sd_bus_error *error) {
+static int factory_decode_onchain_config(MedianFactory *fac, const SdloopBytes *encoded,
+                                         MedianOnchainConfig *ret, sd_bus_error *error) {
         _cleanup_(sdloop_onchain_config_done) SdloopOnchainConfig oc = {};
         MedianOnchainConfig c;
         int r;
 
         /* The encoding belongs to the chain: the relayer's codec knows it. */
-        r = sdloop_onchain_config_codec_decode(fac->peer, fac->provider, encoded->data, encoded->size, &oc, error);
+        r = sdloop_onchain_config_codec_decode(fac->peer, fac->provider, encoded->data, encoded->size, &oc,
+                                               error);
         if (r < 0)
                 return error_prefix(error, r, "config.onchain_config: OnchainConfigCodec.Decode failed");
         if (median_int_from_decimal(oc.min, &c.min) < 0 || median_int_from_decimal(oc.max, &c.max) < 0)
                 return sdloop_error_invalid(error, "config.onchain_config", "min or max is not a decimal");
         if (median_int_compare(&c.min, &c.max) > 0)
-                return sdloop_error_invalid(error, "config.onchain_config", "min %s is greater than max %s", oc.min,
-                                            oc.max);
+                return sdloop_error_invalid(error, "config.onchain_config", "min %s is greater than max %s",
+                                            oc.min, oc.max);
         *ret = c;
         return 0;
 }
 
-static int factory_new_reporting_plugin(void *userdata, SdloopObject *factory, const SdloopReportingPluginConfig *config,
-                                        SdloopObject **ret, SdloopReportingPluginInfo *ret_info, sd_bus_error *error) {
+static int factory_new_reporting_plugin(void *userdata, SdloopObject *factory,
+                                        const SdloopReportingPluginConfig *config, SdloopObject **ret,
+                                        SdloopReportingPluginInfo *ret_info, sd_bus_error *error) {
         MedianFactory *fac = userdata;
         _cleanup_(median_plugin_freep) MedianPlugin *p = NULL;
         _cleanup_free_ char *name = NULL;
@@ -453,8 +464,8 @@ static int factory_new_reporting_plugin(void *userdata, SdloopObject *factory, c
         p->n = config->n;
         p->f = config->f;
 
-        r = median_offchain_config_decode(config->offchain_config.data, config->offchain_config.size, &p->offchain,
-                                          &reason);
+        r = median_offchain_config_decode(config->offchain_config.data, config->offchain_config.size,
+                                          &p->offchain, &reason);
         if (r < 0)
                 return sdloop_error_invalid(error, "config.offchain_config", "%s", reason);
         if (r > 0)
@@ -465,13 +476,14 @@ static int factory_new_reporting_plugin(void *userdata, SdloopObject *factory, c
         if (r < 0)
                 return r;
 
-        r = sdloop_report_codec_max_report_length(fac->peer, fac->provider, config->n, &max_report_length, error);
+        r = sdloop_report_codec_max_report_length(fac->peer, fac->provider, config->n, &max_report_length,
+                                                  error);
         if (r < 0)
                 return error_prefix(error, r, "ReportCodec.MaxReportLength failed");
         if (max_report_length < 0 || (uint64_t) max_report_length > SDLOOP_PAYLOAD_MAX)
                 return sdloop_error_setf(error, SDLOOP_ERROR_INTERNAL,
-                                         "ReportCodec.MaxReportLength(%" PRIu32 ") returned %" PRIi64 ", outside 0…%u",
-                                         config->n, max_report_length, SDLOOP_PAYLOAD_MAX);
+                                         "ReportCodec.MaxReportLength(%" PRIu32 ") returned %" PRIi64
+                                         ", outside 0…%u", config->n, max_report_length, SDLOOP_PAYLOAD_MAX);
         p->max_report_length = (uint64_t) max_report_length;
 
         name = strdup(MEDIAN_PLUGIN_NAME);
@@ -481,8 +493,8 @@ static int factory_new_reporting_plugin(void *userdata, SdloopObject *factory, c
         r = sdloop_object_new(fac->peer, factory, "reporting_plugin",
                               &(SdloopObjectOps) { .close = plugin_object_close }, p, &o);
         if (r < 0)
-                return sdloop_error_setf(error, SDLOOP_ERROR_INTERNAL, "failed to create the reporting plugin: %s",
-                                         strerror(-r));
+                return sdloop_error_setf(error, SDLOOP_ERROR_INTERNAL,
+                                         "failed to create the reporting plugin: %s", strerror(-r));
         /* The object owns the state from here on: closing it frees it. */
         MedianPlugin *q = TAKE_PTR(p);
         q->path = strdup(sdloop_object_get_path(o));
@@ -493,14 +505,14 @@ static int factory_new_reporting_plugin(void *userdata, SdloopObject *factory, c
         r = sdloop_reporting_plugin_export(o, &reporting_plugin_ops, q);
         if (r < 0) {
                 sdloop_object_close(o);
-                return sdloop_error_setf(error, SDLOOP_ERROR_INTERNAL, "failed to export the reporting plugin: %s",
-                                         strerror(-r));
+                return sdloop_error_setf(error, SDLOOP_ERROR_INTERNAL,
+                                         "failed to export the reporting plugin: %s", strerror(-r));
         }
 
         digest_prefix(q->config_digest, digest);
         log_info("%s: config %s…, oracle %u of n=%" PRIu32 ", f=%" PRIu32 ", alpha_report %s%" PRIu64 " ppb, "
-                 "alpha_accept %s%" PRIu64 " ppb, deltaC %" PRIu64 " ns, answers in [%s, %s], reports up to %" PRIu64
-                 " bytes.", q->path, digest, q->oracle_id, q->n, q->f,
+                 "alpha_accept %s%" PRIu64 " ppb, deltaC %" PRIu64 " ns, answers in [%s, %s], "
+                 "reports up to %" PRIu64 " bytes.", q->path, digest, q->oracle_id, q->n, q->f,
                  q->offchain.alpha_report_infinite ? "infinite, " : "", q->offchain.alpha_report_ppb,
                  q->offchain.alpha_accept_infinite ? "infinite, " : "", q->offchain.alpha_accept_ppb,
                  q->offchain.delta_c_nsec, median_int_to_decimal(&q->onchain.min, min),
@@ -544,8 +556,8 @@ static int plugin_median_new_median_factory(void *userdata, SdloopObject *parent
         if (!fac->provider || !fac->data_source || !fac->juels_data_source || !fac->error_log)
                 return -ENOMEM;
 
-        r = sdloop_object_new(fac->peer, parent, "factory", &(SdloopObjectOps) { .close = factory_object_close },
-                              fac, &o);
+        r = sdloop_object_new(fac->peer, parent, "factory",
+                              &(SdloopObjectOps) { .close = factory_object_close }, fac, &o);
         if (r < 0)
                 return sdloop_error_setf(error, SDLOOP_ERROR_INTERNAL, "failed to create the factory: %s",
                                          strerror(-r));

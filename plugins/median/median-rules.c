@@ -296,11 +296,12 @@ const char *median_report_decision_to_string(MedianReportDecision d) {
 }
 
 bool median_report_decision_is_yes(MedianReportDecision d) {
-        return d == MEDIAN_REPORT_INITIAL_ROUND || d == MEDIAN_REPORT_DEVIATION || d == MEDIAN_REPORT_HEARTBEAT ||
-                d == MEDIAN_REPORT_REQUESTED;
+        return d == MEDIAN_REPORT_INITIAL_ROUND || d == MEDIAN_REPORT_DEVIATION ||
+                d == MEDIAN_REPORT_HEARTBEAT || d == MEDIAN_REPORT_REQUESTED;
 }
 
-MedianReportDecision median_should_report(const MedianOffchainConfig *offchain, const MedianOnchainConfig *onchain,
+MedianReportDecision median_should_report(const MedianOffchainConfig *offchain,
+                                          const MedianOnchainConfig *onchain,
                                           const uint8_t report_digest[static SDLOOP_DIGEST_SIZE],
                                           const MedianInt *answer, const MedianTransmission *transmission,
                                           const MedianRoundRequested *requested, int64_t now_nsec) {

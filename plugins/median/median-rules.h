@@ -120,7 +120,8 @@ const char *median_report_decision_to_string(MedianReportDecision d);
 bool median_report_decision_is_yes(MedianReportDecision d);
 
 /* libocr's shouldReport, given the median @answer of the round whose digest is @report_digest. */
-MedianReportDecision median_should_report(const MedianOffchainConfig *offchain, const MedianOnchainConfig *onchain,
+MedianReportDecision median_should_report(const MedianOffchainConfig *offchain,
+                                          const MedianOnchainConfig *onchain,
                                           const uint8_t report_digest[static SDLOOP_DIGEST_SIZE],
                                           const MedianInt *answer, const MedianTransmission *transmission,
                                           const MedianRoundRequested *requested, int64_t now_nsec);

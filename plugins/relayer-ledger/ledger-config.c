@@ -199,7 +199,8 @@ static int parse_nodes(json_object *j, LedgerRelayerConfig *c, sd_bus_error *err
                 else if (json_object_is_type(config, json_type_string))
                         ln->config = strdup(json_object_get_string(config));
                 else
-                        ln->config = strdup(json_object_to_json_string_ext(config, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+                        ln->config = strdup(json_object_to_json_string_ext(
+                                        config, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
                 if (!ln->config)
                         return -ENOMEM;
         }
@@ -537,6 +538,7 @@ int ledger_contract_config_validate(const SdloopContractConfig *c, const char *f
         if (r == -ENOMEM)
                 return r;
         if (r < 0)
-                return sdloop_error_invalid(error, sub, "not a median onchain config (version 1, 65 bytes, min <= max)");
+                return sdloop_error_invalid(error, sub,
+                                            "not a median onchain config (version 1, 65 bytes, min <= max)");
         return 0;
 }

@@ -41,9 +41,15 @@ int ledger_config_encode(const char *chain_id, const char *contract_id, const Sd
         record.n_transmitters = strv_length(config->transmitters);
         record.transmitters = config->transmitters;
         record.f = config->f;
-        record.onchain_config = (ProtobufCBinaryData) { .len = config->onchain_config.size, .data = config->onchain_config.data };
+        record.onchain_config = (ProtobufCBinaryData) {
+                .len = config->onchain_config.size,
+                .data = config->onchain_config.data,
+        };
         record.offchain_config_version = config->offchain_config_version;
-        record.offchain_config = (ProtobufCBinaryData) { .len = config->offchain_config.size, .data = config->offchain_config.data };
+        record.offchain_config = (ProtobufCBinaryData) {
+                .len = config->offchain_config.size,
+                .data = config->offchain_config.data,
+        };
 
         size = sdloop__ledger__config_record__get_packed_size(&record);
         buf = malloc(size ?: 1);
@@ -209,6 +215,6 @@ int ledger_config_copy(SdloopContractConfig *dst, const SdloopContractConfig *sr
         return 0;
 }
 
-char *ledger_digest_to_hex(const uint8_t digest[static SDLOOP_DIGEST_SIZE], char buf[static 2 * SDLOOP_DIGEST_SIZE + 1]) {
-        return sodium_bin2hex(buf, 2 * SDLOOP_DIGEST_SIZE + 1, digest, SDLOOP_DIGEST_SIZE);
+char *ledger_digest_to_hex(const uint8_t digest[static SDLOOP_DIGEST_SIZE], char buf[static LEDGER_DIGEST_HEX_SIZE]) {
+        return sodium_bin2hex(buf, LEDGER_DIGEST_HEX_SIZE, digest, SDLOOP_DIGEST_SIZE);
 }

@@ -32,4 +32,5 @@ bool ledger_config_same_content(const SdloopContractConfig *a, const SdloopContr
 int ledger_config_copy(SdloopContractConfig *dst, const SdloopContractConfig *src);
 
 /* Lower-case hex of a digest, for logs and messages. */
-char *ledger_digest_to_hex(const uint8_t digest[static SDLOOP_DIGEST_SIZE], char buf[static 2 * SDLOOP_DIGEST_SIZE + 1]);
+#define LEDGER_DIGEST_HEX_SIZE (2 * SDLOOP_DIGEST_SIZE + 1)
+char *ledger_digest_to_hex(const uint8_t digest[static SDLOOP_DIGEST_SIZE], char buf[static LEDGER_DIGEST_HEX_SIZE]);

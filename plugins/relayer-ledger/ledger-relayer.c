@@ -84,8 +84,8 @@ static int relayer_start_poll(LedgerRelayer *rl) {
         if (r < 0)
                 return r;
         r = sd_event_add_time_relative(sdloop_peer_get_event(sdloop_object_get_peer(rl->object)), &rl->poll,
-                                       CLOCK_MONOTONIC, rl->config.poll_interval_usec, rl->config.poll_interval_usec / 10,
-                                       on_poll, rl);
+                                       CLOCK_MONOTONIC, rl->config.poll_interval_usec,
+                                       rl->config.poll_interval_usec / 10, on_poll, rl);
         if (r < 0)
                 return r;
         (void) sd_event_source_set_description(rl->poll, "ledger-poll");
@@ -300,7 +300,8 @@ static int parse_page_token(const char *token, uint64_t *ret, sd_bus_error *erro
                 return 0;
         }
         if (sdloop_decimal_to_i128(token, &v) < 0 || v < 0 || v > INT32_MAX)
-                return sdloop_error_invalid(error, "page_token", "\"%s\" is not a token this relayer handed out", token);
+                return sdloop_error_invalid(error, "page_token", "\"%s\" is not a token this relayer handed out",
+                                            token);
         *ret = (uint64_t) v;
         return 0;
 }

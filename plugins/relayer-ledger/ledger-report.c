@@ -115,7 +115,8 @@ int ledger_report_median(const void *data, size_t size, char **ret_median, sd_bu
 
         report = sdloop__ledger__median_report__unpack(NULL, size, data);
         if (!report)
-                return sdloop_error_invalid(error, "report", "not a median report (%zu bytes that do not decode)", size);
+                return sdloop_error_invalid(error, "report", "not a median report (%zu bytes that do not decode)",
+                                            size);
 
         n = report->n_observations;
         if (n == 0)

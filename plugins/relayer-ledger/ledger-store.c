@@ -76,7 +76,8 @@ static const char *const statement_sql[_STMT_MAX] = {
                 "SELECT digest, epoch, round, block, time_usec, transmitter, answer FROM transmissions "
                 "WHERE contract_id = ?1 AND time_usec >= ?2 AND digest = ?3 ORDER BY id DESC LIMIT 1",
         [STMT_TRANSMISSION_INSERT] =
-                "INSERT INTO transmissions (contract_id, digest, epoch, round, block, time_usec, transmitter, answer, report) "
+                "INSERT INTO transmissions "
+                "(contract_id, digest, epoch, round, block, time_usec, transmitter, answer, report) "
                 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
 };
 
@@ -760,9 +761,11 @@ int ledger_store_transact(LedgerStore *s, const char *from, const char *to, __in
                 from_after = to_after = from_balance;
         else {
                 if (__builtin_sub_overflow(from_balance, amount, &from_after))
-                        return sdloop_error_invalid(error, "amount", "balance of %s would leave the 128-bit range", from);
+                        return sdloop_error_invalid(error, "amount", "balance of %s would leave the 128-bit range",
+                                                    from);
                 if (__builtin_add_overflow(to_balance, amount, &to_after))
-                        return sdloop_error_invalid(error, "amount", "balance of %s would leave the 128-bit range", to);
+                        return sdloop_error_invalid(error, "amount", "balance of %s would leave the 128-bit range",
+                                                    to);
         }
 
         r = store_new_block(s, "transact", &height, NULL, error);

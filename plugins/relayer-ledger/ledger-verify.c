@@ -55,8 +55,9 @@ int ledger_verify_transmission(const SdloopContractConfig *config, const SdloopR
                                                  "configured signer %u has a %zu-byte key, expected %u", s->oracle,
                                                  key->size, crypto_sign_PUBLICKEYBYTES);
                 if (s->data.size != crypto_sign_BYTES)
-                        return sdloop_error_invalid(error, "signatures", "signature %zu (signer %u): expected %u bytes, "
-                                                    "got %zu", i, s->oracle, crypto_sign_BYTES, s->data.size);
+                        return sdloop_error_invalid(error, "signatures",
+                                                    "signature %zu (signer %u): expected %u bytes, got %zu", i,
+                                                    s->oracle, crypto_sign_BYTES, s->data.size);
                 if (crypto_sign_verify_detached(s->data.data, payload.data, payload.size, key->data) != 0)
                         return sdloop_error_invalid(error, "signatures", "signature %zu (signer %u) does not verify "
                                                     "over this report and context", i, s->oracle);
@@ -69,7 +70,8 @@ int ledger_verify_transmission(const SdloopContractConfig *config, const SdloopR
         }
 
         if (distinct < (size_t) config->f + 1)
-                return sdloop_error_invalid(error, "signatures", "%zu distinct valid signer%s, at least f+1 = %u required",
-                                            distinct, distinct == 1 ? "" : "s", config->f + 1U);
+                return sdloop_error_invalid(error, "signatures",
+                                            "%zu distinct valid signer%s, at least f+1 = %u required", distinct,
+                                            distinct == 1 ? "" : "s", config->f + 1U);
         return 0;
 }

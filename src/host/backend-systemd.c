@@ -100,6 +100,12 @@ static const char *sender_of(SystemdBackend *b) {
         return b->direct ? NULL : SYSTEMD_DEST;
 }
 
+static char *strjoin3(const char *a, const char *b, const char *c) {
+        char *s = NULL;
+
+        return asprintf(&s, "%s%s%s", a, b, c) < 0 ? NULL : s;
+}
+
 static bool unit_name_char_ok(char c) {
         return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
                 c == '-' || c == '_' || c == '.' || c == ':' || c == '\\';
@@ -115,8 +121,9 @@ static int plugin_names(HostPlugin *p, SystemdPlugin *sp) {
                 if (!unit_name_char_ok(*c))
                         return -EINVAL;
 
-        if (asprintf(&sp->socket_unit, "sdloop-%s.socket", name) < 0 ||
-            asprintf(&sp->service_unit, "sdloop-%s.service", name) < 0)
+        sp->socket_unit = strjoin3("sdloop-", name, ".socket");
+        sp->service_unit = strjoin3("sdloop-", name, ".service");
+        if (!sp->socket_unit || !sp->service_unit)
                 return -ENOMEM;
         r = sd_bus_path_encode(SYSTEMD_UNIT_PREFIX, sp->socket_unit, &sp->socket_object);
         if (r < 0)
@@ -405,7 +412,7 @@ static void plugin_evaluate(HostPlugin *p) {
 
         /* In v252 a restart refused by the start limit leaves the service's Result at the failure before
          * ("exit-code"); only the socket says "service-start-limit-hit", in a signal of its own right after
-         * the service's. Remember it: the socket is collected at once, and read again it says "success". */
+         * the service's. Remember it: the failed units are collected right away. */
         if (streq_ptr(sp->socket_result, "service-start-limit-hit") || streq_ptr(sp->result, "start-limit-hit"))
                 sp->start_limit_hit = true;
 
@@ -999,28 +1006,25 @@ static int start_transient(HostPlugin *p, char **ret_job, sd_bus_error *error) {
 /* The ActiveState of a loaded unit; -ENOENT when it is not loaded. */
 static int unit_active_state(SystemdBackend *b, const char *unit, char **ret) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_free_ char *path = NULL;
         sd_bus_error error = SD_BUS_ERROR_NULL;
-        const char *path, *state;
+        const char *state;
         int r;
 
-        r = sd_bus_call_method(b->bus, SYSTEMD_DEST, SYSTEMD_PATH, SYSTEMD_MANAGER, "GetUnit", &error, &reply, "s",
-                               unit);
-        if (r < 0) {
-                if (error_is_no_such_unit(&error))
-                        r = -ENOENT;
-                sd_bus_error_free(&error);
-                return r;
-        }
-        r = sd_bus_message_read(reply, "o", &path);
+        r = unit_object(b, unit, &path);
         if (r < 0)
                 return r;
-        reply = sd_bus_message_unref(reply);
+        if (!path)
+                return -ENOENT;
 
         r = sd_bus_call_method(b->bus, SYSTEMD_DEST, path, "org.freedesktop.DBus.Properties", "Get", &error, &reply,
                                "ss", "org.freedesktop.systemd1.Unit", "ActiveState");
         if (r < 0) {
-                if (error_is_no_such_unit(&error))
+                if (error_is_no_such_unit(&error) ||
+                    sd_bus_error_has_name(&error, SD_BUS_ERROR_UNKNOWN_OBJECT))
                         r = -ENOENT;
+                else
+                        log_debug("Failed to read ActiveState of %s: %s", unit, error.message ?: strerror(-r));
                 sd_bus_error_free(&error);
                 return r;
         }

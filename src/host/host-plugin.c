@@ -257,8 +257,9 @@ static int plugin_connect(HostPlugin *p, uint64_t deadline, sd_bus_error *error)
                         host_plugin_update(p, HOST_PLUGIN_FAILED, NULL, NULL, error->message);
                         return r;
                 }
-                if (r < 0) {
-                        /* Died before answering: wait for the next process. */
+                if (r < 0 || !sdloop_peer_is_connected(peer)) {
+                        /* Died before answering, or right after (the hangup read with the reply): wait for
+                         * the next process. */
                         plugin_wait(p, MIN(deadline - MIN(deadline, host_now()), 10 * USEC_PER_MSEC));
                         continue;
                 }
@@ -273,6 +274,12 @@ static int plugin_connect(HostPlugin *p, uint64_t deadline, sd_bus_error *error)
 
                 if (p->on_connect) {
                         r = p->on_connect(p, p->peer, p->on_connect_userdata);
+                        if (r < 0 && !sdloop_peer_is_connected(p->peer)) {
+                                /* Gone meanwhile: not an error of ours, wait for the next process. */
+                                plugin_drop_peer(p);
+                                plugin_wait(p, MIN(deadline - MIN(deadline, host_now()), 10 * USEC_PER_MSEC));
+                                continue;
+                        }
                         if (r < 0)
                                 return sdloop_error_ensure(error, r, "exporting host objects");
                 }

@@ -340,6 +340,16 @@ int instance_start(Instance *i, sd_bus_error *error) {
         return instance_ensure_relayer(i, error);
 }
 
+int instance_connect(Instance *i, sd_bus_error *error) {
+        int r;
+
+        i->wanted = true;
+        r = host_plugin_ensure(i->plugin, host_now() + i->plugin->settings.call_timeout_usec, error);
+        if (r < 0)
+                return r;
+        return instance_ensure_relayer(i, error);
+}
+
 int instance_stop(Instance *i) {
         i->wanted = false;
         return host_plugin_stop(i->plugin);

@@ -144,6 +144,7 @@ static void start_all(Daemon *d) {
         for (Instance *i = d->instances; i; i = i->next) {
                 _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
                 HostPlugin *p = i->plugin;
+                bool adopted = false;
                 int r;
 
                 /* Units left running by a previous sdloopd are adopted rather than started anew. */
@@ -152,11 +153,13 @@ static void start_all(Daemon *d) {
                         if (r < 0)
                                 log_warning_errno(r, "Plugin %s: cannot adopt a running instance, starting anew: %m",
                                                   instance_name(i));
-                        else if (r > 0)
+                        else if (r > 0) {
                                 log_info("Plugin %s: adopted the running instance.", instance_name(i));
+                                adopted = true;
+                        }
                 }
 
-                r = instance_start(i, &error);
+                r = adopted ? instance_connect(i, &error) : instance_start(i, &error);
                 if (r < 0)
                         log_error("Plugin %s: failed to start: %s", instance_name(i), error.message ?: strerror(-r));
         }

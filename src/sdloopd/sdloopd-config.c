@@ -564,7 +564,12 @@ static char *describe(Parser *p, const char *field) {
                 return strdup("?");
         len = pos->end - pos->value;
         if (len > 40) {
-                if (asprintf(&s, "%.*s…", 37, p->f->text + pos->value) < 0)
+                size_t cut = 37;
+
+                /* Not in the middle of a character: the message must stay valid UTF-8 for D-Bus. */
+                while (cut > 0 && ((unsigned char) p->f->text[pos->value + cut] & 0xC0) == 0x80)
+                        cut--;
+                if (asprintf(&s, "%.*s…", (int) cut, p->f->text + pos->value) < 0)
                         return NULL;
                 return s;
         }

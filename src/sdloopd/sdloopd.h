@@ -80,6 +80,8 @@ Instance *daemon_find_instance(Daemon *d, const char *name);
 int instance_reconfigure(Instance *i, const DaemonPluginConfig *pc, sd_bus_error *error);
 /* Top level: start (also from failed), create the relayer if configured. */
 int instance_start(Instance *i, sd_bus_error *error);
+/* Top level: connect to a plugin the backend adopted (reattach), create the relayer if configured. */
+int instance_connect(Instance *i, sd_bus_error *error);
 int instance_stop(Instance *i);
 int instance_restart(Instance *i, sd_bus_error *error);
 const char *instance_name(Instance *i);

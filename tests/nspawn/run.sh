@@ -76,7 +76,8 @@ TimeoutStartSec=infinity
 ExecStopPost=/bin/sh -c 'case "$\${EXIT_STATUS:-}" in ""|*[!0-9]*) s=1 ;; *) s=$\$EXIT_STATUS ;; esac; echo "inner exit status: $\${EXIT_STATUS:-none}" >>/sdloop-out/log; systemctl exit $\$s'
 EOF
 
-binds="--bind-ro=$build_dir --bind-ro=$source_dir"
+# Parents first: the build directory is often inside the source tree.
+binds="--bind-ro=$source_dir --bind-ro=$build_dir"
 case "$inner" in
         "$build_dir"/*|"$source_dir"/*) ;;
         *) binds="$binds --bind-ro=$inner" ;;
@@ -101,6 +102,12 @@ if [ -f "$out/log" ]; then
         cat "$out/log"
 else
         echo "(no output: the test unit never ran)"
+fi
+
+# Success only with the test's own word for it: the container may also stop without having run it.
+if [ $status -eq 0 ] && ! grep -qx 'inner exit status: 0' "$out/log" 2>/dev/null; then
+        echo "FAIL: the container stopped without the test having run to its end." >&2
+        status=1
 fi
 
 case $status in

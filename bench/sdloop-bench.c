@@ -1,0 +1,1143 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+/* sdloop-bench: measures sdloop through the real stack — the host library (backend exec or system) starting
+ * and supervising bench-plugin, libsdloop clients calling it over its socket — with the same figures, the
+ * same payloads and the same statistics (nearest-rank percentiles) as the go-plugin anchor
+ * (shared/anchors/goplugin-bench), so that the two can be put side by side.
+ *
+ *   sdloop-bench [OPTIONS] --plugin PATH
+ *
+ *   --backend exec|system   supervisor backend (system: inside a booted systemd, as root)
+ *   --only LIST             comma-separated sections: start,rpc,throughput,recovery,scale (default: all)
+ *   --starts N --n16 N --n64k N --nobs N --dur SEC --recoveries N --scale N
+ *
+ * One JSON document on stdout; progress and a human summary on stderr. Nothing here asserts timings. */
+
+#include <dirent.h>
+#include <getopt.h>
+#include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "host-backend.h"
+#include "host-handle.h"
+#include "host-plugin.h"
+#include "macro.h"
+#include "sdloop.h"
+
+/* ---------- options ---------- */
+
+static const HostBackend *arg_backend = &host_backend_exec;
+static const char *arg_plugin;
+static char *arg_only;
+static unsigned arg_starts = 20;
+static unsigned arg_n16 = 20000;
+static unsigned arg_n64k = 2000;
+static unsigned arg_nobs = 10000;
+static double arg_dur = 3.0;
+static unsigned arg_recoveries = 10;
+static unsigned arg_scale = 100;
+
+static char *socket_dir;
+static bool socket_dir_is_temp;
+
+#define die(...)                                                                \
+        do {                                                                    \
+                fprintf(stderr, "sdloop-bench: FATAL: " __VA_ARGS__);           \
+                fputc('\n', stderr);                                            \
+                exit(EXIT_FAILURE);                                             \
+        } while (0)
+
+static bool section(const char *name) {
+        const char *p;
+        size_t l = strlen(name);
+
+        if (!arg_only)
+                return true;
+        for (p = arg_only; p && *p;) {
+                size_t n = strcspn(p, ",");
+
+                if (n == l && strncmp(p, name, l) == 0)
+                        return true;
+                p += n;
+                if (*p == ',')
+                        p++;
+        }
+        return false;
+}
+
+static uint64_t now_ns(void) {
+        struct timespec ts;
+
+        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000000ULL + (uint64_t) ts.tv_nsec;
+}
+
+static void progress(const char *fmt, ...) {
+        va_list ap;
+
+        fputs("  .. ", stderr);
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fputc('\n', stderr);
+}
+
+/* ---------- statistics (nearest rank, as the anchor) ---------- */
+
+typedef struct Samples {
+        uint64_t *v; /* ns */
+        size_t n, allocated;
+} Samples;
+
+static void closedirp(DIR **d) {
+        if (*d)
+                closedir(*d);
+}
+
+static void samples_add(Samples *s, uint64_t ns) {
+        if (s->n == s->allocated) {
+                s->allocated = MAX(s->allocated * 2, (size_t) 64);
+                s->v = reallocarray(s->v, s->allocated, sizeof(uint64_t));
+                if (!s->v)
+                        die("out of memory");
+        }
+        s->v[s->n++] = ns;
+}
+
+static void samples_done(Samples *s) {
+        s->v = mfree(s->v);
+        s->n = s->allocated = 0;
+}
+
+static int cmp_u64(const void *a, const void *b) {
+        uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
+
+        return x < y ? -1 : x > y;
+}
+
+static double pct_us(const uint64_t *s, size_t n, double p) {
+        long i = (long) ceil(p * (double) n) - 1;
+
+        if (i < 0)
+                i = 0;
+        if ((size_t) i >= n)
+                i = (long) n - 1;
+        return (double) s[i] / 1000.0;
+}
+
+/* Appends the distribution as a JSON object to @f. */
+static void json_dist(FILE *f, Samples *s) {
+        double sum = 0;
+
+        if (s->n == 0) {
+                fputs("{\"n\": 0}", f);
+                return;
+        }
+        qsort(s->v, s->n, sizeof(uint64_t), cmp_u64);
+        for (size_t i = 0; i < s->n; i++)
+                sum += (double) s->v[i];
+        fprintf(f, "{\"n\": %zu, \"min_us\": %.2f, \"p50_us\": %.2f, \"p90_us\": %.2f, \"p99_us\": %.2f, "
+                "\"p999_us\": %.2f, \"max_us\": %.2f, \"mean_us\": %.2f}",
+                s->n, (double) s->v[0] / 1000.0, pct_us(s->v, s->n, .50), pct_us(s->v, s->n, .90),
+                pct_us(s->v, s->n, .99), pct_us(s->v, s->n, .999), (double) s->v[s->n - 1] / 1000.0,
+                sum / (double) s->n / 1000.0);
+}
+
+static double dist_p50(Samples *s) {
+        if (s->n == 0)
+                return NAN;
+        qsort(s->v, s->n, sizeof(uint64_t), cmp_u64);
+        return pct_us(s->v, s->n, .50);
+}
+
+/* The JSON document is assembled in memory and printed at the end. */
+static FILE *out;
+static char *out_buf;
+static size_t out_size;
+static bool out_first = true;
+
+static void json_key(const char *key) {
+        fprintf(out, "%s\n  \"%s\": ", out_first ? "" : ",", key);
+        out_first = false;
+}
+
+/* ---------- /proc ---------- */
+
+static long proc_status_kib(pid_t pid, const char *key) {
+        _cleanup_fclose_ FILE *f = NULL;
+        char path[64], line[256];
+        size_t l = strlen(key);
+
+        snprintf(path, sizeof(path), "/proc/%i/status", (int) pid);
+        f = fopen(path, "re");
+        if (!f)
+                return -1;
+        while (fgets(line, sizeof(line), f))
+                if (strncmp(line, key, l) == 0 && line[l] == ':')
+                        return strtol(line + l + 1, NULL, 10);
+        return -1;
+}
+
+static long proc_pss_kib(pid_t pid) {
+        _cleanup_fclose_ FILE *f = NULL;
+        char path[64], line[256];
+
+        snprintf(path, sizeof(path), "/proc/%i/smaps_rollup", (int) pid);
+        f = fopen(path, "re");
+        if (!f)
+                return -1;
+        while (fgets(line, sizeof(line), f))
+                if (strncmp(line, "Pss:", 4) == 0)
+                        return strtol(line + 4, NULL, 10);
+        return -1;
+}
+
+/* CPU time of a process in ns. The plugin is single-threaded: the run time the scheduler keeps for its
+ * main thread (/proc/PID/schedstat, exact); /proc/PID/stat's clock ticks where that is missing. */
+static uint64_t proc_cpu_ns(pid_t pid) {
+        char path[64], line[512];
+        uint64_t sum = 0;
+        FILE *f;
+
+        snprintf(path, sizeof(path), "/proc/%i/schedstat", (int) pid);
+        f = fopen(path, "re");
+        if (f) {
+                unsigned long long ns;
+                bool ok = fgets(line, sizeof(line), f) && sscanf(line, "%llu", &ns) == 1;
+
+                fclose(f);
+                if (ok)
+                        return ns;
+        }
+
+        snprintf(path, sizeof(path), "/proc/%i/stat", (int) pid);
+        f = fopen(path, "re");
+        if (!f)
+                return 0;
+        if (fgets(line, sizeof(line), f)) {
+                const char *s = strrchr(line, ')');
+                unsigned long long ut = 0, st = 0;
+
+                if (s && sscanf(s + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) == 2)
+                        sum = (ut + st) * (1000000000ULL / (uint64_t) sysconf(_SC_CLK_TCK));
+        }
+        fclose(f);
+        return sum;
+}
+
+static uint64_t self_cpu_ns(void) {
+        struct rusage ru;
+
+        (void) getrusage(RUSAGE_SELF, &ru);
+        return ((uint64_t) ru.ru_utime.tv_sec + (uint64_t) ru.ru_stime.tv_sec) * 1000000000ULL +
+               ((uint64_t) ru.ru_utime.tv_usec + (uint64_t) ru.ru_stime.tv_usec) * 1000ULL;
+}
+
+/* ---------- the plugin and calls ---------- */
+
+static Host *host;
+static uint8_t payload16[16];
+static uint8_t payload64k[64 * 1024];
+
+static const char *error_text(const sd_bus_error *error, int r) {
+        return error && error->message ? error->message : strerror(-r);
+}
+
+static HostPlugin *plugin_add(const char *name) {
+        HostPluginSettings s;
+        HostPlugin *p;
+        int r;
+
+        host_plugin_settings_init(&s);
+        s.name = strdup(name);
+        s.kind = strdup("bench");
+        s.binary = strdup(arg_plugin);
+        s.environment = new0(char *, 2);
+        if (!s.name || !s.kind || !s.binary || !s.environment)
+                die("out of memory");
+        s.environment[0] = strdup("SDLOOP_LOG_LEVEL=warning");
+        if (asprintf(&s.socket_path, "%s/%s.sock", socket_dir, name) < 0)
+                die("out of memory");
+        /* The anchor's restart loop relaunches at once; the bench kills on purpose, many times. */
+        s.restart_usec = 0;
+        s.start_limit_interval_usec = 0;
+        s.call_timeout_usec = 30 * USEC_PER_SEC;
+        /* What sdloopd does on the system backend. */
+        s.dynamic_user = arg_backend == &host_backend_system;
+
+        r = host_plugin_new(host, &s, &p);
+        if (r < 0)
+                die("host_plugin_new(%s): %s", name, strerror(-r));
+        return p;
+}
+
+static void plugin_start(HostPlugin *p) {
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        int r;
+
+        r = host_plugin_start(p, &error);
+        if (r < 0)
+                die("start %s: %s", p->settings.name, error_text(&error, r));
+        sd_bus_error_free(&error);
+}
+
+static void plugin_remove(HostPlugin *p) {
+        (void) host_plugin_stop(p);
+        host_plugin_free(p);
+}
+
+static int echo(SdloopPeer *peer, const void *data, size_t size, bool verify, sd_bus_error *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        const void *d;
+        size_t n;
+        int r;
+
+        r = sdloop_peer_new_call(peer, SDLOOP_ROOT_PATH, "org.sdloop1.Bench", "Echo", &m);
+        if (r < 0)
+                return r;
+        r = sdloop_append_bytes(m, data, size);
+        if (r < 0)
+                return r;
+        r = sdloop_peer_call(peer, m, 0, &reply, error);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_read_array(reply, 'y', &d, &n);
+        if (r < 0)
+                return sdloop_error_invalid(error, "Echo reply.echo", "%s", strerror(-r));
+        if (n != size || (verify && memcmp(d, data, n) != 0))
+                return sdloop_error_invalid(error, "Echo reply.echo", "not the payload sent (%zu bytes, sent %zu)",
+                                            n, size);
+        return 0;
+}
+
+static void echo_or_die(SdloopPeer *peer, const void *data, size_t size, bool verify) {
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        int r;
+
+        r = echo(peer, data, size, verify, &error);
+        if (r < 0)
+                die("Echo: %s", error_text(&error, r));
+}
+
+/* An Echo that waits out a restart: reconnect through the host and call again, as host_handle_call()
+ * does for handles. */
+static int echo_recovering(HostPlugin *p, uint64_t deadline_usec, sd_bus_error *error) {
+        int r;
+
+        for (;;) {
+                sd_bus_error_free(error);
+                r = host_plugin_ensure(p, deadline_usec, error);
+                if (r >= 0) {
+                        _cleanup_(sdloop_peer_unrefp) SdloopPeer *peer = sdloop_peer_ref(p->peer);
+
+                        r = echo(peer, payload16, sizeof(payload16), false, error);
+                        if (r >= 0)
+                                return 0;
+                }
+                if (!sd_bus_error_has_name(error, SDLOOP_ERROR_PLUGIN_UNAVAILABLE) || host_now() >= deadline_usec)
+                        return r;
+                /* The loss may not be seen yet: let the loop notice it. */
+                (void) sd_event_run(host->event, 0);
+                host_run_work(host);
+        }
+}
+
+static const SdloopReportTimestamp bench_ts = {
+        .digest = { 0x00, 0x01, 0x8f, 0x3a, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0xcc,
+                    0xdd, 0xee, 0xff, 0x10, 0x20, 0x30, 0x40, 0x50, 0x60, 0x70, 0x80, 0x90, 0xa0, 0xb0, 0xc0, 0xd0 },
+        .epoch = 42,
+        .round = 7,
+};
+
+static int factory_create(HostHandle *h, SdloopPeer *peer, const char *parent_path, char **ret,
+                          sd_bus_error *error) {
+        static const SdloopMedianDeps deps = {
+                .provider = "/org/sdloop1/host/provider/1",
+                .data_source = "/org/sdloop1/host/data_source/1",
+                .juels_data_source = "/org/sdloop1/host/data_source/2",
+                .error_log = "/org/sdloop1/host/error_log/1",
+        };
+
+        return sdloop_plugin_median_new_median_factory(peer, &deps, ret, error);
+}
+
+static int reporting_plugin_create(HostHandle *h, SdloopPeer *peer, const char *parent_path, char **ret,
+                                   sd_bus_error *error) {
+        _cleanup_(sdloop_reporting_plugin_info_done) SdloopReportingPluginInfo info = {};
+        SdloopReportingPluginConfig config = {
+                .oracle_id = 0,
+                .n = 4,
+                .f = 1,
+                .estimated_round_interval_usec = USEC_PER_SEC,
+                .max_duration_query_usec = USEC_PER_SEC,
+                .max_duration_observation_usec = USEC_PER_SEC,
+                .max_duration_report_usec = USEC_PER_SEC,
+                .max_duration_should_accept_usec = USEC_PER_SEC,
+                .max_duration_should_transmit_usec = USEC_PER_SEC,
+        };
+
+        memcpy(config.digest, bench_ts.digest, sizeof(config.digest));
+        return sdloop_reporting_plugin_factory_new_reporting_plugin(peer, parent_path, &config, ret, &info, error);
+}
+
+static const HostHandleOps factory_ops = { .kind = "factory", .create = factory_create };
+static const HostHandleOps reporting_plugin_ops = { .kind = "reporting_plugin", .create = reporting_plugin_create };
+
+static int observation(SdloopPeer *peer, const char *path, void *userdata, sd_bus_error *error) {
+        _cleanup_(sdloop_bytes_done) SdloopBytes obs = {};
+        int r;
+
+        r = sdloop_reporting_plugin_observation(peer, path, &bench_ts, NULL, 0, &obs, error);
+        if (r < 0)
+                return r;
+        if (obs.size != 8 * 4 + 7 + 8 * 8)
+                return sdloop_error_invalid(error, "Observation reply.observation", "%zu bytes", obs.size);
+        return 0;
+}
+
+typedef struct BenchHandles {
+        HostHandle *factory;
+        HostHandle *reporting_plugin;
+} BenchHandles;
+
+static void handles_new(HostPlugin *p, BenchHandles *ret) {
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        int r;
+
+        r = host_handle_new(p, NULL, &factory_ops, NULL, &ret->factory, &error);
+        if (r < 0)
+                die("factory: %s", error_text(&error, r));
+        r = host_handle_new(p, ret->factory, &reporting_plugin_ops, NULL, &ret->reporting_plugin, &error);
+        if (r < 0)
+                die("reporting plugin: %s", error_text(&error, r));
+}
+
+/* Serve the host's loop for @usec (top level), as a host waiting for work does. */
+static void idle(uint64_t usec) {
+        uint64_t end = host_now() + usec;
+
+        for (uint64_t n = host_now(); n < end; n = host_now()) {
+                (void) sd_event_run(host->event, end - n);
+                host_run_work(host);
+        }
+}
+
+/* ---------- 1. cold start ---------- */
+
+static void bench_start(void) {
+        Samples total = {}, start = {}, first = {}, stop = {};
+
+        fprintf(stderr, "== cold start (%s backend): %u starts\n", arg_backend->name, arg_starts);
+        for (unsigned i = 0; i < arg_starts; i++) {
+                char name[64];
+                HostPlugin *p;
+                uint64_t t0, t1, t2, t3;
+
+                snprintf(name, sizeof(name), "bench-start-%u", i);
+                p = plugin_add(name);
+
+                t0 = now_ns();
+                plugin_start(p);
+                t1 = now_ns();
+                echo_or_die(p->peer, payload16, sizeof(payload16), true);
+                t2 = now_ns();
+                plugin_remove(p);
+                t3 = now_ns();
+
+                samples_add(&total, t2 - t0);
+                samples_add(&start, t1 - t0);
+                samples_add(&first, t2 - t1);
+                samples_add(&stop, t3 - t2);
+        }
+        progress("start → first answered Echo: p50 %.0f µs", dist_p50(&total));
+
+        json_key("plugin_start");
+        fprintf(out, "{\"backend\": \"%s\", \"what\": \"%s\",\n    \"start_to_first_call\": ", arg_backend->name,
+                arg_backend == &host_backend_exec ?
+                "host_plugin_start (bind socket, fork+exec, connect, handshake) + first Echo answered" :
+                "host_plugin_start (StartTransientUnit socket+service, job done, connect → socket activation, handshake) + first Echo answered");
+        json_dist(out, &total);
+        fputs(",\n    \"host_plugin_start\": ", out);
+        json_dist(out, &start);
+        fputs(",\n    \"first_call\": ", out);
+        json_dist(out, &first);
+        fputs(",\n    \"stop\": ", out);
+        json_dist(out, &stop);
+        fputs("}", out);
+
+        samples_done(&total);
+        samples_done(&start);
+        samples_done(&first);
+        samples_done(&stop);
+}
+
+/* ---------- 2. latency ---------- */
+
+static void latency_echo(HostPlugin *p, const char *key, const uint8_t *data, size_t size, unsigned warm, unsigned n,
+                         bool first_key) {
+        Samples s = {};
+
+        for (unsigned i = 0; i < warm; i++)
+                echo_or_die(p->peer, data, size, false);
+        for (unsigned i = 0; i < n; i++) {
+                sd_bus_error error = SD_BUS_ERROR_NULL;
+                uint64_t t0 = now_ns();
+                int r;
+
+                r = echo(p->peer, data, size, i % 97 == 0, &error);
+                samples_add(&s, now_ns() - t0);
+                if (r < 0)
+                        die("Echo: %s", error_text(&error, r));
+        }
+        progress("%s: p50 %.1f µs", key, dist_p50(&s));
+        fprintf(out, "%s\n    \"%s\": ", first_key ? "" : ",", key);
+        json_dist(out, &s);
+        samples_done(&s);
+}
+
+static void latency_observation(HostPlugin *p, BenchHandles *bh, unsigned n) {
+        Samples direct = {}, handle = {};
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        const char *path = bh->reporting_plugin->remote_path;
+        int r;
+
+        for (unsigned i = 0; i < 1000; i++) {
+                r = observation(p->peer, path, NULL, &error);
+                if (r < 0)
+                        die("Observation: %s", error_text(&error, r));
+        }
+        for (unsigned i = 0; i < n; i++) {
+                uint64_t t0 = now_ns();
+
+                r = observation(p->peer, path, NULL, &error);
+                samples_add(&direct, now_ns() - t0);
+                if (r < 0)
+                        die("Observation: %s", error_text(&error, r));
+        }
+        /* The same through the host's long-lived handle (what a caller in the host holds). */
+        for (unsigned i = 0; i < n; i++) {
+                uint64_t t0 = now_ns();
+
+                r = host_handle_call(bh->reporting_plugin, observation, NULL, &error);
+                samples_add(&handle, now_ns() - t0);
+                if (r < 0)
+                        die("Observation via handle: %s", error_text(&error, r));
+        }
+        progress("observation: p50 %.1f µs (via handle %.1f µs)", dist_p50(&direct), dist_p50(&handle));
+        fputs(",\n    \"observation\": ", out);
+        json_dist(out, &direct);
+        fputs(",\n    \"observation_via_handle\": ", out);
+        json_dist(out, &handle);
+        samples_done(&direct);
+        samples_done(&handle);
+}
+
+/* ---------- 3. throughput ---------- */
+
+typedef struct Tput {
+        const char *mode;
+        unsigned callers, connections;
+        double seconds;
+        uint64_t calls;
+        uint64_t host_cpu_ns, plugin_cpu_ns;
+} Tput;
+
+static void json_tput(const Tput *t, bool first) {
+        fprintf(out, "%s\n    {\"mode\": \"%s\", \"callers\": %u, \"connections\": %u, \"duration_s\": %.3f, "
+                "\"calls\": %" PRIu64 ", \"calls_per_s\": %.0f, \"host_cpu_us_per_call\": %.2f, "
+                "\"plugin_cpu_us_per_call\": %.2f}",
+                first ? "" : ",", t->mode, t->callers, t->connections, t->seconds, t->calls,
+                (double) t->calls / t->seconds, (double) t->host_cpu_ns / 1000.0 / (double) t->calls,
+                (double) t->plugin_cpu_ns / 1000.0 / (double) t->calls);
+        fprintf(stderr, "  .. %-52s %9.0f calls/s  host %5.2f µs CPU/call  plugin %5.2f µs CPU/call\n", t->mode,
+                (double) t->calls / t->seconds, (double) t->host_cpu_ns / 1000.0 / (double) t->calls,
+                (double) t->plugin_cpu_ns / 1000.0 / (double) t->calls);
+}
+
+static void tput_begin(Tput *t, pid_t plugin, uint64_t *t0, uint64_t *h0, uint64_t *p0) {
+        *h0 = self_cpu_ns();
+        *p0 = proc_cpu_ns(plugin);
+        *t0 = now_ns();
+}
+
+static void tput_end(Tput *t, pid_t plugin, uint64_t t0, uint64_t h0, uint64_t p0) {
+        t->seconds = (double) (now_ns() - t0) / 1e9;
+        t->host_cpu_ns = self_cpu_ns() - h0;
+        t->plugin_cpu_ns = proc_cpu_ns(plugin) - p0;
+}
+
+/* One caller, synchronous calls. */
+static void tput_sync(HostPlugin *p, Tput *t) {
+        uint64_t t0, h0, p0, lim = (uint64_t) (arg_dur * 1e9);
+
+        *t = (Tput) { .mode = "1 caller, synchronous calls", .callers = 1, .connections = 1 };
+        tput_begin(t, (pid_t) p->main_pid, &t0, &h0, &p0);
+        for (;;) {
+                for (unsigned k = 0; k < 256; k++)
+                        echo_or_die(p->peer, payload16, sizeof(payload16), false);
+                t->calls += 256;
+                if (now_ns() - t0 >= lim)
+                        break;
+        }
+        tput_end(t, (pid_t) p->main_pid, t0, h0, p0);
+}
+
+/* Callers as asynchronous calls kept in flight on the event loop: each answered call issues the next. */
+typedef struct AsyncCaller {
+        SdloopPeer *peer;
+        uint64_t calls;
+        bool stop, busy;
+        int error;
+} AsyncCaller;
+
+static int async_issue(AsyncCaller *c);
+
+static int on_async_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+        AsyncCaller *c = userdata;
+        const void *d;
+        size_t n;
+
+        c->busy = false;
+        if (sd_bus_message_is_method_error(reply, NULL) || sd_bus_message_read_array(reply, 'y', &d, &n) < 0 ||
+            n != sizeof(payload16)) {
+                c->error = -EIO;
+                return 0;
+        }
+        c->calls++;
+        if (!c->stop)
+                c->error = async_issue(c);
+        return 0;
+}
+
+static int async_issue(AsyncCaller *c) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        int r;
+
+        r = sdloop_peer_new_call(c->peer, SDLOOP_ROOT_PATH, "org.sdloop1.Bench", "Echo", &m);
+        if (r < 0)
+                return r;
+        r = sdloop_append_bytes(m, payload16, sizeof(payload16));
+        if (r < 0)
+                return r;
+        r = sdloop_peer_call_async(c->peer, NULL, m, on_async_reply, c, 0);
+        if (r < 0)
+                return r;
+        c->busy = true;
+        return 0;
+}
+
+static SdloopPeer *extra_connection(HostPlugin *p, sd_event *event) {
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        SdloopPeer *peer;
+        int r;
+
+        r = sdloop_peer_connect(event, p->settings.socket_path, &peer);
+        if (r < 0)
+                die("connect %s: %s", p->settings.socket_path, strerror(-r));
+        r = sdloop_peer_handshake(peer, "bench", NULL, &error);
+        if (r < 0)
+                die("handshake: %s", error_text(&error, r));
+        return peer;
+}
+
+static void extra_connection_close(SdloopPeer *peer) {
+        sdloop_peer_disconnect(peer);
+        sdloop_peer_unref(peer);
+}
+
+static void tput_async(HostPlugin *p, Tput *t, const char *mode, unsigned callers, unsigned connections) {
+        AsyncCaller c[8] = {};
+        SdloopPeer *peers[8] = {};
+        uint64_t t0, h0, p0, lim = (uint64_t) (arg_dur * 1e9);
+        bool busy;
+
+        assert(callers <= 8 && connections <= callers && callers % connections == 0);
+        *t = (Tput) { .mode = mode, .callers = callers, .connections = connections };
+
+        for (unsigned i = 0; i < connections; i++)
+                peers[i] = connections == 1 ? sdloop_peer_ref(p->peer) : extra_connection(p, host->event);
+        for (unsigned i = 0; i < callers; i++)
+                c[i].peer = peers[i % connections];
+
+        /* Warm up, then measure. */
+        for (unsigned i = 0; i < callers; i++)
+                if (async_issue(&c[i]) < 0)
+                        die("async Echo");
+        tput_begin(t, (pid_t) p->main_pid, &t0, &h0, &p0);
+        for (unsigned i = 0; i < callers; i++)
+                c[i].calls = 0;
+        while (now_ns() - t0 < lim) {
+                (void) sd_event_run(host->event, 100 * USEC_PER_MSEC);
+                for (unsigned i = 0; i < callers; i++)
+                        if (c[i].error < 0)
+                                die("async Echo failed: %s", strerror(-c[i].error));
+        }
+        for (unsigned i = 0; i < callers; i++) {
+                c[i].stop = true;
+                t->calls += c[i].calls;
+        }
+        tput_end(t, (pid_t) p->main_pid, t0, h0, p0);
+
+        /* Drain what is still in flight. */
+        do {
+                busy = false;
+                for (unsigned i = 0; i < callers; i++)
+                        busy = busy || c[i].busy;
+                if (busy)
+                        (void) sd_event_run(host->event, 100 * USEC_PER_MSEC);
+        } while (busy);
+
+        for (unsigned i = 0; i < connections; i++) {
+                if (connections == 1)
+                        sdloop_peer_unref(peers[i]);
+                else
+                        extra_connection_close(peers[i]);
+        }
+}
+
+static void pump_host(void *userdata) {
+        host_run_work(userdata);
+}
+
+/* Callers as threads, each with its own connection and event loop, making synchronous calls: the shape of
+ * the anchor's 8 goroutines, minus the shared connection. */
+typedef struct ThreadCaller {
+        HostPlugin *plugin;
+        pthread_t thread;
+        uint64_t calls;
+        atomic_bool *stop;
+        atomic_uint *ready;
+} ThreadCaller;
+
+static void *thread_caller(void *userdata) {
+        ThreadCaller *c = userdata;
+        sd_event *event = NULL;
+        SdloopPeer *peer;
+
+        if (sd_event_new(&event) < 0)
+                die("sd_event_new");
+        peer = extra_connection(c->plugin, event);
+        for (unsigned i = 0; i < 200; i++)
+                echo_or_die(peer, payload16, sizeof(payload16), false);
+        atomic_fetch_add(c->ready, 1);
+        while (!atomic_load(c->stop)) {
+                echo_or_die(peer, payload16, sizeof(payload16), false);
+                c->calls++;
+        }
+        extra_connection_close(peer);
+        sd_event_unref(event);
+        return NULL;
+}
+
+static void tput_threads(HostPlugin *p, Tput *t, unsigned callers) {
+        ThreadCaller c[8] = {};
+        atomic_bool stop = false;
+        atomic_uint ready = 0;
+        uint64_t t0, h0, p0, base[8];
+
+        assert(callers <= 8);
+        *t = (Tput) { .mode = "8 threads, 1 connection each, synchronous calls", .callers = callers,
+                      .connections = callers };
+
+        /* The host's top-level work hook is not for other threads; nothing is queued meanwhile. */
+        sdloop_set_pump_hook(NULL, NULL);
+        for (unsigned i = 0; i < callers; i++) {
+                c[i] = (ThreadCaller) { .plugin = p, .stop = &stop, .ready = &ready };
+                if (pthread_create(&c[i].thread, NULL, thread_caller, &c[i]) != 0)
+                        die("pthread_create");
+        }
+        while (atomic_load(&ready) < callers)
+                usleep(1000);
+        for (unsigned i = 0; i < callers; i++)
+                base[i] = __atomic_load_n(&c[i].calls, __ATOMIC_RELAXED);
+        tput_begin(t, (pid_t) p->main_pid, &t0, &h0, &p0);
+        usleep((useconds_t) (arg_dur * 1e6));
+        for (unsigned i = 0; i < callers; i++)
+                t->calls += __atomic_load_n(&c[i].calls, __ATOMIC_RELAXED) - base[i];
+        tput_end(t, (pid_t) p->main_pid, t0, h0, p0);
+        atomic_store(&stop, true);
+        for (unsigned i = 0; i < callers; i++)
+                pthread_join(c[i].thread, NULL);
+        sdloop_set_pump_hook(pump_host, host);
+}
+
+/* ---------- 4. recovery ---------- */
+
+static void bench_recovery(void) {
+        Samples handle_total = {}, handle_detect = {}, echo_total = {};
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        BenchHandles bh = {};
+        HostPlugin *p;
+        int r;
+
+        fprintf(stderr, "== recovery (%s backend): kill -9, next call answered; %u trials each\n", arg_backend->name,
+                arg_recoveries);
+        p = plugin_add("bench-recovery");
+        plugin_start(p);
+        handles_new(p, &bh);
+
+        for (unsigned i = 0; i < 2 * arg_recoveries; i++) {
+                bool via_handle = i % 2 == 0;
+                uint32_t pid;
+                uint64_t t0, t1;
+
+                for (unsigned j = 0; j < 200; j++) {
+                        r = host_handle_call(bh.reporting_plugin, observation, NULL, &error);
+                        if (r < 0)
+                                die("Observation: %s", error_text(&error, r));
+                }
+                /* Settle (the anchor sleeps 200 ms too); the systemd backend learns the MainPID meanwhile. */
+                idle(200 * USEC_PER_MSEC);
+                pid = p->main_pid;
+                if (pid == 0)
+                        die("no main PID for %s", p->settings.name);
+
+                t0 = now_ns();
+                if (kill((pid_t) pid, SIGKILL) < 0)
+                        die("kill %" PRIu32 ": %m", pid);
+                if (via_handle)
+                        r = host_handle_call(bh.reporting_plugin, observation, NULL, &error);
+                else
+                        r = echo_recovering(p, host_now() + 30 * USEC_PER_SEC, &error);
+                t1 = now_ns();
+                if (r < 0)
+                        die("call after kill -9: %s", error_text(&error, r));
+                sd_bus_error_free(&error);
+
+                if (via_handle) {
+                        samples_add(&handle_total, t1 - t0);
+                        if (p->last_recovery_usec > 0)
+                                samples_add(&handle_detect, t1 - t0 - MIN(t1 - t0, p->last_recovery_usec * 1000));
+                } else
+                        samples_add(&echo_total, t1 - t0);
+                /* Wait for the old process to be reaped and the new PID known before the next kill. */
+                idle(50 * USEC_PER_MSEC);
+                if (p->main_pid == pid)
+                        idle(2 * USEC_PER_SEC);
+        }
+        progress("kill -9 → Observation answered via handle: p50 %.0f µs; → Echo answered: p50 %.0f µs",
+                 dist_p50(&handle_total), dist_p50(&echo_total));
+
+        json_key("recovery_kill9");
+        fprintf(out, "{\"backend\": \"%s\", \"restart_usec\": %" PRIu64 ", \"trials\": %u,\n"
+                "    \"detection\": \"the p2p connection closes (EPOLLHUP); the socket stays open across the restart, "
+                "the reconnect queues in its backlog\",\n"
+                "    \"kill_to_call_via_handle\": ", arg_backend->name, p->settings.restart_usec, arg_recoveries);
+        json_dist(out, &handle_total);
+        fputs(",\n    \"what_via_handle\": \"host_handle_call(ReportingPlugin.Observation): reconnect + handshake, "
+              "re-create factory and reporting plugin on the new process, then the call\",\n"
+              "    \"kill_to_loss_noticed_via_handle\": ", out);
+        json_dist(out, &handle_detect);
+        fputs(",\n    \"kill_to_echo\": ", out);
+        json_dist(out, &echo_total);
+        fputs(",\n    \"what_echo\": \"host_plugin_ensure (reconnect + handshake) + Bench.Echo, no handles: the shape "
+              "of the anchor's relaunch + Dispense + Ping\"}", out);
+
+        samples_done(&handle_total);
+        samples_done(&handle_detect);
+        samples_done(&echo_total);
+        plugin_remove(p);
+}
+
+/* ---------- 5. scale ---------- */
+
+static unsigned count_fds(void) {
+        _cleanup_(closedirp) DIR *d = opendir("/proc/self/fd");
+        unsigned n = 0;
+
+        if (!d)
+                return 0;
+        while (readdir(d))
+                n++;
+        return n > 3 ? n - 3 : 0; /* ".", ".." and the directory's own fd */
+}
+
+static void bench_scale(void) {
+        HostPlugin **ps;
+        uint64_t t0, t_started, t_killed, t_served;
+        long host_rss0, host_rss, plugin_rss_sum = 0, plugin_pss_sum = 0;
+        unsigned n = arg_scale;
+
+        fprintf(stderr, "== scale: %u plugin instances under one host (%s backend)\n", n, arg_backend->name);
+        ps = new0(HostPlugin *, n);
+        if (!ps)
+                die("out of memory");
+        host_rss0 = proc_status_kib(getpid(), "VmRSS");
+
+        t0 = now_ns();
+        for (unsigned i = 0; i < n; i++) {
+                char name[64];
+
+                snprintf(name, sizeof(name), "bench-scale-%u", i);
+                ps[i] = plugin_add(name);
+                plugin_start(ps[i]);
+                echo_or_die(ps[i]->peer, payload16, sizeof(payload16), false);
+        }
+        t_started = now_ns();
+        host_rss = proc_status_kib(getpid(), "VmRSS");
+        for (unsigned i = 0; i < n; i++) {
+                plugin_rss_sum += proc_status_kib((pid_t) ps[i]->main_pid, "VmRSS");
+                plugin_pss_sum += proc_pss_kib((pid_t) ps[i]->main_pid);
+        }
+        progress("%u started and answering in %.0f ms; host RSS %ld KiB", n, (double) (t_started - t0) / 1e6, host_rss);
+
+        idle(200 * USEC_PER_MSEC);
+        t_killed = now_ns();
+        for (unsigned i = 0; i < n; i++)
+                (void) kill((pid_t) ps[i]->main_pid, SIGKILL);
+        for (unsigned i = 0; i < n; i++) {
+                sd_bus_error error = SD_BUS_ERROR_NULL;
+                int r;
+
+                r = echo_recovering(ps[i], host_now() + 60 * USEC_PER_SEC, &error);
+                if (r < 0)
+                        die("%s after kill -9: %s", ps[i]->settings.name, error_text(&error, r));
+                sd_bus_error_free(&error);
+        }
+        t_served = now_ns();
+        progress("all %u killed (kill -9) → all answering again in %.0f ms", n, (double) (t_served - t_killed) / 1e6);
+
+        json_key("scale");
+        fprintf(out, "{\"backend\": \"%s\", \"plugins\": %u, \"start_all_ms\": %.1f, "
+                "\"start_all_what\": \"one after another: host_plugin_start + first Echo answered, for each\",\n"
+                "    \"host_rss_kib_before\": %ld, \"host_rss_kib\": %ld, \"host_hwm_kib\": %ld, "
+                "\"host_fds\": %u, \"plugin_rss_kib_mean\": %.0f, \"plugin_pss_kib_mean\": %.0f,\n"
+                "    \"kill_all_to_all_serving_ms\": %.1f, \"kill_all_what\": \"kill -9 of all %u at once, then "
+                "Echo to each through recovery until every one answered\"}",
+                arg_backend->name, n, (double) (t_started - t0) / 1e6, host_rss0, host_rss,
+                proc_status_kib(getpid(), "VmHWM"), count_fds(), (double) plugin_rss_sum / n, (double) plugin_pss_sum / n,
+                (double) (t_served - t_killed) / 1e6, n);
+
+        for (unsigned i = 0; i < n; i++)
+                plugin_remove(ps[i]);
+        free(ps);
+}
+
+/* ---------- long-lived plugin: latency, throughput, memory ---------- */
+
+static void memory_snapshot(HostPlugin *p, const char *when, bool first) {
+        pid_t pp = (pid_t) p->main_pid, hp = getpid();
+
+        fprintf(out, "%s\n    \"%s\": {\"plugin_rss_kib\": %ld, \"plugin_rss_anon_kib\": %ld, \"plugin_rss_file_kib\": %ld, "
+                "\"plugin_pss_kib\": %ld, \"plugin_hwm_kib\": %ld, \"host_rss_kib\": %ld, \"host_rss_anon_kib\": %ld, "
+                "\"host_pss_kib\": %ld, \"host_hwm_kib\": %ld}",
+                first ? "" : ",", when, proc_status_kib(pp, "VmRSS"), proc_status_kib(pp, "RssAnon"),
+                proc_status_kib(pp, "RssFile"), proc_pss_kib(pp), proc_status_kib(pp, "VmHWM"),
+                proc_status_kib(hp, "VmRSS"), proc_status_kib(hp, "RssAnon"), proc_pss_kib(hp),
+                proc_status_kib(hp, "VmHWM"));
+}
+
+static void bench_steady(void) {
+        _cleanup_free_ char *mem_warm = NULL;
+        size_t mem_warm_size = 0;
+        BenchHandles bh = {};
+        HostPlugin *p;
+        FILE *saved;
+
+        fprintf(stderr, "== one long-lived plugin (%s backend): latency, throughput, memory\n", arg_backend->name);
+        p = plugin_add("bench");
+        plugin_start(p);
+        handles_new(p, &bh);
+        for (unsigned i = 0; i < 2000; i++)
+                echo_or_die(p->peer, payload16, sizeof(payload16), false);
+
+        /* Memory after warm-up is reported together with the figures after load. */
+        saved = out;
+        out = open_memstream(&mem_warm, &mem_warm_size);
+        if (!out)
+                die("open_memstream");
+        memory_snapshot(p, "after_warmup", true);
+        fclose(out);
+        out = saved;
+
+        if (section("rpc")) {
+                json_key("rpc_latency");
+                fputs("{", out);
+                latency_echo(p, "echo_16B", payload16, sizeof(payload16), 1000, arg_n16, true);
+                latency_observation(p, &bh, arg_nobs);
+                latency_echo(p, "echo_64KiB", payload64k, sizeof(payload64k), 200, arg_n64k, false);
+                fputs("}", out);
+        }
+
+        if (section("throughput")) {
+                Tput t;
+
+                fprintf(stderr, "== throughput, 16-byte Echo, %.1f s each\n", arg_dur);
+                json_key("throughput_echo16");
+                fputs("[", out);
+                tput_sync(p, &t);
+                json_tput(&t, true);
+                tput_async(p, &t, "8 calls in flight on 1 connection (async, one event loop)", 8, 1);
+                json_tput(&t, false);
+                tput_async(p, &t, "8 connections, 1 call in flight each (async, one event loop)", 8, 8);
+                json_tput(&t, false);
+                tput_threads(p, &t, 8);
+                json_tput(&t, false);
+                fputs("]", out);
+        }
+
+        json_key("memory_kib");
+        fprintf(out, "{%s", mem_warm);
+        memory_snapshot(p, "after_load", false);
+        fputs("}", out);
+
+        plugin_remove(p);
+}
+
+/* ---------- main ---------- */
+
+static void help(void) {
+        fprintf(stderr,
+                "%s [OPTIONS] --plugin PATH\n\n"
+                "  --plugin PATH          the bench plugin binary\n"
+                "  --backend exec|system  supervisor backend (default exec)\n"
+                "  --only LIST            sections: start,rpc,throughput,recovery,scale (default all)\n"
+                "  --starts N --n16 N --n64k N --nobs N --dur SEC --recoveries N --scale N\n",
+                program_invocation_short_name);
+}
+
+static unsigned parse_unsigned(const char *s) {
+        char *e;
+        unsigned long v = strtoul(s, &e, 10);
+
+        if (!*s || *e || v > 10000000)
+                die("bad number: %s", s);
+        return (unsigned) v;
+}
+
+static void parse_argv(int argc, char *argv[]) {
+        static const struct option options[] = {
+                { "help",       no_argument,       NULL, 'h' },
+                { "plugin",     required_argument, NULL, 'p' },
+                { "backend",    required_argument, NULL, 'b' },
+                { "only",       required_argument, NULL, 'o' },
+                { "starts",     required_argument, NULL, 1 },
+                { "n16",        required_argument, NULL, 2 },
+                { "n64k",       required_argument, NULL, 3 },
+                { "nobs",       required_argument, NULL, 4 },
+                { "dur",        required_argument, NULL, 5 },
+                { "recoveries", required_argument, NULL, 6 },
+                { "scale",      required_argument, NULL, 7 },
+                {}
+        };
+        int c;
+
+        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
+                switch (c) {
+                case 'h':
+                        help();
+                        exit(EXIT_SUCCESS);
+                case 'p':
+                        arg_plugin = optarg;
+                        break;
+                case 'b':
+                        arg_backend = host_backend_from_string(optarg);
+                        if (!arg_backend)
+                                die("unknown backend %s", optarg);
+                        break;
+                case 'o':
+                        arg_only = optarg;
+                        break;
+                case 1: arg_starts = parse_unsigned(optarg); break;
+                case 2: arg_n16 = MAX(parse_unsigned(optarg), 1U); break;
+                case 3: arg_n64k = MAX(parse_unsigned(optarg), 1U); break;
+                case 4: arg_nobs = MAX(parse_unsigned(optarg), 1U); break;
+                case 5:
+                        arg_dur = atof(optarg);
+                        if (!(arg_dur > 0))
+                                die("bad --dur %s", optarg);
+                        break;
+                case 6: arg_recoveries = parse_unsigned(optarg); break;
+                case 7: arg_scale = parse_unsigned(optarg); break;
+                default:
+                        help();
+                        exit(EXIT_FAILURE);
+                }
+        if (!arg_plugin)
+                die("--plugin PATH is required");
+        if (access(arg_plugin, X_OK) < 0)
+                die("%s: %m", arg_plugin);
+}
+
+static void raise_fd_limit(void) {
+        struct rlimit rl;
+
+        /* 100 plugins: a listening socket, a connection and a child watch each. */
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max && rl.rlim_cur < 65536) {
+                rl.rlim_cur = MIN(rl.rlim_max, (rlim_t) 65536);
+                (void) setrlimit(RLIMIT_NOFILE, &rl);
+        }
+}
+
+int main(int argc, char *argv[]) {
+        int r;
+
+        parse_argv(argc, argv);
+        raise_fd_limit();
+        sdloop_log_parse_environment();
+        if (!getenv("SDLOOP_LOG_LEVEL"))
+                sdloop_log_set_max_level(LOG_WARNING);
+
+        for (size_t i = 0; i < sizeof(payload16); i++)
+                payload16[i] = (uint8_t) "0123456789abcdef"[i];
+        for (size_t i = 0; i < sizeof(payload64k); i++)
+                payload64k[i] = (uint8_t) (i * 31);
+
+        if (arg_backend == &host_backend_exec) {
+                char tmpl[] = "/tmp/sdloop-bench.XXXXXX";
+
+                if (!mkdtemp(tmpl))
+                        die("mkdtemp: %m");
+                socket_dir = strdup(tmpl);
+                socket_dir_is_temp = true;
+        } else
+                socket_dir = strdup("/run/sdloop/plugin");
+        if (!socket_dir)
+                die("out of memory");
+
+        r = host_new(NULL, arg_backend, &host);
+        if (r < 0)
+                die("host_new(%s): %s", arg_backend->name, strerror(-r));
+
+        out = open_memstream(&out_buf, &out_size);
+        if (!out)
+                die("open_memstream");
+
+        json_key("tool");
+        fprintf(out, "\"sdloop-bench\"");
+        json_key("backend");
+        fprintf(out, "\"%s\"", arg_backend->name);
+        json_key("payloads");
+        fprintf(out, "\"Echo: D-Bus ay (16 B: \\\"0123456789abcdef\\\"; 64 KiB: i*31); Observation: "
+                "ReportTimestamp (ayuy, 32-byte digest) + empty query → %u-byte observation\"", 8 * 4 + 7 + 8 * 8);
+
+        if (section("start"))
+                bench_start();
+        if (section("rpc") || section("throughput"))
+                bench_steady();
+        if (section("recovery"))
+                bench_recovery();
+        if (section("scale") && arg_scale > 0)
+                bench_scale();
+
+        fclose(out);
+        printf("{%s\n}\n", out_buf);
+        fflush(stdout);
+        free(out_buf);
+
+        host = host_free(host);
+        if (socket_dir_is_temp)
+                (void) rmdir(socket_dir);
+        free(socket_dir);
+        return EXIT_SUCCESS;
+}

@@ -1,0 +1,149 @@
+#!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# Inside the booted container (tests/nspawn/run.sh), as root: sdloopd as a Type=notify service with a
+# watchdog, on the system bus, with the system backend. Its plugins are transient units; they outlive
+# sdloopd and the next sdloopd adopts them instead of starting them again.
+#
+#   test-sdloopd.sh SDLOOPD EXAMPLE_PLUGIN RELAYER_LEDGER DBUS_POLICY
+
+set -u
+
+sdloopd=$1 example=$2 ledger=$3 policy=$4
+cfg=/tmp/sdloop-etc
+state=/var/lib/sdloop-test
+passed=0
+
+dump() {
+        echo "=== units ==="
+        systemctl list-units --all --no-pager 'sdloop*' || :
+        echo "=== journal ==="
+        journalctl --no-pager -o short-monotonic -n 200 -u 'sdloopd-*' -u 'sdloop-*' || :
+}
+
+fail() {
+        echo "FAIL: $*"
+        dump
+        exit 1
+}
+
+ok() {
+        passed=$((passed + 1))
+        echo "ok $passed - $*"
+}
+
+wait_for() {
+        n=$(( $1 * 20 ))
+        shift
+        while ! "$@" >/dev/null 2>&1; do
+                n=$((n - 1))
+                [ $n -gt 0 ] || return 1
+                sleep 0.05
+        done
+}
+
+prop() { busctl get-property org.sdloop1 "/org/sdloop1/plugin/$1" org.sdloop1.PluginInstance "$2" | cut -d' ' -f2- | tr -d '"'; }
+state_is() { [ "$(prop "$1" State)" = "$2" ]; }
+manager() { busctl call org.sdloop1 /org/sdloop1 org.sdloop1.Manager "$@"; }
+
+start_sdloopd() {
+        # Type=notify: systemd-run returns once sdloopd said READY=1.
+        systemd-run --quiet --unit="$1" -p Type=notify -p NotifyAccess=main -p WatchdogSec=20s \
+                -E SDLOOP_LOG_LEVEL=debug "$sdloopd" --system --backend=system --config "$cfg/sdloopd.json" \
+                || fail "sdloopd did not start as $1"
+}
+
+echo "$(systemctl --version | head -n 1); system: $(systemctl is-system-running 2>/dev/null || true)"
+
+# The bus policy of the package, so that root may own org.sdloop1.
+mkdir -p /etc/dbus-1/system.d
+cp "$policy" /etc/dbus-1/system.d/org.sdloop1.conf
+busctl call org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus ReloadConfig || fail "ReloadConfig"
+
+mkdir -p "$cfg/plugins.d" "$state"
+cat >"$cfg/sdloopd.json" <<EOF
+{
+        "state_directory": "$state",
+        "defaults": { "restart": "always", "restart_sec": 0.2, "memory_max": "256M", "tasks_max": 64 },
+        "plugins": {
+                "example": { "kind": "example", "binary": "$example" }
+        }
+}
+EOF
+# The ledger writes its database: run it as root without the sandbox, in a drop-in.
+cat >"$cfg/plugins.d/50-ledger.json" <<EOF
+{
+        "plugins": {
+                "ledger": {
+                        "kind": "relayer", "binary": "$ledger", "sandbox": false, "dynamic_user": false,
+                        "relayer": { "config": { "chain_id": "nspawn-1", "ledger": "$state/ledger.db" } }
+                }
+        }
+}
+EOF
+
+# --- start ------------------------------------------------------------------------------------------------
+start_sdloopd sdloopd-1
+[ "$(systemctl is-active sdloopd-1.service)" = active ] || fail "sdloopd-1 is not active"
+ok "sdloopd started as a Type=notify service (READY=1 reached systemd)"
+
+[ "$(busctl get-property org.sdloop1 /org/sdloop1 org.sdloop1.Manager Backend)" = 's "system"' ] || fail "Backend"
+wait_for 20 state_is example running || fail "example is $(prop example State)"
+wait_for 20 state_is ledger running || fail "ledger is $(prop ledger State)"
+[ "$(prop example Unit)" = sdloop-example.service ] || fail "Unit is $(prop example Unit)"
+[ "$(prop example Address)" = /run/sdloop/plugin/example.sock ] || fail "Address is $(prop example Address)"
+systemctl is-active --quiet sdloop-example.socket sdloop-example.service sdloop-ledger.service || fail "plugin units"
+[ "$(systemctl show -P DynamicUser sdloop-example.service)" = yes ] || fail "example does not run as a dynamic user"
+[ "$(systemctl show -P MemoryMax sdloop-example.service)" = $((256 * 1024 * 1024)) ] || fail "MemoryMax"
+[ "$(systemctl show -P TasksMax sdloop-example.service)" = 64 ] || fail "TasksMax"
+ok "plugins run as transient units with the configured limits"
+
+wait_for 20 sh -c "busctl tree org.sdloop1 | grep -q /org/sdloop1/plugin/ledger/relayer/" || fail "no relayer in the tree"
+relayer=$(busctl tree org.sdloop1 | grep -o '/org/sdloop1/plugin/ledger/relayer/[0-9]*' | head -n1)
+busctl call org.sdloop1 "$relayer" org.sdloop1.Relayer GetChainStatus | grep -q '"nspawn-1" true' || fail "GetChainStatus"
+ok "the relayer is re-exported at $relayer and answers"
+
+# --- kill -9: systemd restarts it, sdloopd follows --------------------------------------------------------
+old=$(prop example MainPID)
+kill -KILL "$old"
+wait_for 20 sh -c '[ "$(busctl get-property org.sdloop1 /org/sdloop1/plugin/example org.sdloop1.PluginInstance NRestarts)" != "u 0" ]' \
+        || fail "NRestarts did not grow"
+wait_for 20 state_is example running || fail "example did not come back"
+new=$(prop example MainPID)
+[ "$new" != "$old" ] && [ "$new" != 0 ] || fail "MainPID $old → $new"
+ok "kill -9: restarted by systemd (MainPID $old → $new, NRestarts $(prop example NRestarts))"
+
+# --- sdloopd goes, the plugins stay; the next sdloopd adopts them ------------------------------------------
+example_pid=$(prop example MainPID)
+ledger_pid=$(prop ledger MainPID)
+systemctl stop sdloopd-1.service
+systemctl is-active --quiet sdloop-example.service sdloop-ledger.service || fail "plugin units stopped with sdloopd"
+[ "$(systemctl show -P MainPID sdloop-example.service)" = "$example_pid" ] || fail "the example process changed"
+ok "stopping sdloopd leaves the plugin units running"
+
+start_sdloopd sdloopd-2
+wait_for 20 state_is example running || fail "example is $(prop example State) after adoption"
+wait_for 20 state_is ledger running || fail "ledger is $(prop ledger State) after adoption"
+[ "$(prop example MainPID)" = "$example_pid" ] || fail "example was started anew ($(prop example MainPID))"
+[ "$(prop ledger MainPID)" = "$ledger_pid" ] || fail "ledger was started anew"
+journalctl --no-pager -u sdloopd-2.service | grep -q 'adopted the running instance' || fail "no adoption logged"
+wait_for 20 sh -c "busctl call org.sdloop1 $relayer org.sdloop1.Relayer GetChainStatus" || fail "relayer not back"
+ok "the next sdloopd adopts the running plugins (same MainPIDs) and re-creates the relayer"
+
+# --- Reload removes, StopPlugin stops the units ----------------------------------------------------------------
+rm "$cfg/plugins.d/50-ledger.json"
+manager Reload || fail "Reload"
+wait_for 20 sh -c '! systemctl is-active --quiet sdloop-ledger.socket' || fail "the removed plugin's units are still there"
+ok "Reload of a removed plugin stops its units"
+
+manager StopPlugin s example || fail "StopPlugin"
+wait_for 20 sh -c '! systemctl is-active --quiet sdloop-example.socket' || fail "StopPlugin left the socket unit"
+manager StartPlugin s example || fail "StartPlugin"
+state_is example running || fail "StartPlugin"
+ok "StopPlugin removes the units, StartPlugin creates them again"
+
+manager StopPlugin s example
+systemctl stop sdloopd-2.service
+echo "=== sdloopd's warnings and errors (for the record) ==="
+journalctl --no-pager -o cat -p warning -u sdloopd-1.service -u sdloopd-2.service || :
+echo "$passed passed, 0 failed"
