@@ -773,8 +773,18 @@ static void tput_threads(HostPlugin *p, Tput *t, unsigned callers) {
 
 /* ---------- 4. recovery ---------- */
 
+/* When the host saw the plugin go (RECOVERING) and come back (RUNNING). */
+static uint64_t seen_recovering_ns, seen_running_ns;
+
+static void on_plugin_changed(HostPlugin *p, void *userdata) {
+        if (p->state == HOST_PLUGIN_RECOVERING && seen_recovering_ns == 0)
+                seen_recovering_ns = now_ns();
+        else if (p->state == HOST_PLUGIN_RUNNING && seen_recovering_ns > 0 && seen_running_ns == 0)
+                seen_running_ns = now_ns();
+}
+
 static void bench_recovery(void) {
-        Samples handle_total = {}, handle_detect = {}, echo_total = {};
+        Samples handle_total = {}, echo_total = {}, detect = {}, reconnect = {}, replay_call = {};
         sd_bus_error error = SD_BUS_ERROR_NULL;
         BenchHandles bh = {};
         HostPlugin *p;
@@ -802,6 +812,8 @@ static void bench_recovery(void) {
                 if (pid == 0)
                         die("no main PID for %s", p->settings.name);
 
+                host->on_plugin_changed = on_plugin_changed;
+                seen_recovering_ns = seen_running_ns = 0;
                 t0 = now_ns();
                 if (kill((pid_t) pid, SIGKILL) < 0)
                         die("kill %" PRIu32 ": %m", pid);
@@ -814,12 +826,13 @@ static void bench_recovery(void) {
                         die("call after kill -9: %s", error_text(&error, r));
                 sd_bus_error_free(&error);
 
-                if (via_handle) {
-                        samples_add(&handle_total, t1 - t0);
-                        if (p->last_recovery_usec > 0)
-                                samples_add(&handle_detect, t1 - t0 - MIN(t1 - t0, p->last_recovery_usec * 1000));
-                } else
-                        samples_add(&echo_total, t1 - t0);
+                host->on_plugin_changed = NULL;
+                samples_add(via_handle ? &handle_total : &echo_total, t1 - t0);
+                if (via_handle && seen_recovering_ns > 0 && seen_running_ns > seen_recovering_ns) {
+                        samples_add(&detect, seen_recovering_ns - t0);
+                        samples_add(&reconnect, seen_running_ns - seen_recovering_ns);
+                        samples_add(&replay_call, t1 - seen_running_ns);
+                }
                 /* Wait for the old process to be reaped and the new PID known before the next kill. */
                 idle(50 * USEC_PER_MSEC);
                 if (p->main_pid == pid)
@@ -836,16 +849,22 @@ static void bench_recovery(void) {
         json_dist(out, &handle_total);
         fputs(",\n    \"what_via_handle\": \"host_handle_call(ReportingPlugin.Observation): reconnect + handshake, "
               "re-create factory and reporting plugin on the new process, then the call\",\n"
-              "    \"kill_to_loss_noticed_via_handle\": ", out);
-        json_dist(out, &handle_detect);
+              "    \"kill_to_loss_noticed\": ", out);
+        json_dist(out, &detect);
+        fputs(",\n    \"loss_noticed_to_running\": ", out);
+        json_dist(out, &reconnect);
+        fputs(",\n    \"running_to_call_answered\": ", out);
+        json_dist(out, &replay_call);
         fputs(",\n    \"kill_to_echo\": ", out);
         json_dist(out, &echo_total);
         fputs(",\n    \"what_echo\": \"host_plugin_ensure (reconnect + handshake) + Bench.Echo, no handles: the shape "
               "of the anchor's relaunch + Dispense + Ping\"}", out);
 
         samples_done(&handle_total);
-        samples_done(&handle_detect);
         samples_done(&echo_total);
+        samples_done(&detect);
+        samples_done(&reconnect);
+        samples_done(&replay_call);
         plugin_remove(p);
 }
 

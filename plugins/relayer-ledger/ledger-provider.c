@@ -424,7 +424,7 @@ int ledger_provider_publish(LedgerProvider *p, SdloopObject *parent, sd_bus_erro
 
 int ledger_provider_refresh(LedgerProvider *p) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
-        char hex[2 * SDLOOP_DIGEST_SIZE + 1];
+        char hex[LEDGER_DIGEST_HEX_SIZE];
         uint8_t digest[SDLOOP_DIGEST_SIZE];
         uint64_t block;
         int r;

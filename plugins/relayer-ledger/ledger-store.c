@@ -1046,7 +1046,7 @@ int ledger_store_record_transmission(LedgerStore *s, const char *contract_id, co
         if (r < 0)
                 return r;
         if (memcmp(config.digest, ts->digest, SDLOOP_DIGEST_SIZE) != 0) {
-                char hex[2 * SDLOOP_DIGEST_SIZE + 1];
+                char hex[LEDGER_DIGEST_HEX_SIZE];
 
                 return sdloop_error_invalid(error, "report_context.digest",
                                             "not the current config digest of %s (%s)", contract_id,

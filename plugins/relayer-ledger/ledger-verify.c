@@ -26,7 +26,7 @@ int ledger_verify_transmission(const SdloopContractConfig *config, const SdloopR
         assert(signatures || n_signatures == 0);
 
         if (memcmp(config->digest, ctx->timestamp.digest, SDLOOP_DIGEST_SIZE) != 0) {
-                char got[2 * SDLOOP_DIGEST_SIZE + 1], current[2 * SDLOOP_DIGEST_SIZE + 1];
+                char got[LEDGER_DIGEST_HEX_SIZE], current[LEDGER_DIGEST_HEX_SIZE];
 
                 return sdloop_error_invalid(error, "report_context.digest", "%s is not the current config digest %s",
                                             ledger_digest_to_hex(ctx->timestamp.digest, got),

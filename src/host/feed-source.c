@@ -511,7 +511,7 @@ int host_feed_source_config_parse(json_object *j, const char *field, const char 
         };
         _cleanup_(host_feed_source_config_freep) HostFeedSourceConfig *c = NULL;
         json_object *v;
-        const char *s;
+        const char *s = NULL;
         int r;
 
         assert(field);
