@@ -164,7 +164,7 @@ static uint64_t clock_realtime(void *userdata) {
 
 static int store_error(LedgerStore *s, sd_bus_error *error, int rc, const char *what) {
         /* A write lock held too long by another process is a timeout, not a broken ledger. */
-        if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
+        if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED) /* extended codes included */
                 return sdloop_error_setf(error, SDLOOP_ERROR_TIMEOUT, "ledger %s: %s: database is busy", s->path, what);
         return sdloop_error_setf(error, SDLOOP_ERROR_INTERNAL, "ledger %s: %s: %s", s->path, what,
                                  s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));

@@ -128,7 +128,7 @@ char *format_timestamp(char *buf, size_t l, uint64_t usec) {
 int json_print(json_object *o) {
         int flags = JSON_C_TO_STRING_NOSLASHESCAPE;
 
-        flags |= arg_json == JSON_SHORT ? JSON_C_TO_STRING_PLAIN : JSON_C_TO_STRING_PRETTY;
+        flags |= arg_json == JSON_SHORT ? JSON_C_TO_STRING_PLAIN : JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED;
         if (puts(json_object_to_json_string_ext(o, flags)) < 0 || fflush(stdout) != 0) {
                 log_error("Failed to write JSON output: %m");
                 return EXIT_FAILED;
