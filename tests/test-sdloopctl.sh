@@ -58,10 +58,15 @@ ctl() {
 
 has() { grep -qE -- "$1" "$tmp/out" || fail "output lacks /$1/"; }
 has_err() { grep -qE -- "$1" "$tmp/err" || fail "stderr lacks /$1/"; }
-# json EXPR: evaluate a python expression over the JSON output (bound to j); it must be true.
+# json EXPR...: python expressions over the JSON output (bound to j); each must be true. One python per
+# output: its start-up is the slowest part of this test.
 json() {
-        python3 -c 'import json, sys; j = json.load(open(sys.argv[1])); sys.exit(0 if eval(sys.argv[2]) else 1)' \
-                "$tmp/out" "$1" || fail "JSON check failed: $1"
+        python3 -c '
+import json, sys
+j = json.load(open(sys.argv[1]))
+for e in sys.argv[2:]:
+    if not eval(e):
+        sys.exit("JSON check failed: " + e)' "$tmp/out" "$@" || fail "JSON checks"
 }
 
 # Deterministic output: UTF-8 glyphs, UTC timestamps, no colors unless asked for.
@@ -81,8 +86,7 @@ wait_for 10 grep -q READY "$tmp/fake.out" || fail "fake-sdloopd did not start: $
 
 # The fake serves exactly the contract the real daemon serves.
 introspect() {
-        busctl --user call --json=short org.sdloop1 "$1" org.freedesktop.DBus.Introspectable Introspect \
-                | python3 -c 'import json, sys; print(json.load(sys.stdin)["data"][0])' >"$2"
+        busctl --user --xml-interface introspect org.sdloop1 "$1" >"$2"
 }
 introspect /org/sdloop1 "$tmp/manager.xml"
 introspect /org/sdloop1/plugin/ledger "$tmp/instance.xml"
@@ -110,11 +114,12 @@ has '^2 plugins listed\.$'
 ok "list --no-legend and -q print the rows only; list is the default command"
 
 ctl 0 list --json
-json 'isinstance(j, list) and [p["name"] for p in j] == ["ledger", "median-eth"]'
-json 'j[0]["kind"] == "relayer" and j[0]["state"] == "running" and j[0]["n_restarts"] == 2'
-json "j[0]['main_pid'] == $fake_pid and j[0]['memory_current'] > 0 and j[0]['object_path'] == '/org/sdloop1/plugin/ledger'"
-json 'j[1]["state"] == "failed" and j[1]["main_pid"] == 0 and j[1]["memory_current"] is None'
-json 'j[1]["object_path"] == "/org/sdloop1/plugin/median_2deth" and j[1]["last_error"].startswith("start limit hit")'
+json 'isinstance(j, list) and [p["name"] for p in j] == ["ledger", "median-eth"]' \
+        'j[0]["kind"] == "relayer" and j[0]["state"] == "running" and j[0]["n_restarts"] == 2' \
+        "j[0]['main_pid'] == $fake_pid and j[0]['memory_current'] > 0" \
+        'j[0]["object_path"] == "/org/sdloop1/plugin/ledger"' \
+        'j[1]["state"] == "failed" and j[1]["main_pid"] == 0 and j[1]["memory_current"] is None' \
+        'j[1]["object_path"] == "/org/sdloop1/plugin/median_2deth" and j[1]["last_error"].startswith("start limit hit")'
 [ "$(wc -l <"$tmp/out")" -gt 2 ] || fail "--json is pretty"
 ctl 0 list --json=short
 [ "$(wc -l <"$tmp/out")" -eq 1 ] || fail "--json=short is one line"
@@ -179,8 +184,8 @@ ctl 3 -q status median-eth
 ok "status without names shows all; -q status only sets the exit status"
 
 ctl 0 status --json ledger
-json 'isinstance(j, dict) and j["name"] == "ledger" and j["address"] == "/run/sdloop/plugin/ledger.sock"'
-json "j['main_pid'] == $fake_pid and j['unit'] == 'sdloop-ledger.service' and j['last_error'] == ''"
+json 'isinstance(j, dict) and j["name"] == "ledger" and j["address"] == "/run/sdloop/plugin/ledger.sock"' \
+        "j['main_pid'] == $fake_pid and j['unit'] == 'sdloop-ledger.service' and j['last_error'] == ''"
 ctl 3 status --json=short
 json 'isinstance(j, list) and len(j) == 2 and j[1]["state"] == "failed"'
 ok "status --json: an object for one name, an array otherwise"
@@ -206,9 +211,10 @@ has '^1 of 5 unhealthy\.$'
 ctl 1 -q health
 [ ! -s "$tmp/out" ] || fail "-q health printed something"
 ctl 1 health --json
-json 'j["healthy"] is False and [p["name"] for p in j["plugins"]] == ["ledger", "median-eth"]'
-json 'j["plugins"][0]["healthy"] and j["plugins"][0]["services"] == {"ledger.Relayer": "", "ledger.Provider": "", "ledger.Provider.ContractTransmitter": ""}'
-json 'not j["plugins"][1]["healthy"] and j["plugins"][1]["status"].startswith("failed: start limit hit")'
+json 'j["healthy"] is False and [p["name"] for p in j["plugins"]] == ["ledger", "median-eth"]' \
+        'j["plugins"][0]["healthy"] and j["plugins"][0]["services"] == {"ledger.Relayer": "", "ledger.Provider": "",
+                                                                         "ledger.Provider.ContractTransmitter": ""}' \
+        'not j["plugins"][1]["healthy"] and j["plugins"][1]["status"].startswith("failed: start limit hit")'
 ok "health exits 1 when a plugin is not running; --json; -q"
 
 ctl 4 health nope
@@ -222,10 +228,10 @@ has '^btc-usd +stopped +-1042 +0 +0 +- +0$'
 has '^eth-usd +running +334512345678 +3 +7 +Wed 2024-11-27 21:45:01 UTC +42$'
 has '^2 feeds listed\.$'
 ctl 0 feeds --json
-json '[f["name"] for f in j] == ["btc-usd", "eth-usd"]'
-json 'j[0]["latest_answer"] == "-1042" and j[1]["latest_answer"] == "334512345678"'
-json 'j[1]["epoch"] == 3 and j[1]["round"] == 7 and j[1]["reports_transmitted"] == 42'
-json 'j[1]["latest_timestamp_usec"] == 1732743901000000 and j[1]["state"] == "running"'
+json '[f["name"] for f in j] == ["btc-usd", "eth-usd"]' \
+        'j[0]["latest_answer"] == "-1042" and j[1]["latest_answer"] == "334512345678"' \
+        'j[1]["epoch"] == 3 and j[1]["round"] == 7 and j[1]["reports_transmitted"] == 42' \
+        'j[1]["latest_timestamp_usec"] == 1732743901000000 and j[1]["state"] == "running"'
 ok "feeds: table and --json (answers stay decimal strings)"
 
 # --- start, stop, restart, reload --------------------------------------------------------------------------
@@ -252,8 +258,8 @@ ok "stop makes status exit 3 and health 1; start brings it back"
 ctl 0 restart ledger --json
 json 'len(j) == 1 and j[0]["name"] == "ledger" and j[0]["result"] == "done" and j[0]["n_restarts"] == 3'
 ctl 4 start --json=short median-eth nope
-json '[p["result"] for p in j] == ["done", "failed"] and j[0]["state"] == "running"'
-json 'j[1]["error"] == "org.sdloop1.Error.NotFound" and j[1]["message"] == "no plugin named nope"'
+json '[p["result"] for p in j] == ["done", "failed"] and j[0]["state"] == "running"' \
+        'j[1]["error"] == "org.sdloop1.Error.NotFound" and j[1]["message"] == "no plugin named nope"'
 ok "restart/start --json print the outcome and the resulting state"
 
 ctl 1 health median-eth

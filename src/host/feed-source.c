@@ -845,7 +845,12 @@ static void source_complete_text(HostFeedSource *s, const char *what, const char
 
         r = host_feed_decimal_scale(text, s->config->has_multiplier, s->config->exponent, &value, &reason);
         if (r < 0 && r != -ENOMEM) {
-                quote_text(text, strlen(text), q);
+                const char *t = text + strspn(text, " \t\r\n");
+                size_t n = strlen(t);
+
+                while (n > 0 && char_is_space(t[n - 1]))
+                        n--;
+                quote_text(t, n, q);
                 (void) source_errorf(&error, s, "%s%s%s %s", strempty(what), what ? ": " : "", reason, q);
         }
         source_complete(s, value, error);

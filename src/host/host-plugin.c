@@ -221,6 +221,8 @@ static void plugin_wait(HostPlugin *p, uint64_t usec) {
 }
 
 static int plugin_unavailable(HostPlugin *p, sd_bus_error *error, const char *why) {
+        /* Say why now, not what went wrong on the last attempt. */
+        sd_bus_error_free(error);
         return sdloop_error_setf(error, SDLOOP_ERROR_PLUGIN_UNAVAILABLE, "plugin %s is %s%s%s",
                                  p->settings.name, host_plugin_state_to_string(p->state), why ? ": " : "",
                                  strempty(why));

@@ -73,6 +73,8 @@ ExecStart=$exec_start
 StandardOutput=file:/sdloop-out/log
 StandardError=inherit
 TimeoutStartSec=infinity
+# A test stuck in a loop that logs must not fill the disk of the machine running it.
+LimitFSIZE=512M
 ExecStopPost=/bin/sh -c 'case "$\${EXIT_STATUS:-}" in ""|*[!0-9]*) s=1 ;; *) s=$\$EXIT_STATUS ;; esac; echo "inner exit status: $\${EXIT_STATUS:-none}" >>/sdloop-out/log; systemctl exit $\$s'
 EOF
 

@@ -18,7 +18,9 @@ dump() {
         echo "=== units ==="
         systemctl list-units --all --no-pager 'sdloop*' || :
         echo "=== journal ==="
-        journalctl --no-pager -o short-monotonic -n 200 -u 'sdloopd-*' -u 'sdloop-*' || :
+        journalctl --no-pager -o short-monotonic -n 200 -u "sdloopd-*" -u "sdloop-*" || :
+        echo "=== sdloopd ==="
+        journalctl --no-pager -o cat -n 60 -u "sdloopd-*" || :
 }
 
 fail() {
