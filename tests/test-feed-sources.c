@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 
 #include "feed-source.h"
-#include "host.h"
+#include "host-plugin.h"
 #include "macro.h"
 
 static sd_event *event;

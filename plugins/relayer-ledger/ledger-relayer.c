@@ -461,6 +461,15 @@ static int plugin_new_relayer(void *userdata, SdloopObject *parent, const char *
         log_info("Keystore %s holds %zu account%s.", keystore_path, strv_length(accounts),
                  strv_length(accounts) == 1 ? "" : "s");
 
+        if (!rl->config.ledger) {
+                /* Under a unit with StateDirectory= (what sdloopd gives every plugin), the ledger lives
+                 * there unless the config says otherwise. */
+                const char *state = getenv("STATE_DIRECTORY");
+
+                if (!isempty(state) && state[0] == '/' &&
+                    asprintf(&rl->config.ledger, "%s/%s.sqlite", state, rl->config.chain_id) < 0)
+                        return -ENOMEM;
+        }
         if (rl->config.ledger) {
                 r = relayer_open_store(rl, rl->config.ledger, error);
                 if (r < 0)

@@ -29,6 +29,7 @@ typedef struct ExecPlugin {
         unsigned n_restarts;
         bool stopping;
         bool restart_requested;
+        char *state_directory; /* <socket dir>/../state/<name>, as StateDirectory= would give */
         uint64_t start_times[START_HISTORY];
 } ExecPlugin;
 
@@ -152,6 +153,9 @@ static int on_child_exit(sd_event_source *s, const siginfo_t *si, void *userdata
         }
 
         if (!exit_wants_restart(p->settings.restart, si)) {
+                /* Nothing will accept on the socket any more: refuse connections instead of queueing. */
+                e->listen_fd = safe_close(e->listen_fd);
+                (void) unlink(p->settings.socket_path);
                 host_plugin_update(p, HOST_PLUGIN_FAILED, NULL, &zero, why);
                 return 0;
         }
@@ -226,6 +230,8 @@ static void exec_child(HostPlugin *p, ExecPlugin *e) {
         }
         (void) unsetenv("LISTEN_FDNAMES");
         (void) setenv("SDLOOP_PLUGIN", p->settings.name, 1);
+        if (e->state_directory)
+                (void) setenv("STATE_DIRECTORY", e->state_directory, 1);
         if (p->settings.crash_after_step > 0) {
                 char v[32];
 
@@ -292,6 +298,7 @@ static int exec_init(Host *h) {
 
 static int exec_start(HostPlugin *p) {
         ExecPlugin *e = p->backend_data;
+        int r;
 
         if (!e) {
                 e = new0(ExecPlugin, 1);
@@ -305,6 +312,22 @@ static int exec_start(HostPlugin *p) {
 
         e->stopping = false;
         e->n_restarts = 0;
+        if (!e->state_directory) {
+                _cleanup_free_ char *sockdir = strdup(p->settings.socket_path);
+                char *slash;
+
+                if (!sockdir)
+                        return -ENOMEM;
+                slash = strrchr(sockdir, '/');
+                if (slash)
+                        *slash = 0;
+                if (asprintf(&e->state_directory, "%s/../state/%s", sockdir, p->settings.name) < 0)
+                        return -ENOMEM;
+                r = mkdir_parents(e->state_directory);
+                if (r < 0 || (mkdir(e->state_directory, 0700) < 0 && errno != EEXIST))
+                        log_warning("Cannot create state directory %s for plugin %s, continuing without.",
+                                    e->state_directory, p->settings.name);
+        }
         free(p->unit);
         p->unit = strdup(p->settings.binary);
         return exec_spawn(p);
@@ -368,6 +391,7 @@ static void exec_free(HostPlugin *p) {
         if (!e)
                 return;
         (void) exec_stop(p);
+        free(e->state_directory);
         p->backend_data = mfree(e);
 }
 

@@ -197,7 +197,7 @@ static int on_job_removed(sd_bus_message *m, void *userdata, sd_bus_error *ret_e
                 return 0;
         }
         for (JobWaiter *w = b->waiters; w; w = w->next)
-                if (!w->result && streq(w->job, path))
+                if (!w->result && streq_ptr(w->job, path))
                         w->result = strdup(result) ?: strdup("");
         return 0;
 }
@@ -802,6 +802,18 @@ static int append_environment(sd_bus_message *m, HostPlugin *p) {
         return append_prop_strv(m, "Environment", env);
 }
 
+/* A persistent directory of its own, even under DynamicUser= and ProtectSystem=strict:
+ * /var/lib/sdloop-<name> (or ~/.local/state/… for the user manager), passed as $STATE_DIRECTORY. */
+static int append_state_directory(sd_bus_message *m, HostPlugin *p) {
+        _cleanup_free_ char *dir = NULL;
+        char *dirs[2] = {};
+
+        if (asprintf(&dir, "sdloop-%s", p->settings.name) < 0)
+                return -ENOMEM;
+        dirs[0] = dir;
+        return append_prop_strv(m, "StateDirectory", dirs);
+}
+
 static int append_log_extra_fields(sd_bus_message *m, HostPlugin *p) {
         _cleanup_free_ char *field = NULL;
         int r;
@@ -927,6 +939,9 @@ static int append_service_properties(sd_bus_message *m, HostPlugin *p, SystemdBa
         if (r < 0)
                 return r;
         r = append_log_extra_fields(m, p);
+        if (r < 0)
+                return r;
+        r = append_state_directory(m, p);
         if (r < 0)
                 return r;
         r = append_prop_string(m, "SyslogIdentifier", p->settings.name);

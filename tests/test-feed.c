@@ -1,0 +1,692 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+/* The feed driver (src/host/feed.h) with the real plugins under the exec backend: sdloop-relayer-ledger
+ * keeps the ledger, sdloop-median decides, the host plays four oracles (f = 1). The feed runs until enough
+ * reports are on the ledger — while the relayer and then the median plugin are killed with SIGKILL in the
+ * middle of a round — and the ledger is then read directly (SQLite, read-only): every report it holds was
+ * transmitted by the feed, carries f+1 valid signatures by the feed's keys over its context, has an answer
+ * within what the oracles observed in its round, and the (epoch, round) pairs grow strictly with no round
+ * lost or repeated. A second feed on the same ledger goes on after the first without reusing a round. */
+
+#include <check.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <signal.h>
+#include <sodium.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+
+#include "feed.h"
+#include "host-backend.h"
+#include "host-handle.h"
+#include "host-plugin.h"
+#include "host-services.h"
+#include "macro.h"
+
+#define CONTRACT "eth-usd"
+
+typedef struct Observed {
+        uint32_t epoch;
+        uint8_t round;
+        unsigned oracle;
+        char *value;
+} Observed;
+
+typedef struct Sent {
+        SdloopReportContext ctx;
+        SdloopBytes report;
+        SdloopAttributed sigs[HOST_FEED_ORACLES_MAX];
+        size_t n_sigs;
+} Sent;
+
+static struct {
+        char dir[64];
+        char *ledger;
+        char *relayer_config;
+        Host *host;
+        HostKeystore *keystore;
+        HostPlugin *relayer, *median;
+        HostHandle *relayer_h;
+        HostFeed *feed;
+
+        Observed *observed;
+        size_t n_observed;
+        char **errors; /* what DataSources answered instead of a value */
+        size_t n_errors;
+        Sent *sent;
+        size_t n_sent;
+
+        /* Kill this plugin from inside the next round (while an oracle observes). */
+        HostPlugin *kill_next;
+        unsigned kills;
+} T;
+
+/* --- fixture ---------------------------------------------------------------------------------------------- */
+
+static int relayer_on_connect(HostPlugin *p, SdloopPeer *peer, void *userdata) {
+        return host_services_export(peer, T.keystore);
+}
+
+static int relayer_create(HostHandle *h, SdloopPeer *peer, const char *parent_path, char **ret, sd_bus_error *error) {
+        return sdloop_plugin_relayer_new_relayer(peer, T.relayer_config, HOST_KEYSTORE_PATH, ret, error);
+}
+
+static const HostHandleOps relayer_ops = { .kind = "relayer", .create = relayer_create };
+
+static HostPlugin *add_plugin(const char *name, const char *kind, const char *binary_env) {
+        HostPluginSettings s;
+        HostPlugin *p;
+        const char *binary = getenv(binary_env);
+
+        ck_assert_msg(binary, "$%s is not set", binary_env);
+        host_plugin_settings_init(&s);
+        s.name = strdup(name);
+        s.kind = strdup(kind);
+        s.binary = strdup(binary);
+        ck_assert_int_ge(asprintf(&s.socket_path, "%s/%s.sock", T.dir, name), 0);
+        s.restart_usec = 20 * USEC_PER_MSEC;
+        s.start_limit_burst = 60;
+        s.call_timeout_usec = 15 * USEC_PER_SEC;
+        ck_assert_int_eq(host_plugin_new(T.host, &s, &p), 0);
+        return p;
+}
+
+static void setup(void) {
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_free_ char *state = NULL;
+
+        memset(&T, 0, sizeof(T));
+        strcpy(T.dir, "/tmp/sdloop-test-feed-XXXXXX");
+        ck_assert_ptr_nonnull(mkdtemp(T.dir));
+        ck_assert_int_ge(asprintf(&T.ledger, "%s/ledger.sqlite", T.dir), 0);
+        ck_assert_int_ge(asprintf(&T.relayer_config, "{\"chain_id\": \"test-chain\", \"ledger\": \"%s\"}", T.ledger), 0);
+        ck_assert_int_ge(asprintf(&state, "%s/state", T.dir), 0);
+        ck_assert_int_eq(host_keystore_new(state, &T.keystore), 0);
+        ck_assert_int_eq(host_new(NULL, &host_backend_exec, &T.host), 0);
+
+        T.relayer = add_plugin("ledger", SDLOOP_KIND_RELAYER, "SDLOOP_RELAYER_LEDGER");
+        T.relayer->on_connect = relayer_on_connect;
+        ck_assert_msg(host_plugin_start(T.relayer, &error) == 0, "start relayer: %s", error.message);
+        T.median = add_plugin("median", SDLOOP_KIND_MEDIAN, "SDLOOP_MEDIAN_PLUGIN");
+        ck_assert_msg(host_plugin_start(T.median, &error) == 0, "start median: %s", error.message);
+        sd_bus_error_free(&error);
+}
+
+static void create_relayer(void) {
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+
+        ck_assert_msg(host_handle_new(T.relayer, NULL, &relayer_ops, NULL, &T.relayer_h, &error) == 0, "relayer: %s",
+                      error.message);
+}
+
+static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+        return remove(path) < 0 ? -errno : 0;
+}
+
+static void records_clear(void) {
+        for (size_t i = 0; i < T.n_observed; i++)
+                free(T.observed[i].value);
+        T.observed = mfree(T.observed);
+        T.n_observed = 0;
+        for (size_t i = 0; i < T.n_errors; i++)
+                free(T.errors[i]);
+        T.errors = mfree(T.errors);
+        T.n_errors = 0;
+        for (size_t i = 0; i < T.n_sent; i++) {
+                sdloop_bytes_done(&T.sent[i].report);
+                for (size_t k = 0; k < T.sent[i].n_sigs; k++)
+                        sdloop_bytes_done(&T.sent[i].sigs[k].data);
+        }
+        T.sent = mfree(T.sent);
+        T.n_sent = 0;
+}
+
+static void teardown(void) {
+        T.feed = host_feed_free(T.feed);
+        T.host = host_free(T.host);
+        T.keystore = host_keystore_free(T.keystore);
+        records_clear();
+        free(T.ledger);
+        free(T.relayer_config);
+        (void) nftw(T.dir, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* --- what the feed does, as seen from its hooks --------------------------------------------------------- */
+
+static void on_observed(HostFeed *f, unsigned oracle, bool juels, const SdloopReportTimestamp *ts,
+                        const char *value, const char *error, void *userdata) {
+        if (error) {
+                T.errors = reallocarray(T.errors, T.n_errors + 1, sizeof(char *));
+                ck_assert_ptr_nonnull(T.errors);
+                T.errors[T.n_errors++] = strdup(error);
+        } else if (!juels) {
+                T.observed = reallocarray(T.observed, T.n_observed + 1, sizeof(Observed));
+                ck_assert_ptr_nonnull(T.observed);
+                T.observed[T.n_observed++] = (Observed) {
+                        .epoch = ts->epoch,
+                        .round = ts->round,
+                        .oracle = oracle,
+                        .value = strdup(value),
+                };
+        }
+
+        /* Mid-round: the median plugin is inside Observation, waiting for this very answer. */
+        if (T.kill_next && oracle == 1 && T.kill_next->main_pid > 0) {
+                ck_assert_int_eq(kill((pid_t) T.kill_next->main_pid, SIGKILL), 0);
+                T.kill_next = NULL;
+                T.kills++;
+        }
+}
+
+static void on_transmitted(HostFeed *f, const SdloopReportContext *ctx, const SdloopBytes *report,
+                           const SdloopAttributed *sigs, size_t n_sigs, void *userdata) {
+        Sent *s;
+
+        T.sent = reallocarray(T.sent, T.n_sent + 1, sizeof(Sent));
+        ck_assert_ptr_nonnull(T.sent);
+        s = T.sent + T.n_sent++;
+        *s = (Sent) { .ctx = *ctx, .n_sigs = n_sigs };
+        ck_assert_int_eq(sdloop_bytes_copy(&s->report, report->data, report->size), 0);
+        ck_assert_uint_le(n_sigs, HOST_FEED_ORACLES_MAX);
+        for (size_t i = 0; i < n_sigs; i++) {
+                s->sigs[i].oracle = sigs[i].oracle;
+                ck_assert_int_eq(sdloop_bytes_copy(&s->sigs[i].data, sigs[i].data.data, sigs[i].data.size), 0);
+        }
+}
+
+static const HostFeedHooks hooks = {
+        .observed = on_observed,
+        .transmitted = on_transmitted,
+};
+
+static const char feed_json[] =
+        "{"
+        "  \"relayer\": \"ledger\","
+        "  \"median\": \"median\","
+        "  \"contract_id\": \"" CONTRACT "\","
+        "  \"n\": 4, \"f\": 1,"
+        "  \"onchain_config\": {\"min\": \"0\", \"max\": \"1000000000000000\"},"
+        "  \"offchain_config\": {\"alpha_report_ppb\": 0, \"alpha_accept_ppb\": 0, \"delta_c_sec\": 0},"
+        "  \"round_interval_sec\": 0.05,"
+        "  \"value\": {\"type\": \"random_walk\", \"start\": \"200000000000\", \"step_ppm\": 5000, \"seed\": 7},"
+        "  \"juels_per_fee_coin\": {\"type\": \"constant\", \"value\": \"1000000000000000000\"}"
+        "  %s"
+        "}";
+
+static HostFeed *make_feed(const char *extra) {
+        _cleanup_free_ char *text = NULL, *error = NULL;
+        HostFeedConfig *c = NULL;
+        HostFeed *f = NULL;
+        json_object *j;
+
+        ck_assert_int_ge(asprintf(&text, feed_json, strempty(extra)), 0);
+        j = json_tokener_parse(text);
+        ck_assert_msg(j, "feed JSON does not parse: %s", text);
+        ck_assert_msg(host_feed_config_parse(j, "eth-usd", &c, &error) == 0, "%s", strempty(error));
+        json_object_put(j);
+        ck_assert_int_eq(host_feed_new(T.host, c, T.relayer, T.median, T.keystore, &f), 0);
+        host_feed_set_hooks(f, &hooks, NULL);
+        ck_assert_int_eq(host_feed_start(f), 0);
+        return f;
+}
+
+/* Drive the loop until @reports reports went out (or the deadline, which fails the test). */
+static void run_until(HostFeed *f, uint64_t reports, uint64_t timeout_usec) {
+        uint64_t deadline = host_now() + timeout_usec;
+        HostFeedStatus st;
+
+        for (;;) {
+                host_feed_get_status(f, &st);
+                if (st.reports_transmitted >= reports)
+                        return;
+                ck_assert_msg(host_now() < deadline, "only %" PRIu64 " of %" PRIu64 " reports in time; state %s, "
+                              "last error: %s", st.reports_transmitted, reports, host_feed_state_to_string(st.state),
+                              strempty(st.last_error));
+                ck_assert_int_ge(sd_event_run(T.host->event, 100 * USEC_PER_MSEC), 0);
+                host_run_work(T.host);
+        }
+}
+
+/* Drive the loop until @done says so. */
+static void run_while(bool (*done)(HostFeed *f), HostFeed *f, uint64_t timeout_usec, const char *what) {
+        uint64_t deadline = host_now() + timeout_usec;
+
+        while (!done(f)) {
+                HostFeedStatus st;
+
+                host_feed_get_status(f, &st);
+                ck_assert_msg(host_now() < deadline, "%s did not happen in time; state %s, last error: %s", what,
+                              host_feed_state_to_string(st.state), strempty(st.last_error));
+                ck_assert_int_ge(sd_event_run(T.host->event, 100 * USEC_PER_MSEC), 0);
+                host_run_work(T.host);
+        }
+}
+
+/* --- the ledger --------------------------------------------------------------------------------------- */
+
+static const Sent *find_sent(uint32_t epoch, uint8_t round) {
+        const Sent *found = NULL;
+
+        for (size_t i = 0; i < T.n_sent; i++)
+                if (T.sent[i].ctx.timestamp.epoch == epoch && T.sent[i].ctx.timestamp.round == round) {
+                        /* Transmitted once per round, never twice. */
+                        ck_assert_msg(!found, "epoch %u round %u transmitted twice", epoch, round);
+                        found = T.sent + i;
+                }
+        return found;
+}
+
+static void hex_decode(const char *hex, uint8_t *out, size_t n) {
+        ck_assert_uint_eq(strlen(hex), 2 * n);
+        for (size_t i = 0; i < n; i++)
+                ck_assert_int_eq(sscanf(hex + 2 * i, "%2hhx", out + i), 1);
+}
+
+static void check_signatures(HostFeed *f, const Sent *s) {
+        _cleanup_(sdloop_bytes_done) SdloopBytes payload = {};
+        bool seen[HOST_FEED_ORACLES_MAX] = {};
+        size_t distinct = 0;
+
+        ck_assert_int_eq(sdloop_report_signing_payload(&s->ctx, s->report.data, s->report.size, &payload), 0);
+        for (size_t i = 0; i < s->n_sigs; i++) {
+                const char *signer = host_feed_get_signer(f, s->sigs[i].oracle);
+                uint8_t pk[crypto_sign_PUBLICKEYBYTES];
+
+                ck_assert_ptr_nonnull(signer);
+                hex_decode(signer, pk, sizeof(pk));
+                ck_assert_uint_eq(s->sigs[i].data.size, crypto_sign_BYTES);
+                ck_assert_msg(crypto_sign_verify_detached(s->sigs[i].data.data, payload.data, payload.size, pk) == 0,
+                              "epoch %u round %u: signature of oracle %u does not verify", s->ctx.timestamp.epoch,
+                              s->ctx.timestamp.round, s->sigs[i].oracle);
+                if (!seen[s->sigs[i].oracle]) {
+                        seen[s->sigs[i].oracle] = true;
+                        distinct++;
+                }
+        }
+        /* f + 1 = 2. */
+        ck_assert_uint_ge(distinct, 2);
+}
+
+/* The answer lies within what the oracles observed in that round (each oracle counted once). */
+static void check_answer(uint32_t epoch, uint8_t round, const char *answer) {
+        const char *lo = NULL, *hi = NULL;
+        bool seen[HOST_FEED_ORACLES_MAX] = {};
+        unsigned n = 0;
+
+        for (size_t i = 0; i < T.n_observed; i++) {
+                const Observed *o = T.observed + i;
+
+                if (o->epoch != epoch || o->round != round)
+                        continue;
+                if (!seen[o->oracle]) {
+                        seen[o->oracle] = true;
+                        n++;
+                }
+                if (!lo || sdloop_decimal_compare(o->value, lo) < 0)
+                        lo = o->value;
+                if (!hi || sdloop_decimal_compare(o->value, hi) > 0)
+                        hi = o->value;
+        }
+        /* 2f + 1 = 3 at least. */
+        ck_assert_msg(n >= 3, "epoch %u round %u: only %u oracles observed", epoch, round, n);
+        ck_assert_msg(sdloop_decimal_compare(lo, answer) <= 0 && sdloop_decimal_compare(answer, hi) <= 0,
+                      "epoch %u round %u: answer %s outside the observations [%s, %s]", epoch, round, answer, lo, hi);
+}
+
+typedef struct LedgerRow {
+        uint8_t digest[SDLOOP_DIGEST_SIZE];
+        uint32_t epoch;
+        uint8_t round;
+        char *answer;
+} LedgerRow;
+
+/* Check every transmission of the contract with sequence number ≥ @from (0-based, in ledger order) against
+ * what @f transmitted; with @consecutive, each round must follow the previous one directly (no round of the
+ * feed went by without its report). Returns how many rows there are in all. */
+static size_t check_ledger(HostFeed *f, size_t from, bool consecutive) {
+        sqlite3 *db = NULL;
+        sqlite3_stmt *st = NULL;
+        size_t n = 0, checked = 0;
+        LedgerRow prev = {};
+        bool have_prev = false;
+
+        ck_assert_int_eq(sqlite3_open_v2(T.ledger, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+        ck_assert_int_eq(sqlite3_busy_timeout(db, 5000), SQLITE_OK);
+        ck_assert_int_eq(sqlite3_prepare_v2(db, "SELECT digest, epoch, round, answer, report FROM transmissions "
+                                            "WHERE contract_id = ?1 ORDER BY id", -1, &st, NULL), SQLITE_OK);
+        ck_assert_int_eq(sqlite3_bind_text(st, 1, CONTRACT, -1, SQLITE_STATIC), SQLITE_OK);
+
+        for (;;) {
+                int rc = sqlite3_step(st);
+                LedgerRow row = {};
+                const Sent *s;
+
+                if (rc == SQLITE_DONE)
+                        break;
+                ck_assert_int_eq(rc, SQLITE_ROW);
+                ck_assert_int_eq(sqlite3_column_bytes(st, 0), SDLOOP_DIGEST_SIZE);
+                memcpy(row.digest, sqlite3_column_blob(st, 0), SDLOOP_DIGEST_SIZE);
+                row.epoch = (uint32_t) sqlite3_column_int64(st, 1);
+                row.round = (uint8_t) sqlite3_column_int(st, 2);
+                row.answer = (char *) sqlite3_column_text(st, 3);
+
+                /* Strictly increasing over the whole ledger: nothing repeated, nothing reordered. */
+                if (have_prev)
+                        ck_assert_msg(row.epoch > prev.epoch || (row.epoch == prev.epoch && row.round > prev.round),
+                                      "row %zu: epoch %u round %u after epoch %u round %u", n, row.epoch, row.round,
+                                      prev.epoch, prev.round);
+
+                if (n >= from) {
+                        if (consecutive && have_prev && n > from) {
+                                uint32_t e = prev.round == 255 ? prev.epoch + 1 : prev.epoch;
+                                uint8_t r = prev.round == 255 ? 1 : prev.round + 1;
+
+                                ck_assert_msg(row.epoch == e && row.round == r,
+                                              "row %zu: epoch %u round %u does not follow epoch %u round %u: a round "
+                                              "was lost", n, row.epoch, row.round, prev.epoch, prev.round);
+                        }
+                        s = find_sent(row.epoch, row.round);
+                        ck_assert_msg(s, "epoch %u round %u is on the ledger but was not transmitted by the feed",
+                                      row.epoch, row.round);
+                        ck_assert(memcmp(s->ctx.timestamp.digest, row.digest, SDLOOP_DIGEST_SIZE) == 0);
+                        ck_assert_int_eq(sqlite3_column_bytes(st, 4), (int) s->report.size);
+                        ck_assert(memcmp(sqlite3_column_blob(st, 4), s->report.data, s->report.size) == 0);
+                        check_signatures(f, s);
+                        check_answer(row.epoch, row.round, row.answer);
+                        checked++;
+                }
+
+                memcpy(prev.digest, row.digest, SDLOOP_DIGEST_SIZE);
+                prev.epoch = row.epoch;
+                prev.round = row.round;
+                have_prev = true;
+                n++;
+        }
+
+        /* Everything the feed transmitted is there, verified by the ledger when it took it. */
+        ck_assert_uint_eq(checked, T.n_sent);
+        sqlite3_finalize(st);
+        sqlite3_close(db);
+        return n;
+}
+
+/* --- tests ------------------------------------------------------------------------------------------------ */
+
+START_TEST(test_feed_kill_and_recover) {
+        HostFeedStatus st;
+        uint32_t relayer_pid, median_pid;
+        size_t rows;
+        char *signers[4];
+        uint32_t last_epoch;
+
+        setup();
+        create_relayer();
+        T.feed = make_feed(NULL);
+
+        run_until(T.feed, 3, 60 * USEC_PER_SEC);
+        host_feed_get_status(T.feed, &st);
+        ck_assert_str_eq(host_feed_state_to_string(st.state), "running");
+        ck_assert_ptr_nonnull(st.latest_answer);
+        ck_assert_ptr_nonnull(st.config_digest);
+        /* The first run on a fresh ledger starts at epoch 1, round 1. */
+        ck_assert_uint_eq(T.sent[0].ctx.timestamp.epoch, 1);
+        ck_assert_uint_eq(T.sent[0].ctx.timestamp.round, 1);
+
+        /* The relayer dies in the middle of a round… */
+        relayer_pid = T.relayer->main_pid;
+        T.kill_next = T.relayer;
+        run_until(T.feed, 7, 60 * USEC_PER_SEC);
+        ck_assert_uint_eq(T.kills, 1);
+        ck_assert_uint_ne(T.relayer->main_pid, relayer_pid);
+        ck_assert_uint_ge(T.relayer->n_restarts, 1);
+
+        /* …and later the median plugin. */
+        median_pid = T.median->main_pid;
+        T.kill_next = T.median;
+        run_until(T.feed, 12, 60 * USEC_PER_SEC);
+        ck_assert_uint_eq(T.kills, 2);
+        ck_assert_uint_ne(T.median->main_pid, median_pid);
+        ck_assert_uint_ge(T.median->n_restarts, 1);
+
+        ck_assert_int_eq(host_feed_stop(T.feed), 0);
+        host_feed_get_status(T.feed, &st);
+        ck_assert_str_eq(host_feed_state_to_string(st.state), "stopped");
+        /* The crashes cost no round: every round reported (alpha 0), and none failed. */
+        ck_assert_msg(st.rounds_failed == 0, "%" PRIu64 " rounds failed, last: %s", st.rounds_failed,
+                      strempty(st.last_error));
+        ck_assert_uint_eq(st.rounds_run, st.reports_transmitted);
+        ck_assert_uint_ge(st.reports_transmitted, 12);
+        ck_assert_uint_eq(st.reports_transmitted, T.n_sent);
+        ck_assert_uint_eq(st.epoch, T.sent[T.n_sent - 1].ctx.timestamp.epoch);
+        ck_assert_uint_eq(st.round, T.sent[T.n_sent - 1].ctx.timestamp.round);
+        ck_assert_int_gt(st.latest_timestamp_usec, 0);
+
+        rows = check_ledger(T.feed, 0, true);
+        ck_assert_uint_eq(rows, T.n_sent);
+
+        /* The status JSON for sdloopctl --json. */
+        {
+                json_object *j = NULL, *v;
+
+                ck_assert_int_eq(host_feed_status_to_json(&st, &j), 0);
+                ck_assert(json_object_object_get_ex(j, "reports_transmitted", &v));
+                ck_assert_int_eq(json_object_get_int64(v), (int64_t) st.reports_transmitted);
+                ck_assert(json_object_object_get_ex(j, "latest_answer", &v));
+                ck_assert_str_eq(json_object_get_string(v), st.latest_answer);
+                json_object_put(j);
+        }
+
+        /* A new feed on the same ledger and keystore — a restarted host — signs with the same keys and goes
+         * on after the ledger: the next epoch, never a round used before. */
+        for (unsigned i = 0; i < 4; i++)
+                signers[i] = strdup(host_feed_get_signer(T.feed, i));
+        last_epoch = T.sent[T.n_sent - 1].ctx.timestamp.epoch;
+        T.feed = host_feed_free(T.feed);
+        records_clear();
+
+        T.feed = make_feed(NULL);
+        run_until(T.feed, 3, 60 * USEC_PER_SEC);
+        for (unsigned i = 0; i < 4; i++) {
+                ck_assert_str_eq(host_feed_get_signer(T.feed, i), signers[i]);
+                free(signers[i]);
+        }
+        ck_assert_uint_eq(T.sent[0].ctx.timestamp.epoch, last_epoch + 1);
+        ck_assert_uint_eq(T.sent[0].ctx.timestamp.round, 1);
+        ck_assert_int_eq(host_feed_stop(T.feed), 0);
+        ck_assert_uint_eq(check_ledger(T.feed, rows, true), rows + T.n_sent);
+
+        teardown();
+}
+END_TEST
+
+static char *broken_file;
+
+static bool two_rounds_failed(HostFeed *f) {
+        HostFeedStatus st;
+
+        host_feed_get_status(f, &st);
+        return st.rounds_failed >= 2;
+}
+
+START_TEST(test_feed_failing_sources) {
+        _cleanup_free_ char *extra = NULL;
+        HostFeedStatus st;
+        bool saw_file = false, saw_command = false;
+        int fd;
+
+        setup();
+        create_relayer();
+
+        /* Oracle 2 reads garbage from a file, oracle 3 runs a command that fails. */
+        ck_assert_int_ge(asprintf(&broken_file, "%s/price", T.dir), 0);
+        fd = open(broken_file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(write(fd, "garbage\n", 8), 8);
+        close(fd);
+        ck_assert_int_ge(asprintf(&extra, ", \"oracles\": [null, null, "
+                                  "{\"value\": {\"type\": \"file\", \"path\": \"%s\"}}, "
+                                  "{\"value\": {\"type\": \"command\", \"argv\": [\"/bin/sh\", \"-c\", "
+                                  "\"echo no price today >&2; exit 1\"]}}]", broken_file), 0);
+        T.feed = make_feed(extra);
+
+        /* Two of four cannot observe: fewer than 2f+1, the rounds fail and say why. */
+        run_while(two_rounds_failed, T.feed, 60 * USEC_PER_SEC, "two failed rounds");
+        host_feed_get_status(T.feed, &st);
+        ck_assert_str_eq(host_feed_state_to_string(st.state), "failing");
+        ck_assert_uint_eq(st.reports_transmitted, 0);
+        ck_assert_msg(strstr(st.last_error, "only 2 of 4 oracles observed, 2f+1 = 3 needed"), "%s", st.last_error);
+        ck_assert_msg(strstr(st.last_error, "malformed decimal \"garbage\""), "%s", st.last_error);
+        ck_assert_msg(strstr(st.last_error, "no price today"), "%s", st.last_error);
+        ck_assert_uint_ge(st.observations_failed, 4);
+
+        /* The DataSources answered with errors naming the source (the median plugin saves them in the
+         * host's ErrorLog). */
+        for (size_t i = 0; i < T.n_errors; i++) {
+                if (strstr(T.errors[i], "file source eth-usd.oracles[2].value") &&
+                    strstr(T.errors[i], "line 1: malformed decimal"))
+                        saw_file = true;
+                if (strstr(T.errors[i], "command source eth-usd.oracles[3].value: exited with status 1: no price today"))
+                        saw_command = true;
+        }
+        ck_assert(saw_file);
+        ck_assert(saw_command);
+
+        /* The file is fixed: three of four observe, that is enough; oracle 3 keeps failing. */
+        fd = open(broken_file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(write(fd, "200000000000\n", 13), 13);
+        close(fd);
+        run_until(T.feed, 4, 60 * USEC_PER_SEC);
+        ck_assert_int_eq(host_feed_stop(T.feed), 0);
+        check_ledger(T.feed, 0, false);
+
+        free(broken_file);
+        teardown();
+}
+END_TEST
+
+static bool has_setup_error(HostFeed *f) {
+        HostFeedStatus st;
+
+        host_feed_get_status(f, &st);
+        return st.last_error != NULL;
+}
+
+START_TEST(test_feed_waits_for_relayer) {
+        HostFeedStatus st;
+
+        /* No relayer on the relayer plugin yet: the feed says so and keeps trying. */
+        setup();
+        T.feed = make_feed(NULL);
+        run_while(has_setup_error, T.feed, 30 * USEC_PER_SEC, "a set-up error");
+        host_feed_get_status(T.feed, &st);
+        ck_assert_str_eq(host_feed_state_to_string(st.state), "starting");
+        ck_assert_msg(strstr(st.last_error, "plugin ledger has no relayer"), "%s", st.last_error);
+        ck_assert_uint_eq(st.rounds_run + st.rounds_failed, 0);
+        ck_assert(host_feed_uses_plugin(T.feed, T.relayer));
+        ck_assert(host_feed_uses_plugin(T.feed, T.median));
+
+        create_relayer();
+        run_until(T.feed, 2, 60 * USEC_PER_SEC);
+        ck_assert_int_eq(host_feed_stop(T.feed), 0);
+        check_ledger(T.feed, 0, true);
+        teardown();
+}
+END_TEST
+
+static void config_fails(const char *json, const char *expected) {
+        _cleanup_free_ char *error = NULL;
+        HostFeedConfig *c = NULL;
+        json_object *j = json_tokener_parse(json);
+
+        ck_assert_msg(j, "test JSON does not parse: %s", json);
+        ck_assert_int_lt(host_feed_config_parse(j, "eth-usd", &c, &error), 0);
+        json_object_put(j);
+        ck_assert_ptr_null(c);
+        ck_assert_msg(error && strstr(error, expected), "expected \"%s\", got \"%s\"", expected, strempty(error));
+}
+
+#define BASE "\"relayer\": \"ledger\", \"median\": \"median\", \"onchain_config\": {\"min\": \"0\", \"max\": \"10\"}, " \
+        "\"value\": {\"type\": \"constant\", \"value\": \"5\"}"
+
+START_TEST(test_config) {
+        _cleanup_free_ char *error = NULL;
+        HostFeedConfig *c = NULL;
+        json_object *j;
+
+        config_fails("[]", "feeds.eth-usd: expected an object");
+        config_fails("{" BASE ", \"n\": 3, \"f\": 1}", "feeds.eth-usd.n: must be at least 3f+1 = 4 (f = 1)");
+        config_fails("{" BASE ", \"n\": 40, \"f\": 1}", "feeds.eth-usd.n: must be between 1 and 31");
+        config_fails("{" BASE ", \"n\": 4, \"f\": 0}", "feeds.eth-usd.f: must be between 1 and 10");
+        config_fails("{" BASE ", \"n\": 4}", "feeds.eth-usd: missing \"f\"");
+        config_fails("{" BASE ", \"n\": 4, \"f\": 1, \"colour\": 1}", "feeds.eth-usd.colour: unknown key");
+        config_fails("{\"median\": \"m\", \"n\": 4, \"f\": 1}", "feeds.eth-usd: missing \"relayer\"");
+        config_fails("{\"relayer\": \"r\", \"median\": \"m\", \"n\": 4, \"f\": 1, \"onchain_config\": "
+                     "{\"min\": \"5\", \"max\": \"1\"}, \"value\": {\"type\": \"constant\", \"value\": \"5\"}}",
+                     "feeds.eth-usd.onchain_config.max: 1 is less than min 5");
+        config_fails("{\"relayer\": \"r\", \"median\": \"m\", \"n\": 4, \"f\": 1, \"onchain_config\": "
+                     "{\"min\": \"x\", \"max\": \"1\"}}", "feeds.eth-usd.onchain_config.min: \"x\" is not a decimal");
+        config_fails("{\"relayer\": \"r\", \"median\": \"m\", \"n\": 4, \"f\": 1, \"onchain_config\": "
+                     "{\"min\": \"0\", \"max\": \"1\"}}", "feeds.eth-usd: missing \"value\"");
+        config_fails("{" BASE ", \"n\": 4, \"f\": 1, \"offchain_config\": {\"alpha_report_ppb\": -1}}",
+                     "feeds.eth-usd.offchain_config.alpha_report_ppb: must be between");
+        config_fails("{" BASE ", \"n\": 4, \"f\": 1, \"offchain_config\": {\"alpha\": 1}}",
+                     "feeds.eth-usd.offchain_config.alpha: unknown key");
+        config_fails("{" BASE ", \"n\": 4, \"f\": 1, \"round_interval_sec\": 0}",
+                     "feeds.eth-usd.round_interval_sec: must be between 0.01 and 86400 seconds");
+        config_fails("{" BASE ", \"n\": 4, \"f\": 1, \"oracles\": [null, {\"value\": {\"type\": \"nope\"}}]}",
+                     "feeds.eth-usd.oracles[1].value.type: unknown source type \"nope\"");
+        config_fails("{" BASE ", \"n\": 4, \"f\": 1, \"oracles\": [{}, {}, {}, {}, {}]}",
+                     "feeds.eth-usd.oracles: 5 entries for 4 oracles");
+        config_fails("{" BASE ", \"n\": 4, \"f\": 1, \"transmitters\": [\"a\", \"b\", \"c\", \"a\"]}",
+                     "feeds.eth-usd.transmitters[3]: \"a\" is already transmitter 0");
+        config_fails("{" BASE ", \"n\": 4, \"f\": 1, \"relay_config\": {\"config\": {}}}",
+                     "feeds.eth-usd.relay_config.config: set by the feed");
+        config_fails("{" BASE ", \"n\": 4, \"f\": 1, \"external_job_id\": \"nope\"}",
+                     "feeds.eth-usd.external_job_id: \"nope\" is not a UUID");
+
+        /* Defaults. */
+        j = json_tokener_parse("{" BASE ", \"n\": 4, \"f\": 1, \"offchain_config\": {\"alpha_accept_ppb\": "
+                               "\"infinite\"}, \"relay_config\": {\"ledger\": \"/var/lib/x.sqlite\"}}");
+        ck_assert_ptr_nonnull(j);
+        ck_assert_msg(host_feed_config_parse(j, "eth-usd", &c, &error) == 0, "%s", strempty(error));
+        json_object_put(j);
+        ck_assert_str_eq(c->contract_id, "eth-usd");
+        ck_assert_str_eq(c->transmitters[3], "eth-usd-3");
+        ck_assert_uint_eq(c->round_interval_usec, HOST_FEED_ROUND_INTERVAL_USEC_DEFAULT);
+        ck_assert_uint_eq(c->alpha_report_ppb, 5000000);
+        ck_assert(c->alpha_accept_infinite);
+        ck_assert(sdloop_uuid_is_valid(c->external_job_id));
+        ck_assert_int_eq(host_feed_source_config_get_type(c->juels_per_fee_coin), HOST_FEED_SOURCE_CONSTANT);
+        ck_assert_ptr_nonnull(c->relay_config);
+        host_feed_config_free(c);
+}
+END_TEST
+
+static Suite *feed_suite(void) {
+        Suite *s = suite_create("feed");
+        TCase *tc;
+
+        tc = tcase_create("config");
+        tcase_add_test(tc, test_config);
+        suite_add_tcase(s, tc);
+
+        tc = tcase_create("exec");
+        tcase_set_timeout(tc, 240);
+        tcase_add_test(tc, test_feed_kill_and_recover);
+        tcase_add_test(tc, test_feed_failing_sources);
+        tcase_add_test(tc, test_feed_waits_for_relayer);
+        suite_add_tcase(s, tc);
+        return s;
+}
+
+int main(void) {
+        SRunner *sr = srunner_create(feed_suite());
+        int failed;
+
+        sdloop_log_set_max_level(getenv("SDLOOP_TEST_DEBUG") ? LOG_DEBUG : LOG_WARNING);
+        srunner_run_all(sr, CK_NORMAL);
+        failed = srunner_ntests_failed(sr);
+        srunner_free(sr);
+        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
