@@ -16,12 +16,12 @@ for tool in dbus-daemon busctl python3; do
 done
 
 tmp=$(mktemp -d /tmp/sdloopctl-test-XXXXXX)
-dbus_pid= fake_pid=
+dbus_pid='' fake_pid=''
 passed=0
 
 cleanup() {
-        [ -n "$fake_pid" ] && kill "$fake_pid" 2>/dev/null || :
-        [ -n "$dbus_pid" ] && kill "$dbus_pid" 2>/dev/null || :
+        if [ -n "$fake_pid" ]; then kill "$fake_pid" 2>/dev/null || :; fi
+        if [ -n "$dbus_pid" ]; then kill "$dbus_pid" 2>/dev/null || :; fi
         rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -245,7 +245,7 @@ has_err '^Failed to restart plugin nope: org\.sdloop1\.Error\.NotFound: no plugi
 ok "start/stop/restart of an unknown plugin: the D-Bus error on one line, exit 4"
 
 ctl 0 stop ledger
-[ ! -s "$tmp/out" ] && [ ! -s "$tmp/err" ] || fail "stop printed something"
+if [ -s "$tmp/out" ] || [ -s "$tmp/err" ]; then fail "stop printed something"; fi
 ctl 3 status ledger
 has '^      State: stopped$'
 has '^   Main PID: -$'

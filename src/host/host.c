@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
+#include <malloc.h>
 #include <time.h>
 
 #include "host-backend.h"
@@ -29,6 +30,11 @@ int host_new(sd_event *event, const HostBackend *backend, Host **ret) {
         int r;
 
         assert(backend);
+
+        /* A host owns its process too: keep heap slack so that each payload-sized message does not grow and
+         * trim the heap (see sdloop_plugin_run()). */
+        (void) mallopt(M_TOP_PAD, 256 * 1024);
+        (void) mallopt(M_MMAP_THRESHOLD, 4 * 1024 * 1024);
 
         h = new0(Host, 1);
         if (!h)

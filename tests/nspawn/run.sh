@@ -7,7 +7,7 @@
 #   run.sh BUILD_DIR SOURCE_DIR INNER_SCRIPT [ARG...]
 #
 # The container is an ephemeral view of this machine's own /usr (systemd-nspawn --volatile=yes), with
-# BUILD_DIR and SOURCE_DIR bound read-only at the same paths. INNER_SCRIPT runs from a oneshot unit
+# BUILD_DIR and SOURCE_DIR bound read-only at /opt/sdloop-test/{build,source}. INNER_SCRIPT runs from a oneshot unit
 # pulled into the boot transaction; its output is printed here and its exit status becomes ours.
 # The inner script sees SDLOOP_BUILD_DIR and SDLOOP_SOURCE_DIR, and SDLOOP_LOG_LEVEL passed through.
 #
@@ -49,9 +49,22 @@ unit_quote() {
         printf '"%s"' "$(printf '%s' "$1" | sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/\$/$$/g' -e 's/%/%%/g')"
 }
 
-exec_start=$(unit_quote "$inner")
+# Inside, the trees live at fixed neutral paths: a checkout under /home, /root or /tmp would be hidden
+# from sandboxed plugin units (ProtectHome=, PrivateTmp=). Binaries find their libraries through
+# $ORIGIN-relative run paths, so they work from there.
+in_build=/opt/sdloop-test/build
+in_source=/opt/sdloop-test/source
+relocate() {
+        case "$1" in
+                "$build_dir"|"$build_dir"/*) printf '%s' "$in_build${1#"$build_dir"}" ;;
+                "$source_dir"|"$source_dir"/*) printf '%s' "$in_source${1#"$source_dir"}" ;;
+                *) printf '%s' "$1" ;;
+        esac
+}
+
+exec_start=$(unit_quote "$(relocate "$inner")")
 for a in "$@"; do
-        exec_start="$exec_start $(unit_quote "$a")"
+        exec_start="$exec_start $(unit_quote "$(relocate "$a")")"
 done
 
 # The unit is test-sdloop.service, not sdloop-…: that namespace belongs to plugin instances, and the
@@ -66,7 +79,7 @@ After=dbus.socket systemd-journald.socket basic.target
 
 [Service]
 Type=oneshot
-Environment=SDLOOP_BUILD_DIR=$build_dir SDLOOP_SOURCE_DIR=$source_dir SDLOOP_NSPAWN=1
+Environment=SDLOOP_BUILD_DIR=$in_build SDLOOP_SOURCE_DIR=$in_source SDLOOP_NSPAWN=1
 Environment=SDLOOP_LOG_LEVEL=${SDLOOP_LOG_LEVEL:-info}
 WorkingDirectory=/tmp
 ExecStart=$exec_start
@@ -79,7 +92,7 @@ ExecStopPost=/bin/sh -c 'case "$\${EXIT_STATUS:-}" in ""|*[!0-9]*) s=1 ;; *) s=$
 EOF
 
 # Parents first: the build directory is often inside the source tree.
-binds="--bind-ro=$source_dir --bind-ro=$build_dir"
+binds="--bind-ro=$source_dir:$in_source --bind-ro=$build_dir:$in_build"
 case "$inner" in
         "$build_dir"/*|"$source_dir"/*) ;;
         *) binds="$binds --bind-ro=$inner" ;;

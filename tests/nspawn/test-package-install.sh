@@ -1,0 +1,171 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# Inside a booted container with writable copies of /usr, /etc and /var (tests/test-package.sh), as root:
+# install the .deb files, run the example configuration's feed under the packaged sdloopd.service, look at
+# it the way an operator would (sdloopctl, systemctl status, journalctl, busctl), build the plugin example
+# of sdloop-plugin(7) against the installed libsdloop-dev, then remove and purge, and check that nothing
+# is left running.
+#
+#   test-package-install.sh DEB_DIR OUT_OF_TREE_TEST
+#
+# SDLOOP_PACKAGE_REPORT_TIMEOUT: how long to wait for the first report, in seconds (default 180).
+
+set -uo pipefail
+
+deb_dir=$1
+oot_test=$2
+report_timeout=${SDLOOP_PACKAGE_REPORT_TIMEOUT:-180}
+
+passed=0
+failed=0
+ok() {
+        passed=$((passed + 1))
+        echo "ok $((passed + failed)) - $*"
+}
+not_ok() {
+        failed=$((failed + 1))
+        echo "not ok $((passed + failed)) - $*"
+}
+# A failure after which nothing else makes sense: say what is known, then stop.
+fatal() {
+        not_ok "$*"
+        echo "=== sdloop units ==="
+        systemctl list-units --all --no-pager 'sdloop*' || :
+        echo "=== journal (sdloopd and the plugins) ==="
+        journalctl --no-pager -o short-monotonic -n 200 -u sdloopd.service -u 'sdloop-*' || :
+        echo "$passed passed, $failed failed"
+        exit 1
+}
+section() {
+        echo
+        echo "=== $* ==="
+}
+
+echo "$(systemctl --version | head -n 1); system: $(systemctl is-system-running 2>/dev/null || :)"
+
+# --- install ------------------------------------------------------------------------------------------------
+section "dpkg -i"
+debs=()
+for p in libsdloop0 libsdloop-dev sdloop; do
+        f=$(ls "$deb_dir"/${p}_*.deb 2>/dev/null | head -n 1)
+        [ -n "$f" ] || fatal "no ${p}_*.deb in $deb_dir"
+        debs+=("$f")
+done
+# Their dependencies are this machine's own packages, so dpkg alone can install them, offline.
+DEBIAN_FRONTEND=noninteractive dpkg -i "${debs[@]}" || fatal "dpkg -i ${debs[*]##*/}"
+ok "dpkg -i ${debs[*]##*/}"
+
+for p in libsdloop0 libsdloop-dev sdloop; do
+        [ "$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null)" = installed ] || fatal "$p is not installed"
+done
+dpkg-query -W -f='${Conffiles}\n' sdloop | grep -q '^ /etc/sdloop/sdloopd.json ' ||
+        not_ok "/etc/sdloop/sdloopd.json is not a conffile of sdloop"
+getent passwd sdloop >/dev/null && getent group sdloop >/dev/null ||
+        fatal "the sdloop user and group were not created (sysusers)"
+[ -d /run/sdloop ] && [ -d /var/lib/sdloop ] || fatal "/run/sdloop or /var/lib/sdloop missing (tmpfiles)"
+[ "$(stat -c '%U:%G %a' /var/lib/sdloop)" = "root:sdloop 750" ] ||
+        not_ok "/var/lib/sdloop is $(stat -c '%U:%G %a' /var/lib/sdloop), not root:sdloop 750"
+ok "all three installed; conffile, sdloop user and group, /run/sdloop and /var/lib/sdloop in place"
+
+for page in sdloopd.8 sdloopctl.1 sdloop.json.5 sdloop-plugin.7; do
+        f=/usr/share/man/man${page##*.}/$page.gz
+        [ -f "$f" ] || fatal "$f is missing"
+        if command -v man >/dev/null; then
+                warnings=$(LC_ALL=C.UTF-8 MANROFFSEQ='' MANWIDTH=80 man --warnings -E UTF-8 -l -Tutf8 -Z "$f" 2>&1 >/dev/null)
+                [ -z "$warnings" ] || not_ok "man $page: $warnings"
+        fi
+done
+[ -f /usr/share/bash-completion/completions/sdloopctl ] || not_ok "no bash completion for sdloopctl"
+ok "man pages (sdloopd.8, sdloopctl.1, sdloop.json.5, sdloop-plugin.7) and bash completion installed"
+
+# --- run the example feed -------------------------------------------------------------------------------------
+section "systemctl start sdloopd"
+systemctl is-enabled sdloopd.service >/dev/null || not_ok "sdloopd.service is not enabled by the package"
+systemctl start sdloopd.service || fatal "systemctl start sdloopd"
+systemctl is-active --quiet sdloopd.service || fatal "sdloopd.service is not active"
+ok "sdloopd.service is enabled and active"
+
+section "sdloopctl feeds --json (waiting up to ${report_timeout}s for a report)"
+deadline=$(( $(date +%s) + report_timeout ))
+reports=0
+while :; do
+        json=$(sdloopctl feeds --json=short 2>&1) || json=
+        reports=$(printf '%s' "$json" | python3 -c '
+import json, sys
+try:
+    feeds = json.load(sys.stdin)
+except ValueError:
+    print(0); sys.exit()
+print(sum(f.get("reports_transmitted", 0) for f in feeds if f.get("latest_answer")))' 2>/dev/null || echo 0)
+        [ "${reports:-0}" -gt 0 ] && break
+        [ "$(date +%s)" -lt "$deadline" ] || break
+        sleep 1
+done
+sdloopctl feeds --json || :
+sdloopctl feeds || :
+if [ "${reports:-0}" -gt 0 ]; then
+        ok "reports land on the ledger: $reports transmitted"
+else
+        fatal "no report was transmitted within ${report_timeout}s (sdloopctl feeds --json: ${json:-nothing})"
+fi
+
+section "sdloopctl list; sdloopctl status"
+sdloopctl list || not_ok "sdloopctl list"
+sdloopctl status --lines=5 || not_ok "sdloopctl status: not every plugin is running"
+
+section "systemctl status 'sdloop-*'"
+systemctl status --no-pager --lines=5 'sdloop-*' || :
+for u in sdloop-ledger.socket sdloop-ledger.service sdloop-median.socket sdloop-median.service; do
+        systemctl is-active --quiet "$u" || not_ok "$u is $(systemctl is-active "$u")"
+done
+ok "the plugins run as sdloop-ledger and sdloop-median (socket and service)"
+
+section "journalctl -u sdloopd"
+journalctl --no-pager -o short-monotonic -u sdloopd.service -n 40 || :
+[ -n "$(journalctl --no-pager -q -o cat -u sdloopd.service 2>/dev/null)" ] ||
+        not_ok "journalctl -u sdloopd shows nothing"
+[ -n "$(journalctl --no-pager -q -o cat SDLOOP_PLUGIN=ledger 2>/dev/null)" ] ||
+        not_ok "nothing in the journal with SDLOOP_PLUGIN=ledger"
+ok "journalctl -u sdloopd and SDLOOP_PLUGIN=ledger"
+
+section "busctl tree org.sdloop1"
+tree=$(busctl tree --list org.sdloop1 2>&1) || fatal "busctl tree org.sdloop1: $tree"
+busctl tree org.sdloop1 || :
+for path in /org/sdloop1 /org/sdloop1/plugin/ledger /org/sdloop1/plugin/median /org/sdloop1/plugin/ledger/relayer/1; do
+        grep -qx -- "$path" <<<"$tree" || not_ok "busctl tree org.sdloop1 lacks $path"
+done
+ok "busctl tree org.sdloop1 shows the Manager, both plugins and the relayer"
+
+# --- a plugin built against libsdloop-dev ------------------------------------------------------------------
+section "the sdloop-plugin(7) example against the installed libsdloop-dev"
+if "$oot_test" /usr/share/man/man7/sdloop-plugin.7.gz; then
+        ok "the sdloop-plugin(7) example builds with pkg-config --cflags --libs sdloop and serves"
+else
+        not_ok "the sdloop-plugin(7) example against the installed packages"
+fi
+
+# --- removal ------------------------------------------------------------------------------------------------
+section "apt-get remove sdloop"
+DEBIAN_FRONTEND=noninteractive apt-get remove -y -q sdloop || fatal "apt-get remove sdloop"
+running=$(systemctl list-units --no-legend --plain --state=active,activating,deactivating,reloading 'sdloop-*' 'sdloopd*')
+if [ -n "$running" ]; then
+        not_ok "units still running after apt-get remove sdloop:"
+        echo "$running"
+else
+        ok "apt-get remove sdloop leaves no sdloop unit running"
+fi
+leftover=$(pgrep -a -f '^/usr/(libexec/sdloop/|sbin/sdloopd)' || :)
+[ -z "$leftover" ] || not_ok "processes left after removal: $leftover"
+[ -f /etc/sdloop/sdloopd.json ] || not_ok "the configuration went with a removal (it must stay until purge)"
+
+DEBIAN_FRONTEND=noninteractive apt-get purge -y -q sdloop libsdloop-dev libsdloop0 || fatal "apt-get purge"
+[ ! -e /var/lib/sdloop ] || not_ok "/var/lib/sdloop is still there after purge"
+[ ! -e /etc/sdloop/sdloopd.json ] || not_ok "/etc/sdloop/sdloopd.json is still there after purge"
+[ ! -e /etc/systemd/system/multi-user.target.wants/sdloopd.service ] ||
+        not_ok "sdloopd.service is still enabled after purge"
+ok "apt-get purge removes the configuration, the state and the enablement"
+
+echo
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
