@@ -5,11 +5,11 @@
 # watchdog, on the system bus, with the system backend. Its plugins are transient units; they outlive
 # sdloopd and the next sdloopd adopts them instead of starting them again.
 #
-#   test-sdloopd.sh SDLOOPD EXAMPLE_PLUGIN RELAYER_LEDGER DBUS_POLICY
+#   test-sdloopd.sh SDLOOPD EXAMPLE_PLUGIN RELAYER_LEDGER DBUS_POLICY SDLOOPCTL
 
 set -u
 
-sdloopd=$1 example=$2 ledger=$3 policy=$4
+sdloopd=$1 example=$2 ledger=$3 policy=$4 sdloopctl=$5
 cfg=/tmp/sdloop-etc
 state=/var/lib/sdloop-test
 passed=0
@@ -72,14 +72,23 @@ cat >"$cfg/sdloopd.json" <<EOF
         }
 }
 EOF
-# The ledger writes its database: run it as root without the sandbox, in a drop-in.
+# The ledger runs sandboxed as a dynamic user; it keeps its database in its own StateDirectory=.
 cat >"$cfg/plugins.d/50-ledger.json" <<EOF
 {
         "plugins": {
                 "ledger": {
-                        "kind": "relayer", "binary": "$ledger", "sandbox": false, "dynamic_user": false,
-                        "relayer": { "config": { "chain_id": "nspawn-1", "ledger": "$state/ledger.db" } }
+                        "kind": "relayer", "binary": "$ledger",
+                        "relayer": { "config": { "chain_id": "nspawn-1" } }
                 }
+        }
+}
+EOF
+# A plugin that can never start: it must end up failed, alone.
+cat >"$cfg/plugins.d/60-crashloop.json" <<EOF
+{
+        "plugins": {
+                "crashloop": { "kind": "example", "binary": "/bin/false", "restart": "always", "restart_sec": 0.05,
+                               "start_limit_burst": 3, "start_limit_interval_sec": 30 }
         }
 }
 EOF
@@ -104,6 +113,43 @@ wait_for 20 sh -c "busctl tree org.sdloop1 | grep -q /org/sdloop1/plugin/ledger/
 relayer=$(busctl tree org.sdloop1 | grep -o '/org/sdloop1/plugin/ledger/relayer/[0-9]*' | head -n1)
 busctl call org.sdloop1 "$relayer" org.sdloop1.Relayer GetChainStatus | grep -q '"nspawn-1" true' || fail "GetChainStatus"
 ok "the relayer is re-exported at $relayer and answers"
+
+[ "$(systemctl show -P DynamicUser sdloop-ledger.service)" = yes ] || fail "the ledger does not run as a dynamic user"
+[ -e /var/lib/sdloop-ledger/nspawn-1.sqlite ] || fail "no ledger in the plugin's state directory"
+ok "the ledger runs sandboxed and keeps its database in /var/lib/sdloop-ledger"
+
+journalctl --no-pager -o cat SDLOOP_PLUGIN=example | grep -q "example plugin example .* ready" \
+        || fail "journalctl SDLOOP_PLUGIN=example shows no line of the plugin's own"
+ok "journalctl SDLOOP_PLUGIN=example shows the plugin's log"
+
+wait_for 30 state_is crashloop failed || fail "crashloop is $(prop crashloop State)"
+prop crashloop LastError | grep -q "start limit" || fail "crashloop's LastError: $(prop crashloop LastError)"
+state_is example running && state_is ledger running || fail "a crash-looping plugin took others along"
+ok "a crash loop leaves that plugin failed ($(prop crashloop LastError)) and the others running"
+
+"$sdloopctl" list --json=short > /tmp/list.json || fail "sdloopctl list --json"
+python3 - /tmp/list.json <<'PY' || fail "sdloopctl list --json: $(cat /tmp/list.json)"
+import json, sys
+plugins = {p["name"]: p for p in json.load(open(sys.argv[1]))}
+assert plugins["example"]["state"] == "running", plugins["example"]
+assert plugins["ledger"]["state"] == "running", plugins["ledger"]
+assert plugins["crashloop"]["state"] == "failed", plugins["crashloop"]
+assert plugins["example"]["unit"] == "sdloop-example.service", plugins["example"]
+PY
+ok "sdloopctl list --json reports them"
+
+# The bus policy: anyone may look, only root and the sdloop group may manage.
+nobody() { setpriv --reuid=nobody --regid=nogroup --clear-groups "$@"; }
+nobody busctl introspect org.sdloop1 /org/sdloop1 >/dev/null || fail "an unprivileged user cannot introspect"
+nobody busctl get-property org.sdloop1 /org/sdloop1/plugin/example org.sdloop1.PluginInstance State >/dev/null \
+        || fail "an unprivileged user cannot read properties"
+if nobody busctl call org.sdloop1 /org/sdloop1 org.sdloop1.Manager StopPlugin s example 2>/tmp/denied; then
+        fail "an unprivileged user stopped a plugin"
+fi
+grep -qi "denied" /tmp/denied || fail "refusal did not say access denied: $(cat /tmp/denied)"
+state_is example running || fail "example stopped after a refused call"
+ok "a non-root caller may introspect but is refused management: $(head -n1 /tmp/denied)"
+
 
 # --- kill -9: systemd restarts it, sdloopd follows --------------------------------------------------------
 old=$(prop example MainPID)
