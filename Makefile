@@ -12,7 +12,8 @@ DEB_PACKAGES = \
 	meson ninja-build pkg-config gcc libc6-dev \
 	libsystemd-dev libjson-c-dev libprotobuf-c-dev protobuf-c-compiler check \
 	libsodium-dev libsqlite3-dev libcurl4-openssl-dev \
-	systemd systemd-container dbus python3
+	systemd systemd-container dbus python3 \
+	dpkg-dev debhelper lintian
 
 .PHONY: all deps build test test-fast demo bench clean
 

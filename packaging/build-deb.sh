@@ -9,8 +9,8 @@
 # packaging/debian. So the source files (those git knows of, committed or not, minus what .gitignore
 # ignores — so no build directories) are copied into a temporary directory, packaging/debian becomes
 # debian/ there, and `dpkg-buildpackage -b -us -uc` builds the binary packages (meson through debhelper).
-# The .deb files, with the .buildinfo and .changes, are copied to DIR (default: packaging/out); the
-# temporary tree is removed.
+# The .deb files, with the .buildinfo and .changes, are copied to DIR (default: packaging/out), and the
+# build's log is DIR/build.log; the temporary tree is removed.
 #
 # The package build skips the test suite (DEB_BUILD_OPTIONS=nocheck, build profile nocheck) unless
 # --check is given; `make test` runs the suite on its own build. Build dependencies missing: dpkg-buildpackage
@@ -40,7 +40,7 @@ while [ $# -gt 0 ]; do
                         jobs=$2
                         shift 2 ;;
                 -h|--help)
-                        sed -n '3,17p' "$0" | sed 's/^# \{0,1\}//'
+                        sed -n '4,17p' "$0" | sed 's/^# \{0,1\}//'
                         exit 0 ;;
                 *)
                         echo "$0: unknown argument $1 (see --help)" >&2
@@ -97,9 +97,9 @@ fi
 echo "Building sdloop $deb_version in $tree (DEB_BUILD_OPTIONS=\"$build_options\")"
 # shellcheck disable=SC2086
 (cd "$tree" && DEB_BUILD_OPTIONS="$build_options" dpkg-buildpackage -b -us -uc $profiles) \
-        >"$tmp/build.log" 2>&1 || {
-        tail -n 60 "$tmp/build.log" >&2
-        echo "$0: dpkg-buildpackage failed (the end of its log is above)." >&2
+        >"$out/build.log" 2>&1 || {
+        tail -n 60 "$out/build.log" >&2
+        echo "$0: dpkg-buildpackage failed (the end of its log is above; all of it in $out/build.log)." >&2
         exit 1
 }
 

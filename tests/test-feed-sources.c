@@ -245,6 +245,7 @@ static void expect_value(const char *json, const char *value) {
 static void expect_error(const char *json, const char *error) {
         _cleanup_(host_feed_source_config_freep) HostFeedSourceConfig *c = parse(json);
         _cleanup_(host_feed_source_freep) HostFeedSource *s = NULL;
+        const char *label;
         Result r;
 
         ck_assert_int_eq(host_feed_source_new(c, event, 0, &s), 0);
@@ -252,8 +253,9 @@ static void expect_error(const char *json, const char *error) {
         ck_assert_msg(r.error && strstr(r.error, error), "%s: expected error \"%s\", got %s / %s", json, error,
                       strempty(r.value), strempty(r.error));
         /* Errors name the source. */
-        ck_assert_msg(strncmp(r.error, host_feed_source_config_get_label(c), strlen(host_feed_source_config_get_label(c))) == 0,
-                      "error does not start with the label: %s", r.error);
+        label = host_feed_source_config_get_label(c);
+        ck_assert_msg(strncmp(r.error, label, strlen(label)) == 0, "error does not start with the label: %s",
+                      r.error);
         result_done(&r);
 }
 
@@ -348,13 +350,16 @@ START_TEST(test_config_errors) {
                     "feeds.t.value.multiplier: \"3\" is not a power of ten");
         parse_fails("{\"type\": \"constant\", \"value\": \"1\", \"multiplier\": \"1e78\"}",
                     "feeds.t.value.multiplier");
-        parse_fails("{\"type\": \"file\", \"path\": \"relative\"}", "feeds.t.value.path: \"relative\" is not an absolute");
+        parse_fails("{\"type\": \"file\", \"path\": \"relative\"}",
+                    "feeds.t.value.path: \"relative\" is not an absolute");
         parse_fails("{\"type\": \"command\", \"argv\": []}", "feeds.t.value.argv: expected a non-empty array");
-        parse_fails("{\"type\": \"command\", \"argv\": [\"/bin/true\", 3]}", "feeds.t.value.argv[1]: expected a string");
+        parse_fails("{\"type\": \"command\", \"argv\": [\"/bin/true\", 3]}",
+                    "feeds.t.value.argv[1]: expected a string");
         parse_fails("{\"type\": \"command\", \"argv\": [\"/bin/true\"], \"timeout_sec\": -1}",
                     "feeds.t.value.timeout_sec: must be between");
         parse_fails("{\"type\": \"http\", \"url\": \"ftp://x\"}", "feeds.t.value.url: \"ftp://x\" is not an http://");
-        parse_fails("{\"type\": \"http\", \"url\": \"http://x\", \"json_path\": \"a..b\"}", "feeds.t.value.json_path");
+        parse_fails("{\"type\": \"http\", \"url\": \"http://x\", \"json_path\": \"a..b\"}",
+                    "feeds.t.value.json_path");
         parse_fails("{\"type\": \"http\", \"url\": \"http://x\", \"headers\": {\"A\": 1}}",
                     "feeds.t.value.headers.A: expected a string");
         parse_fails("{\"type\": \"random_walk\", \"start\": \"x\"}", "feeds.t.value.start: \"x\" is not a decimal");
@@ -392,7 +397,8 @@ START_TEST(test_file) {
         ck_assert_int_ge(asprintf(&json, "{\"type\": \"file\", \"path\": \"%s\"}", good), 0);
         expect_value(json, "42");
         free(json);
-        ck_assert_int_ge(asprintf(&json, "{\"type\": \"file\", \"path\": \"%s\", \"multiplier\": \"1e8\"}", scaled), 0);
+        ck_assert_int_ge(asprintf(&json, "{\"type\": \"file\", \"path\": \"%s\", \"multiplier\": \"1e8\"}",
+                                  scaled), 0);
         expect_value(json, "200198765432");
         free(json);
         ck_assert_int_ge(asprintf(&json, "{\"type\": \"file\", \"path\": \"%s\"}", scaled), 0);
@@ -420,8 +426,8 @@ END_TEST
 
 START_TEST(test_command) {
         expect_value("{\"type\": \"command\", \"argv\": [\"/bin/sh\", \"-c\", \"echo 17\"]}", "17");
-        expect_value("{\"type\": \"command\", \"argv\": [\"sh\", \"-c\", \"printf ' 1.5 '\"], \"multiplier\": \"1e1\"}",
-                     "15");
+        expect_value("{\"type\": \"command\", \"argv\": [\"sh\", \"-c\", \"printf ' 1.5 '\"], "
+                     "\"multiplier\": \"1e1\"}", "15");
         expect_error("{\"type\": \"command\", \"argv\": [\"/bin/sh\", \"-c\", \"echo boom >&2; exit 3\"]}",
                      "command source t: exited with status 3: boom");
         expect_error("{\"type\": \"command\", \"argv\": [\"/bin/sh\", \"-c\", \"echo hello\"]}",
@@ -442,62 +448,42 @@ START_TEST(test_command) {
 }
 END_TEST
 
+/* An http source for @path on the test's server, with more keys. */
+static const char *http(const char *path, const char *extra) {
+        static char buf[512];
+
+        snprintf(buf, sizeof(buf), "{\"type\": \"http\", \"url\": \"http://127.0.0.1:%u%s\"%s%s}", port, path,
+                 extra ? ", " : "", strempty(extra));
+        return buf;
+}
+
 START_TEST(test_http) {
-        char json[512];
+        expect_value(http("/price", "\"json_path\": \"data.price\", \"multiplier\": \"1e8\""), "123456780000");
+        expect_error(http("/price", "\"json_path\": \"data.price\""), "json_path data.price: not an integer");
+        expect_value(http("/price", "\"json_path\": \"data.volume\""), "7");
+        expect_value(http("/string", "\"json_path\": \"data.price\""), "42");
+        expect_value(http("/array", "\"json_path\": \"data.prices.1.usd\""), "8");
+        expect_value(http("/top", NULL), "99");
 
-#define URL(path) "\"http://127.0.0.1:%u" path "\""
-        snprintf(json, sizeof(json), "{\"type\": \"http\", \"url\": " URL("/price") ", \"json_path\": \"data.price\", "
-                 "\"multiplier\": \"1e8\"}", port);
-        expect_value(json, "123456780000");
-        snprintf(json, sizeof(json), "{\"type\": \"http\", \"url\": " URL("/price") ", \"json_path\": \"data.price\"}",
-                 port);
-        expect_error(json, "json_path data.price: not an integer");
-        snprintf(json, sizeof(json), "{\"type\": \"http\", \"url\": " URL("/price") ", \"json_path\": \"data.volume\"}",
-                 port);
-        expect_value(json, "7");
-        snprintf(json, sizeof(json), "{\"type\": \"http\", \"url\": " URL("/string") ", \"json_path\": \"data.price\"}",
-                 port);
-        expect_value(json, "42");
-        snprintf(json, sizeof(json), "{\"type\": \"http\", \"url\": " URL("/array") ", \"json_path\": "
-                 "\"data.prices.1.usd\"}", port);
-        expect_value(json, "8");
-        snprintf(json, sizeof(json), "{\"type\": \"http\", \"url\": " URL("/top") "}", port);
-        expect_value(json, "99");
-
-        snprintf(json, sizeof(json), "{\"type\": \"http\", \"url\": " URL("/500") ", \"json_path\": \"data.price\", "
-                 "\"name\": \"eth-usd\"}", port);
-        expect_error(json, "http source eth-usd: HTTP 500");
-        snprintf(json, sizeof(json), "{\"type\": \"http\", \"url\": " URL("/nowhere") "}", port);
-        expect_error(json, "HTTP 404");
-        snprintf(json, sizeof(json), "{\"type\": \"http\", \"url\": " URL("/garbage") ", \"json_path\": \"data.price\"}",
-                 port);
-        expect_error(json, "response is not JSON");
-        snprintf(json, sizeof(json), "{\"type\": \"http\", \"url\": " URL("/price") ", \"json_path\": \"data.cost\"}",
-                 port);
-        expect_error(json, "json_path data.cost: no key \"cost\" in data");
-        snprintf(json, sizeof(json), "{\"type\": \"http\", \"url\": " URL("/array") ", \"json_path\": "
-                 "\"data.prices.2.usd\"}", port);
-        expect_error(json, "no element \"2\" in data.prices (an array of 2)");
-        snprintf(json, sizeof(json), "{\"type\": \"http\", \"url\": " URL("/price") ", \"json_path\": "
-                 "\"data.price.x\"}", port);
-        expect_error(json, "data.price is double, not an object or array");
-        snprintf(json, sizeof(json), "{\"type\": \"http\", \"url\": " URL("/bool") ", \"json_path\": \"data.price\"}",
-                 port);
-        expect_error(json, "json_path data.price: boolean, expected a number or a decimal string");
-        snprintf(json, sizeof(json), "{\"type\": \"http\", \"url\": " URL("/big") ", \"json_path\": \"v\"}", port);
-        expect_error(json, "integer too large");
-        snprintf(json, sizeof(json), "{\"type\": \"http\", \"url\": " URL("/header") ", \"json_path\": \"v\"}", port);
-        expect_error(json, "HTTP 401");
-        snprintf(json, sizeof(json), "{\"type\": \"http\", \"url\": " URL("/header") ", \"json_path\": \"v\", "
-                 "\"headers\": {\"X-Api-Key\": \"secret\"}}", port);
-        expect_value(json, "5");
+        expect_error(http("/500", "\"json_path\": \"data.price\", \"name\": \"eth-usd\""),
+                     "http source eth-usd: HTTP 500");
+        expect_error(http("/nowhere", NULL), "HTTP 404");
+        expect_error(http("/garbage", "\"json_path\": \"data.price\""), "response is not JSON");
+        expect_error(http("/price", "\"json_path\": \"data.cost\""), "json_path data.cost: no key \"cost\" in data");
+        expect_error(http("/array", "\"json_path\": \"data.prices.2.usd\""),
+                     "no element \"2\" in data.prices (an array of 2)");
+        expect_error(http("/price", "\"json_path\": \"data.price.x\""),
+                     "data.price is double, not an object or array");
+        expect_error(http("/bool", "\"json_path\": \"data.price\""),
+                     "json_path data.price: boolean, expected a number or a decimal string");
+        expect_error(http("/big", "\"json_path\": \"v\""), "integer too large");
+        expect_error(http("/header", "\"json_path\": \"v\""), "HTTP 401");
+        expect_value(http("/header", "\"json_path\": \"v\", \"headers\": {\"X-Api-Key\": \"secret\"}"), "5");
 
         {
                 uint64_t start = host_now();
 
-                snprintf(json, sizeof(json), "{\"type\": \"http\", \"url\": " URL("/slow") ", \"timeout_sec\": 0.3}",
-                         port);
-                expect_error(json, "timed out after 0.3 s");
+                expect_error(http("/slow", "\"timeout_sec\": 0.3"), "timed out after 0.3 s");
                 ck_assert_uint_lt(host_now() - start, 10 * USEC_PER_SEC);
         }
 
@@ -506,16 +492,15 @@ START_TEST(test_http) {
                 int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
                 struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
                 socklen_t len = sizeof(sa);
-                uint16_t closed_port;
+                char json[256];
 
                 ck_assert_int_eq(bind(fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
                 ck_assert_int_eq(getsockname(fd, (struct sockaddr *) &sa, &len), 0);
-                closed_port = ntohs(sa.sin_port);
                 close(fd);
-                snprintf(json, sizeof(json), "{\"type\": \"http\", \"url\": \"http://127.0.0.1:%u/\"}", closed_port);
+                snprintf(json, sizeof(json), "{\"type\": \"http\", \"url\": \"http://127.0.0.1:%u/\"}",
+                         ntohs(sa.sin_port));
                 expect_error(json, "http source t: ");
         }
-#undef URL
 }
 END_TEST
 

@@ -99,7 +99,8 @@ static void setup(void) {
         strcpy(T.dir, "/tmp/sdloop-test-feed-XXXXXX");
         ck_assert_ptr_nonnull(mkdtemp(T.dir));
         ck_assert_int_ge(asprintf(&T.ledger, "%s/ledger.sqlite", T.dir), 0);
-        ck_assert_int_ge(asprintf(&T.relayer_config, "{\"chain_id\": \"test-chain\", \"ledger\": \"%s\"}", T.ledger), 0);
+        ck_assert_int_ge(asprintf(&T.relayer_config, "{\"chain_id\": \"test-chain\", \"ledger\": \"%s\"}",
+                                  T.ledger), 0);
         ck_assert_int_ge(asprintf(&state, "%s/state", T.dir), 0);
         ck_assert_int_eq(host_keystore_new(state, &T.keystore), 0);
         ck_assert_int_eq(host_new(NULL, &host_backend_exec, &T.host), 0);
@@ -240,8 +241,8 @@ static void run_until(HostFeed *f, uint64_t reports, uint64_t timeout_usec) {
                 if (st.reports_transmitted >= reports)
                         return;
                 ck_assert_msg(host_now() < deadline, "only %" PRIu64 " of %" PRIu64 " reports in time; state %s, "
-                              "last error: %s", st.reports_transmitted, reports, host_feed_state_to_string(st.state),
-                              strempty(st.last_error));
+                              "latest round: %s; last error: %s", st.reports_transmitted, reports,
+                              host_feed_state_to_string(st.state), strempty(st.outcome), strempty(st.last_error));
                 ck_assert_int_ge(sd_event_run(T.host->event, 100 * USEC_PER_MSEC), 0);
                 host_run_work(T.host);
         }
@@ -428,6 +429,7 @@ START_TEST(test_feed_kill_and_recover) {
         ck_assert_str_eq(host_feed_state_to_string(st.state), "running");
         ck_assert_ptr_nonnull(st.latest_answer);
         ck_assert_ptr_nonnull(st.config_digest);
+        ck_assert_msg(strstr(st.outcome, ": transmitted, answer "), "%s", st.outcome);
         /* The first run on a fresh ledger starts at epoch 1, round 1. */
         ck_assert_uint_eq(T.sent[0].ctx.timestamp.epoch, 1);
         ck_assert_uint_eq(T.sent[0].ctx.timestamp.round, 1);
@@ -545,7 +547,8 @@ START_TEST(test_feed_failing_sources) {
                 if (strstr(T.errors[i], "file source eth-usd.oracles[2].value") &&
                     strstr(T.errors[i], "line 1: malformed decimal"))
                         saw_file = true;
-                if (strstr(T.errors[i], "command source eth-usd.oracles[3].value: exited with status 1: no price today"))
+                if (strstr(T.errors[i], "command source eth-usd.oracles[3].value: exited with status 1: "
+                                        "no price today"))
                         saw_command = true;
         }
         ck_assert(saw_file);
@@ -606,7 +609,9 @@ static void config_fails(const char *json, const char *expected) {
         ck_assert_msg(error && strstr(error, expected), "expected \"%s\", got \"%s\"", expected, strempty(error));
 }
 
-#define BASE "\"relayer\": \"ledger\", \"median\": \"median\", \"onchain_config\": {\"min\": \"0\", \"max\": \"10\"}, " \
+#define BASE \
+        "\"relayer\": \"ledger\", \"median\": \"median\", " \
+        "\"onchain_config\": {\"min\": \"0\", \"max\": \"10\"}, " \
         "\"value\": {\"type\": \"constant\", \"value\": \"5\"}"
 
 START_TEST(test_config) {

@@ -12,6 +12,9 @@
 # writes (BUILD_DIR/meson-uninstalled/sdloop-uninstalled.pc); without it, against the installed one
 # (libsdloop-dev), as the package test does.
 #
+# SDLOOP_SANITIZE: the b_sanitize option the library was built with ("address,undefined"; "none" or empty
+# for none): a library built with sanitizers needs programs built with them.
+#
 # The example is the text between the lines '.\" BEGIN EXAMPLE greeter.c' and '.\" END EXAMPLE greeter.c'
 # of the page source, with the roff escapes \- and \e turned back into - and \.
 set -euo pipefail
@@ -86,9 +89,14 @@ if [ -n "$build" ]; then
         rpath="-Wl,-rpath,$libdir"
 fi
 pkg-config --exists sdloop || fail "pkg-config does not know sdloop"
+sanitize=
+case ${SDLOOP_SANITIZE:-none} in
+        none|"") ;;
+        *) sanitize=-fsanitize=$SDLOOP_SANITIZE ;;
+esac
 
 # shellcheck disable=SC2046
-cc -Wall -Werror -o "$tmp/greeter" "$tmp/greeter.c" $(pkg-config --cflags --libs sdloop) $rpath \
+cc -Wall -Werror $sanitize -o "$tmp/greeter" "$tmp/greeter.c" $(pkg-config --cflags --libs sdloop) $rpath \
         2>"$tmp/cc.log" || { cat "$tmp/cc.log" >&2; fail "the example does not build"; }
 ok "cc greeter.c \$(pkg-config --cflags --libs sdloop) builds it"
 

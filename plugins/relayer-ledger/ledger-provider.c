@@ -230,11 +230,22 @@ const SdloopReportCodecOps ledger_report_codec_ops = {
 static int median_latest_transmission_details(void *userdata, uint8_t ret_digest[static SDLOOP_DIGEST_SIZE],
                                               uint32_t *ret_epoch, uint8_t *ret_round, char **ret_latest_answer,
                                               int64_t *ret_latest_timestamp_usec, sd_bus_error *error) {
-        _cleanup_(ledger_transmission_done) LedgerTransmission t = {};
+        _cleanup_(ledger_transmission_done) LedgerTransmission t = {}, current = {};
         LedgerProvider *p = userdata;
+        uint8_t digest[SDLOOP_DIGEST_SIZE];
+        uint64_t block;
         char *answer;
-        int r;
+        int r, k;
 
+        /* As OCR2Aggregator.latestTransmissionDetails(): the contract's current config digest, the epoch
+         * and round of the latest transmission under it (0, 0 right after setConfig), and the latest
+         * answer and its timestamp whatever configuration it was made under. */
+        r = provider_latest_config_details(p, &block, digest, error);
+        if (r < 0)
+                return r;
+        k = ledger_store_latest_transmission(p->store, p->contract_id, digest, 0, &current, error);
+        if (k < 0 && k != -ENOENT)
+                return k;
         r = ledger_store_latest_transmission(p->store, p->contract_id, NULL, 0, &t, error);
         if (r < 0 && r != -ENOENT)
                 return r;
@@ -243,12 +254,9 @@ static int median_latest_transmission_details(void *userdata, uint8_t ret_digest
         if (!answer)
                 return -ENOMEM;
 
-        if (r >= 0)
-                memcpy(ret_digest, t.digest, SDLOOP_DIGEST_SIZE);
-        else
-                memset(ret_digest, 0, SDLOOP_DIGEST_SIZE);
-        *ret_epoch = r >= 0 ? t.epoch : 0;
-        *ret_round = r >= 0 ? t.round : 0;
+        memcpy(ret_digest, digest, SDLOOP_DIGEST_SIZE);
+        *ret_epoch = k >= 0 ? current.epoch : 0;
+        *ret_round = k >= 0 ? current.round : 0;
         *ret_latest_answer = answer;
         *ret_latest_timestamp_usec = r >= 0 ? (int64_t) MIN(t.time_usec, (uint64_t) INT64_MAX) : 0;
         return 0;
@@ -257,24 +265,14 @@ static int median_latest_transmission_details(void *userdata, uint8_t ret_digest
 static int median_latest_round_requested(void *userdata, uint64_t lookback_usec,
                                          uint8_t ret_digest[static SDLOOP_DIGEST_SIZE], uint32_t *ret_epoch,
                                          uint8_t *ret_round, sd_bus_error *error) {
-        _cleanup_(ledger_transmission_done) LedgerTransmission t = {};
-        LedgerProvider *p = userdata;
-        uint64_t now, since;
-        int r;
-
-        now = ledger_store_now(p->store);
-        since = now > lookback_usec ? now - lookback_usec : 0;
-
-        r = ledger_store_latest_transmission(p->store, p->contract_id, NULL, since, &t, error);
-        if (r < 0 && r != -ENOENT)
-                return r;
-
-        if (r >= 0)
-                memcpy(ret_digest, t.digest, SDLOOP_DIGEST_SIZE);
-        else
-                memset(ret_digest, 0, SDLOOP_DIGEST_SIZE);
-        *ret_epoch = r >= 0 ? t.epoch : 0;
-        *ret_round = r >= 0 ? t.round : 0;
+        /* OCR2Aggregator records a RoundRequested event when someone calls requestNewRound(), with the
+         * epoch and round of the latest transmission at that time; the median plugin reports when such a
+         * request is not older than the latest transmission. The ledger offers no way to request a
+         * round, so there is never one: zeros, as the contract answers without a request in the window.
+         * (Answering with the latest transmission would read as a fresh request in every round.) */
+        memset(ret_digest, 0, SDLOOP_DIGEST_SIZE);
+        *ret_epoch = 0;
+        *ret_round = 0;
         return 0;
 }
 

@@ -261,7 +261,7 @@ static void json_object_putp(json_object **j) {
                 json_object_put(*j);
 }
 
-/* --- JSON helpers ---------------------------------------------------------------------------------------- */
+/* --- JSON helpers --------------------------------------------------------------------------------- */
 
 int host_feed_field_error(char **ret_error, const char *field, const char *format, ...) {
         _cleanup_free_ char *msg = NULL;
@@ -291,7 +291,8 @@ static char *field_join(const char *field, const char *key) {
         return s;
 }
 
-int host_feed_json_check_keys(json_object *j, const char *field, const char * const *allowed, char **ret_error) {
+int host_feed_json_check_keys(json_object *j, const char *field, const char * const *allowed,
+                              char **ret_error) {
         json_object_object_foreach(j, key, value) {
                 bool found = false;
 
@@ -341,8 +342,8 @@ int host_feed_json_get_integer(json_object *v, const char *field, int64_t min, i
                 return host_feed_field_error(ret_error, field, "expected an integer");
         i = json_object_get_int64(v);
         if (json_int_is_clamped(v) || i < min || i > max)
-                return host_feed_field_error(ret_error, field, "must be between %" PRIi64 " and %" PRIi64, min,
-                                             max);
+                return host_feed_field_error(ret_error, field, "must be between %" PRIi64 " and %" PRIi64,
+                                             min, max);
         *ret = i;
         return 0;
 }
@@ -353,15 +354,15 @@ int host_feed_json_get_decimal(json_object *v, const char *field, char **ret, ch
 
         if (json_object_is_type(v, json_type_int)) {
                 if (json_int_is_clamped(v))
-                        return host_feed_field_error(ret_error, field,
-                                                     "too large for a JSON integer here, write it as a string");
+                        return host_feed_field_error(ret_error, field, "too large for a JSON integer here, "
+                                                     "write it as a string");
                 s = json_object_get_string(v);
         } else if (json_object_is_type(v, json_type_string)) {
                 s = json_object_get_string(v);
                 if (!sdloop_decimal_is_valid(s))
-                        return host_feed_field_error(ret_error, field,
-                                                     "\"%s\" is not a decimal integer (digits, an optional '-', no "
-                                                     "leading zeros, at most %u digits)", s, SDLOOP_DECIMAL_DIGITS_MAX);
+                        return host_feed_field_error(ret_error, field, "\"%s\" is not a decimal integer "
+                                                     "(digits, an optional '-', no leading zeros, at "
+                                                     "most %u digits)", s, SDLOOP_DECIMAL_DIGITS_MAX);
         } else
                 return host_feed_field_error(ret_error, field, "expected a decimal integer as a string");
 
@@ -410,11 +411,11 @@ static int parse_multiplier(json_object *v, const char *field, unsigned *ret, ch
         return 0;
 
 invalid:
-        return host_feed_field_error(ret_error, field, "\"%s\" is not a power of ten from 1 to 1e%u, such as \"1e8\"",
-                                     s, HOST_FEED_SOURCE_MULTIPLIER_EXPONENT_MAX);
+        return host_feed_field_error(ret_error, field, "\"%s\" is not a power of ten from 1 to 1e%u, "
+                                     "such as \"1e8\"", s, HOST_FEED_SOURCE_MULTIPLIER_EXPONENT_MAX);
 }
 
-/* --- configuration -------------------------------------------------------------------------------------- */
+/* --- configuration -------------------------------------------------------------------------------- */
 
 HostFeedSourceConfig *host_feed_source_config_free(HostFeedSourceConfig *c) {
         if (!c)
@@ -451,7 +452,8 @@ static int parse_argv(json_object *v, const char *field, char ***ret, char **ret
         for (size_t i = 0; i < n; i++) {
                 json_object *a = json_object_array_get_idx(v, i);
 
-                if (!json_object_is_type(a, json_type_string) || (i == 0 && isempty(json_object_get_string(a)))) {
+                if (!json_object_is_type(a, json_type_string) ||
+                    (i == 0 && isempty(json_object_get_string(a)))) {
                         _cleanup_free_ char *f = NULL;
 
                         if (asprintf(&f, "%s[%zu]", field, i) < 0)
@@ -505,8 +507,8 @@ int host_feed_source_config_parse(json_object *j, const char *field, const char 
                 [HOST_FEED_SOURCE_CONSTANT] = { "type", "name", "value", "multiplier", NULL },
                 [HOST_FEED_SOURCE_FILE] = { "type", "name", "path", "multiplier", NULL },
                 [HOST_FEED_SOURCE_COMMAND] = { "type", "name", "argv", "timeout_sec", "multiplier", NULL },
-                [HOST_FEED_SOURCE_HTTP] = { "type", "name", "url", "json_path", "timeout_sec", "headers", "multiplier",
-                                            NULL },
+                [HOST_FEED_SOURCE_HTTP] = { "type", "name", "url", "json_path", "timeout_sec", "headers",
+                                            "multiplier", NULL },
                 [HOST_FEED_SOURCE_RANDOM_WALK] = { "type", "name", "start", "step_ppm", "seed", NULL },
         };
         _cleanup_(host_feed_source_config_freep) HostFeedSourceConfig *c = NULL;
@@ -526,8 +528,8 @@ int host_feed_source_config_parse(json_object *j, const char *field, const char 
                 return -ENOMEM;
 
         if (!json_object_object_get_ex(j, "type", &v))
-                return host_feed_field_error(ret_error, field, "missing \"type\" (constant, file, command, http or "
-                                             "random_walk)");
+                return host_feed_field_error(ret_error, field, "missing \"type\" (constant, file, command, "
+                                             "http or random_walk)");
         {
                 _cleanup_free_ char *f = field_join(field, "type");
 
@@ -538,8 +540,8 @@ int host_feed_source_config_parse(json_object *j, const char *field, const char 
                         return r;
                 c->type = host_feed_source_type_from_string(s);
                 if (c->type < 0)
-                        return host_feed_field_error(ret_error, f, "unknown source type \"%s\" (constant, file, "
-                                                     "command, http or random_walk)", s);
+                        return host_feed_field_error(ret_error, f, "unknown source type \"%s\" (constant, "
+                                                     "file, command, http or random_walk)", s);
         }
 
         r = host_feed_json_check_keys(j, field, keys[c->type], ret_error);
@@ -592,17 +594,18 @@ int host_feed_source_config_parse(json_object *j, const char *field, const char 
                         return host_feed_field_error(ret_error, field, "missing \"value\"");
                 if (json_object_is_type(v, json_type_int)) {
                         if (json_int_is_clamped(v))
-                                return host_feed_field_error(ret_error, f_value, "too large for a JSON integer here, "
-                                                             "write it as a string");
-                } else if (!json_object_is_type(v, json_type_string) && !json_object_is_type(v, json_type_double))
+                                return host_feed_field_error(ret_error, f_value, "too large for a JSON "
+                                                             "integer here, write it as a string");
+                } else if (!json_object_is_type(v, json_type_string) &&
+                           !json_object_is_type(v, json_type_double))
                         return host_feed_field_error(ret_error, f_value, "expected a decimal as a string");
-                r = host_feed_decimal_scale(json_object_get_string(v), c->has_multiplier, c->exponent, &c->constant,
-                                            &reason);
+                r = host_feed_decimal_scale(json_object_get_string(v), c->has_multiplier, c->exponent,
+                                            &c->constant, &reason);
                 if (r == -ENOMEM)
                         return r;
                 if (r < 0)
-                        return host_feed_field_error(ret_error, f_value, "\"%s\": %s", json_object_get_string(v),
-                                                     reason);
+                        return host_feed_field_error(ret_error, f_value, "\"%s\": %s",
+                                                     json_object_get_string(v), reason);
                 break;
         }
 
@@ -642,7 +645,8 @@ int host_feed_source_config_parse(json_object *j, const char *field, const char 
                 if (r < 0)
                         return r;
                 if (strncmp(s, "http://", 7) != 0 && strncmp(s, "https://", 8) != 0)
-                        return host_feed_field_error(ret_error, f_url, "\"%s\" is not an http:// or https:// URL", s);
+                        return host_feed_field_error(ret_error, f_url, "\"%s\" is not an http:// or "
+                                                     "https:// URL", s);
                 c->url = strdup(s);
                 if (!c->url)
                         return -ENOMEM;
@@ -654,9 +658,9 @@ int host_feed_source_config_parse(json_object *j, const char *field, const char 
                         if (r < 0)
                                 return r;
                         if (!isempty(s) && (s[0] == '.' || s[strlen(s) - 1] == '.' || strstr(s, "..")))
-                                return host_feed_field_error(ret_error, f_json_path,
-                                                             "\"%s\": expected keys and indexes separated by single "
-                                                             "dots, such as \"data.prices.0.usd\"", s);
+                                return host_feed_field_error(ret_error, f_json_path, "\"%s\": expected keys "
+                                                             "and indexes separated by single dots, such as "
+                                                             "\"data.prices.0.usd\"", s);
                         c->json_path = strdup(s);
                 } else
                         c->json_path = strdup("");
@@ -686,7 +690,8 @@ int host_feed_source_config_parse(json_object *j, const char *field, const char 
                 if (r < 0)
                         return r;
                 if (strlen(start) - (start[0] == '-') > WALK_START_MAX_DIGITS)
-                        return host_feed_field_error(ret_error, f_start, "at most %u digits", WALK_START_MAX_DIGITS);
+                        return host_feed_field_error(ret_error, f_start, "at most %u digits",
+                                                     WALK_START_MAX_DIGITS);
                 r = sdloop_decimal_to_i128(start, &c->start);
                 if (r < 0)
                         return host_feed_field_error(ret_error, f_start, "not a decimal");
@@ -725,7 +730,7 @@ int host_feed_source_config_parse(json_object *j, const char *field, const char 
         return 0;
 }
 
-/* --- instances ------------------------------------------------------------------------------------------ */
+/* --- instances ------------------------------------------------------------------------------------ */
 
 typedef struct Buffer {
         char *data;
@@ -880,7 +885,7 @@ static int source_complete_later(HostFeedSource *s, char *value, char *error) {
         return 0;
 }
 
-/* --- constant, file, random_walk --------------------------------------------------------------------------- */
+/* --- constant, file, random_walk ------------------------------------------------------------------ */
 
 static int fetch_constant(HostFeedSource *s) {
         char *v = strdup(s->config->constant);
@@ -911,11 +916,12 @@ static int fetch_file(HostFeedSource *s) {
                         buf[n] = '\0';
                         len = strcspn(buf, "\n");
                         if (len == (size_t) n && (size_t) n == sizeof(buf) - 1)
-                                r = source_errorf(&error, s, "line 1: longer than %zu bytes", sizeof(buf) - 2);
+                                r = source_errorf(&error, s, "line 1: longer than %zu bytes",
+                                                  sizeof(buf) - 2);
                         else {
                                 buf[len] = '\0';
-                                r = host_feed_decimal_scale(buf, s->config->has_multiplier, s->config->exponent,
-                                                            &value, &reason);
+                                r = host_feed_decimal_scale(buf, s->config->has_multiplier,
+                                                            s->config->exponent, &value, &reason);
                                 if (r == -ENOMEM)
                                         return r;
                                 if (r < 0 && n == 0)
@@ -1321,7 +1327,8 @@ static int json_path_lookup(json_object *root, const char *path, json_object **r
                         errno = 0;
                         i = strtoul(k, &end, 10);
                         if (!char_is_digit(k[0]) || errno != 0 || *end || i >= n) {
-                                r = asprintf(ret_reason, "no element \"%s\" in %s (an array of %zu)", k, where, n);
+                                r = asprintf(ret_reason, "no element \"%s\" in %s (an array of %zu)", k,
+                                             where, n);
                                 return r < 0 ? -ENOMEM : -ENOENT;
                         }
                         next = json_object_array_get_idx(cur, i);
@@ -1357,14 +1364,16 @@ static void http_finish(HostFeedSource *s, CURLcode result) {
         else if (result == CURLE_WRITE_ERROR && s->body.too_large)
                 r = source_errorf(&error, s, "response larger than %u bytes", HOST_FEED_SOURCE_OUTPUT_MAX);
         else if (result != CURLE_OK)
-                r = source_errorf(&error, s, "%s", s->curl_error[0] ? s->curl_error : curl_easy_strerror(result));
+                r = source_errorf(&error, s, "%s",
+                                  s->curl_error[0] ? s->curl_error : curl_easy_strerror(result));
         else if (code < 200 || code > 299)
                 r = source_errorf(&error, s, "HTTP %ld", code);
         else {
                 root = json_tokener_parse_verbose(s->body.data ?: "", &jerr);
                 if (!root && jerr != json_tokener_success) {
                         quote_text(s->body.data ?: "", s->body.size, q);
-                        r = source_errorf(&error, s, "response is not JSON (%s): %s", json_tokener_error_desc(jerr), q);
+                        r = source_errorf(&error, s, "response is not JSON (%s): %s",
+                                          json_tokener_error_desc(jerr), q);
                 } else {
                         r = json_path_lookup(root, path, &v, &reason);
                         if (r == -ENOMEM)
@@ -1372,21 +1381,24 @@ static void http_finish(HostFeedSource *s, CURLcode result) {
                         if (r < 0)
                                 r = source_errorf(&error, s, "json_path %s: %s", path, reason);
                         else if (json_object_is_type(v, json_type_int) && json_int_is_clamped(v))
-                                r = source_errorf(&error, s, "json_path %s: integer too large for a JSON number "
-                                                  "(serve it as a decimal string)", path);
-                        else if (json_object_is_type(v, json_type_int) || json_object_is_type(v, json_type_double) ||
+                                r = source_errorf(&error, s, "json_path %s: integer too large for a JSON "
+                                                  "number (serve it as a decimal string)", path);
+                        else if (json_object_is_type(v, json_type_int) ||
+                                 json_object_is_type(v, json_type_double) ||
                                  json_object_is_type(v, json_type_string)) {
                                 _cleanup_free_ char *what = NULL;
                                 _cleanup_free_ char *text = strdup(json_object_get_string(v));
 
                                 buffer_reset(&s->body);
-                                if (!text || asprintf(&what, "json_path %s", isempty(path) ? "\"\"" : path) < 0)
+                                if (!text ||
+                                    asprintf(&what, "json_path %s", isempty(path) ? "\"\"" : path) < 0)
                                         goto finish;
                                 json_object_put(TAKE_PTR(root));
                                 source_complete_text(s, what, text);
                                 return;
                         } else
-                                r = source_errorf(&error, s, "json_path %s: %s, expected a number or a decimal string",
+                                r = source_errorf(&error, s, "json_path %s: %s, expected a number or a "
+                                                  "decimal string",
                                                   isempty(path) ? "\"\"" : path,
                                                   v ? json_type_to_name(json_object_get_type(v)) : "null");
                 }
@@ -1443,7 +1455,8 @@ static int http_setup(HostFeedSource *s) {
             curl_easy_setopt(s->easy, CURLOPT_WRITEFUNCTION, curl_write_cb) != CURLE_OK ||
             curl_easy_setopt(s->easy, CURLOPT_WRITEDATA, s) != CURLE_OK ||
             curl_easy_setopt(s->easy, CURLOPT_ERRORBUFFER, s->curl_error) != CURLE_OK ||
-            curl_easy_setopt(s->easy, CURLOPT_TIMEOUT_MS, (long) (c->timeout_usec / USEC_PER_MSEC)) != CURLE_OK ||
+            curl_easy_setopt(s->easy, CURLOPT_TIMEOUT_MS, (long) (c->timeout_usec / USEC_PER_MSEC)) !=
+                    CURLE_OK ||
             curl_easy_setopt(s->easy, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
             curl_easy_setopt(s->easy, CURLOPT_FOLLOWLOCATION, 1L) != CURLE_OK ||
             curl_easy_setopt(s->easy, CURLOPT_MAXREDIRS, 5L) != CURLE_OK ||
@@ -1495,7 +1508,8 @@ static void http_release(HostFeedSource *s) {
 
 /* --- life cycle --------------------------------------------------------------------------------------- */
 
-int host_feed_source_new(const HostFeedSourceConfig *config, sd_event *event, unsigned oracle, HostFeedSource **ret) {
+int host_feed_source_new(const HostFeedSourceConfig *config, sd_event *event, unsigned oracle,
+                         HostFeedSource **ret) {
         HostFeedSource *s;
 
         assert(config);

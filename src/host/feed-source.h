@@ -70,10 +70,12 @@ typedef struct HostFeedSource HostFeedSource;
 
 /* Exactly one of @value (a canonical decimal integer within int192) and @error (a message naming the
  * source) is set. */
-typedef void (*host_feed_source_done_fn)(HostFeedSource *s, const char *value, const char *error, void *userdata);
+typedef void (*host_feed_source_done_fn)(HostFeedSource *s, const char *value, const char *error,
+                                         void *userdata);
 
-/* An instance of @config (which must outlive it) for oracle @oracle (random_walk seeds with seed + oracle). */
-int host_feed_source_new(const HostFeedSourceConfig *config, sd_event *event, unsigned oracle, HostFeedSource **ret);
+/* An instance of @config (which must outlive it) for oracle @oracle (random_walk: seed + oracle). */
+int host_feed_source_new(const HostFeedSourceConfig *config, sd_event *event, unsigned oracle,
+                         HostFeedSource **ret);
 HostFeedSource *host_feed_source_free(HostFeedSource *s);
 static inline void host_feed_source_freep(HostFeedSource **s) {
         if (*s)
@@ -103,7 +105,8 @@ int host_feed_decimal_scale(const char *text, bool has_multiplier, unsigned expo
 int host_feed_field_error(char **ret_error, const char *field, const char *format, ...)
         __attribute__((format(printf, 3, 4)));
 /* Refuse keys of @j not in @allowed (NULL-terminated), naming "<field>.<key>". */
-int host_feed_json_check_keys(json_object *j, const char *field, const char * const *allowed, char **ret_error);
+int host_feed_json_check_keys(json_object *j, const char *field, const char * const *allowed,
+                              char **ret_error);
 /* A number of seconds (integer or fraction, ≥ 0) as µs; @min_usec/@max_usec bound it. */
 int host_feed_json_get_seconds(json_object *v, const char *field, uint64_t min_usec, uint64_t max_usec,
                                uint64_t *ret, char **ret_error);

@@ -25,7 +25,7 @@ static void json_object_putp(json_object **j) {
                 json_object_put(*j);
 }
 
-/* --- configuration -------------------------------------------------------------------------------------- */
+/* --- configuration ------------------------------------------------------------------------------------- */
 
 HostFeedConfig *host_feed_config_free(HostFeedConfig *c) {
         if (!c)
@@ -101,7 +101,8 @@ static int get_alpha(json_object *j, const char *key, const char *base, uint64_t
                 return 0;
         }
         if (!json_object_is_type(v, json_type_int))
-                return host_feed_field_error(ret_error, f, "expected parts per billion (an integer) or \"infinite\"");
+                return host_feed_field_error(ret_error, f,
+                                             "expected parts per billion (an integer) or \"infinite\"");
         r = host_feed_json_get_integer(v, f, 0, INT64_MAX, &i, ret_error);
         if (r < 0)
                 return r;
@@ -118,9 +119,11 @@ static int parse_onchain(json_object *j, const char *base, HostFeedConfig *c, ch
         if (!f)
                 return -ENOMEM;
         if (!json_object_object_get_ex(j, "onchain_config", &o))
-                return host_feed_field_error(ret_error, base, "missing \"onchain_config\" ({\"min\": …, \"max\": …})");
+                return host_feed_field_error(ret_error, base,
+                                             "missing \"onchain_config\" ({\"min\": …, \"max\": …})");
         if (!json_object_is_type(o, json_type_object))
-                return host_feed_field_error(ret_error, f, "expected an object {\"min\": …, \"max\": …}");
+                return host_feed_field_error(ret_error, f,
+                                             "expected an object {\"min\": …, \"max\": …}");
         r = host_feed_json_check_keys(o, f, keys, ret_error);
         if (r < 0)
                 return r;
@@ -166,12 +169,12 @@ static int parse_offchain(json_object *j, const char *base, HostFeedConfig *c, c
         if (r < 0)
                 return r;
 
-        r = get_alpha(o, "alpha_report_ppb", f, c->alpha_report_ppb, &c->alpha_report_infinite, &c->alpha_report_ppb,
-                      ret_error);
+        r = get_alpha(o, "alpha_report_ppb", f, c->alpha_report_ppb, &c->alpha_report_infinite,
+                      &c->alpha_report_ppb, ret_error);
         if (r < 0)
                 return r;
-        r = get_alpha(o, "alpha_accept_ppb", f, c->alpha_accept_ppb, &c->alpha_accept_infinite, &c->alpha_accept_ppb,
-                      ret_error);
+        r = get_alpha(o, "alpha_accept_ppb", f, c->alpha_accept_ppb, &c->alpha_accept_infinite,
+                      &c->alpha_accept_ppb, ret_error);
         if (r < 0)
                 return r;
         if (json_object_object_get_ex(o, "delta_c_sec", &v)) {
@@ -179,8 +182,8 @@ static int parse_offchain(json_object *j, const char *base, HostFeedConfig *c, c
                 if (!fd)
                         return -ENOMEM;
                 /* deltaC travels in nanoseconds as a signed 64-bit duration: about 292 years. */
-                r = host_feed_json_get_seconds(v, fd, 0, 100ULL * 365 * 86400 * USEC_PER_SEC, &c->delta_c_usec,
-                                               ret_error);
+                r = host_feed_json_get_seconds(v, fd, 0, 100ULL * 365 * 86400 * USEC_PER_SEC,
+                                               &c->delta_c_usec, ret_error);
                 if (r < 0)
                         return r;
         }
@@ -216,8 +219,10 @@ static int parse_oracles(json_object *j, const char *base, HostFeedConfig *c, ch
         if (!json_object_object_get_ex(j, "oracles", &a))
                 return 0;
         if (!json_object_is_type(a, json_type_array))
-                return host_feed_field_error(ret_error, f, "expected an array of per-oracle overrides "
-                                             "({\"value\": …, \"juels_per_fee_coin\": …} or null), by oracle id");
+                return host_feed_field_error(ret_error, f,
+                                             "expected an array of per-oracle overrides "
+                                             "({\"value\": …, \"juels_per_fee_coin\": …} or null), by "
+                                             "oracle id");
         n = json_object_array_length(a);
         if (n > c->n)
                 return host_feed_field_error(ret_error, f, "%zu entries for %" PRIu32 " oracles", n, c->n);
@@ -246,7 +251,8 @@ static int parse_oracles(json_object *j, const char *base, HostFeedConfig *c, ch
                         name = NULL;
                         return -ENOMEM;
                 }
-                r = parse_source(o, "juels_per_fee_coin", fi, name, &c->oracles[i].juels_per_fee_coin, ret_error);
+                r = parse_source(o, "juels_per_fee_coin", fi, name, &c->oracles[i].juels_per_fee_coin,
+                                 ret_error);
                 if (r < 0)
                         return r;
         }
@@ -273,8 +279,8 @@ static int parse_transmitters(json_object *j, const char *base, HostFeedConfig *
         }
 
         if (!json_object_is_type(a, json_type_array) || json_object_array_length(a) != c->n)
-                return host_feed_field_error(ret_error, f, "expected an array of %" PRIu32 " transmitter ids, one "
-                                             "per oracle", c->n);
+                return host_feed_field_error(ret_error, f, "expected an array of %" PRIu32 " transmitter "
+                                             "ids, one per oracle", c->n);
         for (uint32_t i = 0; i < c->n; i++) {
                 json_object *v = json_object_array_get_idx(a, i);
                 _cleanup_free_ char *fi = NULL;
@@ -285,7 +291,8 @@ static int parse_transmitters(json_object *j, const char *base, HostFeedConfig *
                         return host_feed_field_error(ret_error, fi, "expected a non-empty string");
                 for (uint32_t k = 0; k < i; k++)
                         if (streq(c->transmitters[k], json_object_get_string(v)))
-                                return host_feed_field_error(ret_error, fi, "\"%s\" is already transmitter %" PRIu32,
+                                return host_feed_field_error(ret_error, fi,
+                                                             "\"%s\" is already transmitter %" PRIu32,
                                                              c->transmitters[k], k);
                 c->transmitters[i] = strdup(json_object_get_string(v));
                 if (!c->transmitters[i])
@@ -308,8 +315,9 @@ static int derive_external_job_id(const char *name, char **ret) {
         h[6] = (uint8_t) ((h[6] & 0x0f) | 0x80);
         h[8] = (uint8_t) ((h[8] & 0x3f) | 0x80);
 
-        if (asprintf(ret, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", h[0], h[1], h[2],
-                     h[3], h[4], h[5], h[6], h[7], h[8], h[9], h[10], h[11], h[12], h[13], h[14], h[15]) < 0) {
+        if (asprintf(ret, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", h[0], h[1],
+                     h[2], h[3], h[4], h[5], h[6], h[7], h[8], h[9], h[10], h[11], h[12], h[13], h[14],
+                     h[15]) < 0) {
                 *ret = NULL;
                 return -ENOMEM;
         }
@@ -318,9 +326,9 @@ static int derive_external_job_id(const char *name, char **ret) {
 
 int host_feed_config_parse(json_object *feed, const char *name, HostFeedConfig **ret, char **ret_error) {
         static const char * const keys[] = {
-                "relayer", "median", "contract_id", "job_id", "external_job_id", "n", "f", "onchain_config",
-                "offchain_config", "round_interval_sec", "value", "juels_per_fee_coin", "oracles", "transmitters",
-                "relay_config", NULL,
+                "relayer", "median", "contract_id", "job_id", "external_job_id", "n", "f",
+                "onchain_config", "offchain_config", "round_interval_sec", "value", "juels_per_fee_coin",
+                "oracles", "transmitters", "relay_config", NULL,
         };
         _cleanup_(host_feed_config_freep) HostFeedConfig *c = NULL;
         _cleanup_free_ char *base = NULL, *f = NULL, *default_name = NULL;
@@ -389,7 +397,8 @@ int host_feed_config_parse(json_object *feed, const char *name, HostFeedConfig *
         }
 
         if (!json_object_object_get_ex(feed, "f", &v))
-                return host_feed_field_error(ret_error, base, "missing \"f\" (how many faulty oracles to tolerate)");
+                return host_feed_field_error(ret_error, base,
+                                             "missing \"f\" (how many faulty oracles to tolerate)");
         r = host_feed_json_get_integer(v, FIELD("f"), 1, (HOST_FEED_ORACLES_MAX - 1) / 3, &i, ret_error);
         if (r < 0)
                 return r;
@@ -401,7 +410,8 @@ int host_feed_config_parse(json_object *feed, const char *name, HostFeedConfig *
                 return r;
         c->n = (uint32_t) i;
         if (c->n <= 3 * c->f)
-                return host_feed_field_error(ret_error, f, "must be at least 3f+1 = %" PRIu32 " (f = %" PRIu32 ")",
+                return host_feed_field_error(ret_error, f,
+                                             "must be at least 3f+1 = %" PRIu32 " (f = %" PRIu32 ")",
                                              3 * c->f + 1, c->f);
 
         r = parse_onchain(feed, base, c, ret_error);
@@ -425,8 +435,8 @@ int host_feed_config_parse(json_object *feed, const char *name, HostFeedConfig *
         if (r < 0)
                 return r;
         if (!c->value)
-                return host_feed_field_error(ret_error, base, "missing \"value\" (the data source of the observed "
-                                             "value)");
+                return host_feed_field_error(ret_error, base, "missing \"value\" (the data source of the "
+                                             "observed value)");
 
         free(default_name);
         if (asprintf(&default_name, "%s.juels_per_fee_coin", name) < 0) {
@@ -438,7 +448,8 @@ int host_feed_config_parse(json_object *feed, const char *name, HostFeedConfig *
                 return r;
         if (!c->juels_per_fee_coin) {
                 /* Chains without a fee coin conversion: a constant 0. */
-                _cleanup_(json_object_putp) json_object *zero = json_tokener_parse("{\"type\":\"constant\",\"value\":\"0\"}");
+                _cleanup_(json_object_putp) json_object *zero =
+                        json_tokener_parse("{\"type\": \"constant\", \"value\": \"0\"}");
 
                 if (!zero)
                         return -ENOMEM;
@@ -457,11 +468,13 @@ int host_feed_config_parse(json_object *feed, const char *name, HostFeedConfig *
 
         if (json_object_object_get_ex(feed, "relay_config", &v)) {
                 if (!json_object_is_type(v, json_type_object))
-                        return host_feed_field_error(ret_error, FIELD("relay_config"), "expected an object (extra keys "
-                                                     "of the relay config, such as \"ledger\")");
+                        return host_feed_field_error(ret_error, FIELD("relay_config"), "expected an object "
+                                                     "(extra keys of the relay config, such as "
+                                                     "\"ledger\")");
                 if (json_object_object_get_ex(v, "config", NULL))
-                        return host_feed_field_error(ret_error, FIELD("relay_config.config"), "set by the feed from "
-                                                     "n, f, onchain_config and offchain_config; leave it out");
+                        return host_feed_field_error(ret_error, FIELD("relay_config.config"),
+                                                     "set by the feed from n, f, onchain_config and "
+                                                     "offchain_config; leave it out");
                 r = json_object_deep_copy(v, &c->relay_config, NULL);
                 if (r < 0)
                         return -ENOMEM;
@@ -472,7 +485,7 @@ int host_feed_config_parse(json_object *feed, const char *name, HostFeedConfig *
         return 0;
 }
 
-/* --- state ---------------------------------------------------------------------------------------------- */
+/* --- state --------------------------------------------------------------------------------------------- */
 
 static const char * const feed_state_table[_HOST_FEED_STATE_MAX] = {
         [HOST_FEED_STOPPED] = "stopped",
@@ -554,6 +567,7 @@ struct HostFeed {
         uint8_t latest_round;
         int64_t latest_timestamp_usec;
         uint64_t reports_transmitted, rounds_run, rounds_failed, observations_failed;
+        char *outcome; /* what the latest round came to */
         char *last_error;
         uint64_t last_error_usec;
 };
@@ -584,6 +598,19 @@ static void feed_set_error(HostFeed *f, HostFeedState state, const char *format,
         f->state = state;
 }
 
+static void feed_set_outcome(HostFeed *f, const char *format, ...) _printf_(2, 3);
+static void feed_set_outcome(HostFeed *f, const char *format, ...) {
+        char *msg = NULL;
+        va_list ap;
+
+        va_start(ap, format);
+        if (vasprintf(&msg, format, ap) < 0)
+                msg = NULL;
+        va_end(ap);
+        free(f->outcome);
+        f->outcome = msg;
+}
+
 static void pending_clear(HostFeed *f) {
         sdloop_bytes_done(&f->pending_report);
         sdloop_attributed_array_free(f->pending_sigs, f->n_pending_sigs);
@@ -604,13 +631,15 @@ static bool digest_is_zero(const uint8_t digest[static SDLOOP_DIGEST_SIZE]) {
         return true;
 }
 
-/* --- the host objects on the median plugin's connection -------------------------------------------------- */
+/* --- the host objects on the median plugin's connection ------------------------------------------------ */
 
-static int feed_observe(void *userdata, const SdloopReportTimestamp *ts, char **ret_value, sd_bus_error *error) {
+static int feed_observe(void *userdata, const SdloopReportTimestamp *ts, char **ret_value,
+                        sd_bus_error *error) {
         FeedDataSourceRef *ref = userdata;
         FeedOracle *o = ref->oracle;
         HostFeed *f = o->feed;
         unsigned k = ref->kind;
+        const char *why = f->round_active ? "not the round in progress" : "no round in progress";
         char *value = NULL;
         int r;
 
@@ -618,9 +647,8 @@ static int feed_observe(void *userdata, const SdloopReportTimestamp *ts, char **
         if (!f->round_active || ts->epoch != f->active.epoch || ts->round != f->active.round ||
             memcmp(ts->digest, f->active.digest, SDLOOP_DIGEST_SIZE) != 0)
                 r = sdloop_error_setf(error, SDLOOP_ERROR_NOT_FOUND,
-                                      "feed %s has no observation for epoch %" PRIu32 " round %u: %s", f->config->name,
-                                      ts->epoch, ts->round, f->round_active ? "not the round in progress" :
-                                      "no round in progress");
+                                      "feed %s has no observation for epoch %" PRIu32 " round %u: %s",
+                                      f->config->name, ts->epoch, ts->round, why);
         else if (o->fetch_error[k])
                 r = sdloop_error_setf(error, SDLOOP_ERROR_INTERNAL, "%s", o->fetch_error[k]);
         else if (!o->fetched[k])
@@ -649,7 +677,7 @@ static void feed_connection_release(HostFeed *f) {
         }
 
         /* Objects of a connection that is gone are gone with it; those of a live one are closed here. */
-        for (unsigned i = 0; i < f->config->n; i++)
+        for (unsigned i = 0; f->oracles && i < f->config->n; i++)
                 for (unsigned k = 0; k < _SOURCE_MAX; k++) {
                         FeedOracle *o = f->oracles + i;
                         SdloopObject *obj;
@@ -721,7 +749,7 @@ fail:
         return r;
 }
 
-/* --- handles ---------------------------------------------------------------------------------------------- */
+/* --- handles ------------------------------------------------------------------------------------------- */
 
 static int provider_create(HostHandle *h, SdloopPeer *peer, const char *parent_path, char **ret_path,
                            sd_bus_error *error) {
@@ -740,7 +768,8 @@ static int provider_create(HostHandle *h, SdloopPeer *peer, const char *parent_p
 
         /* The relay config seeds the contract with this feed's configuration: on the first creation, and
          * again (a no-op unless someone changed it) whenever the relayer comes back. */
-        return sdloop_relayer_new_plugin_provider(peer, parent_path, &relay_args, &plugin_args, ret_path, error);
+        return sdloop_relayer_new_plugin_provider(peer, parent_path, &relay_args, &plugin_args, ret_path,
+                                                  error);
 }
 
 static int factory_create(HostHandle *h, SdloopPeer *peer, const char *parent_path, char **ret_path,
@@ -751,8 +780,9 @@ static int factory_create(HostHandle *h, SdloopPeer *peer, const char *parent_pa
 
         r = feed_connection_setup(f, peer);
         if (r < 0)
-                return sdloop_error_setf(error, SDLOOP_ERROR_INTERNAL, "feed %s: cannot export its host objects: %s",
-                                         f->config->name, strerror(-r));
+                return sdloop_error_setf(error, SDLOOP_ERROR_INTERNAL,
+                                         "feed %s: cannot export its host objects: %s", f->config->name,
+                                         strerror(-r));
 
         return sdloop_plugin_median_new_median_factory(peer, &(SdloopMedianDeps) {
                         .provider = f->proxy_path,
@@ -784,7 +814,8 @@ static int reporting_plugin_create(HostHandle *h, SdloopPeer *peer, const char *
 
         /* Re-created after a crash with the digest current then. */
         memcpy(config.digest, f->digest, SDLOOP_DIGEST_SIZE);
-        return sdloop_reporting_plugin_factory_new_reporting_plugin(peer, parent_path, &config, ret_path, &info, error);
+        return sdloop_reporting_plugin_factory_new_reporting_plugin(peer, parent_path, &config, ret_path,
+                                                                    &info, error);
 }
 
 static const HostHandleOps provider_handle_ops = { .kind = "provider", .create = provider_create };
@@ -794,7 +825,7 @@ static const HostHandleOps reporting_plugin_handle_ops = {
         .create = reporting_plugin_create,
 };
 
-/* --- calls ------------------------------------------------------------------------------------------------ */
+/* --- calls --------------------------------------------------------------------------------------------- */
 
 typedef struct ContractState {
         uint64_t block;
@@ -845,7 +876,8 @@ static int call_probe_config(SdloopPeer *peer, const char *path, void *userdata,
         if (r < 0)
                 return r;
         r = read_contract_config(peer, provider, &p->state, error);
-        (void) sdloop_peer_call_method(peer, provider, "org.sdloop1.Service", "Close", NULL, &close_error, NULL);
+        (void) sdloop_peer_call_method(peer, provider, "org.sdloop1.Service", "Close", NULL, &close_error,
+                                       NULL);
         sd_bus_error_free(&close_error);
         return r;
 }
@@ -862,12 +894,14 @@ typedef struct Transmission {
         int64_t timestamp_usec;
 } Transmission;
 
-static int call_latest_transmission(SdloopPeer *peer, const char *path, void *userdata, sd_bus_error *error) {
+static int call_latest_transmission(SdloopPeer *peer, const char *path, void *userdata,
+                                    sd_bus_error *error) {
         Transmission *t = userdata;
 
         t->answer = mfree(t->answer);
-        return sdloop_median_contract_latest_transmission_details(peer, path, t->digest, &t->epoch, &t->round,
-                                                                  &t->answer, &t->timestamp_usec, error);
+        return sdloop_median_contract_latest_transmission_details(peer, path, t->digest, &t->epoch,
+                                                                  &t->round, &t->answer, &t->timestamp_usec,
+                                                                  error);
 }
 
 typedef struct DigestEpoch {
@@ -875,10 +909,12 @@ typedef struct DigestEpoch {
         uint32_t epoch;
 } DigestEpoch;
 
-static int call_latest_digest_and_epoch(SdloopPeer *peer, const char *path, void *userdata, sd_bus_error *error) {
+static int call_latest_digest_and_epoch(SdloopPeer *peer, const char *path, void *userdata,
+                                        sd_bus_error *error) {
         DigestEpoch *d = userdata;
 
-        return sdloop_contract_transmitter_latest_config_digest_and_epoch(peer, path, d->digest, &d->epoch, error);
+        return sdloop_contract_transmitter_latest_config_digest_and_epoch(peer, path, d->digest, &d->epoch,
+                                                                          error);
 }
 
 typedef struct ConfigDetails {
@@ -886,7 +922,8 @@ typedef struct ConfigDetails {
         uint8_t digest[SDLOOP_DIGEST_SIZE];
 } ConfigDetails;
 
-static int call_latest_config_details(SdloopPeer *peer, const char *path, void *userdata, sd_bus_error *error) {
+static int call_latest_config_details(SdloopPeer *peer, const char *path, void *userdata,
+                                      sd_bus_error *error) {
         ConfigDetails *d = userdata;
 
         return sdloop_contract_config_tracker_latest_config_details(peer, path, &d->block, d->digest, error);
@@ -913,16 +950,17 @@ static int call_observation(SdloopPeer *peer, const char *path, void *userdata, 
         PluginCall *c = userdata;
 
         sdloop_bytes_done(&c->result);
-        return sdloop_reporting_plugin_observation(peer, path, c->ts, c->query->data, c->query->size, &c->result,
-                                                   error);
+        return sdloop_reporting_plugin_observation(peer, path, c->ts, c->query->data, c->query->size,
+                                                   &c->result, error);
 }
 
 static int call_report(SdloopPeer *peer, const char *path, void *userdata, sd_bus_error *error) {
         PluginCall *c = userdata;
 
         sdloop_bytes_done(&c->result);
-        return sdloop_reporting_plugin_report(peer, path, c->ts, c->query->data, c->query->size, c->observations,
-                                              c->n_observations, &c->yes, &c->result, error);
+        return sdloop_reporting_plugin_report(peer, path, c->ts, c->query->data, c->query->size,
+                                              c->observations, c->n_observations, &c->yes, &c->result,
+                                              error);
 }
 
 static int call_should_accept(SdloopPeer *peer, const char *path, void *userdata, sd_bus_error *error) {
@@ -949,15 +987,31 @@ typedef struct TransmitCall {
 static int call_transmit(SdloopPeer *peer, const char *path, void *userdata, sd_bus_error *error) {
         TransmitCall *c = userdata;
 
-        return sdloop_contract_transmitter_transmit(peer, path, c->ctx, c->report->data, c->report->size, c->sigs,
-                                                    c->n_sigs, error);
+        return sdloop_contract_transmitter_transmit(peer, path, c->ctx, c->report->data, c->report->size,
+                                                    c->sigs, c->n_sigs, error);
 }
 
 static const char *error_message(const sd_bus_error *error, int r) {
         return error && error->message ? error->message : strerror(-r);
 }
 
-/* --- set-up --------------------------------------------------------------------------------------------- */
+/* Say why a round failed in *ret and return @r (or -ENOMEM). */
+static int round_failed(char **ret, int r, const char *format, ...) _printf_(3, 4);
+static int round_failed(char **ret, int r, const char *format, ...) {
+        va_list ap;
+        int k;
+
+        va_start(ap, format);
+        k = vasprintf(ret, format, ap);
+        va_end(ap);
+        if (k < 0) {
+                *ret = NULL;
+                return -ENOMEM;
+        }
+        return r;
+}
+
+/* --- set-up -------------------------------------------------------------------------------------------- */
 
 static HostHandle *find_relayer_handle(HostPlugin *p) {
         for (HostHandle *h = p->handles_head; h; h = h->next)
@@ -966,10 +1020,11 @@ static HostHandle *find_relayer_handle(HostPlugin *p) {
         return NULL;
 }
 
-static void hex_encode(const uint8_t *data, size_t size, char *buf) {
+static char *hex_encode(const uint8_t *data, size_t size, char *buf) {
         for (size_t i = 0; i < size; i++)
                 sprintf(buf + 2 * i, "%02x", data[i]);
         buf[2 * size] = '\0';
+        return buf;
 }
 
 static bool strv_contains(char * const *l, const char *s) {
@@ -1025,8 +1080,8 @@ static int feed_choose_signers(HostFeed *f, sd_bus_error *error) {
         if (r < 0)
                 goto fail;
         if (reuse) {
-                log_info("Feed %s: signing with the %" PRIu32 " keys contract %s is configured with.", f->config->name,
-                         f->config->n, f->config->contract_id);
+                log_info("Feed %s: signing with the %" PRIu32 " keys contract %s is configured with.",
+                         f->config->name, f->config->n, f->config->contract_id);
                 return 0;
         }
 
@@ -1035,7 +1090,8 @@ static int feed_choose_signers(HostFeed *f, sd_bus_error *error) {
                 r = host_keystore_create_account(f->keystore, &f->oracles[i].account);
                 if (r < 0) {
                         f->oracles[i].account = NULL;
-                        r = sdloop_error_setf(error, SDLOOP_ERROR_INTERNAL, "keystore %s: cannot create a key: %s",
+                        r = sdloop_error_setf(error, SDLOOP_ERROR_INTERNAL,
+                                              "keystore %s: cannot create a key: %s",
                                               host_keystore_get_directory(f->keystore), strerror(-r));
                         goto fail;
                 }
@@ -1107,15 +1163,21 @@ static int feed_build_relay_config(HostFeed *f, bool seed, char **ret) {
                         json_object_put(onchain);
                         return -ENOMEM;
                 }
-                for (unsigned i = 0; i < f->config->n; i++)
-                        if (json_object_array_add(signers, json_object_new_string(f->oracles[i].account)) < 0 ||
-                            json_object_array_add(transmitters, json_object_new_string(f->config->transmitters[i])) < 0)
+                for (unsigned i = 0; i < f->config->n; i++) {
+                        json_object *signer = json_object_new_string(f->oracles[i].account);
+                        json_object *transmitter = json_object_new_string(f->config->transmitters[i]);
+
+                        if (json_object_array_add(signers, signer) < 0 ||
+                            json_object_array_add(transmitters, transmitter) < 0)
                                 return -ENOMEM;
+                }
                 if (json_object_object_add(config, "f", json_object_new_int64(f->config->f)) < 0 ||
                     json_object_object_add(onchain, "min", json_object_new_string(f->config->min)) < 0 ||
                     json_object_object_add(onchain, "max", json_object_new_string(f->config->max)) < 0 ||
-                    json_object_object_add(config, "offchain_config_version", json_object_new_int64(1)) < 0 ||
-                    json_object_object_add(config, "offchain_config", json_object_new_string(offchain_hex)) < 0)
+                    json_object_object_add(config, "offchain_config_version",
+                                           json_object_new_int64(1)) < 0 ||
+                    json_object_object_add(config, "offchain_config",
+                                           json_object_new_string(offchain_hex)) < 0)
                         return -ENOMEM;
         }
 
@@ -1162,14 +1224,15 @@ static int feed_read_contract(HostFeed *f, sd_bus_error *error) {
                         hex_encode(state.config.signers[i].data, 32, hex);
                 if (!streq(hex, f->oracles[i].account)) {
                         r = sdloop_error_setf(error, SDLOOP_ERROR_INVALID_ARGUMENT,
-                                              "contract %s is configured with other signers than this feed's keys",
-                                              f->config->contract_id);
+                                              "contract %s is configured with other signers than this "
+                                              "feed's keys", f->config->contract_id);
                         goto finish;
                 }
         }
 
         sdloop_bytes_done(&f->onchain_config);
-        r = sdloop_bytes_copy(&f->onchain_config, state.config.onchain_config.data, state.config.onchain_config.size);
+        r = sdloop_bytes_copy(&f->onchain_config, state.config.onchain_config.data,
+                              state.config.onchain_config.size);
         if (r < 0)
                 goto finish;
         memcpy(f->digest, state.digest, SDLOOP_DIGEST_SIZE);
@@ -1185,7 +1248,9 @@ static int feed_read_contract(HostFeed *f, sd_bus_error *error) {
         r = host_handle_call(f->provider_h, call_latest_transmission, &t, error);
         if (r < 0)
                 goto finish;
-        if (!digest_is_zero(t.digest)) {
+        /* Relayers give the current config digest with epoch and round 0 (the contract's view) or zeros
+         * when nothing was transmitted; a timestamp means there is an answer. */
+        if (t.timestamp_usec != 0 || t.epoch != 0 || t.round != 0) {
                 free(f->latest_answer);
                 f->latest_answer = TAKE_PTR(t.answer);
                 f->latest_epoch = t.epoch;
@@ -1198,8 +1263,8 @@ static int feed_read_contract(HostFeed *f, sd_bus_error *error) {
         }
 
         digest_hex_prefix(f->digest, prefix);
-        log_info("Feed %s: contract %s at config %s… (block %" PRIu64 "), rounds continue at epoch %" PRIu32 ".",
-                 f->config->name, f->config->contract_id, prefix, state.block, f->epoch);
+        log_info("Feed %s: contract %s at config %s… (block %" PRIu64 "), rounds continue at epoch %"
+                 PRIu32 ".", f->config->name, f->config->contract_id, prefix, state.block, f->epoch);
         r = 0;
 
 finish:
@@ -1209,7 +1274,7 @@ finish:
 }
 
 static void feed_close_oracles(HostFeed *f) {
-        for (unsigned i = 0; i < f->config->n; i++) {
+        for (unsigned i = 0; f->oracles && i < f->config->n; i++) {
                 /* Closing the factory closes its reporting plugin. */
                 host_handle_close(f->oracles[i].factory);
                 f->oracles[i].factory = f->oracles[i].plugin = NULL;
@@ -1268,7 +1333,8 @@ static int feed_setup(HostFeed *f, sd_bus_error *error) {
                         o->factory = NULL;
                         goto fail;
                 }
-                r = host_handle_new(f->median, o->factory, &reporting_plugin_handle_ops, o, &o->plugin, error);
+                r = host_handle_new(f->median, o->factory, &reporting_plugin_handle_ops, o, &o->plugin,
+                                    error);
                 if (r < 0) {
                         o->plugin = NULL;
                         goto fail;
@@ -1276,9 +1342,9 @@ static int feed_setup(HostFeed *f, sd_bus_error *error) {
         }
 
         f->set_up = true;
-        log_info("Feed %s: %" PRIu32 " oracles (f=%" PRIu32 ") on %s and %s, a round every %g s.", f->config->name,
-                 f->config->n, f->config->f, f->relayer->settings.name, f->median->settings.name,
-                 (double) f->config->round_interval_usec / 1e6);
+        log_info("Feed %s: %" PRIu32 " oracles (f=%" PRIu32 ") on %s and %s, a round every %g s.",
+                 f->config->name, f->config->n, f->config->f, f->relayer->settings.name,
+                 f->median->settings.name, (double) f->config->round_interval_usec / 1e6);
         return 0;
 
 fail:
@@ -1298,7 +1364,7 @@ static int feed_follow_config(HostFeed *f, sd_bus_error *error) {
                 return r;
         digest_hex_prefix(old, a);
         digest_hex_prefix(f->digest, b);
-        log_notice("Feed %s: contract %s changed configuration from %s… to %s…; re-creating the reporting plugins.",
+        log_notice("Feed %s: contract %s changed configuration from %s… to %s…; new reporting plugins.",
                    f->config->name, f->config->contract_id, a, b);
 
         for (unsigned i = 0; i < f->config->n; i++) {
@@ -1306,7 +1372,8 @@ static int feed_follow_config(HostFeed *f, sd_bus_error *error) {
 
                 host_handle_close(o->plugin);
                 o->plugin = NULL;
-                r = host_handle_new(f->median, o->factory, &reporting_plugin_handle_ops, o, &o->plugin, error);
+                r = host_handle_new(f->median, o->factory, &reporting_plugin_handle_ops, o, &o->plugin,
+                                    error);
                 if (r < 0) {
                         o->plugin = NULL;
                         /* Start over next time. */
@@ -1317,7 +1384,7 @@ static int feed_follow_config(HostFeed *f, sd_bus_error *error) {
         return 0;
 }
 
-/* --- a round ---------------------------------------------------------------------------------------------- */
+/* --- a round ------------------------------------------------------------------------------------------- */
 
 static void feed_advance(HostFeed *f) {
         /* Rounds 1…255 within an epoch, as OCR2 numbers them in a byte. */
@@ -1332,7 +1399,8 @@ static unsigned feed_leader(HostFeed *f) {
         return (unsigned) (((uint64_t) f->epoch * UINT8_MAX + f->round - 1) % f->config->n);
 }
 
-static void feed_extra_hash(const SdloopReportTimestamp *ts, const SdloopBytes *query, uint8_t ret[static 32]) {
+static void feed_extra_hash(const SdloopReportTimestamp *ts, const SdloopBytes *query,
+                            uint8_t ret[static 32]) {
         crypto_hash_sha256_state st;
         uint8_t er[5] = {
                 (uint8_t) (ts->epoch >> 24), (uint8_t) (ts->epoch >> 16), (uint8_t) (ts->epoch >> 8),
@@ -1392,8 +1460,8 @@ static int feed_transmit(HostFeed *f, const SdloopReportContext *ctx, const Sdlo
                 f->latest_round = t.round;
                 f->latest_timestamp_usec = t.timestamp_usec;
         } else
-                log_debug("Feed %s: LatestTransmissionDetails failed after transmitting: %s", f->config->name,
-                          error_message(&e, r));
+                log_debug("Feed %s: LatestTransmissionDetails failed after transmitting: %s",
+                          f->config->name, error_message(&e, r));
         sd_bus_error_free(&e);
         free(t.answer);
         return 0;
@@ -1417,12 +1485,12 @@ static int feed_run_round(HostFeed *f, char **ret_error) {
         /* Follow the contract's configuration. */
         r = host_handle_call(f->provider_h, call_latest_config_details, &details, &error);
         if (r < 0)
-                return asprintf(ret_error, "LatestConfigDetails: %s", error_message(&error, r)) < 0 ? -ENOMEM : r;
+                return round_failed(ret_error, r, "LatestConfigDetails: %s", error_message(&error, r));
         if (memcmp(details.digest, f->digest, SDLOOP_DIGEST_SIZE) != 0) {
                 r = feed_follow_config(f, &error);
                 if (r < 0)
-                        return asprintf(ret_error, "following the new configuration of %s: %s",
-                                        f->config->contract_id, error_message(&error, r)) < 0 ? -ENOMEM : r;
+                        return round_failed(ret_error, r, "following the new configuration of %s: %s",
+                                            f->config->contract_id, error_message(&error, r));
         }
 
         /* A report of an earlier round that did not make it: once more, then it is superseded anyway. */
@@ -1430,12 +1498,13 @@ static int feed_run_round(HostFeed *f, char **ret_error) {
                 r = feed_transmit(f, &f->pending_ctx, &f->pending_report, f->pending_sigs, f->n_pending_sigs,
                                   &error);
                 if (r < 0)
-                        log_warning("Feed %s: epoch %" PRIu32 " round %u: transmitting again failed, giving up on "
-                                    "it: %s", f->config->name, f->pending_ctx.timestamp.epoch,
+                        log_warning("Feed %s: epoch %" PRIu32 " round %u: transmitting again failed, giving "
+                                    "up on it: %s", f->config->name, f->pending_ctx.timestamp.epoch,
                                     f->pending_ctx.timestamp.round, error_message(&error, r));
                 else
                         log_info("Feed %s: epoch %" PRIu32 " round %u: transmitted on the second attempt.",
-                                 f->config->name, f->pending_ctx.timestamp.epoch, f->pending_ctx.timestamp.round);
+                                 f->config->name, f->pending_ctx.timestamp.epoch,
+                                 f->pending_ctx.timestamp.round);
                 sd_bus_error_free(&error);
                 pending_clear(f);
         }
@@ -1452,7 +1521,7 @@ static int feed_run_round(HostFeed *f, char **ret_error) {
         c = (PluginCall) { .ts = ts };
         r = host_handle_call(f->oracles[leader].plugin, call_query, &c, &error);
         if (r < 0) {
-                r = asprintf(ret_error, "leader %u: Query: %s", leader, error_message(&error, r)) < 0 ? -ENOMEM : r;
+                r = round_failed(ret_error, r, "leader %u: Query: %s", leader, error_message(&error, r));
                 goto finish;
         }
         query = c.result;
@@ -1474,11 +1543,14 @@ static int feed_run_round(HostFeed *f, char **ret_error) {
                         reasons_add(&failures, "oracle %u: %s", i, error_message(&error, r));
                         continue;
                 }
-                observations[n_observations++] = (SdloopAttributed) { .data = c.result, .oracle = (uint8_t) i };
+                observations[n_observations++] = (SdloopAttributed) {
+                        .data = c.result,
+                        .oracle = (uint8_t) i,
+                };
         }
         if (n_observations < 2 * f->config->f + 1) {
-                r = asprintf(ret_error, "only %zu of %u oracles observed, 2f+1 = %" PRIu32 " needed: %s",
-                             n_observations, n, 2 * f->config->f + 1, strempty(failures)) < 0 ? -ENOMEM : -ENODATA;
+                r = round_failed(ret_error, -ENODATA, "only %zu of %u oracles observed, 2f+1 = %" PRIu32
+                                 " needed: %s", n_observations, n, 2 * f->config->f + 1, strempty(failures));
                 goto finish;
         }
 
@@ -1488,17 +1560,20 @@ static int feed_run_round(HostFeed *f, char **ret_error) {
         sd_bus_error_free(&error);
         r = host_handle_call(f->oracles[leader].plugin, call_report, &c, &error);
         if (r < 0) {
-                r = asprintf(ret_error, "leader %u: Report: %s", leader, error_message(&error, r)) < 0 ? -ENOMEM : r;
+                r = round_failed(ret_error, r, "leader %u: Report: %s", leader, error_message(&error, r));
                 goto finish;
         }
         report = c.result;
         if (!c.yes) {
-                log_debug("Feed %s: epoch %" PRIu32 " round %u: no report.", f->config->name, ts->epoch, ts->round);
+                feed_set_outcome(f, "epoch %" PRIu32 " round %u: no report (nothing to report, says the "
+                                 "leader's Report)", ts->epoch, ts->round);
+                log_debug("Feed %s: %s.", f->config->name, f->outcome);
                 r = 0;
                 goto finish;
         }
 
-        /* Every oracle decides on the finalized report; the first f+1 accepting, from the leader on, sign. */
+        /* Every oracle decides on the finalized report; the first f+1 that accept, from the leader on,
+         * sign it. */
         for (unsigned k = 0; k < n; k++) {
                 unsigned i = (leader + k) % n;
 
@@ -1506,8 +1581,9 @@ static int feed_run_round(HostFeed *f, char **ret_error) {
                 sd_bus_error_free(&error);
                 r = host_handle_call(f->oracles[i].plugin, call_should_accept, &c, &error);
                 if (r < 0) {
-                        log_warning("Feed %s: epoch %" PRIu32 " round %u: oracle %u: ShouldAcceptFinalizedReport: %s",
-                                    f->config->name, ts->epoch, ts->round, i, error_message(&error, r));
+                        log_warning("Feed %s: epoch %" PRIu32 " round %u: oracle %u: "
+                                    "ShouldAcceptFinalizedReport: %s", f->config->name, ts->epoch, ts->round,
+                                    i, error_message(&error, r));
                         continue;
                 }
                 if (c.yes) {
@@ -1518,9 +1594,10 @@ static int feed_run_round(HostFeed *f, char **ret_error) {
                 }
         }
         if (n_accepted < f->config->f + 1) {
-                log_info("Feed %s: epoch %" PRIu32 " round %u: %u oracle%s accepted the report, f+1 = %" PRIu32
-                         " needed: not transmitted.", f->config->name, ts->epoch, ts->round, n_accepted,
-                         n_accepted == 1 ? "" : "s", f->config->f + 1);
+                feed_set_outcome(f, "epoch %" PRIu32 " round %u: not transmitted: %u of %u oracles accepted "
+                                 "the report, f+1 = %" PRIu32 " needed", ts->epoch, ts->round, n_accepted, n,
+                                 f->config->f + 1);
+                log_info("Feed %s: %s.", f->config->name, f->outcome);
                 r = 0;
                 goto finish;
         }
@@ -1528,7 +1605,7 @@ static int feed_run_round(HostFeed *f, char **ret_error) {
         feed_extra_hash(ts, &query, ctx.extra_hash);
         r = sdloop_report_signing_payload(&ctx, report.data, report.size, &payload);
         if (r < 0) {
-                r = asprintf(ret_error, "cannot build the signing payload: %s", strerror(-r)) < 0 ? -ENOMEM : r;
+                r = round_failed(ret_error, r, "cannot build the signing payload: %s", strerror(-r));
                 goto finish;
         }
         sigs = new0(SdloopAttributed, f->config->f + 1);
@@ -1538,18 +1615,22 @@ static int feed_run_round(HostFeed *f, char **ret_error) {
         }
         for (unsigned k = 0; k < n && n_sigs < f->config->f + 1; k++) {
                 unsigned i = (first_accepting + k) % n;
+                char *s_text;
 
                 if (!accepted[i])
                         continue;
                 r = host_keystore_sign(f->keystore, f->oracles[i].account, payload.data, payload.size,
                                        &sigs[n_sigs].data);
                 if (r < 0) {
-                        r = asprintf(ret_error, "oracle %u cannot sign with key %s: %s", i, f->oracles[i].account,
-                                     strerror(-r)) < 0 ? -ENOMEM : r;
+                        r = round_failed(ret_error, r, "oracle %u cannot sign with key %s: %s", i,
+                                         f->oracles[i].account, strerror(-r));
                         goto finish;
                 }
                 sigs[n_sigs++].oracle = (uint8_t) i;
-                reasons_add(&signers_text, "%u", i);
+                if (asprintf(&s_text, "%s%s%u", strempty(signers_text), signers_text ? ", " : "", i) >= 0) {
+                        free(signers_text);
+                        signers_text = s_text;
+                }
         }
 
         /* Transmit if an accepting oracle thinks it should (the contract may be ahead already). */
@@ -1560,15 +1641,17 @@ static int feed_run_round(HostFeed *f, char **ret_error) {
                 sd_bus_error_free(&error);
                 r = host_handle_call(f->oracles[i].plugin, call_should_transmit, &c, &error);
                 if (r < 0) {
-                        log_warning("Feed %s: epoch %" PRIu32 " round %u: oracle %u: ShouldTransmitAcceptedReport: %s",
-                                    f->config->name, ts->epoch, ts->round, i, error_message(&error, r));
+                        log_warning("Feed %s: epoch %" PRIu32 " round %u: oracle %u: "
+                                    "ShouldTransmitAcceptedReport: %s", f->config->name, ts->epoch,
+                                    ts->round, i, error_message(&error, r));
                         continue;
                 }
                 transmit = c.yes;
         }
         if (!transmit) {
-                log_info("Feed %s: epoch %" PRIu32 " round %u: no oracle wants to transmit the report.",
-                         f->config->name, ts->epoch, ts->round);
+                feed_set_outcome(f, "epoch %" PRIu32 " round %u: not transmitted: no accepting oracle wants "
+                                 "to transmit the report", ts->epoch, ts->round);
+                log_info("Feed %s: %s.", f->config->name, f->outcome);
                 r = 0;
                 goto finish;
         }
@@ -1588,13 +1671,14 @@ static int feed_run_round(HostFeed *f, char **ret_error) {
                         f->n_pending_sigs = n_sigs;
                         n_sigs = 0;
                 }
-                r = asprintf(ret_error, "Transmit: %s", error_message(&error, r)) < 0 ? -ENOMEM : r;
+                r = round_failed(ret_error, r, "Transmit: %s", error_message(&error, r));
                 goto finish;
         }
 
-        log_info("Feed %s: epoch %" PRIu32 " round %u: transmitted, answer %s (%zu observations, leader %u, signed by "
-                 "oracles %s).", f->config->name, ts->epoch, ts->round, strempty(f->latest_answer), n_observations,
-                 leader, strempty(signers_text));
+        feed_set_outcome(f, "epoch %" PRIu32 " round %u: transmitted, answer %s (%zu observations, leader "
+                         "%u, signed by oracles %s)", ts->epoch, ts->round, strempty(f->latest_answer),
+                         n_observations, leader, strempty(signers_text));
+        log_info("Feed %s: %s.", f->config->name, f->outcome);
         r = 0;
 
 finish:
@@ -1604,7 +1688,7 @@ finish:
         return r;
 }
 
-/* --- the driver ----------------------------------------------------------------------------------------- */
+/* --- the driver ---------------------------------------------------------------------------------------- */
 
 static void feed_schedule_next(HostFeed *f) {
         uint64_t next = f->round_started_usec + f->config->round_interval_usec, now = host_now();
@@ -1641,6 +1725,7 @@ static void feed_round_work(Host *h, void *userdata) {
                 f->rounds_failed++;
                 feed_set_error(f, HOST_FEED_FAILING, "epoch %" PRIu32 " round %u: %s", f->epoch, f->round,
                                reason ?: strerror(-r));
+                feed_set_outcome(f, "%s", strempty(f->last_error));
         } else {
                 f->rounds_run++;
                 f->state = HOST_FEED_RUNNING;
@@ -1677,7 +1762,7 @@ static void on_fetched(HostFeedSource *s, const char *value, const char *error, 
 }
 
 static void feed_cancel_fetches(HostFeed *f) {
-        for (unsigned i = 0; i < f->config->n; i++)
+        for (unsigned i = 0; f->oracles && i < f->config->n; i++)
                 for (unsigned k = 0; k < _SOURCE_MAX; k++)
                         host_feed_source_cancel(f->oracles[i].sources[k]);
         f->fetches_pending = 0;
@@ -1714,10 +1799,10 @@ static int on_round_timer(sd_event_source *es, uint64_t usec, void *userdata) {
         return 0;
 }
 
-/* --- public API ------------------------------------------------------------------------------------------ */
+/* --- public API ---------------------------------------------------------------------------------------- */
 
-int host_feed_new(Host *h, HostFeedConfig *config, HostPlugin *relayer, HostPlugin *median, HostKeystore *keystore,
-                  HostFeed **ret) {
+int host_feed_new(Host *h, HostFeedConfig *config, HostPlugin *relayer, HostPlugin *median,
+                  HostKeystore *keystore, HostFeed **ret) {
         static unsigned next_id = 1;
         _cleanup_(host_feed_config_freep) HostFeedConfig *c = config;
         MedianOffchainConfig offchain;
@@ -1875,6 +1960,7 @@ HostFeed *host_feed_free(HostFeed *f) {
         free(f->proxy_path);
         free(f->error_log_path);
         free(f->latest_answer);
+        free(f->outcome);
         free(f->last_error);
         host_feed_config_free(f->config);
         return mfree(f);
@@ -1897,6 +1983,7 @@ void host_feed_get_status(HostFeed *f, HostFeedStatus *ret) {
                 .rounds_run = f->rounds_run,
                 .rounds_failed = f->rounds_failed,
                 .observations_failed = f->observations_failed,
+                .outcome = f->outcome,
                 .last_error = f->last_error,
                 .last_error_usec = f->last_error_usec,
                 .config_digest = f->set_up ? f->digest : NULL,
@@ -1904,35 +1991,41 @@ void host_feed_get_status(HostFeed *f, HostFeedStatus *ret) {
 }
 
 int host_feed_status_to_json(const HostFeedStatus *s, json_object **ret) {
-        _cleanup_(json_object_putp) json_object *j = NULL;
-        char digest[2 * SDLOOP_DIGEST_SIZE + 1] = "";
+        char digest[2 * SDLOOP_DIGEST_SIZE + 1];
+        struct {
+                const char *key;
+                json_object *value;
+        } fields[] = {
+                { "name", json_object_new_string(s->name) },
+                { "state", json_object_new_string(host_feed_state_to_string(s->state)) },
+                { "latest_answer", s->latest_answer ? json_object_new_string(s->latest_answer) : NULL },
+                { "epoch", json_object_new_int64(s->epoch) },
+                { "round", json_object_new_int64(s->round) },
+                { "latest_timestamp_usec", json_object_new_int64(s->latest_timestamp_usec) },
+                { "current_epoch", json_object_new_int64(s->current_epoch) },
+                { "current_round", json_object_new_int64(s->current_round) },
+                { "reports_transmitted", json_object_new_uint64(s->reports_transmitted) },
+                { "rounds_run", json_object_new_uint64(s->rounds_run) },
+                { "rounds_failed", json_object_new_uint64(s->rounds_failed) },
+                { "observations_failed", json_object_new_uint64(s->observations_failed) },
+                { "outcome", s->outcome ? json_object_new_string(s->outcome) : NULL },
+                { "last_error", s->last_error ? json_object_new_string(s->last_error) : NULL },
+                { "config_digest", !s->config_digest ? NULL :
+                        json_object_new_string(hex_encode(s->config_digest, SDLOOP_DIGEST_SIZE, digest)) },
+        };
+        _cleanup_(json_object_putp) json_object *j = json_object_new_object();
+        int r = j ? 0 : -ENOMEM;
 
-        assert(s);
         assert(ret);
 
-        j = json_object_new_object();
-        if (!j)
-                return -ENOMEM;
-        if (s->config_digest)
-                hex_encode(s->config_digest, SDLOOP_DIGEST_SIZE, digest);
-
-        if (json_object_object_add(j, "name", json_object_new_string(s->name)) < 0 ||
-            json_object_object_add(j, "state", json_object_new_string(host_feed_state_to_string(s->state))) < 0 ||
-            json_object_object_add(j, "latest_answer",
-                                   s->latest_answer ? json_object_new_string(s->latest_answer) : NULL) < 0 ||
-            json_object_object_add(j, "epoch", json_object_new_int64(s->epoch)) < 0 ||
-            json_object_object_add(j, "round", json_object_new_int64(s->round)) < 0 ||
-            json_object_object_add(j, "latest_timestamp_usec", json_object_new_int64(s->latest_timestamp_usec)) < 0 ||
-            json_object_object_add(j, "current_epoch", json_object_new_int64(s->current_epoch)) < 0 ||
-            json_object_object_add(j, "current_round", json_object_new_int64(s->current_round)) < 0 ||
-            json_object_object_add(j, "reports_transmitted", json_object_new_uint64(s->reports_transmitted)) < 0 ||
-            json_object_object_add(j, "rounds_run", json_object_new_uint64(s->rounds_run)) < 0 ||
-            json_object_object_add(j, "rounds_failed", json_object_new_uint64(s->rounds_failed)) < 0 ||
-            json_object_object_add(j, "observations_failed", json_object_new_uint64(s->observations_failed)) < 0 ||
-            json_object_object_add(j, "last_error",
-                                   s->last_error ? json_object_new_string(s->last_error) : NULL) < 0 ||
-            json_object_object_add(j, "config_digest", s->config_digest ? json_object_new_string(digest) : NULL) < 0)
-                return -ENOMEM;
+        /* Added in order, each consumed even after a failure. */
+        for (size_t i = 0; i < ELEMENTSOF(fields); i++)
+                if (r < 0 || json_object_object_add(j, fields[i].key, fields[i].value) < 0) {
+                        json_object_put(fields[i].value);
+                        r = -ENOMEM;
+                }
+        if (r < 0)
+                return r;
 
         *ret = TAKE_PTR(j);
         return 0;

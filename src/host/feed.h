@@ -120,6 +120,10 @@ typedef struct HostFeedStatus {
         uint64_t rounds_run;         /* rounds that went through, reporting or not */
         uint64_t rounds_failed;
         uint64_t observations_failed;
+        /* What the latest round came to: "epoch 3 round 7: transmitted, answer …", "…: no report (…)",
+         * "…: not transmitted: 1 of 4 oracles accepted the report, …", or the error of a failed
+         * round. */
+        const char *outcome;
         const char *last_error;      /* NULL: none */
         uint64_t last_error_usec;    /* CLOCK_REALTIME */
         const uint8_t *config_digest; /* NULL until set up */
@@ -130,8 +134,9 @@ typedef struct HostFeed HostFeed;
 /* Optional observers, for tests and tooling. */
 typedef struct HostFeedHooks {
         /* An oracle's DataSource answered Observe (what the oracle saw): @value, or @error. */
-        void (*observed)(HostFeed *f, unsigned oracle, bool juels_per_fee_coin, const SdloopReportTimestamp *ts,
-                         const char *value, const char *error, void *userdata);
+        void (*observed)(HostFeed *f, unsigned oracle, bool juels_per_fee_coin,
+                         const SdloopReportTimestamp *ts, const char *value, const char *error,
+                         void *userdata);
         /* A report was accepted by Transmit. */
         void (*transmitted)(HostFeed *f, const SdloopReportContext *ctx, const SdloopBytes *report,
                             const SdloopAttributed *signatures, size_t n_signatures, void *userdata);
@@ -140,8 +145,8 @@ typedef struct HostFeedHooks {
 /* Create a feed on @relayer (which must carry a relayer handle: a "relayer" configuration in sdloopd)
  * and @median, signing with @keystore (which must outlive the feed). Takes over @config (freed on
  * failure too). Nothing happens until host_feed_start(). */
-int host_feed_new(Host *h, HostFeedConfig *config, HostPlugin *relayer, HostPlugin *median, HostKeystore *keystore,
-                  HostFeed **ret);
+int host_feed_new(Host *h, HostFeedConfig *config, HostPlugin *relayer, HostPlugin *median,
+                  HostKeystore *keystore, HostFeed **ret);
 /* Stops the feed; its handles are closed. Must be called before @relayer or @median (or the relayer
  * handle of @relayer) goes away, and not while host_feed_in_round(). */
 HostFeed *host_feed_free(HostFeed *f);
@@ -160,7 +165,7 @@ bool host_feed_in_round(HostFeed *f);
 /* Pointers in @ret stay valid until the next round or host_feed_stop()/free. */
 void host_feed_get_status(HostFeed *f, HostFeedStatus *ret);
 /* {"name", "state", "latest_answer", "epoch", "round", "latest_timestamp_usec", "current_epoch",
- *  "current_round", "reports_transmitted", "rounds_run", "rounds_failed", "observations_failed",
+ *  "current_round", "reports_transmitted", "rounds_run", "rounds_failed", "observations_failed", "outcome",
  *  "last_error", "config_digest"} */
 int host_feed_status_to_json(const HostFeedStatus *s, json_object **ret);
 

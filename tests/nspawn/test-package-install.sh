@@ -45,6 +45,14 @@ section() {
 echo "$(systemctl --version | head -n 1); system: $(systemctl is-system-running 2>/dev/null || :)"
 
 # --- install ------------------------------------------------------------------------------------------------
+# Container images often carry a policy-rc.d that forbids maintainer scripts to start or stop services
+# (exit 101). This container is a booted system with a copy of /usr: remove it, so that the package's
+# scripts do here what they do on a real machine.
+if [ -e /usr/sbin/policy-rc.d ]; then
+        echo "(removing this container's copy of /usr/sbin/policy-rc.d)"
+        rm -f /usr/sbin/policy-rc.d
+fi
+
 section "dpkg -i"
 debs=()
 for p in libsdloop0 libsdloop-dev sdloop; do
@@ -64,8 +72,11 @@ dpkg-query -W -f='${Conffiles}\n' sdloop | grep -q '^ /etc/sdloop/sdloopd.json '
 getent passwd sdloop >/dev/null && getent group sdloop >/dev/null ||
         fatal "the sdloop user and group were not created (sysusers)"
 [ -d /run/sdloop ] && [ -d /var/lib/sdloop ] || fatal "/run/sdloop or /var/lib/sdloop missing (tmpfiles)"
-[ "$(stat -c '%U:%G %a' /var/lib/sdloop)" = "root:sdloop 750" ] ||
-        not_ok "/var/lib/sdloop is $(stat -c '%U:%G %a' /var/lib/sdloop), not root:sdloop 750"
+# It holds the Keystore: nobody but root and (at most) the sdloop group may look in.
+case $(stat -c '%U %a' /var/lib/sdloop) in
+        "root 7"[05]0) ;;
+        *) not_ok "/var/lib/sdloop is $(stat -c '%U:%G %a' /var/lib/sdloop): open to others" ;;
+esac
 ok "all three installed; conffile, sdloop user and group, /run/sdloop and /var/lib/sdloop in place"
 
 for page in sdloopd.8 sdloopctl.1 sdloop.json.5 sdloop-plugin.7; do
@@ -82,9 +93,18 @@ ok "man pages (sdloopd.8, sdloopctl.1, sdloop.json.5, sdloop-plugin.7) and bash 
 # --- run the example feed -------------------------------------------------------------------------------------
 section "systemctl start sdloopd"
 systemctl is-enabled sdloopd.service >/dev/null || not_ok "sdloopd.service is not enabled by the package"
+systemctl is-active --quiet sdloopd.service || not_ok "dpkg -i did not start sdloopd.service"
 systemctl start sdloopd.service || fatal "systemctl start sdloopd"
 systemctl is-active --quiet sdloopd.service || fatal "sdloopd.service is not active"
 ok "sdloopd.service is enabled and active"
+
+# The example configuration defines one feed; sdloopd must be running it.
+feeds=$(sdloopctl feeds --json=short 2>&1) || fatal "sdloopctl feeds --json: $feeds"
+if ! grep -q '"name": *"example-usd"' <<<"$feeds"; then
+        fatal "sdloopd runs no feed although /etc/sdloop/sdloopd.json defines \"example-usd\"" \
+              "(Manager.ListFeeds: $feeds): the feed driver is not wired into sdloopd"
+fi
+ok "sdloopd runs the example feed"
 
 section "sdloopctl feeds --json (waiting up to ${report_timeout}s for a report)"
 deadline=$(( $(date +%s) + report_timeout ))
@@ -109,6 +129,9 @@ if [ "${reports:-0}" -gt 0 ]; then
 else
         fatal "no report was transmitted within ${report_timeout}s (sdloopctl feeds --json: ${json:-nothing})"
 fi
+
+ls -l /var/lib/sdloop-ledger/example-1.sqlite ||
+        not_ok "the ledger is not in the ledger plugin's state directory (/var/lib/sdloop-ledger)"
 
 section "sdloopctl list; sdloopctl status"
 sdloopctl list || not_ok "sdloopctl list"
@@ -147,7 +170,7 @@ fi
 
 # --- removal ------------------------------------------------------------------------------------------------
 section "apt-get remove sdloop"
-DEBIAN_FRONTEND=noninteractive apt-get remove -y -q sdloop || fatal "apt-get remove sdloop"
+DEBIAN_FRONTEND=noninteractive apt-get remove -y -q -o Dpkg::Use-Pty=0 sdloop || fatal "apt-get remove sdloop"
 running=$(systemctl list-units --no-legend --plain --state=active,activating,deactivating,reloading 'sdloop-*' 'sdloopd*')
 if [ -n "$running" ]; then
         not_ok "units still running after apt-get remove sdloop:"
@@ -159,8 +182,10 @@ leftover=$(pgrep -a -f '^/usr/(libexec/sdloop/|sbin/sdloopd)' || :)
 [ -z "$leftover" ] || not_ok "processes left after removal: $leftover"
 [ -f /etc/sdloop/sdloopd.json ] || not_ok "the configuration went with a removal (it must stay until purge)"
 
-DEBIAN_FRONTEND=noninteractive apt-get purge -y -q sdloop libsdloop-dev libsdloop0 || fatal "apt-get purge"
-[ ! -e /var/lib/sdloop ] || not_ok "/var/lib/sdloop is still there after purge"
+DEBIAN_FRONTEND=noninteractive apt-get purge -y -q -o Dpkg::Use-Pty=0 sdloop libsdloop-dev libsdloop0 || fatal "apt-get purge"
+for d in /var/lib/sdloop /var/lib/sdloop-ledger /var/lib/private/sdloop-ledger; do
+        [ ! -e "$d" ] || not_ok "$d is still there after purge"
+done
 [ ! -e /etc/sdloop/sdloopd.json ] || not_ok "/etc/sdloop/sdloopd.json is still there after purge"
 [ ! -e /etc/systemd/system/multi-user.target.wants/sdloopd.service ] ||
         not_ok "sdloopd.service is still enabled after purge"
