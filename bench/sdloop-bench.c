@@ -9,6 +9,7 @@
  *
  *   --backend exec|system   supervisor backend (system: inside a booted systemd, as root)
  *   --only LIST             comma-separated sections: start,rpc,throughput,recovery,scale (default: all)
+ *   --sandbox yes|no        systemd backends: the unit's hardening and DynamicUser= (default yes)
  *   --starts N --n16 N --n64k N --nobs N --dur SEC --recoveries N --scale N
  *
  * One JSON document on stdout; progress and a human summary on stderr. Nothing here asserts timings. */
@@ -46,6 +47,7 @@ static unsigned arg_nobs = 10000;
 static double arg_dur = 3.0;
 static unsigned arg_recoveries = 10;
 static unsigned arg_scale = 100;
+static int arg_sandbox = -1; /* -1: the default (on) */
 
 static char *socket_dir;
 static bool socket_dir_is_temp;
@@ -273,7 +275,9 @@ static HostPlugin *plugin_add(const char *name) {
         s.start_limit_interval_usec = 0;
         s.call_timeout_usec = 30 * USEC_PER_SEC;
         /* What sdloopd does on the system backend. */
-        s.dynamic_user = arg_backend == &host_backend_system;
+        s.dynamic_user = arg_backend == &host_backend_system && arg_sandbox != 0;
+        if (arg_sandbox >= 0)
+                s.sandbox = arg_sandbox;
 
         r = host_plugin_new(host, &s, &p);
         if (r < 0)
@@ -1021,6 +1025,7 @@ static void help(void) {
                 "  --plugin PATH          the bench plugin binary\n"
                 "  --backend exec|system  supervisor backend (default exec)\n"
                 "  --only LIST            sections: start,rpc,throughput,recovery,scale (default all)\n"
+                "  --sandbox yes|no       systemd backends: hardening and DynamicUser= (default yes)\n"
                 "  --starts N --n16 N --n64k N --nobs N --dur SEC --recoveries N --scale N\n",
                 program_invocation_short_name);
 }
@@ -1047,6 +1052,7 @@ static void parse_argv(int argc, char *argv[]) {
                 { "dur",        required_argument, NULL, 5 },
                 { "recoveries", required_argument, NULL, 6 },
                 { "scale",      required_argument, NULL, 7 },
+                { "sandbox",    required_argument, NULL, 8 },
                 {}
         };
         int c;
@@ -1078,6 +1084,14 @@ static void parse_argv(int argc, char *argv[]) {
                         break;
                 case 6: arg_recoveries = parse_unsigned(optarg); break;
                 case 7: arg_scale = parse_unsigned(optarg); break;
+                case 8:
+                        if (streq(optarg, "yes"))
+                                arg_sandbox = 1;
+                        else if (streq(optarg, "no"))
+                                arg_sandbox = 0;
+                        else
+                                die("--sandbox yes|no");
+                        break;
                 default:
                         help();
                         exit(EXIT_FAILURE);
@@ -1136,6 +1150,11 @@ int main(int argc, char *argv[]) {
         fprintf(out, "\"sdloop-bench\"");
         json_key("backend");
         fprintf(out, "\"%s\"", arg_backend->name);
+        json_key("settings");
+        fprintf(out, "{\"restart_usec\": 0, \"start_limit\": \"off\", \"sandbox\": %s, \"dynamic_user\": %s, "
+                "\"plugin_log_level\": \"warning\"}",
+                arg_sandbox != 0 ? "true" : "false",
+                arg_backend == &host_backend_system && arg_sandbox != 0 ? "true" : "false");
         json_key("payloads");
         fprintf(out, "\"Echo: D-Bus ay (16 B: \\\"0123456789abcdef\\\"; 64 KiB: i*31); Observation: "
                 "ReportTimestamp (ayuy, 32-byte digest) + empty query → %u-byte observation\"", 8 * 4 + 7 + 8 * 8);

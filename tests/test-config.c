@@ -123,6 +123,24 @@ static void write_plugin(const char *settings) {
         free(write_file("sdloopd.json", text));
 }
 
+/* A feed on plugins "ledger" (kind relayer, with a relayer config) and "median", with @extra keys, all on one
+ * line. */
+#define FEED_BODY(extra) \
+        "{ \"relayer\": \"ledger\", \"median\": \"median\", \"n\": 4, \"f\": 1, " \
+        "\"onchain_config\": { \"min\": 0, \"max\": 1000 }, \"value\": { \"type\": \"constant\", \"value\": 5 }" extra " }"
+
+/* The plugins a feed needs, in a main file; feeds go into drop-ins. */
+static void write_feed_plugins(void) {
+        free(write_file("sdloopd.json",
+                        "{\n"
+                        "  \"plugins\": {\n"
+                        "    \"ledger\": { \"kind\": \"relayer\", \"binary\": \"@BIN@\", \"relayer\": { \"config\": {} } },\n"
+                        "    \"bare\": { \"kind\": \"relayer\", \"binary\": \"@BIN@\" },\n"
+                        "    \"median\": { \"kind\": \"median\", \"binary\": \"@BIN@\" }\n"
+                        "  }\n"
+                        "}\n"));
+}
+
 /* --- valid files ---------------------------------------------------------------------------------------- */
 
 START_TEST(test_every_key) {
@@ -155,20 +173,28 @@ START_TEST(test_every_key) {
                         "                        \"dynamic_user\": false,\n"
                         "                        \"user\": \"sdloop-ledger\",\n"
                         "                        \"relayer\": { \"config\": { \"chain_id\": \"c1\", \"n\": [1, 2] } }\n"
-                        "                }\n"
+                        "                },\n"
+                        "                \"median\": { \"kind\": \"median\", \"binary\": \"@BIN@\" }\n"
                         "        },\n"
-                        "        \"feeds\": { \"eth-usd\": { \"anything\": [\"goes\"] } }\n"
+                        "        \"feeds\": { \"eth-usd\": " FEED_BODY(", \"contract_id\": \"c-eth\"") " }\n"
                         "}\n"));
         c = load_ok();
 
         ck_assert_str_eq(c->backend, "exec");
         ck_assert_str_eq(c->socket_directory, "/run/test/sockets");
         ck_assert_str_eq(c->state_directory, "/var/lib/test");
-        ck_assert_uint_eq(c->n_plugins, 1);
+        ck_assert_uint_eq(c->n_plugins, 2);
         ck_assert_uint_eq(c->n_feeds, 1);
         ck_assert_str_eq(c->feeds[0].name, "eth-usd");
         ck_assert_ptr_nonnull(c->feeds[0].json);
         ck_assert_str_eq(config_file_get_path(c->feeds[0].file), main_path);
+        /* Parsed by the feed driver's parser (its own tests cover every key). */
+        ck_assert_ptr_nonnull(c->feeds[0].config);
+        ck_assert_str_eq(c->feeds[0].config->relayer, "ledger");
+        ck_assert_str_eq(c->feeds[0].config->median, "median");
+        ck_assert_str_eq(c->feeds[0].config->contract_id, "c-eth");
+        ck_assert_uint_eq(c->feeds[0].config->n, 4);
+        ck_assert_uint_eq(c->feeds[0].config->f, 1);
 
         pc = daemon_config_find_plugin(c, "ledger");
         ck_assert_ptr_nonnull(pc);
@@ -341,12 +367,14 @@ START_TEST(test_dropins_merged) {
         free(write_file("sdloopd.json",
                         "{ \"defaults\": { \"tasks_max\": 9 },\n"
                         "  \"plugins\": { \"main\": { \"kind\": \"example\", \"binary\": \"@BIN@\" } } }\n"));
+        /* A feed may name plugins of other files, earlier or later ones. */
         free(write_file("plugins.d/20-b.json",
-                        "{ \"plugins\": { \"b\": { \"kind\": \"example\", \"binary\": \"@BIN@\" } },\n"
-                        "  \"feeds\": { \"f2\": {} } }\n"));
+                        "{ \"plugins\": { \"ledger\": { \"kind\": \"relayer\", \"binary\": \"@BIN@\",\n"
+                        "                           \"relayer\": { \"config\": \"x\" } } },\n"
+                        "  \"feeds\": { \"f2\": " FEED_BODY("") " } }\n"));
         free(write_file("plugins.d/10-a.json",
-                        "{ \"plugins\": { \"a\": { \"kind\": \"median\", \"binary\": \"@BIN@\" } },\n"
-                        "  \"feeds\": { \"f1\": {} } }\n"));
+                        "{ \"plugins\": { \"median\": { \"kind\": \"median\", \"binary\": \"@BIN@\" } },\n"
+                        "  \"feeds\": { \"f1\": " FEED_BODY("") " } }\n"));
         /* Not *.json, or hidden: not read (they would not parse). */
         free(write_file("plugins.d/30-c.json.disabled", "garbage"));
         free(write_file("plugins.d/.40-d.json", "garbage"));
@@ -355,11 +383,11 @@ START_TEST(test_dropins_merged) {
         c = load_ok();
         ck_assert_uint_eq(c->n_plugins, 3);
         ck_assert_ptr_nonnull(daemon_config_find_plugin(c, "main"));
-        ck_assert_ptr_nonnull(daemon_config_find_plugin(c, "a"));
-        ck_assert_ptr_nonnull(daemon_config_find_plugin(c, "b"));
+        ck_assert_ptr_nonnull(daemon_config_find_plugin(c, "median"));
+        ck_assert_ptr_nonnull(daemon_config_find_plugin(c, "ledger"));
         /* Defaults of the main file apply to drop-in plugins too. */
-        ck_assert_uint_eq(daemon_config_find_plugin(c, "b")->settings.tasks_max, 9);
-        ck_assert(strstr(config_file_get_path(daemon_config_find_plugin(c, "a")->file), "plugins.d/10-a.json"));
+        ck_assert_uint_eq(daemon_config_find_plugin(c, "ledger")->settings.tasks_max, 9);
+        ck_assert(strstr(config_file_get_path(daemon_config_find_plugin(c, "median")->file), "plugins.d/10-a.json"));
         ck_assert_uint_eq(c->n_feeds, 2);
         ck_assert_str_eq(c->feeds[0].name, "f1");
         ck_assert_str_eq(c->feeds[1].name, "f2");
@@ -417,6 +445,135 @@ START_TEST(test_dropin_duplicate_feed) {
         b = write_file("plugins.d/b.json", "{\n\"feeds\": {\n\"eth\": {} } }");
         ck_assert_int_ge(asprintf(&rest, "feeds.eth: feed \"eth\" is already defined at %s:1:14", a), 0);
         expect_error(b, "3:1", rest);
+}
+END_TEST
+
+/* --- feeds ---------------------------------------------------------------------------------------------------- */
+
+START_TEST(test_feed_equal) {
+        _cleanup_(daemon_config_freep) DaemonConfig *c1 = NULL, *c2 = NULL, *c3 = NULL;
+        HostFeedConfig *hc = NULL;
+
+        write_feed_plugins();
+        free(write_file("plugins.d/f.json", "{ \"feeds\": { \"eth\": " FEED_BODY("") " } }"));
+        c1 = load_ok();
+        /* Spelt differently, the same feed. */
+        free(write_file("plugins.d/f.json", "{\n  \"feeds\": {\n    \"eth\": " FEED_BODY("") "\n  }\n}\n"));
+        c2 = load_ok();
+        ck_assert(daemon_feed_config_equal(c1->feeds, c2->feeds));
+        free(write_file("plugins.d/f.json", "{ \"feeds\": { \"eth\": " FEED_BODY(", \"round_interval_sec\": 1") " } }"));
+        c3 = load_ok();
+        ck_assert(!daemon_feed_config_equal(c1->feeds, c3->feeds));
+        ck_assert_uint_eq(c3->feeds[0].config->round_interval_usec, USEC_PER_SEC);
+
+        /* A copy of its own for host_feed_new(). */
+        ck_assert_int_eq(daemon_feed_config_instantiate(c3->feeds, &hc), 0);
+        ck_assert_ptr_nonnull(hc);
+        ck_assert_ptr_ne(hc, c3->feeds[0].config);
+        ck_assert_str_eq(hc->name, "eth");
+        ck_assert_uint_eq(hc->round_interval_usec, USEC_PER_SEC);
+        host_feed_config_free(hc);
+}
+END_TEST
+
+/* What host_feed_config_parse() refuses, "FIELD: reason", is placed in the file like every other error. */
+START_TEST(test_error_feed_parse) {
+        _cleanup_free_ char *f = NULL;
+
+        write_feed_plugins();
+        f = write_file("plugins.d/60-feeds.json",
+                       "{\n"
+                       "  \"feeds\": {\n"
+                       "    \"eth-usd\": {\n"
+                       "      \"relayer\": \"ledger\", \"median\": \"median\",\n"
+                       "      \"n\": 3, \"f\": 1,\n"
+                       "      \"onchain_config\": { \"min\": 0, \"max\": 1000 },\n"
+                       "      \"value\": { \"type\": \"constant\", \"value\": 5 }\n"
+                       "    }\n"
+                       "  }\n"
+                       "}\n");
+        expect_error(f, "5:12", "feeds.eth-usd.n: must be at least 3f+1 = 4 (f = 1)");
+}
+END_TEST
+
+START_TEST(test_error_feed_source) {
+        _cleanup_free_ char *f = NULL;
+
+        write_feed_plugins();
+        f = write_file("plugins.d/60-feeds.json",
+                       "{ \"feeds\": { \"eth-usd\": " FEED_BODY(",\n"
+                       "  \"oracles\": [ null, { \"value\": { \"type\": \"pigeon\" } } ]") " } }\n");
+        expect_error(f, "2:43", "feeds.eth-usd.oracles[1].value.type: unknown source type \"pigeon\" (constant, file, "
+                     "command, http or random_walk)");
+}
+END_TEST
+
+START_TEST(test_error_feed_unknown_key) {
+        _cleanup_free_ char *f = NULL;
+
+        write_feed_plugins();
+        /* Pointed at the key, as for plugins. */
+        f = write_file("plugins.d/60-feeds.json",
+                       "{ \"feeds\": { \"eth-usd\": " FEED_BODY(",\n  \"interval\": 5") " } }\n");
+        expect_error(f, "2:3", "feeds.eth-usd.interval: unknown key");
+}
+END_TEST
+
+START_TEST(test_error_feed_missing) {
+        _cleanup_free_ char *f = NULL;
+
+        write_feed_plugins();
+        /* Pointed at the object it is missing from. */
+        f = write_file("plugins.d/60-feeds.json", "{ \"feeds\": {\n  \"eth-usd\": { \"median\": \"median\" } } }\n");
+        expect_error(f, "2:14", "feeds.eth-usd: missing \"relayer\"");
+}
+END_TEST
+
+START_TEST(test_error_feed_plugins) {
+        _cleanup_free_ char *f = NULL;
+
+        write_feed_plugins();
+        f = write_file("plugins.d/60-feeds.json",
+                       "{ \"feeds\": { \"eth-usd\": {\n"
+                       "  \"relayer\": \"ledgr\", \"median\": \"median\", \"n\": 4, \"f\": 1,\n"
+                       "  \"onchain_config\": { \"min\": 0, \"max\": 1000 }, \"value\": { \"type\": \"constant\", \"value\": 5 } } } }\n");
+        expect_error(f, "2:14", "feeds.eth-usd.relayer: no plugin named \"ledgr\" is configured");
+
+        f = mfree(f);
+        f = write_file("plugins.d/60-feeds.json",
+                       "{ \"feeds\": { \"eth-usd\": {\n"
+                       "  \"relayer\": \"median\", \"median\": \"median\", \"n\": 4, \"f\": 1,\n"
+                       "  \"onchain_config\": { \"min\": 0, \"max\": 1000 }, \"value\": { \"type\": \"constant\", \"value\": 5 } } } }\n");
+        expect_error(f, "2:14", "feeds.eth-usd.relayer: plugin \"median\" is of kind \"median\", a feed needs one of "
+                     "kind \"relayer\"");
+
+        f = mfree(f);
+        f = write_file("plugins.d/60-feeds.json",
+                       "{ \"feeds\": { \"eth-usd\": {\n"
+                       "  \"relayer\": \"bare\", \"median\": \"median\", \"n\": 4, \"f\": 1,\n"
+                       "  \"onchain_config\": { \"min\": 0, \"max\": 1000 }, \"value\": { \"type\": \"constant\", \"value\": 5 } } } }\n");
+        expect_error(f, "2:14", "feeds.eth-usd.relayer: plugin \"bare\" has no \"relayer\" configuration, so it has no "
+                     "relayer to make the feed's provider with");
+
+        f = mfree(f);
+        f = write_file("plugins.d/60-feeds.json",
+                       "{ \"feeds\": { \"eth-usd\": {\n"
+                       "  \"relayer\": \"ledger\", \"median\": \"ledger\", \"n\": 4, \"f\": 1,\n"
+                       "  \"onchain_config\": { \"min\": 0, \"max\": 1000 }, \"value\": { \"type\": \"constant\", \"value\": 5 } } } }\n");
+        expect_error(f, "2:34", "feeds.eth-usd.median: plugin \"ledger\" is of kind \"relayer\", a feed needs one of "
+                     "kind \"median\"");
+}
+END_TEST
+
+START_TEST(test_error_feed_same_contract) {
+        _cleanup_free_ char *f = NULL;
+
+        write_feed_plugins();
+        f = write_file("plugins.d/60-feeds.json",
+                       "{ \"feeds\": {\n"
+                       "  \"a\": " FEED_BODY(", \"contract_id\": \"eth\"") ",\n"
+                       "  \"b\": " FEED_BODY(", \"contract_id\": \"eth\"") " } }\n");
+        expect_error(f, "3:172", "feeds.b.contract_id: contract \"eth\" of plugin ledger is already fed by feed \"a\"");
 }
 END_TEST
 
@@ -746,6 +903,17 @@ static Suite *config_suite(void) {
         tcase_add_test(tc, test_dropin_duplicate_with_main);
         tcase_add_test(tc, test_dropin_duplicate_feed);
         tcase_add_test(tc, test_dropin_main_only_key);
+        suite_add_tcase(s, tc);
+
+        tc = tcase_create("feeds");
+        tcase_add_checked_fixture(tc, setup, teardown);
+        tcase_add_test(tc, test_feed_equal);
+        tcase_add_test(tc, test_error_feed_parse);
+        tcase_add_test(tc, test_error_feed_source);
+        tcase_add_test(tc, test_error_feed_unknown_key);
+        tcase_add_test(tc, test_error_feed_missing);
+        tcase_add_test(tc, test_error_feed_plugins);
+        tcase_add_test(tc, test_error_feed_same_contract);
         suite_add_tcase(s, tc);
 
         tc = tcase_create("errors");

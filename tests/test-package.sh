@@ -13,9 +13,9 @@
 # The container is the one of tests/nspawn/run.sh, with one difference: installing packages needs
 # writable copies of this machine's /usr, /etc and /var (its package database, its configuration), where
 # run.sh gives an ephemeral root with a read-only /usr and an empty /etc and /var (--volatile=yes). So
-# run.sh is run with a systemd-nspawn wrapper first in $PATH that adds, after --volatile=yes,
-# --overlay=/usr:UP/usr:/usr --overlay=/etc:UP/etc:/etc --overlay=/var:UP/var:/var (DESIGN.md §4), UP being
-# a fresh temporary directory: whatever dpkg writes lands there, and this machine is left untouched.
+# run.sh is asked (SDLOOP_NSPAWN_OVERLAY) for --overlay=/usr:UP/usr:/usr --overlay=/etc:UP/etc:/etc
+# --overlay=/var:UP/var:/var (DESIGN.md §4), UP being a fresh temporary directory: whatever dpkg writes
+# lands there, and this machine is left untouched.
 #
 # Needs root, systemd-nspawn (systemd-container), dpkg-dev, debhelper and lintian; a missing one is a
 # failure, not a skip.
@@ -79,25 +79,6 @@ esac
 grep -q '^E: ' "$tmp/lintian.log" && fail "lintian reports errors (E: above)"
 
 # --- install and run in a booted systemd ------------------------------------------------------------------
-real_nspawn=$(command -v systemd-nspawn)
-up=$tmp/overlay
-mkdir -p "$tmp/bin" "$up/usr" "$up/etc" "$up/var"
-cat >"$tmp/bin/systemd-nspawn" <<EOF
-#!/bin/bash
-# Written by tests/test-package.sh: run.sh's container, with writable copies of /usr, /etc and /var.
-args=()
-for a in "\$@"; do
-        case \$a in
-                --volatile=yes)
-                        args+=("\$a" --overlay=/usr:$up/usr:/usr --overlay=/etc:$up/etc:/etc --overlay=/var:$up/var:/var) ;;
-                *) args+=("\$a") ;;
-        esac
-done
-[ \${#args[@]} -gt \$# ] || { echo "test-package.sh: run.sh no longer passes --volatile=yes; update the wrapper" >&2; exit 1; }
-exec "$real_nspawn" "\${args[@]}"
-EOF
-chmod +x "$tmp/bin/systemd-nspawn"
-
-SDLOOP_NSPAWN_TIMEOUT=${SDLOOP_NSPAWN_TIMEOUT:-480} PATH="$tmp/bin:$PATH" \
+SDLOOP_NSPAWN_TIMEOUT=${SDLOOP_NSPAWN_TIMEOUT:-480} SDLOOP_NSPAWN_OVERLAY=$tmp/overlay \
         "$src/tests/nspawn/run.sh" "$build" "$src" "$src/tests/nspawn/test-package-install.sh" \
         "$work/debs" "$src/tests/test-out-of-tree-plugin.sh"

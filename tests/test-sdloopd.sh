@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # sdloopd end to end, with the exec backend on a private session bus: the Manager and PluginInstance objects,
-# the re-exported relayer, recovery after kill -9, Reload with a bad and a good configuration, Stop/Start,
-# a bad configuration at start, and a clean SIGTERM that leaves no process behind.
+# the re-exported relayer, a feed (ledger relayer + median plugin, four oracles) transmitting reports,
+# recovery after kill -9 with the feed going on, Reload with a bad and a good configuration (a bad feed too),
+# Stop/Start (a feed stops with its plugin and comes back with it), a bad configuration at start, and a clean
+# SIGTERM that leaves no process behind.
 #
-# Environment (set by meson): SDLOOPD, SDLOOP_EXAMPLE_PLUGIN, SDLOOP_RELAYER_LEDGER (may be missing).
+# Environment (set by meson): SDLOOPD, SDLOOP_EXAMPLE_PLUGIN, SDLOOPCTL, SDLOOP_RELAYER_LEDGER and
+# SDLOOP_MEDIAN_PLUGIN (the last three may be missing: the parts that need them are skipped).
 set -euo pipefail
 
 : "${SDLOOPD:?}" "${SDLOOP_EXAMPLE_PLUGIN:?}"
 SDLOOP_RELAYER_LEDGER=${SDLOOP_RELAYER_LEDGER:-}
+SDLOOP_MEDIAN_PLUGIN=${SDLOOP_MEDIAN_PLUGIN:-}
+SDLOOPCTL=${SDLOOPCTL:-}
 
 for tool in dbus-daemon busctl; do
         command -v "$tool" >/dev/null || { echo "SKIP: $tool is not installed"; exit 77; }
@@ -64,6 +69,14 @@ prop() { bus get-property org.sdloop1 "/org/sdloop1/plugin/$1" org.sdloop1.Plugi
 manager() { bus call org.sdloop1 /org/sdloop1 org.sdloop1.Manager "$@"; }
 state_is() { [ "$(prop "$1" State)" = "$2" ]; }
 
+# The feed as sdloopctl shows it (--json=short: one line; the test has one feed).
+ctl() { "$SDLOOPCTL" --user "$@"; }
+feed_number() { ctl feeds --json=short | grep -o "\"$1\": *[0-9]*" | head -n1 | grep -o '[0-9]*$'; }
+feed_state() { ctl feeds --json=short | grep -o '"state": *"[a-z]*"' | head -n1 | grep -o '[a-z]*"$' | tr -d '"'; }
+reports() { feed_number reports_transmitted || echo 0; }
+reports_at_least() { [ "$(reports)" -ge "$1" ]; }
+feed_state_is() { [ "$(feed_state)" = "$1" ]; }
+
 # --- a private bus -------------------------------------------------------------------------------------------
 mkdir -p "$tmp/run" "$tmp/state" "$tmp/etc/plugins.d"
 dbus-daemon --session --nofork --print-address=3 3>"$tmp/bus-address" 2>"$tmp/dbus.log" &
@@ -84,8 +97,18 @@ else
         echo "# SKIP part: the relayer-ledger plugin is not built (${SDLOOP_RELAYER_LEDGER:-not configured}); testing without a relayer"
 fi
 
+have_feed=false
+if $have_ledger && [ -n "$SDLOOP_MEDIAN_PLUGIN" ] && [ -x "$SDLOOP_MEDIAN_PLUGIN" ] && [ -n "$SDLOOPCTL" ] &&
+   [ -x "$SDLOOPCTL" ]; then
+        have_feed=true
+else
+        echo "# SKIP part: no feed (needs the relayer-ledger and median plugins and sdloopctl)"
+fi
+
+# write_config RESTART_SEC [FEED_N [INTERVAL]]: the example plugin, the ledger relayer, the median plugin and
+# feed eth-usd (four oracles, f = 1, a round every 0.2 s, reporting every round).
 write_config() {
-        local restart_sec=$1
+        local restart_sec=$1 feed_n=${2:-4} interval=${3:-0.2}
         {
                 echo '{'
                 echo '        "backend": "exec",'
@@ -105,11 +128,34 @@ write_config() {
                         echo '                        "kind": "relayer",'
                         echo "                        \"binary\": \"$SDLOOP_RELAYER_LEDGER\","
                         echo "                        \"relayer\": { \"config\": { \"chain_id\": \"sdloop-test\", \"ledger\": \"$tmp/state/ledger.db\" } }"
-                        echo '                }'
-                else
-                        echo
+                        echo -n '                }'
                 fi
-                echo '        }'
+                if $have_feed; then
+                        echo ','
+                        echo '                "median": {'
+                        echo '                        "kind": "median",'
+                        echo "                        \"binary\": \"$SDLOOP_MEDIAN_PLUGIN\""
+                        echo -n '                }'
+                fi
+                echo
+                echo -n '        }'
+                if $have_feed; then
+                        echo ','
+                        echo '        "feeds": {'
+                        echo '                "eth-usd": {'
+                        echo '                        "relayer": "ledger",'
+                        echo '                        "median": "median",'
+                        echo "                        \"n\": $feed_n,"
+                        echo '                        "f": 1,'
+                        echo '                        "onchain_config": { "min": "0", "max": "1000000000000000" },'
+                        echo '                        "offchain_config": { "alpha_report_ppb": 0, "alpha_accept_ppb": 0, "delta_c_sec": 0 },'
+                        echo "                        \"round_interval_sec\": $interval,"
+                        echo '                        "value": { "type": "random_walk", "start": "200000000000", "step_ppm": 2000, "seed": 1 },'
+                        echo '                        "juels_per_fee_coin": { "type": "constant", "value": "1000000000000000000" }'
+                        echo '                }'
+                        echo -n '        }'
+                fi
+                echo
                 echo '}'
         } >"$tmp/etc/sdloopd.json"
 }
@@ -157,7 +203,25 @@ unset NOTIFY_SOCKET WATCHDOG_USEC
 
 wait_for 20 state_is example running || fail "example plugin never ran"
 $have_ledger && { wait_for 20 state_is ledger running || fail "ledger plugin never ran"; }
+$have_feed && { wait_for 20 state_is median running || fail "median plugin never ran"; }
 ok "plugins are running"
+
+# --- the feed ---------------------------------------------------------------------------------------------------
+if $have_feed; then
+        wait_for 30 reports_at_least 3 || { ctl feeds; fail "the feed did not transmit 3 reports in 30 s"; }
+        ok "feed eth-usd transmits: $(reports) reports, state $(feed_state)"
+
+        manager ListFeeds >"$tmp/feeds"
+        grep -qE '^a\(ssuytts\) 1 "eth-usd" "[1-9][0-9]*" 1 [1-9][0-9]* [1-9][0-9]* [1-9][0-9]* "(running|failing)"$' "$tmp/feeds" \
+                || { cat "$tmp/feeds"; fail "ListFeeds"; }
+        ctl feeds >"$tmp/feeds.txt"
+        grep -qE '^eth-usd +running +[1-9][0-9]* +1 +[0-9]+ ' "$tmp/feeds.txt" || { cat "$tmp/feeds.txt"; fail "sdloopctl feeds"; }
+        ok "ListFeeds and sdloopctl feeds show the latest answer, epoch 1, its round, time and reports"
+
+        grep -qE '^<6>sdloopd: Feed eth-usd: epoch 1 round [0-9]+: answer [0-9]+ transmitted \(report 1 of this run\)$' \
+                "$tmp/sdloopd.log" || fail "no log line for the first transmitted report"
+        ok "every transmitted report is logged"
+fi
 
 [ "$(bus get-property org.sdloop1 /org/sdloop1 org.sdloop1.Manager Backend)" = 's "exec"' ] || fail "Backend"
 bus get-property org.sdloop1 /org/sdloop1 org.sdloop1.Manager Version | grep -q '^s "' || fail "Version"
@@ -198,14 +262,18 @@ if $have_ledger; then
         bus call org.sdloop1 "$relayer" org.sdloop1.Service HealthReport | grep -q '^a{ss} ' || fail "HealthReport"
         ok "busctl call reaches the relayer through its re-export"
 
+        # One made when the relayer first asked for accounts, and the feed's four signing keys.
         keys=("$tmp"/state/keys/*.key)
-        [ ${#keys[@]} -eq 1 ] && [ -f "${keys[0]}" ] || fail "no key was created on first use"
+        n_keys=$($have_feed && echo 5 || echo 1)
+        [ ${#keys[@]} -eq "$n_keys" ] && [ -f "${keys[0]}" ] || fail "${#keys[@]} keys, not $n_keys"
         [ "$(stat -c %a "$tmp/state/keys")" = 700 ] || fail "key directory mode $(stat -c %a "$tmp/state/keys")"
-        [ "$(stat -c %a "${keys[0]}")" = 600 ] || fail "key file mode $(stat -c %a "${keys[0]}")"
-        [ "$(stat -c %s "${keys[0]}")" = 64 ] || fail "key file size"
-        basename "${keys[0]}" | grep -qE '^[0-9a-f]{64}\.key$' || fail "key file name"
-        ! grep -q "$(od -An -tx1 -N32 "${keys[0]}" | tr -d ' \n')" "$tmp/sdloopd.log" || fail "secret key in the log"
-        ok "the keystore made one Ed25519 key on first use (0600 in a 0700 directory)"
+        for key in "${keys[@]}"; do
+                [ "$(stat -c %a "$key")" = 600 ] || fail "key file mode $(stat -c %a "$key")"
+                [ "$(stat -c %s "$key")" = 64 ] || fail "key file size"
+                basename "$key" | grep -qE '^[0-9a-f]{64}\.key$' || fail "key file name"
+                ! grep -q "$(od -An -tx1 -N32 "$key" | tr -d ' \n')" "$tmp/sdloopd.log" || fail "secret key in the log"
+        done
+        ok "the keystore made $n_keys Ed25519 keys on first use (0600 in a 0700 directory)"
 fi
 
 # --- kill -9: restarted, recovered --------------------------------------------------------------------------
@@ -214,7 +282,8 @@ monitor_pid=$!
 # The monitor is in place once it has seen something: make sdloopd say something harmless.
 wait_for 10 sh -c "busctl --user call org.sdloop1 /org/sdloop1 org.sdloop1.Manager ListPlugins >/dev/null && grep -q 'Monitoring bus message stream\\|Member=' '$tmp/monitor'" \
         || fail "busctl monitor did not start"
-for name in example $($have_ledger && echo ledger); do
+before=$($have_feed && reports || echo 0)
+for name in example $($have_ledger && echo ledger) $($have_feed && echo median); do
         old=$(prop $name MainPID)
         kill -KILL "$old"
         wait_for 20 sh -c "[ \"\$(busctl --user get-property org.sdloop1 /org/sdloop1/plugin/$name org.sdloop1.PluginInstance NRestarts)\" = 'u 1' ]" \
@@ -234,6 +303,12 @@ if $have_ledger; then
                 || fail "the re-exported relayer did not come back"
         ok "the re-exported relayer answers again at $relayer"
 fi
+if $have_feed; then
+        # Both plugins of the feed were killed; it goes on, with every (epoch, round) used once.
+        wait_for 30 reports_at_least $((before + 5)) || { ctl feeds; fail "reports stopped after kill -9 ($(reports))"; }
+        grep -q 'Plugin median: recovered in [0-9]* µs' "$tmp/sdloopd.log" || fail "no recovery time logged"
+        ok "the feed goes on after kill -9 of the median and the relayer plugin ($before → $(reports) reports)"
+fi
 
 # --- Reload with a bad configuration: refused, the running one kept ------------------------------------------
 pid_before=$(prop example MainPID)
@@ -246,6 +321,21 @@ grep -qF "$tmp/etc/sdloopd.json:$line:40: plugins.example.restart_sec: expected 
         "$tmp/reload.err" || { cat "$tmp/reload.err"; fail "Reload error does not name file:line:column and field"; }
 [ "$(prop example MainPID)" = "$pid_before" ] && state_is example running || fail "the running plugin was touched"
 ok "Reload with a bad file is refused with file:line:column and field; the running configuration stays"
+
+if $have_feed; then
+        # n < 3f+1: refused, and the feed runs on as it was.
+        write_config 0.1 3
+        line=$(grep -n '"n": 3,' "$tmp/etc/sdloopd.json" | cut -d: -f1)
+        col=$(awk -v l="$line" 'NR == l { print index($0, "\"n\": 3") + 5 }' "$tmp/etc/sdloopd.json")
+        pids="$(prop ledger MainPID) $(prop median MainPID)"
+        before=$(reports)
+        if manager Reload 2>"$tmp/reload.err"; then fail "Reload accepted a feed with n < 3f+1"; fi
+        grep -qF "$tmp/etc/sdloopd.json:$line:$col: feeds.eth-usd.n: must be at least 3f+1 = 4 (f = 1)" "$tmp/reload.err" \
+                || { cat "$tmp/reload.err"; fail "bad feed: Reload error does not name file:line:column and field"; }
+        wait_for 20 reports_at_least $((before + 3)) || fail "the feed stopped after a refused Reload"
+        [ "$(prop ledger MainPID) $(prop median MainPID)" = "$pids" ] || fail "the feed's plugins were touched"
+        ok "Reload with a bad feed (n < 3f+1) is refused with file:line:column; the running feed goes on"
+fi
 
 # Unknown keys are errors too, in drop-ins as well.
 write_config 0.1
@@ -266,9 +356,14 @@ ok "an unknown key in a drop-in is refused"
 cat >"$tmp/etc/plugins.d/10-typo.json" <<EOF
 { "plugins": { "extra": { "kind": "example", "binary": "$SDLOOP_EXAMPLE_PLUGIN" } } }
 EOF
+before=$($have_feed && reports || echo 0)
 manager Reload || fail "Reload of a good configuration"
 wait_for 20 state_is extra running || fail "the added plugin does not run"
 [ "$(prop example MainPID)" = "$pid_before" ] || fail "an unchanged plugin was restarted"
+if $have_feed; then
+        # The same feed, not a new one: its count of reports goes on.
+        wait_for 20 reports_at_least $((before + 2)) || fail "the unchanged feed does not go on after Reload"
+fi
 ok "Reload starts an added plugin and leaves unchanged ones alone"
 
 extra_pid=$(prop extra MainPID)
@@ -278,6 +373,18 @@ manager Reload || fail "Reload after removing a plugin"
         || fail "the removed plugin is still on the bus"
 wait_for 10 sh -c "! kill -0 $extra_pid" || fail "the removed plugin's process is still there"
 ok "Reload stops a removed plugin"
+
+if $have_feed; then
+        # A changed feed is made anew (its count of this run starts again), on the plugins as they are.
+        pids="$(prop ledger MainPID) $(prop median MainPID)"
+        before=$(reports)
+        write_config 0.1 4 0.1
+        manager Reload || fail "Reload of a changed feed"
+        [ "$(reports)" -lt "$before" ] || fail "the changed feed was not made anew ($before → $(reports) reports)"
+        wait_for 20 reports_at_least 3 || fail "the changed feed does not transmit"
+        [ "$(prop ledger MainPID) $(prop median MainPID)" = "$pids" ] || fail "a changed feed restarted its plugins"
+        ok "Reload makes a changed feed anew and leaves its plugins alone"
+fi
 
 # --- Stop and Start -------------------------------------------------------------------------------------------
 pid=$(prop example MainPID)
@@ -294,10 +401,21 @@ manager RestartPlugin s example || fail "RestartPlugin"
 wait_for 20 state_is example running || fail "state after RestartPlugin"
 ok "RestartPlugin"
 
+if $have_feed; then
+        manager StopPlugin s median || fail "StopPlugin median"
+        feed_state_is stopped || fail "the feed runs on without its median plugin: $(feed_state)"
+        before=$(reports)
+        manager StartPlugin s median || fail "StartPlugin median"
+        wait_for 20 reports_at_least $((before + 2)) || fail "the feed did not come back with its plugin"
+        ok "StopPlugin stops the feeds on the plugin, StartPlugin brings them back"
+fi
+
 if manager StartPlugin s nosuchplugin 2>"$tmp/err"; then fail "StartPlugin of an unknown plugin"; fi
 grep -q 'no plugin named' "$tmp/err" || { cat "$tmp/err"; fail "NotFound message"; }
-manager ListFeeds | grep -q '^a(ssuytts) 0$' || fail "ListFeeds"
-ok "unknown names are NotFound; ListFeeds answers"
+if ! $have_feed; then
+        manager ListFeeds | grep -q '^a(ssuytts) 0$' || fail "ListFeeds"
+fi
+ok "unknown names are NotFound"
 
 # --- SIGTERM: everything stops ---------------------------------------------------------------------------------
 children=$(plugin_pids | tr '\n' ' ')

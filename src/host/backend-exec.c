@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
 /* The exec backend: no systemd needed. The host binds each plugin's socket itself and keeps it open
- * across restarts (so reconnects queue in the backlog, as with a .socket unit), fork/execs the plugin
+ * across restarts (so reconnects queue in the backlog, as with a .socket unit), spawns the plugin
  * with LISTEN_FDS/LISTEN_PID, applies Restart=/RestartSec=/StartLimit* like systemd would, and sends the
  * plugin's stdout/stderr to the journal when journald runs (else they stay on the host's stderr). */
 
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -19,6 +20,8 @@
 #include "macro.h"
 
 #define START_HISTORY 64
+#define SPAWN_STACK_SIZE (64U * 1024U)
+#define DECIMAL_STR_MAX(type) (2U + sizeof(type) * 3U)
 
 typedef struct ExecPlugin {
         int listen_fd;
@@ -185,75 +188,163 @@ static int on_child_exit(sd_event_source *s, const siginfo_t *si, void *userdata
         return 0;
 }
 
-static void exec_child(HostPlugin *p, ExecPlugin *e) {
-        _cleanup_strv_free_ char **argv = NULL;
+/* Everything the child needs, prepared beforehand: it runs in our memory (see exec_spawn()) and may only
+ * make system calls before execve(). */
+typedef struct SpawnPlan {
+        const char *binary;
+        char **argv;
+        char **envp;
+        char *listen_pid;  /* "LISTEN_PID=" and room for the digits, written by the child */
+        int listen_fd;
+        int log_fd;        /* journal stream for stdout/stderr, or -1 */
+        char *exec_failed; /* message for a failed execve() */
+} SpawnPlan;
+
+static void spawn_plan_done(SpawnPlan *s) {
+        free(s->argv); /* the strings belong to the settings */
+        strv_free(s->envp);
+        free(s->exec_failed);
+        safe_close(s->log_fd);
+}
+
+static bool env_is(const char *entry, const char *key) {
+        size_t l = strlen(key);
+
+        return strncmp(entry, key, l) == 0 && entry[l] == '=';
+}
+
+static bool env_overridden(const char *entry, char **overrides) {
+        for (char **i = overrides; i && *i; i++) {
+                size_t l = strcspn(*i, "=");
+
+                if (strncmp(entry, *i, l) == 0 && entry[l] == '=')
+                        return true;
+        }
+        return false;
+}
+
+/* Our environment, then the plugin's settings, then what the runtime needs (which wins). */
+static int spawn_environment(HostPlugin *p, ExecPlugin *e, int log_fd, SpawnPlan *s) {
+        static const char * const ours[] = { "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES", "JOURNAL_STREAM",
+                                             "SDLOOP_PLUGIN", "STATE_DIRECTORY", "SDLOOP_CRASH_AFTER" };
+        size_t n = strv_length(environ) + strv_length(p->settings.environment) + ELEMENTSOF(ours) + 1, k = 0;
+        char **env;
+
+        env = new0(char *, n);
+        if (!env)
+                return -ENOMEM;
+        s->envp = env;
+
+        for (char **i = environ; i && *i; i++) {
+                bool skip = env_overridden(*i, p->settings.environment);
+
+                for (size_t j = 0; !skip && j < ELEMENTSOF(ours); j++)
+                        skip = env_is(*i, ours[j]);
+                if (skip)
+                        continue;
+                if (!(env[k++] = strdup(*i)))
+                        return -ENOMEM;
+        }
+        for (char **i = p->settings.environment; i && *i; i++) {
+                bool skip = false;
+
+                for (size_t j = 0; !skip && j < ELEMENTSOF(ours); j++)
+                        skip = env_is(*i, ours[j]);
+                if (!skip && !(env[k++] = strdup(*i)))
+                        return -ENOMEM;
+        }
+
+        if (!(env[k++] = strdup("LISTEN_FDS=1")))
+                return -ENOMEM;
+        /* The child's PID is known only in the child. */
+        if (asprintf(&env[k], "LISTEN_PID=%*s", (int) DECIMAL_STR_MAX(pid_t), "") < 0)
+                return (env[k] = NULL), -ENOMEM;
+        s->listen_pid = env[k++];
+        if (asprintf(&env[k++], "SDLOOP_PLUGIN=%s", p->settings.name) < 0)
+                return (env[k - 1] = NULL), -ENOMEM;
+        if (e->state_directory && asprintf(&env[k++], "STATE_DIRECTORY=%s", e->state_directory) < 0)
+                return (env[k - 1] = NULL), -ENOMEM;
+        if (p->settings.crash_after_step > 0 &&
+            asprintf(&env[k++], "SDLOOP_CRASH_AFTER=%" PRIu64, e->n_starts * p->settings.crash_after_step) < 0)
+                return (env[k - 1] = NULL), -ENOMEM;
+        if (log_fd >= 0) {
+                struct stat st;
+
+                if (fstat(log_fd, &st) >= 0 &&
+                    asprintf(&env[k++], "JOURNAL_STREAM=%llu:%llu", (unsigned long long) st.st_dev,
+                             (unsigned long long) st.st_ino) < 0)
+                        return (env[k - 1] = NULL), -ENOMEM;
+        }
+        return 0;
+}
+
+static int spawn_plan(HostPlugin *p, ExecPlugin *e, SpawnPlan *s) {
         size_t n = strv_length(p->settings.args);
-        sigset_t all;
-        int fd;
+        int r;
 
-        /* The host blocks signals for sd-event; the plugin must start with a clean mask. */
-        sigemptyset(&all);
-        (void) sigprocmask(SIG_SETMASK, &all, NULL);
+        *s = (SpawnPlan) { .binary = p->settings.binary, .listen_fd = e->listen_fd, .log_fd = -EBADF };
 
-        if (e->listen_fd != SD_LISTEN_FDS_START) {
-                if (dup2(e->listen_fd, SD_LISTEN_FDS_START) < 0)
+        s->argv = new0(char *, n + 2);
+        if (!s->argv)
+                return -ENOMEM;
+        s->argv[0] = p->settings.binary;
+        for (size_t i = 0; i < n; i++)
+                s->argv[i + 1] = p->settings.args[i];
+
+        /* Output to the journal, as a unit's StandardOutput=journal would. */
+        s->log_fd = sd_journal_stream_fd(p->settings.name, LOG_INFO, true);
+        if (s->log_fd < 0)
+                s->log_fd = -EBADF;
+
+        r = spawn_environment(p, e, s->log_fd, s);
+        if (r < 0)
+                return r;
+
+        if (asprintf(&s->exec_failed, "Failed to execute %s.\n", p->settings.binary) < 0)
+                return -ENOMEM;
+        return 0;
+}
+
+static int exec_child(void *userdata) {
+        SpawnPlan *s = userdata;
+        sigset_t none;
+        char digits[DECIMAL_STR_MAX(pid_t)], *d = digits + sizeof(digits);
+        pid_t pid = getpid();
+
+        if (s->log_fd >= 0) {
+                (void) dup2(s->log_fd, STDOUT_FILENO);
+                (void) dup2(s->log_fd, STDERR_FILENO);
+        }
+        if (s->listen_fd != SD_LISTEN_FDS_START) {
+                if (dup2(s->listen_fd, SD_LISTEN_FDS_START) < 0)
                         _exit(EXIT_FAILURE);
         } else
                 (void) fcntl(SD_LISTEN_FDS_START, F_SETFD, 0);
         (void) close_range(SD_LISTEN_FDS_START + 1, ~0U, 0);
 
-        /* Output to the journal, as a unit's StandardOutput=journal would. */
-        fd = sd_journal_stream_fd(p->settings.name, LOG_INFO, true);
-        if (fd >= 0) {
-                struct stat st;
-                char buf[64];
+        /* LISTEN_PID=, by hand: no stdio here. */
+        do
+                *--d = (char) ('0' + pid % 10);
+        while ((pid /= 10) > 0);
+        memcpy(s->listen_pid + strlen("LISTEN_PID="), d, digits + sizeof(digits) - d);
+        s->listen_pid[strlen("LISTEN_PID=") + (digits + sizeof(digits) - d)] = 0;
 
-                (void) dup2(fd, STDOUT_FILENO);
-                (void) dup2(fd, STDERR_FILENO);
-                if (fd > STDERR_FILENO && fd != SD_LISTEN_FDS_START)
-                        (void) close(fd);
-                if (fstat(STDERR_FILENO, &st) >= 0) {
-                        snprintf(buf, sizeof(buf), "%llu:%llu", (unsigned long long) st.st_dev,
-                                 (unsigned long long) st.st_ino);
-                        (void) setenv("JOURNAL_STREAM", buf, 1);
-                }
-        }
+        /* The host blocks signals for sd-event (and all of them around the spawn): the plugin starts with a
+         * clean mask. */
+        sigemptyset(&none);
+        (void) sigprocmask(SIG_SETMASK, &none, NULL);
 
-        for (char **i = p->settings.environment; i && *i; i++)
-                (void) putenv(*i);
-        (void) setenv("LISTEN_FDS", "1", 1);
-        {
-                char pid[32];
-
-                snprintf(pid, sizeof(pid), "%i", (int) getpid());
-                (void) setenv("LISTEN_PID", pid, 1);
-        }
-        (void) unsetenv("LISTEN_FDNAMES");
-        (void) setenv("SDLOOP_PLUGIN", p->settings.name, 1);
-        if (e->state_directory)
-                (void) setenv("STATE_DIRECTORY", e->state_directory, 1);
-        if (p->settings.crash_after_step > 0) {
-                char v[32];
-
-                snprintf(v, sizeof(v), "%" PRIu64, e->n_starts * p->settings.crash_after_step);
-                (void) setenv("SDLOOP_CRASH_AFTER", v, 1);
-        }
-
-        argv = new0(char *, n + 2);
-        if (!argv)
-                _exit(EXIT_FAILURE);
-        argv[0] = p->settings.binary;
-        for (size_t i = 0; i < n; i++)
-                argv[i + 1] = p->settings.args[i];
-
-        execv(p->settings.binary, argv);
-        fprintf(stderr, "Failed to execute %s: %m\n", p->settings.binary);
+        execve(s->binary, s->argv, s->envp);
+        (void) write(STDERR_FILENO, s->exec_failed, strlen(s->exec_failed));
         _exit(127);
 }
 
 static int exec_spawn(HostPlugin *p) {
         ExecPlugin *e = p->backend_data;
+        _cleanup_(spawn_plan_done) SpawnPlan plan = { .log_fd = -EBADF };
+        _cleanup_free_ void *stack = NULL;
         uint64_t now = host_now();
+        sigset_t all, saved;
         pid_t pid;
         int r;
 
@@ -267,11 +358,25 @@ static int exec_spawn(HostPlugin *p) {
         e->start_times[e->n_starts % START_HISTORY] = now;
         e->n_starts++;
 
-        pid = fork();
+        r = spawn_plan(p, e, &plan);
+        if (r < 0)
+                return r;
+
+        /* Not fork(): copying the host's page tables, then a copy-on-write fault for every page the host
+         * touches until the child has exec'ed, costs in proportion to the host's size (milliseconds for a
+         * host of a few dozen MiB; a page fault is dear in a VM). The child borrows our memory instead
+         * (what posix_spawn() does; it cannot, as LISTEN_PID= must be the child's own PID) on a stack of
+         * its own, and we wait until it has exec'ed. */
+        stack = malloc(SPAWN_STACK_SIZE);
+        if (!stack)
+                return -ENOMEM;
+        sigfillset(&all);
+        (void) sigprocmask(SIG_SETMASK, &all, &saved);
+        pid = clone(exec_child, (uint8_t *) stack + SPAWN_STACK_SIZE, CLONE_VM | CLONE_VFORK | SIGCHLD, &plan);
+        r = -errno;
+        (void) sigprocmask(SIG_SETMASK, &saved, NULL);
         if (pid < 0)
-                return -errno;
-        if (pid == 0)
-                exec_child(p, e);
+                return r;
 
         e->pid = pid;
         r = sd_event_add_child(p->host->event, &e->child_source, pid, WEXITED, on_child_exit, p);

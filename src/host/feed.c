@@ -533,6 +533,7 @@ struct HostFeed {
 
         bool started, set_up, in_round, free_requested;
         sd_event_source *timer;
+        sd_event_source *defer; /* a round that came up nested in another call, run from the top */
         uint64_t round_started_usec;
         unsigned fetches_pending;
         uint64_t step;
@@ -591,7 +592,11 @@ static void feed_set_error(HostFeed *f, HostFeedState state, const char *format,
 
         if (msg && strlen(msg) >= FEED_ERROR_MAX)
                 strcpy(msg + FEED_ERROR_MAX - 4, "…");
-        log_warning("Feed %s: %s", f->config->name, msg ?: "(out of memory)");
+        /* A plugin that stays away fails every round the same way: say it once, not every interval. */
+        if (msg && streq_ptr(msg, f->last_error) && f->state == state)
+                log_debug("Feed %s: %s (again)", f->config->name, msg);
+        else
+                log_warning("Feed %s: %s", f->config->name, msg ?: "(out of memory)");
         free(f->last_error);
         f->last_error = msg;
         f->last_error_usec = now_realtime_usec();
@@ -1448,8 +1453,6 @@ static int feed_transmit(HostFeed *f, const SdloopReportContext *ctx, const Sdlo
                 return r;
 
         f->reports_transmitted++;
-        if (f->hooks.transmitted)
-                f->hooks.transmitted(f, ctx, report, sigs, n_sigs, f->hooks_userdata);
 
         /* The ledger's word on what it now holds is the status. */
         r = host_handle_call(f->provider_h, call_latest_transmission, &t, &e);
@@ -1464,6 +1467,10 @@ static int feed_transmit(HostFeed *f, const SdloopReportContext *ctx, const Sdlo
                           f->config->name, error_message(&e, r));
         sd_bus_error_free(&e);
         free(t.answer);
+
+        /* After the status, so that the hook sees the answer the ledger recorded. */
+        if (f->hooks.transmitted)
+                f->hooks.transmitted(f, ctx, report, sigs, n_sigs, f->hooks_userdata);
         return 0;
 }
 
@@ -1702,6 +1709,16 @@ static void feed_schedule_next(HostFeed *f) {
                 feed_set_error(f, HOST_FEED_FAILING, "cannot arm the round timer: %s", strerror(-r));
 }
 
+static void feed_round_work(Host *h, void *userdata);
+
+static int on_round_deferred(sd_event_source *es, uint64_t usec, void *userdata) {
+        HostFeed *f = userdata;
+
+        f->defer = sd_event_source_disable_unref(f->defer);
+        (void) host_queue_work(f->host, feed_round_work, f);
+        return 0;
+}
+
 static void feed_round_work(Host *h, void *userdata) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_free_ char *reason = NULL;
@@ -1710,6 +1727,23 @@ static void feed_round_work(Host *h, void *userdata) {
 
         if (!f->started || f->in_round)
                 return;
+
+        /* Not from inside another synchronous call (another feed's round, a plugin's recovery, a request of
+         * the host's owner): the outer call may be reconnecting to one of our plugins, which a nested call
+         * cannot wait for — it would fail the round at once. Once that call is done, from the top. A timer,
+         * so that a long wait does not spin. */
+        if (h->work_depth > 1) {
+                if (!f->defer) {
+                        r = sd_event_add_time_relative(h->event, &f->defer, CLOCK_MONOTONIC, 10 * USEC_PER_MSEC, 0,
+                                                       on_round_deferred, f);
+                        if (r < 0) {
+                                f->defer = NULL;
+                                feed_set_error(f, HOST_FEED_FAILING, "cannot defer the round: %s", strerror(-r));
+                                feed_schedule_next(f);
+                        }
+                }
+                return;
+        }
         f->in_round = true;
 
         if (!f->set_up) {
@@ -1912,6 +1946,7 @@ int host_feed_stop(HostFeed *f) {
                 return -EBUSY;
         if (f->timer)
                 (void) sd_event_source_set_enabled(f->timer, SD_EVENT_OFF);
+        f->defer = sd_event_source_disable_unref(f->defer);
         feed_cancel_fetches(f);
         host_cancel_work(f->host, f);
         feed_teardown(f);

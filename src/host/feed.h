@@ -137,7 +137,8 @@ typedef struct HostFeedHooks {
         void (*observed)(HostFeed *f, unsigned oracle, bool juels_per_fee_coin,
                          const SdloopReportTimestamp *ts, const char *value, const char *error,
                          void *userdata);
-        /* A report was accepted by Transmit. */
+        /* A report was accepted by Transmit. host_feed_get_status() already shows it: the counter, and the
+         * ledger's latest transmission (epoch, round, answer) unless reading that back failed. */
         void (*transmitted)(HostFeed *f, const SdloopReportContext *ctx, const SdloopBytes *report,
                             const SdloopAttributed *signatures, size_t n_signatures, void *userdata);
 } HostFeedHooks;

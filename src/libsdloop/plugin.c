@@ -38,6 +38,7 @@ struct SdloopPlugin {
         sd_event_source *listen_source;
         Connection *connections;
         unsigned n_connections;
+        Connection *closed; /* gone, waiting for their deferred release */
         Scope *scope; /* every connection sees the objects of every other one */
 };
 
@@ -106,11 +107,30 @@ static Connection *connection_free(Connection *c) {
         return mfree(c);
 }
 
+static void connection_unlink(Connection **head, Connection *c) {
+        if (c->prev)
+                c->prev->next = c->next;
+        else if (*head == c)
+                *head = c->next;
+        if (c->next)
+                c->next->prev = c->prev;
+        c->prev = c->next = NULL;
+}
+
+static void connection_link(Connection **head, Connection *c) {
+        c->prev = NULL;
+        c->next = *head;
+        if (*head)
+                (*head)->prev = c;
+        *head = c;
+}
+
 static int on_connection_release(sd_event_source *s, void *userdata) {
         Connection *c = userdata;
 
         /* Deferred from the disconnect callback: the bus must not be freed from inside its own dispatch. */
         c->release = sd_event_source_disable_unref(c->release);
+        connection_unlink(&c->plugin->closed, c);
         connection_free(c);
         return 0;
 }
@@ -120,12 +140,9 @@ static void on_connection_gone(SdloopPeer *peer, void *userdata) {
         SdloopPlugin *p = c->plugin;
         int r;
 
-        if (c->prev)
-                c->prev->next = c->next;
-        else
-                p->connections = c->next;
-        if (c->next)
-                c->next->prev = c->prev;
+        connection_unlink(&p->connections, c);
+        /* Still ours until released: if the loop ends first, plugin_done() frees it. */
+        connection_link(&p->closed, c);
         p->n_connections--;
         plugin_update_status(p);
         log_debug("Connection closed, %u left.", p->n_connections);
@@ -198,10 +215,7 @@ static int connection_setup(SdloopPlugin *p, int fd) {
         c->plugin = p;
         c->peer = TAKE_PTR(peer);
         sdloop_peer_set_disconnect_handler(c->peer, on_connection_gone, c);
-        c->next = p->connections;
-        if (p->connections)
-                p->connections->prev = c;
-        p->connections = c;
+        connection_link(&p->connections, c);
         p->n_connections++;
         plugin_update_status(p);
         return 0;
@@ -391,6 +405,13 @@ static void plugin_done(SdloopPlugin *p) {
                 p->connections = c->next;
                 sdloop_peer_set_disconnect_handler(c->peer, NULL, NULL);
                 sdloop_peer_disconnect(c->peer);
+                connection_free(c);
+        }
+        /* Closed while the loop was ending: their release never ran. */
+        while (p->closed) {
+                Connection *c = p->closed;
+
+                p->closed = c->next;
                 connection_free(c);
         }
         sd_event_source_disable_unref(p->listen_source);

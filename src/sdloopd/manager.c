@@ -70,7 +70,7 @@ static int on_requests_retry(sd_event_source *s, uint64_t usec, void *userdata) 
 static int reload(Daemon *d, sd_bus_error *error) {
         _cleanup_(daemon_config_freep) DaemonConfig *c = NULL;
         _cleanup_free_ char *msg = NULL;
-        unsigned added = 0, removed = 0, changed = 0;
+        unsigned added = 0, removed = 0, changed = 0, feeds_added, feeds_removed, feeds_changed;
         int r, ret = 0;
 
         log_info("Reloading configuration from %s.", d->config_path ?: d->config->path);
@@ -92,6 +92,10 @@ static int reload(Daemon *d, sd_bus_error *error) {
                             c->state_directory, d->config->state_directory);
         if (!streq_ptr(c->backend, d->config->backend))
                 log_warning("backend changed to \"%s\"; this takes effect when sdloopd restarts.", strempty(c->backend));
+
+        /* Feeds before their plugins: the feeds that go or change are freed, those whose plugins change are
+         * stopped meanwhile. */
+        daemon_feeds_reload_prepare(d, c, &feeds_removed, &feeds_changed);
 
         /* Removed plugins first: a renamed plugin may want the socket path of the old one. */
         for (Instance *i = d->instances, *next; i; i = next) {
@@ -134,7 +138,13 @@ static int reload(Daemon *d, sd_bus_error *error) {
         daemon_config_free(d->config);
         d->config = TAKE_PTR(c);
 
-        log_info("Configuration reloaded: %u added, %u removed, %u changed.", added, removed, changed);
+        /* Then the feeds, on the plugins as they are now. */
+        feeds_added = daemon_feeds_create_missing(d);
+        feeds_added = feeds_added > feeds_changed ? feeds_added - feeds_changed : 0;
+        daemon_feeds_update(d);
+
+        log_info("Configuration reloaded: plugins %u added, %u removed, %u changed; feeds %u added, %u removed, "
+                 "%u changed.", added, removed, changed, feeds_added, feeds_removed, feeds_changed);
         (void) sd_notify(false, "READY=1");
         daemon_update_status(d);
         return ret;
@@ -164,6 +174,11 @@ static void start_all(Daemon *d) {
                         log_error("Plugin %s: failed to start: %s", instance_name(i), error.message ?: strerror(-r));
         }
 
+        /* The feeds once their plugins run (a plugin that failed to start only delays a feed's set-up, which
+         * is tried again every round). */
+        (void) daemon_feeds_create_missing(d);
+        daemon_feeds_update(d);
+
         d->ready = true;
         (void) sd_notify(false, "READY=1");
         daemon_update_status(d);
@@ -173,6 +188,8 @@ static void shutdown_all(Daemon *d) {
         bool leave_running = !streq(d->host->backend->name, "exec");
 
         (void) sd_notify(false, "STOPPING=1\nSTATUS=Shutting down…");
+        /* Feeds first: they close their objects on the plugins. */
+        daemon_feeds_free_all(d);
         if (leave_running)
                 /* Transient units outlive us and are adopted by the next sdloopd. */
                 log_info("Leaving the plugin units running for the next start.");
@@ -201,14 +218,18 @@ static void request_run(Daemon *d, Request *req) {
         case REQUEST_START:
                 log_info("Starting plugin %s on request.", req->name);
                 r = instance_start(i, &error);
+                daemon_feeds_update(d);
                 break;
         case REQUEST_STOP:
                 log_info("Stopping plugin %s on request.", req->name);
+                /* Its feeds first: stopped for good, the plugin would leave their rounds waiting in vain. */
+                daemon_feeds_stop_using(d, i);
                 r = instance_stop(i);
                 break;
         case REQUEST_RESTART:
                 log_info("Restarting plugin %s on request.", req->name);
                 r = instance_restart(i, &error);
+                daemon_feeds_update(d);
                 break;
         case REQUEST_RELOAD:
                 r = reload(d, &error);
@@ -229,9 +250,10 @@ static void request_run(Daemon *d, Request *req) {
 static void work_requests(Host *h, void *userdata) {
         Daemon *d = userdata;
 
-        /* Inside a call that waits (work_depth > 1) or another request: later, from the top. A timer, not
-         * the work queue, so that a long wait does not spin. */
-        if (d->processing || h->work_depth > 1) {
+        /* Inside a call that waits (work_depth > 1), another request or a feed's round (which requests may
+         * have to stop): later, from the top. A timer, not the work queue, so that a long wait does not
+         * spin. */
+        if (d->processing || h->work_depth > 1 || daemon_feeds_busy(d)) {
                 if (!d->requests_retry &&
                     sd_event_add_time_relative(d->event, &d->requests_retry, CLOCK_MONOTONIC, 10 * USEC_PER_MSEC, 0,
                                                on_requests_retry, d) < 0)
@@ -379,15 +401,27 @@ static int method_list_plugins(sd_bus_message *m, void *userdata, sd_bus_error *
 
 static int method_list_feeds(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        Daemon *d = userdata;
         int r;
 
-        /* The feed driver fills this in; until then there are none. */
         r = sd_bus_message_new_method_return(m, &reply);
         if (r < 0)
                 return r;
         r = sd_bus_message_open_container(reply, 'a', "(ssuytts)");
         if (r < 0)
                 return r;
+        for (DaemonFeed *f = d->feeds; f; f = f->next) {
+                HostFeedStatus st;
+
+                /* From memory, not from the plugins: a method handler must not call into them. The latest
+                 * answer is the ledger's, as read after the feed's latest transmission or at its set-up. */
+                host_feed_get_status(f->feed, &st);
+                r = sd_bus_message_append(reply, "(ssuytts)", st.name, strempty(st.latest_answer), st.epoch,
+                                          st.round, (uint64_t) MAX(st.latest_timestamp_usec, (int64_t) 0),
+                                          st.reports_transmitted, host_feed_state_to_string(st.state));
+                if (r < 0)
+                        return r;
+        }
         r = sd_bus_message_close_container(reply);
         if (r < 0)
                 return r;

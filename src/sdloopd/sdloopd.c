@@ -209,7 +209,9 @@ static void daemon_free(Daemon *d) {
         if (d->host)
                 manager_drop_requests(d);
 
-        /* With a systemd backend, freeing a plugin leaves its units running (see shutdown). */
+        /* Feeds before the plugins they use. With a systemd backend, freeing a plugin leaves its units
+         * running (see shutdown). */
+        daemon_feeds_free_all(d);
         while (d->instances)
                 instance_free(d->instances, false);
         host_free(d->host);
@@ -322,9 +324,10 @@ static int run(int argc, char *argv[]) {
                 goto finish;
         }
 
-        log_info("sdloopd %s on the %s bus with the %s backend, %zu plugin%s configured (%s).", SDLOOP_VERSION,
-                 d.scope == DAEMON_SCOPE_USER ? "user" : "system", d.backend_name, d.config->n_plugins,
-                 d.config->n_plugins == 1 ? "" : "s", d.config->path);
+        log_info("sdloopd %s on the %s bus with the %s backend, %zu plugin%s and %zu feed%s configured (%s).",
+                 SDLOOP_VERSION, d.scope == DAEMON_SCOPE_USER ? "user" : "system", d.backend_name,
+                 d.config->n_plugins, d.config->n_plugins == 1 ? "" : "s", d.config->n_feeds,
+                 d.config->n_feeds == 1 ? "" : "s", d.config->path);
         daemon_update_status(&d);
 
         r = manager_queue_start_all(&d);

@@ -2,11 +2,12 @@
 #pragma once
 
 /* sdloopd: the host daemon. One sd-event loop drives the bus connection (org.sdloop1), the plugins'
- * peer-to-peer connections and the supervisor backend.
+ * peer-to-peer connections, the supervisor backend and the feeds' rounds.
  *
  * Manager requests that may call into plugins (Start/Stop/Restart/Reload), the initial start and the
  * shutdown are queued and run one at a time at top level (see the Host rule in host.h); their D-Bus reply
- * is sent when they are done. */
+ * is sent when they are done. They never run inside a feed's round, so they may stop and free feeds
+ * (feeds.c), which they do before touching the plugins the feeds use. */
 
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
@@ -26,6 +27,7 @@ typedef struct Daemon Daemon;
 typedef struct Instance Instance;
 typedef struct Request Request;
 typedef struct Reexport Reexport;
+typedef struct DaemonFeed DaemonFeed;
 
 struct Daemon {
         sd_event *event;
@@ -40,6 +42,7 @@ struct Daemon {
         const char *backend_name; /* "system", "user", "exec" */
 
         Instance *instances; /* sorted by name */
+        DaemonFeed *feeds;   /* sorted by name; each on two of the instances */
         sd_bus_slot *manager_slot;
 
         Request *requests_head, *requests_tail;
@@ -89,6 +92,30 @@ const char *instance_name(Instance *i);
 void daemon_on_plugin_changed(HostPlugin *p, void *userdata);
 void daemon_on_handle_added(HostHandle *h, void *userdata);
 void daemon_on_handle_removed(HostHandle *h, void *userdata);
+
+struct DaemonFeed {
+        Daemon *daemon;
+        HostFeed *feed;
+        DaemonFeed *next;
+};
+
+/* feeds.c */
+DaemonFeed *daemon_find_feed(Daemon *d, const char *name);
+/* Create (not start) the feed of @fc on its configured plugins. */
+int daemon_feed_new(Daemon *d, const DaemonFeedConfig *fc, DaemonFeed **ret);
+void daemon_feed_free(DaemonFeed *f);
+void daemon_feeds_free_all(Daemon *d);
+/* Whether a feed's round is in progress: then feeds must not be stopped or freed, nor their plugins. */
+bool daemon_feeds_busy(Daemon *d);
+/* Create every configured feed that does not exist yet. Returns how many were created. */
+unsigned daemon_feeds_create_missing(Daemon *d);
+/* Run the feeds whose plugins are both wanted; stop the others. */
+void daemon_feeds_update(Daemon *d);
+/* Stop the feeds that use @i's plugin: before it is stopped for good. */
+void daemon_feeds_stop_using(Daemon *d, Instance *i);
+/* Before @c replaces the configuration: free the feeds it removes or changes, stop those whose plugins it
+ * removes or changes. Afterwards, daemon_feeds_create_missing() and daemon_feeds_update(). */
+void daemon_feeds_reload_prepare(Daemon *d, const DaemonConfig *c, unsigned *ret_removed, unsigned *ret_changed);
 
 /* manager.c */
 int manager_export(Daemon *d);

@@ -101,9 +101,19 @@ esac
 start=$(date +%s)
 status=0
 # shellcheck disable=SC2086
+# SDLOOP_NSPAWN_OVERLAY=DIR: writable copies of /usr, /etc and /var (upper layers in DIR), for installing
+# packages inside without touching this machine (DESIGN.md §4).
+overlays=
+if [ -n "${SDLOOP_NSPAWN_OVERLAY:-}" ]; then
+        up=$SDLOOP_NSPAWN_OVERLAY
+        mkdir -p "$up/usr" "$up/etc" "$up/var"
+        overlays="--overlay=/usr:$up/usr:/usr --overlay=/etc:$up/etc:/etc --overlay=/var:$up/var:/var"
+fi
+
 timeout -k 30 "$timeout_sec" \
         systemd-nspawn --quiet --register=no --keep-unit --volatile=yes -D / \
                 --machine="$machine" \
+                $overlays \
                 $binds \
                 --bind="$out:/sdloop-out" \
                 --bind-ro="$out/test-sdloop.service:/etc/systemd/system/test-sdloop.service" \
