@@ -29,7 +29,7 @@ static void help(void) {
                "     --system            Serve on the system bus (default)\n"
                "     --user              Per-user instance: serve on the user's bus\n"
                "     --backend=BACKEND   auto, system, user or exec (default: auto)\n"
-               "\nSee docs/configuration.md for the configuration schema.\n",
+               "\nSee sdloop.json(5) for the configuration schema.\n",
                program_invocation_short_name);
 }
 
