@@ -41,7 +41,6 @@ ROUND_INTERVAL=0.5
 WATCH_SECONDS=40          # the rounds; setting up and the summary take a few seconds more
 
 dir=$(mktemp -d /tmp/sdloop-demo-XXXXXX)
-chmod 0755 "$dir"
 mkdir -p "$dir/etc" "$dir/state" "$dir/run/plugin"
 log=$dir/sdloopd.log
 ledger=$dir/state/$FEED-ledger.sqlite
@@ -161,6 +160,7 @@ python3 - "$log" "$sdloopd_pid" "$sdloopctl" "$FEED" "$RELAYER" "$REPORTS_BEFORE
         "$WATCH_SECONDS" "$dir/run/watch.json" <<'PYEOF'
 import json, os, re, signal, subprocess, sys, time
 
+signal.signal(signal.SIGINT, lambda *_: sys.exit(130))
 log, sdloopd_pid, sdloopctl, feed, victim, kill_after, wanted, seconds, out = sys.argv[1:]
 sdloopd_pid, kill_after, wanted, seconds = int(sdloopd_pid), int(kill_after), int(wanted), float(seconds)
 
@@ -186,7 +186,7 @@ def main_pid(name):
     try:
         j = json.loads(subprocess.run([sdloopctl, "--user", "status", "--json=short", name], capture_output=True,
                                       text=True, timeout=10).stdout)
-        return int(j[0]["main_pid"])
+        return int((j[0] if isinstance(j, list) else j)["main_pid"])
     except Exception:
         return 0
 
@@ -194,6 +194,18 @@ st = {"reports": 0, "rounds": [], "failed": 0, "transmitted": [], "killed_pid": 
       "recovery_usec": None, "next_report_after_kill": None, "sdloopd_exited": False}
 pending = None      # our line, waiting for the feed's own line with the details
 rounds = set()
+kill_due = False    # once the round that makes kill_after reports is shown
+
+def kill_victim():
+    global kill_due
+    kill_due = False
+    pid = main_pid(victim)
+    if pid > 0:
+        os.kill(pid, signal.SIGKILL)
+        st["killed_pid"], st["kill_time"] = pid, time.monotonic()
+        say("  >> kill -9 %s (pid %d): the relayer plugin, which holds the ledger" % (victim, pid))
+    else:
+        say("  >> cannot find %s's process; not killing it" % victim)
 
 def show(p, observations=None, signers=None):
     e, r, answer, n = p
@@ -212,6 +224,8 @@ with open(log, encoding="utf-8", errors="replace") as fh:
             if pending:
                 show(pending)
                 pending = None
+            if kill_due:
+                kill_victim()
             done = st["reports"] >= wanted and (st["killed_pid"] == 0 or st["recovery_usec"] is not None)
             if done or time.monotonic() > deadline:
                 break
@@ -240,16 +254,7 @@ with open(log, encoding="utf-8", errors="replace") as fh:
                 if len(g) != 4:
                     say("  epoch %s round %3s   transmitted (the ledger's answer could not be read back)" % g[:2])
                 if st["reports"] == kill_after and not st["killed_pid"]:
-                    if pending:
-                        show(pending)
-                        pending = None
-                    pid = main_pid(victim)
-                    if pid > 0:
-                        os.kill(pid, signal.SIGKILL)
-                        st["killed_pid"], st["kill_time"] = pid, time.monotonic()
-                        say("  >> kill -9 %s (pid %d): the relayer plugin, which holds the ledger" % (victim, pid))
-                    else:
-                        say("  >> cannot find %s's process; not killing it" % victim)
+                    kill_due = True
                 continue
             m = detail.search(line)
             if m:
@@ -257,6 +262,8 @@ with open(log, encoding="utf-8", errors="replace") as fh:
                 if pending and pending[:2] == (m.group(1), m.group(2)):
                     show(pending, m.group(3), m.group(4))
                     pending = None
+                    if kill_due:
+                        kill_victim()
                 continue
             m = recovered.search(line)
             if m:
@@ -312,7 +319,7 @@ sdloopd_pid=
 
 # --- the summary, checked against the ledger -----------------------------------------------------------------------
 if $journald && [ "$backend" != exec ]; then
-        journal="sdloopd: $log; the plugins: journalctl ${scope/--system/} -u 'sdloop-demo-*' (or SDLOOP_PLUGIN=$RELAYER)"
+        journal="sdloopd: $log; the plugins: journalctl $([ "$scope" = --user ] && echo "--user ")-u 'sdloop-demo-*'"
 elif $journald; then
         journal="sdloopd: $log; the plugins: journalctl SDLOOP_PLUGIN=$RELAYER (SDLOOP_PLUGIN=$MEDIAN)"
 else

@@ -889,12 +889,16 @@ static int append_sandbox(sd_bus_message *m, HostPlugin *p, SystemdBackend *b) {
         r = append_prop_strv(m, "SystemCallArchitectures", native);
         if (r < 0)
                 return r;
-        r = append_prop_u64(m, "CapabilityBoundingSet", 0);
-        if (r < 0)
-                return r;
-        r = append_prop_u64(m, "AmbientCapabilities", 0);
-        if (r < 0)
-                return r;
+        /* A user manager of an unprivileged user cannot shrink the bounding set (it lacks CAP_SETPCAP: the
+         * process fails with 218/CAPABILITIES), and its processes have no capabilities to drop anyway. */
+        if (!b->user || geteuid() == 0) {
+                r = append_prop_u64(m, "CapabilityBoundingSet", 0);
+                if (r < 0)
+                        return r;
+                r = append_prop_u64(m, "AmbientCapabilities", 0);
+                if (r < 0)
+                        return r;
+        }
         /* The listening socket is passed in; the plugin needs nothing but AF_UNIX (journal, notify). */
         return sd_bus_message_append(m, "(sv)", "RestrictAddressFamilies", "(bas)", 1, 1, "AF_UNIX");
 }
