@@ -10,11 +10,13 @@
  *   --backend exec|system   supervisor backend (system: inside a booted systemd, as root)
  *   --only LIST             comma-separated sections: start,rpc,throughput,recovery,scale (default: all)
  *   --sandbox yes|no        systemd backends: the unit's hardening and DynamicUser= (default yes)
+ *   --host-heap MIB         give the host a touched heap of this size, as a real host has (default 0)
  *   --starts N --n16 N --n64k N --nobs N --dur SEC --recoveries N --scale N
  *
  * One JSON document on stdout; progress and a human summary on stderr. Nothing here asserts timings. */
 
 #include <dirent.h>
+#include <ftw.h>
 #include <getopt.h>
 #include <math.h>
 #include <pthread.h>
@@ -48,9 +50,10 @@ static double arg_dur = 3.0;
 static unsigned arg_recoveries = 10;
 static unsigned arg_scale = 100;
 static int arg_sandbox = -1; /* -1: the default (on) */
+static unsigned arg_host_heap_mib;
 
 static char *socket_dir;
-static bool socket_dir_is_temp;
+static char *temp_root;
 
 #define die(...)                                                                \
         do {                                                                    \
@@ -1026,6 +1029,7 @@ static void help(void) {
                 "  --backend exec|system  supervisor backend (default exec)\n"
                 "  --only LIST            sections: start,rpc,throughput,recovery,scale (default all)\n"
                 "  --sandbox yes|no       systemd backends: hardening and DynamicUser= (default yes)\n"
+                "  --host-heap MIB        give the host a touched heap of this size, as a real host has\n"
                 "  --starts N --n16 N --n64k N --nobs N --dur SEC --recoveries N --scale N\n",
                 program_invocation_short_name);
 }
@@ -1053,6 +1057,7 @@ static void parse_argv(int argc, char *argv[]) {
                 { "recoveries", required_argument, NULL, 6 },
                 { "scale",      required_argument, NULL, 7 },
                 { "sandbox",    required_argument, NULL, 8 },
+                { "host-heap",  required_argument, NULL, 9 },
                 {}
         };
         int c;
@@ -1092,6 +1097,7 @@ static void parse_argv(int argc, char *argv[]) {
                         else
                                 die("--sandbox yes|no");
                         break;
+                case 9: arg_host_heap_mib = parse_unsigned(optarg); break;
                 default:
                         help();
                         exit(EXIT_FAILURE);
@@ -1100,6 +1106,11 @@ static void parse_argv(int argc, char *argv[]) {
                 die("--plugin PATH is required");
         if (access(arg_plugin, X_OK) < 0)
                 die("%s: %m", arg_plugin);
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+        (void) remove(path);
+        return 0;
 }
 
 static void raise_fd_limit(void) {
@@ -1118,8 +1129,9 @@ int main(int argc, char *argv[]) {
         parse_argv(argc, argv);
         raise_fd_limit();
         sdloop_log_parse_environment();
+        /* The bench kills plugins on purpose: the host's warnings about it are expected. */
         if (!getenv("SDLOOP_LOG_LEVEL"))
-                sdloop_log_set_max_level(LOG_WARNING);
+                sdloop_log_set_max_level(LOG_ERR);
 
         for (size_t i = 0; i < sizeof(payload16); i++)
                 payload16[i] = (uint8_t) "0123456789abcdef"[i];
@@ -1129,14 +1141,25 @@ int main(int argc, char *argv[]) {
         if (arg_backend == &host_backend_exec) {
                 char tmpl[] = "/tmp/sdloop-bench.XXXXXX";
 
+                /* <tmp>/plugin for the sockets: the exec backend puts state directories beside it. */
                 if (!mkdtemp(tmpl))
                         die("mkdtemp: %m");
-                socket_dir = strdup(tmpl);
-                socket_dir_is_temp = true;
+                temp_root = strdup(tmpl);
+                if (!temp_root || asprintf(&socket_dir, "%s/plugin", tmpl) < 0)
+                        die("out of memory");
         } else
                 socket_dir = strdup("/run/sdloop/plugin");
         if (!socket_dir)
                 die("out of memory");
+
+        if (arg_host_heap_mib > 0) {
+                size_t size = (size_t) arg_host_heap_mib << 20;
+                uint8_t *heap = malloc(size);
+
+                if (!heap)
+                        die("out of memory");
+                memset(heap, 0x5a, size); /* resident, and kept so */
+        }
 
         r = host_new(NULL, arg_backend, &host);
         if (r < 0)
@@ -1152,9 +1175,9 @@ int main(int argc, char *argv[]) {
         fprintf(out, "\"%s\"", arg_backend->name);
         json_key("settings");
         fprintf(out, "{\"restart_usec\": 0, \"start_limit\": \"off\", \"sandbox\": %s, \"dynamic_user\": %s, "
-                "\"plugin_log_level\": \"warning\"}",
+                "\"plugin_log_level\": \"warning\", \"host_heap_mib\": %u}",
                 arg_sandbox != 0 ? "true" : "false",
-                arg_backend == &host_backend_system && arg_sandbox != 0 ? "true" : "false");
+                arg_backend == &host_backend_system && arg_sandbox != 0 ? "true" : "false", arg_host_heap_mib);
         json_key("payloads");
         fprintf(out, "\"Echo: D-Bus ay (16 B: \\\"0123456789abcdef\\\"; 64 KiB: i*31); Observation: "
                 "ReportTimestamp (ayuy, 32-byte digest) + empty query → %u-byte observation\"", 8 * 4 + 7 + 8 * 8);
@@ -1174,8 +1197,9 @@ int main(int argc, char *argv[]) {
         free(out_buf);
 
         host = host_free(host);
-        if (socket_dir_is_temp)
-                (void) rmdir(socket_dir);
+        if (temp_root)
+                (void) nftw(temp_root, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+        free(temp_root);
         free(socket_dir);
         return EXIT_SUCCESS;
 }

@@ -221,6 +221,23 @@ if $have_feed; then
         grep -qE '^<6>sdloopd: Feed eth-usd: epoch 1 round [0-9]+: answer [0-9]+ transmitted \(report 1 of this run\)$' \
                 "$tmp/sdloopd.log" || fail "no log line for the first transmitted report"
         ok "every transmitted report is logged"
+
+        # The plugin's own socket: busctl sees what the host created there — the relayer and the feed's
+        # provider, one object carrying all six median provider interfaces.
+        addr=unix:path=$tmp/run/plugin/ledger.sock
+        busctl --address="$addr" tree org.sdloop1 >"$tmp/ledger-tree" || fail "busctl tree on the ledger socket"
+        grep -q '/org/sdloop1/relayer/[0-9]' "$tmp/ledger-tree" || { cat "$tmp/ledger-tree"; fail "no relayer in the tree"; }
+        provider=$(grep -o '/org/sdloop1/provider/[0-9]*' "$tmp/ledger-tree" | head -n1)
+        [ -n "$provider" ] || { cat "$tmp/ledger-tree"; fail "no provider in the tree"; }
+        busctl --address="$addr" introspect org.sdloop1 "$provider" >"$tmp/provider-introspect" || fail "introspect $provider"
+        for iface in OffchainConfigDigester ContractConfigTracker ContractTransmitter ReportCodec MedianContract \
+                     OnchainConfigCodec Service; do
+                grep -q "^org.sdloop1.$iface " "$tmp/provider-introspect" || \
+                        { cat "$tmp/provider-introspect"; fail "$provider lacks org.sdloop1.$iface"; }
+        done
+        busctl --address="$addr" call org.sdloop1 "$provider" org.sdloop1.ContractConfigTracker LatestBlockHeight \
+                | grep -qE '^t [1-9]' || fail "LatestBlockHeight on $provider"
+        ok "busctl --address on the ledger's socket: tree shows relayer and $provider, which carries all six interfaces"
 fi
 
 [ "$(bus get-property org.sdloop1 /org/sdloop1 org.sdloop1.Manager Backend)" = 's "exec"' ] || fail "Backend"
