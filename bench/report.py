@@ -166,7 +166,9 @@ def med(s, name):
 def fmt_us(v):
     if v is None:
         return "—"
-    if v >= 10000:
+    if v >= 100000:
+        return f"{v / 1000:.0f} ms"
+    if v >= 1000:
         return f"{v / 1000:.1f} ms"
     if v >= 100:
         return f"{v:.0f} µs"

@@ -1108,6 +1108,15 @@ static void parse_argv(int argc, char *argv[]) {
                 die("%s: %m", arg_plugin);
 }
 
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw);
+
+static void cleanup_at_exit(void) {
+        host = host_free(host);
+        if (temp_root)
+                (void) nftw(temp_root, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+        temp_root = mfree(temp_root);
+}
+
 static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
         (void) remove(path);
         return 0;
@@ -1164,6 +1173,8 @@ int main(int argc, char *argv[]) {
         r = host_new(NULL, arg_backend, &host);
         if (r < 0)
                 die("host_new(%s): %s", arg_backend->name, strerror(-r));
+        /* A run that dies half-way must not leave plugin processes behind. */
+        (void) atexit(cleanup_at_exit);
 
         out = open_memstream(&out_buf, &out_size);
         if (!out)
@@ -1196,10 +1207,7 @@ int main(int argc, char *argv[]) {
         fflush(stdout);
         free(out_buf);
 
-        host = host_free(host);
-        if (temp_root)
-                (void) nftw(temp_root, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-        free(temp_root);
+        cleanup_at_exit();
         free(socket_dir);
         return EXIT_SUCCESS;
 }

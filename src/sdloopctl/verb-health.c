@@ -42,8 +42,18 @@ static void plugin_health_done(PluginHealth *h) {
 }
 
 static int add_check(PluginHealth *h, const char *service, const char *status) {
-        Check *c = reallocarray(h->checks, h->n_checks + 1, sizeof(Check));
+        Check *c;
 
+        /* A parent's report includes its children's (LOOP's sub-services), which answer for themselves
+         * too: one row per service, and an unhealthy word wins over a healthy one. */
+        for (size_t i = 0; service && i < h->n_checks; i++)
+                if (streq_ptr(h->checks[i].service, service)) {
+                        if (!isempty(status) && isempty(h->checks[i].status))
+                                return free_and_strdup(&h->checks[i].status, status);
+                        return 0;
+                }
+
+        c = reallocarray(h->checks, h->n_checks + 1, sizeof(Check));
         if (!c)
                 return -ENOMEM;
         h->checks = c;
