@@ -73,6 +73,12 @@ int conformance_check_gone(SdloopPeer *peer, const char *path, sd_bus_error *err
         r = sdloop_peer_call_method(peer, path, "org.sdloop1.Service", "Ready", NULL, &e, NULL);
         if (r >= 0)
                 return conformance_fail(error, "%s still answers Service.Ready() after it was closed", path);
+        if (sd_bus_error_has_names(&e, SDLOOP_ERROR_PLUGIN_UNAVAILABLE, SDLOOP_ERROR_TIMEOUT)) {
+                /* The plugin went away meanwhile: that is no verdict on Close(); say so as it is, so that a
+                 * caller who recovers from it (the host's handles) can do so. */
+                sd_bus_error_move(error, &e);
+                return conformance_error_prefix(error, r, "%s: Service.Ready() after Close()", path);
+        }
         if (!sd_bus_error_has_names(&e, SD_BUS_ERROR_UNKNOWN_OBJECT, SD_BUS_ERROR_UNKNOWN_METHOD,
                                     SD_BUS_ERROR_UNKNOWN_INTERFACE, SDLOOP_ERROR_NOT_FOUND))
                 return conformance_fail(error, "%s: Service.Ready() after Close(): expected UnknownObject, got %s: %s",
