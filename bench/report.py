@@ -5,7 +5,7 @@
 usage: report.py --raw DIR [--anchor-note TEXT] [--nspawn-note TEXT] --json OUT.json --markdown OUT.md
 
 DIR holds machine.json, sdloop-K.json, anchor-K.json (each with the floor in baseline_c_socketpair),
-load-K.json and nspawn-sandbox-{yes,no}-K.json. Every figure is the median of its per-run values; ratios are
+load-K.json and nspawn-{sandbox,sandbox-static-user,no-sandbox}-K.json. Every figure is the median of its per-run values; ratios are
 taken between medians. bench/optimizations.md (what each library change bought) is appended to the
 Markdown.
 """
@@ -141,6 +141,13 @@ NSPAWN = {
 }
 
 
+NSPAWN_CONFIGS = (
+    ("sandbox", "sandboxed, DynamicUser= — sdloopd's default"),
+    ("sandbox-static-user", "sandboxed, static user"),
+    ("no-sandbox", "no sandbox"),
+)
+
+
 def summarise(runs, extractors):
     """name -> {"median", "min", "max", "runs": [...]} over the runs that have the figure."""
     out = {}
@@ -216,7 +223,7 @@ def main():
     sd_runs = load_runs(a.raw, "sdloop-*.json")
     an_runs = load_runs(a.raw, "anchor-*.json")
     loads = load_runs(a.raw, "load-*.json")
-    ns_runs = {sb: load_runs(a.raw, f"nspawn-sandbox-{sb}-*.json") for sb in ("yes", "no")}
+    ns_runs = {c: load_runs(a.raw, f"nspawn-{c}-[0-9]*.json") for c, _ in NSPAWN_CONFIGS}
     if not sd_runs:
         sys.exit("report: no sdloop runs")
 
@@ -228,7 +235,7 @@ def main():
     anchor_meta = dig(an_runs[0], "meta") if an_runs else None
 
     anchor_note = a.anchor_note or ("" if an_runs else "no anchor run produced results")
-    nspawn_note = a.nspawn_note or ("" if ns_runs["yes"] else "no container run produced results")
+    nspawn_note = a.nspawn_note or ("" if ns_runs["sandbox"] else "no container run produced results")
 
     # --- rows: (figure, sdloop, go-plugin, floor, ratio go, ratio floor, target, key) ---
     rows = []
@@ -288,14 +295,13 @@ def main():
     start_row("Plugin cold start, exec backend: start → first answered call, p50", med(sd, "start_p50"),
               med(an, "start_p50"))
     start_row("Plugin cold start, exec backend, p99", med(sd, "start_p99"), med(an, "start_p99"))
-    for sb, what in (("yes", "sandboxed, DynamicUser= (sdloopd's default)"), ("no", "no sandbox")):
-        s = ns[sb]
+    for c, what in NSPAWN_CONFIGS:
+        s = ns[c]
         if s:
-            start_row(f"Plugin cold start, systemd backend ({what}): StartTransientUnit → first answered call, "
-                      "p50 / p99", None, None)
-            rows[-1] = (rows[-1][0], f"{fmt_us(med(s, 'start_p50'))} / {fmt_us(med(s, 'start_p99'))}",
-                        "—", "—", "—", "—", "")
-        elif sb == "yes":
+            rows.append((f"Plugin cold start, systemd backend ({what}): StartTransientUnit → first answered call, "
+                         "p50 / p99", f"{fmt_us(med(s, 'start_p50'))} / {fmt_us(med(s, 'start_p99'))}",
+                         "—", "—", "—", "—", ""))
+        elif c == "sandbox":
             rows.append(("Plugin cold start, systemd backend", f"not measured: {nspawn_note}", "—", "—", "—", "—", ""))
     start_row("Recovery, exec backend: kill -9 → next call answered through the host's transparent recovery "
               "(handle: reconnect, re-create factory + reporting plugin), p50", med(sd, "recovery_p50"),
@@ -303,17 +309,17 @@ def main():
     start_row("Recovery, exec backend, p99", med(sd, "recovery_p99"), med(an, "recovery_p99"))
     start_row("Recovery, exec backend, plain Echo after reconnect (the anchor's shape), p50",
               med(sd, "recovery_echo_p50"), med(an, "recovery_p50"))
-    for sb, what in (("yes", "sandboxed, DynamicUser="), ("no", "no sandbox")):
-        s = ns[sb]
+    for c, what in NSPAWN_CONFIGS:
+        s = ns[c]
         if s:
             v = med(s, "recovery_p50")
             ok = v is not None and v < 20000
-            verdicts[f"recovery_systemd_{sb}"] = ok
+            verdicts[f"recovery_systemd_{c}"] = ok
             rows.append((f"Recovery, systemd backend ({what}): kill -9 → next call answered, p50 / p99",
                          f"{fmt_us(v)} / {fmt_us(med(s, 'recovery_p99'))}", fmt_us(med(an, "recovery_p50")), "—",
                          fmt_ratio(ratio(v, med(an, "recovery_p50"))), "—",
                          "< 20 ms: " + ("**met**" if ok else "not met")))
-        elif sb == "yes":
+        elif c == "sandbox":
             rows.append(("Recovery, systemd backend", f"not measured: {nspawn_note}", "—", "—", "—", "—", ""))
 
     def mem_row(label, s, g, target=None, vkey=None):
@@ -343,8 +349,8 @@ def main():
     result = {
         "date": date,
         "machine": machine,
-        "runs": {"sdloop": len(sd_runs), "anchor": len(an_runs), "nspawn_sandbox_yes": len(ns_runs["yes"]),
-                 "nspawn_sandbox_no": len(ns_runs["no"])},
+        "runs": {"sdloop": len(sd_runs), "anchor": len(an_runs),
+                 **{f"systemd_{c}": len(ns_runs[c]) for c, _ in NSPAWN_CONFIGS}},
         "method": "every figure is the median of its per-run values (min, max and each run's value kept); "
                   "ratios are between medians; sdloop and anchor runs are interleaved",
         "load_average": loads,
@@ -354,7 +360,7 @@ def main():
         "sdloop": sd,
         "go_plugin": an,
         "floor_socketpair": fl,
-        "sdloop_systemd_backend": {"sandbox": ns["yes"], "no_sandbox": ns["no"]},
+        "sdloop_systemd_backend": ns,
         "targets_met": verdicts,
         "table": [dict(zip(("figure", "sdloop", "go_plugin", "floor", "vs_go_plugin", "vs_floor", "target"), r))
                   for r in rows],
@@ -379,7 +385,7 @@ def main():
         + (f", virtualization: {m['virtualization']}" if m.get("virtualization") else "") + "  ",
         f"**Date:** {date}  ",
         f"**Runs:** {len(sd_runs)} sdloop, {len(an_runs)} go-plugin (each with its floor), interleaved; "
-        f"systemd backend: {len(ns_runs['yes'])} container run(s) sandboxed, {len(ns_runs['no'])} without sandbox. "
+        "systemd backend: " + ", ".join(f"{len(ns_runs[c])} container run(s) {what}" for c, what in NSPAWN_CONFIGS) + ". "
         "Every figure is the median of its per-run values; ratios are between medians.  ",
         f"**Load average (1/5/15 min) before → after each run:** {load_txt}",
         "",

@@ -13,8 +13,9 @@
 #      BUILD_DIR/goplugin-bench (installing its Debian packages with its install.sh when they are missing
 #      and we are root) and runs it once; the later runs call its built binaries the same way. Each anchor
 #      run includes the floor (its pingpong.c), whose numbers are reused from the anchor's JSON;
-#   3. the systemd backend (BENCH_NSPAWN_RUNS times, default 3, sandboxed and not): inside a booted systemd
-#      container (tests/nspawn/run.sh), cold start from StartTransientUnit and kill -9 recovery.
+#   3. the systemd backend (BENCH_NSPAWN_RUNS times, default 3; sandboxed with DynamicUser= as sdloopd
+#      runs plugins, sandboxed with a static user, and unsandboxed): inside a booted systemd container
+#      (tests/nspawn/run.sh), cold start from StartTransientUnit and kill -9 recovery.
 # Then bench/report.py takes each figure's median over the runs and writes bench/results/latest.json and
 # BENCHMARKS.md at the top of the source tree. Raw per-run JSON stays in BUILD_DIR/bench-results/.
 #
@@ -142,12 +143,17 @@ elif [ "$(id -u)" != 0 ]; then
 elif ! command -v systemd-nspawn >/dev/null; then
         nspawn_note="systemd-nspawn missing (Debian package systemd-container)"
 else
+        # sdloopd's default (the hardening and DynamicUser=), the hardening alone, and neither.
+        declare -A configs=([sandbox]="--sandbox yes --dynamic-user yes"
+                            [sandbox-static-user]="--sandbox yes --dynamic-user no"
+                            [no-sandbox]="--sandbox no --dynamic-user no")
         for k in $(seq 1 "$nspawn_runs"); do
-                for sandbox in yes no; do
-                        log "systemd backend $k/$nspawn_runs (sandbox $sandbox), in a container, load $(loadavg)"
-                        out=$raw/nspawn-sandbox-$sandbox-$k
+                for config in sandbox sandbox-static-user no-sandbox; do
+                        log "systemd backend $k/$nspawn_runs ($config), in a container, load $(loadavg)"
+                        out=$raw/nspawn-$config-$k
+                        # shellcheck disable=SC2086
                         if "$src/tests/nspawn/run.sh" "$build" "$src" "$src/bench/nspawn-bench.sh" "$bench" "$plugin" \
-                                        --sandbox "$sandbox" >"$out.log" 2>"$out.console"; then
+                                        ${configs[$config]} >"$out.log" 2>"$out.console"; then
                                 sed -n '/^BENCH-JSON-BEGIN$/,/^BENCH-JSON-END$/p' "$out.log" | sed '1d;$d' >"$out.json"
                                 grep -E '^\s+\.\. ' "$out.log" >&2 || true
                         else

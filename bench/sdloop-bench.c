@@ -10,6 +10,7 @@
  *   --backend exec|system   supervisor backend (system: inside a booted systemd, as root)
  *   --only LIST             comma-separated sections: start,rpc,throughput,recovery,scale (default: all)
  *   --sandbox yes|no        systemd backends: the unit's hardening and DynamicUser= (default yes)
+ *   --dynamic-user yes|no   system backend: DynamicUser= (default: with the sandbox)
  *   --host-heap MIB         give the host a touched heap of this size, as a real host has (default 0)
  *   --starts N --n16 N --n64k N --nobs N --dur SEC --recoveries N --scale N
  *
@@ -51,6 +52,7 @@ static unsigned arg_recoveries = 10;
 static unsigned arg_scale = 100;
 static int arg_sandbox = -1; /* -1: the default (on) */
 static unsigned arg_host_heap_mib;
+static int arg_dynamic_user = -1; /* -1: with the sandbox, on the system backend */
 
 static char *socket_dir;
 static char *temp_root;
@@ -278,7 +280,8 @@ static HostPlugin *plugin_add(const char *name) {
         s.start_limit_interval_usec = 0;
         s.call_timeout_usec = 30 * USEC_PER_SEC;
         /* What sdloopd does on the system backend. */
-        s.dynamic_user = arg_backend == &host_backend_system && arg_sandbox != 0;
+        s.dynamic_user = arg_dynamic_user >= 0 ? arg_dynamic_user :
+                         arg_backend == &host_backend_system && arg_sandbox != 0;
         if (arg_sandbox >= 0)
                 s.sandbox = arg_sandbox;
 
@@ -1029,6 +1032,7 @@ static void help(void) {
                 "  --backend exec|system  supervisor backend (default exec)\n"
                 "  --only LIST            sections: start,rpc,throughput,recovery,scale (default all)\n"
                 "  --sandbox yes|no       systemd backends: hardening and DynamicUser= (default yes)\n"
+                "  --dynamic-user yes|no  system backend: DynamicUser= (default: with the sandbox)\n"
                 "  --host-heap MIB        give the host a touched heap of this size, as a real host has\n"
                 "  --starts N --n16 N --n64k N --nobs N --dur SEC --recoveries N --scale N\n",
                 program_invocation_short_name);
@@ -1058,6 +1062,7 @@ static void parse_argv(int argc, char *argv[]) {
                 { "scale",      required_argument, NULL, 7 },
                 { "sandbox",    required_argument, NULL, 8 },
                 { "host-heap",  required_argument, NULL, 9 },
+                { "dynamic-user", required_argument, NULL, 10 },
                 {}
         };
         int c;
@@ -1098,6 +1103,11 @@ static void parse_argv(int argc, char *argv[]) {
                                 die("--sandbox yes|no");
                         break;
                 case 9: arg_host_heap_mib = parse_unsigned(optarg); break;
+                case 10:
+                        if (!streq(optarg, "yes") && !streq(optarg, "no"))
+                                die("--dynamic-user yes|no");
+                        arg_dynamic_user = streq(optarg, "yes");
+                        break;
                 default:
                         help();
                         exit(EXIT_FAILURE);
@@ -1188,7 +1198,8 @@ int main(int argc, char *argv[]) {
         fprintf(out, "{\"restart_usec\": 0, \"start_limit\": \"off\", \"sandbox\": %s, \"dynamic_user\": %s, "
                 "\"plugin_log_level\": \"warning\", \"host_heap_mib\": %u}",
                 arg_sandbox != 0 ? "true" : "false",
-                arg_backend == &host_backend_system && arg_sandbox != 0 ? "true" : "false", arg_host_heap_mib);
+                (arg_dynamic_user >= 0 ? arg_dynamic_user : arg_backend == &host_backend_system && arg_sandbox != 0) ?
+                "true" : "false", arg_host_heap_mib);
         json_key("payloads");
         fprintf(out, "\"Echo: D-Bus ay (16 B: \\\"0123456789abcdef\\\"; 64 KiB: i*31); Observation: "
                 "ReportTimestamp (ayuy, 32-byte digest) + empty query → %u-byte observation\"", 8 * 4 + 7 + 8 * 8);
