@@ -32,7 +32,7 @@ typedef struct ExecPlugin {
         unsigned n_restarts;
         bool stopping;
         bool restart_requested;
-        char *state_directory; /* <socket dir>/../state/<name>, as StateDirectory= would give */
+        char *state_directory; /* settings.state_directory once made */
         uint64_t start_times[START_HISTORY];
 } ExecPlugin;
 
@@ -417,21 +417,18 @@ static int exec_start(HostPlugin *p) {
 
         e->stopping = false;
         e->n_restarts = 0;
-        if (!e->state_directory) {
-                _cleanup_free_ char *sockdir = strdup(p->settings.socket_path);
-                char *slash;
-
-                if (!sockdir)
-                        return -ENOMEM;
-                slash = strrchr(sockdir, '/');
-                if (slash)
-                        *slash = 0;
-                if (asprintf(&e->state_directory, "%s/../state/%s", sockdir, p->settings.name) < 0)
-                        return -ENOMEM;
-                r = mkdir_parents(e->state_directory);
-                if (r < 0 || (mkdir(e->state_directory, 0700) < 0 && errno != EEXIST))
+        e->state_directory = mfree(e->state_directory);
+        if (p->settings.state_directory) {
+                /* As StateDirectory= would: made on start, the plugin's own. */
+                r = mkdir_parents(p->settings.state_directory);
+                if (r < 0 || (mkdir(p->settings.state_directory, 0700) < 0 && errno != EEXIST))
                         log_warning("Cannot create state directory %s for plugin %s, continuing without.",
-                                    e->state_directory, p->settings.name);
+                                    p->settings.state_directory, p->settings.name);
+                else {
+                        e->state_directory = strdup(p->settings.state_directory);
+                        if (!e->state_directory)
+                                return -ENOMEM;
+                }
         }
         free(p->unit);
         p->unit = strdup(p->settings.binary);

@@ -54,6 +54,7 @@ void host_plugin_settings_done(HostPluginSettings *s) {
         strv_free(s->args);
         strv_free(s->environment);
         free(s->socket_path);
+        free(s->state_directory);
         free(s->user);
         *s = (HostPluginSettings) {};
 }

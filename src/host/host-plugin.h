@@ -35,6 +35,9 @@ typedef struct HostPluginSettings {
         char **args;        /* NULL-terminated, without argv[0] */
         char **environment; /* "K=V", NULL-terminated */
         char *socket_path;
+        /* The exec backend's $STATE_DIRECTORY for the plugin (made 0700 on start; NULL: none). The systemd
+         * backends give StateDirectory=sdloop-<name> instead. */
+        char *state_directory;
 
         HostRestart restart;
         uint64_t restart_usec;

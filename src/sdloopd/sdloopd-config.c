@@ -1665,6 +1665,19 @@ int daemon_config_load(const char *path, DaemonScope scope, DaemonConfig **ret, 
         if (r < 0)
                 goto fail;
 
+        /* Each plugin's own persistent directory, for backends that do not make one (the exec backend; the
+         * systemd ones give StateDirectory=sdloop-<name>). Known only now: "state_directory" may come after
+         * "plugins" in the file. */
+        for (size_t i = 0; i < c->n_plugins; i++) {
+                HostPluginSettings *ps = &c->plugins[i].settings;
+
+                ps->state_directory = mfree(ps->state_directory);
+                if (asprintf(&ps->state_directory, "%s/plugin/%s", c->state_directory, ps->name) < 0) {
+                        r = -ENOMEM;
+                        goto fail;
+                }
+        }
+
         if (c->n_plugins > 1)
                 qsort(c->plugins, c->n_plugins, sizeof(DaemonPluginConfig), plugin_compare);
         if (c->n_feeds > 1)
@@ -1760,6 +1773,7 @@ bool daemon_plugin_config_equal(const DaemonPluginConfig *a, const DaemonPluginC
                 strv_equal(x->args, y->args) &&
                 strv_equal(x->environment, y->environment) &&
                 streq_ptr(x->socket_path, y->socket_path) &&
+                streq_ptr(x->state_directory, y->state_directory) &&
                 x->restart == y->restart &&
                 x->restart_usec == y->restart_usec &&
                 x->start_limit_burst == y->start_limit_burst &&
@@ -1801,12 +1815,13 @@ static int strv_copy(char * const *src, char ***dst) {
 int daemon_plugin_settings_copy(const HostPluginSettings *src, HostPluginSettings *dst) {
         HostPluginSettings s = *src;
 
-        s.name = s.kind = s.binary = s.socket_path = s.user = NULL;
+        s.name = s.kind = s.binary = s.socket_path = s.user = s.state_directory = NULL;
         s.args = s.environment = NULL;
         if ((src->name && !(s.name = strdup(src->name))) ||
             (src->kind && !(s.kind = strdup(src->kind))) ||
             (src->binary && !(s.binary = strdup(src->binary))) ||
             (src->socket_path && !(s.socket_path = strdup(src->socket_path))) ||
+            (src->state_directory && !(s.state_directory = strdup(src->state_directory))) ||
             (src->user && !(s.user = strdup(src->user))) ||
             strv_copy(src->args, &s.args) < 0 ||
             strv_copy(src->environment, &s.environment) < 0) {
