@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "macro.h"
+#include "test-util.h"
 #include "median-codec.h"
 #include "sdloop.h"
 
@@ -42,62 +43,21 @@ static sd_event *event;
 static SdloopPeer *peer;
 
 static void start_plugin(void) {
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
-        const char *bin = getenv("SDLOOP_MEDIAN_PLUGIN");
-        _cleanup_close_ int notify_fd = -EBADF;
-        char buf[4096];
-        bool ready = false;
-
-        ck_assert_msg(bin, "$SDLOOP_MEDIAN_PLUGIN not set");
+        ck_assert_msg(getenv("SDLOOP_MEDIAN_PLUGIN"), "$SDLOOP_MEDIAN_PLUGIN not set");
         ck_assert_ptr_nonnull(mkdtemp(tmpdir));
         snprintf(sock_path, sizeof(sock_path), "%s/median.sock", tmpdir);
         snprintf(notify_path, sizeof(notify_path), "%s/notify", tmpdir);
-
-        /* The plugin says READY=1 once it listens: wait for that instead of polling for the socket. */
-        notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-        ck_assert_int_ge(notify_fd, 0);
-        strcpy(sa.sun_path, notify_path);
-        ck_assert_int_eq(bind(notify_fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
-
-        plugin_pid = fork();
-        ck_assert_int_ge(plugin_pid, 0);
-        if (plugin_pid == 0) {
-                /* Do not outlive a test that fails half-way. */
-                (void) prctl(PR_SET_PDEATHSIG, SIGTERM);
-                setenv("SDLOOP_LOG_TARGET", "stderr", 1);
-                setenv("SDLOOP_LOG_LEVEL", "debug", 1);
-                setenv("NOTIFY_SOCKET", notify_path, 1);
-                execl(bin, bin, "--listen", sock_path, NULL);
-                _exit(127);
-        }
-
-        while (!ready) {
-                struct pollfd p = { .fd = notify_fd, .events = POLLIN };
-                ssize_t n;
-
-                ck_assert_msg(poll(&p, 1, 30 * 1000) == 1, "plugin did not send READY=1");
-                n = recv(notify_fd, buf, sizeof(buf) - 1, 0);
-                ck_assert_int_ge(n, 0);
-                buf[n] = '\0';
-                ready = strstr(buf, "READY=1") != NULL;
-        }
+        plugin_pid = test_plugin_start(getenv("SDLOOP_MEDIAN_PLUGIN"), sock_path, notify_path);
 
         ck_assert_int_eq(sd_event_new(&event), 0);
         ck_assert_int_eq(sdloop_peer_connect(event, sock_path, &peer), 0);
 }
 
 static void stop_plugin(void) {
-        int status;
-
         peer = sdloop_peer_unref(peer);
         event = sd_event_unref(event);
-        if (plugin_pid > 0) {
-                (void) kill(plugin_pid, SIGTERM);
-                ck_assert_int_eq(waitpid(plugin_pid, &status, 0), plugin_pid);
-                ck_assert(WIFEXITED(status));
-                ck_assert_int_eq(WEXITSTATUS(status), 0);
-                plugin_pid = -1;
-        }
+        test_plugin_stop(plugin_pid);
+        plugin_pid = -1;
         (void) unlink(sock_path);
         (void) unlink(notify_path);
         (void) rmdir(tmpdir);

@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 
 #include "macro.h"
+#include "test-util.h"
 #include "sdloop.h"
 
 #define PROVIDER_PATH  "/org/sdloop1/provider/1"
@@ -48,20 +49,6 @@ static struct {
 } state;
 
 static sd_bus_slot *arrival_filter;
-
-static bool startswith(const char *s, const char *prefix) {
-        return s && strncmp(s, prefix, strlen(prefix)) == 0;
-}
-
-static void assert_error(int r, sd_bus_error *error, const char *name, const char *prefix) {
-        ck_assert_msg(r < 0, "call unexpectedly succeeded");
-        ck_assert_msg(sd_bus_error_has_name(error, name), "expected %s, got %s: %s", name,
-                      strempty(error->name), strempty(error->message));
-        if (prefix)
-                ck_assert_msg(startswith(error->message, prefix), "error message \"%s\" does not start with \"%s\"",
-                              strempty(error->message), prefix);
-        sd_bus_error_free(error);
-}
 
 /* --- the relayer's object ---------------------------------------------------------------------------- */
 
@@ -311,18 +298,18 @@ START_TEST(test_errors_kept) {
         int r;
 
         r = sdloop_peer_call_method(median, PROXY_PATH, TEST_INTERFACE, "Fail", NULL, &error, "s", "boom");
-        assert_error(r, &error, CUSTOM_ERROR, "custom failure: boom");
+        test_assert_error(r, &error, CUSTOM_ERROR, "custom failure: boom");
 
         /* The relayer's sd-bus answers what it does not know; the proxy passes that on too. */
         r = sdloop_peer_call_method(median, PROXY_PATH, TEST_INTERFACE, "NoSuchMethod", NULL, &error, NULL);
-        assert_error(r, &error, SD_BUS_ERROR_UNKNOWN_METHOD, NULL);
+        test_assert_error(r, &error, SD_BUS_ERROR_UNKNOWN_METHOD, NULL);
         r = sdloop_peer_call_method(median, PROXY_PATH, TEST_INTERFACE, "Fail", NULL, &error, "i", 1);
-        assert_error(r, &error, SD_BUS_ERROR_INVALID_ARGS, NULL);
+        test_assert_error(r, &error, SD_BUS_ERROR_INVALID_ARGS, NULL);
 
         /* Forwarded to a path where the relayer has nothing. */
         ck_assert_int_ge(sdloop_proxy_set_target(proxy, host_relayer, "/org/sdloop1/provider/404"), 0);
         r = sdloop_peer_call_method(median, PROXY_PATH, TEST_INTERFACE, "Fail", NULL, &error, "s", "x");
-        assert_error(r, &error, SD_BUS_ERROR_UNKNOWN_OBJECT, NULL);
+        test_assert_error(r, &error, SD_BUS_ERROR_UNKNOWN_OBJECT, NULL);
 }
 END_TEST
 
@@ -395,7 +382,7 @@ START_TEST(test_deadline) {
         ck_assert_int_ge(sdloop_proxy_set_target(proxy, NULL, NULL), 0);
 
         r = call_echo(&reply, &error);
-        assert_error(r, &error, SDLOOP_ERROR_PLUGIN_UNAVAILABLE, "provider unavailable: " PROXY_PATH);
+        test_assert_error(r, &error, SDLOOP_ERROR_PLUGIN_UNAVAILABLE, "provider unavailable: " PROXY_PATH);
         ck_assert_int_eq(r, -EHOSTDOWN);
         ck_assert_uint_eq(state.n_echo, 0);
 
@@ -412,7 +399,7 @@ START_TEST(test_target_dies_mid_call) {
 
         state.hang_action = HANG_DISCONNECT_RELAYER;
         r = sdloop_peer_call_method(median, PROXY_PATH, TEST_INTERFACE, "Hang", NULL, &error, NULL);
-        assert_error(r, &error, SDLOOP_ERROR_PLUGIN_UNAVAILABLE, "provider unavailable: " PROXY_PATH);
+        test_assert_error(r, &error, SDLOOP_ERROR_PLUGIN_UNAVAILABLE, "provider unavailable: " PROXY_PATH);
         ck_assert_uint_eq(state.n_hang, 1);
         ck_assert(!sdloop_peer_is_connected(host_relayer));
 
@@ -432,7 +419,7 @@ START_TEST(test_host_drops_target_mid_call) {
         /* Closed from the host's side, sd-bus never answers the forwarded call: the proxy must. */
         state.hang_action = HANG_DISCONNECT_HOST_SIDE;
         r = sdloop_peer_call_method(median, PROXY_PATH, TEST_INTERFACE, "Hang", NULL, &error, NULL);
-        assert_error(r, &error, SDLOOP_ERROR_PLUGIN_UNAVAILABLE, "provider unavailable: " PROXY_PATH);
+        test_assert_error(r, &error, SDLOOP_ERROR_PLUGIN_UNAVAILABLE, "provider unavailable: " PROXY_PATH);
         ck_assert_uint_eq(state.n_hang, 1);
 }
 END_TEST
@@ -445,18 +432,18 @@ START_TEST(test_free_answers_calls) {
         /* A forwarded call in flight. */
         state.hang_action = HANG_FREE_PROXY;
         r = sdloop_peer_call_method(median, PROXY_PATH, TEST_INTERFACE, "Hang", NULL, &error, NULL);
-        assert_error(r, &error, SDLOOP_ERROR_PLUGIN_UNAVAILABLE, "provider unavailable: " PROXY_PATH);
+        test_assert_error(r, &error, SDLOOP_ERROR_PLUGIN_UNAVAILABLE, "provider unavailable: " PROXY_PATH);
         ck_assert_ptr_null(proxy);
 
         /* The path is gone with the proxy. */
         r = call_echo(&reply, &error);
-        assert_error(r, &error, SD_BUS_ERROR_UNKNOWN_OBJECT, NULL);
+        test_assert_error(r, &error, SD_BUS_ERROR_UNKNOWN_OBJECT, NULL);
 
         /* A queued call. */
         ck_assert_int_ge(sdloop_proxy_new(host_median, PROXY_PATH, NULL, NULL, &proxy), 0);
         state.arrival_action = ARRIVAL_FREE_PROXY;
         r = call_echo(&reply, &error);
-        assert_error(r, &error, SDLOOP_ERROR_PLUGIN_UNAVAILABLE, "provider unavailable: " PROXY_PATH);
+        test_assert_error(r, &error, SDLOOP_ERROR_PLUGIN_UNAVAILABLE, "provider unavailable: " PROXY_PATH);
         ck_assert_ptr_null(proxy);
         ck_assert_uint_eq(state.n_echo, 0);
 }

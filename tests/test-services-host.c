@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 
 #include "macro.h"
+#include "test-util.h"
 #include "sdloop.h"
 
 #define KEYSTORE_PATH "/org/sdloop1/host/keystore"
@@ -69,36 +70,14 @@ static void seen_reset(void) {
         memset(&seen, 0, sizeof(seen));
 }
 
-static char *xstrdup(const char *s) {
-        char *c = strdup(s);
-
-        ck_assert_ptr_nonnull(c);
-        return c;
-}
-
-static bool startswith(const char *s, const char *prefix) {
-        return s && strncmp(s, prefix, strlen(prefix)) == 0;
-}
-
-/* The call failed with @name, and its message starts with @prefix (the field, for InvalidArgument). */
-static void assert_error(int r, sd_bus_error *error, const char *name, const char *prefix) {
-        ck_assert_msg(r < 0, "call unexpectedly succeeded");
-        ck_assert_msg(sd_bus_error_has_name(error, name), "expected %s, got %s: %s", name,
-                      strempty(error->name), strempty(error->message));
-        if (prefix)
-                ck_assert_msg(startswith(error->message, prefix),
-                              "error message \"%s\" does not start with \"%s\"", strempty(error->message), prefix);
-        sd_bus_error_free(error);
-}
-
 /* --- Keystore ---------------------------------------------------------------------------------------- */
 
 static int keystore_accounts(void *userdata, char ***ret_accounts, sd_bus_error *error) {
         char **l = new0(char *, 3);
 
         ck_assert_ptr_nonnull(l);
-        l[0] = xstrdup("0xabc");
-        l[1] = xstrdup("0xdef");
+        l[0] = test_strdup("0xabc");
+        l[1] = test_strdup("0xdef");
         *ret_accounts = l;
         return 0;
 }
@@ -108,7 +87,7 @@ static int keystore_sign(void *userdata, const char *account, const SdloopBytes 
         static const char prefix[] = "signed:";
 
         free(seen.sign_account);
-        seen.sign_account = xstrdup(account);
+        seen.sign_account = test_strdup(account);
         sdloop_bytes_done(&seen.sign_data);
         ck_assert_int_eq(sdloop_bytes_copy(&seen.sign_data, data->data, data->size), 0);
 
@@ -138,13 +117,13 @@ static int data_source_observe(void *userdata, const SdloopReportTimestamp *ts, 
 
         switch (seen.observe_mode) {
         case OBSERVE_GOOD:
-                *ret_value = xstrdup("-1042");
+                *ret_value = test_strdup("-1042");
                 return 0;
         case OBSERVE_BAD_DECIMAL:
-                *ret_value = xstrdup("0042");
+                *ret_value = test_strdup("0042");
                 return 0;
         case OBSERVE_BAD_UTF8:
-                *ret_value = xstrdup("\xff\xfe 12");
+                *ret_value = test_strdup("\xff\xfe 12");
                 return 0;
         case OBSERVE_FAIL_SILENTLY:
                 return -EIO;
@@ -171,7 +150,7 @@ static const sd_bus_vtable raw_data_source_vtable[] = {
 
 static int error_log_save_error(void *userdata, const char *message, sd_bus_error *error) {
         free(seen.saved_error);
-        seen.saved_error = xstrdup(message);
+        seen.saved_error = test_strdup(message);
         return 0;
 }
 
@@ -197,12 +176,12 @@ static int relayer_new_provider(SdloopObject *relayer, SdloopObject **ret) {
 static void relay_args_remember(const SdloopRelayArgs *a) {
         sdloop_relay_args_done(&seen.relay_args);
         seen.relay_args = (SdloopRelayArgs) {
-                .external_job_id = xstrdup(a->external_job_id),
+                .external_job_id = test_strdup(a->external_job_id),
                 .job_id = a->job_id,
-                .contract_id = xstrdup(a->contract_id),
+                .contract_id = test_strdup(a->contract_id),
                 .new = a->new,
-                .relay_config = xstrdup(a->relay_config),
-                .provider_type = xstrdup(a->provider_type),
+                .relay_config = test_strdup(a->relay_config),
+                .provider_type = test_strdup(a->provider_type),
         };
 }
 
@@ -217,8 +196,8 @@ static int relayer_new_plugin_provider(void *userdata, SdloopObject *relayer, co
         relay_args_remember(relay_args);
         sdloop_plugin_args_done(&seen.plugin_args);
         seen.plugin_args = (SdloopPluginArgs) {
-                .transmitter_id = xstrdup(plugin_args->transmitter_id),
-                .plugin_config = xstrdup(plugin_args->plugin_config),
+                .transmitter_id = test_strdup(plugin_args->transmitter_id),
+                .plugin_config = test_strdup(plugin_args->plugin_config),
         };
 
         if (!streq(relay_args->provider_type, "median"))
@@ -229,9 +208,9 @@ static int relayer_new_plugin_provider(void *userdata, SdloopObject *relayer, co
 
 static int relayer_get_chain_status(void *userdata, SdloopChainStatus *ret, sd_bus_error *error) {
         *ret = (SdloopChainStatus) {
-                .id = xstrdup(seen.chain_status_bad_utf8 ? "chain-\xc0\x80" : "chain-1"),
+                .id = test_strdup(seen.chain_status_bad_utf8 ? "chain-\xc0\x80" : "chain-1"),
                 .enabled = true,
-                .config = xstrdup("[Chain]\nID = 'chain-1'\n"),
+                .config = test_strdup("[Chain]\nID = 'chain-1'\n"),
         };
         return 0;
 }
@@ -258,15 +237,15 @@ static int relayer_list_node_statuses(void *userdata, int32_t page_size, const c
         for (int i = start; i < end; i++) {
                 SdloopNodeStatus *n = nodes + (i - start);
 
-                n->chain_id = xstrdup("chain-1");
+                n->chain_id = test_strdup("chain-1");
                 ck_assert_int_ge(asprintf(&n->name, "node-%d", i), 0);
                 ck_assert_int_ge(asprintf(&n->config, "URL = 'ws://node-%d'", i), 0);
-                n->state = xstrdup(i % 2 ? "Unreachable" : "Alive");
+                n->state = test_strdup(i % 2 ? "Unreachable" : "Alive");
         }
         if (end < NODES_TOTAL)
                 ck_assert_int_ge(asprintf(&next, "%d", end), 0);
         else
-                next = xstrdup("");
+                next = test_strdup("");
 
         *ret = nodes;
         *ret_n = (size_t) (end - start);
@@ -280,9 +259,9 @@ static int relayer_transact(void *userdata, const char *from, const char *to, co
         free(seen.transact_from);
         free(seen.transact_to);
         free(seen.transact_amount);
-        seen.transact_from = xstrdup(from);
-        seen.transact_to = xstrdup(to);
-        seen.transact_amount = xstrdup(amount);
+        seen.transact_from = test_strdup(from);
+        seen.transact_to = test_strdup(to);
+        seen.transact_amount = test_strdup(amount);
         seen.transact_balance_check = balance_check;
 
         /* An error name of the implementation's own, to see that it travels unchanged. */
@@ -308,8 +287,8 @@ static int plugin_new_relayer(void *userdata, SdloopObject *parent, const char *
 
         free(seen.relayer_config);
         free(seen.relayer_keystore);
-        seen.relayer_config = xstrdup(config);
-        seen.relayer_keystore = xstrdup(keystore_path);
+        seen.relayer_config = test_strdup(config);
+        seen.relayer_keystore = test_strdup(keystore_path);
 
         if (seen.new_relayer_returns_nothing) {
                 *ret = NULL;
@@ -366,11 +345,11 @@ static void setup(void) {
 
         ck_assert_int_eq(sdloop_object_new(server, NULL, "host/data_source", NULL, NULL, &data_source), 0);
         ck_assert_int_eq(sdloop_data_source_export(data_source, &data_source_ops, NULL), 0);
-        data_source_path = xstrdup(sdloop_object_get_path(data_source));
+        data_source_path = test_strdup(sdloop_object_get_path(data_source));
 
         ck_assert_int_eq(sdloop_object_new(server, NULL, "host/error_log", NULL, NULL, &error_log), 0);
         ck_assert_int_eq(sdloop_error_log_export(error_log, &error_log_ops, NULL), 0);
-        error_log_path = xstrdup(sdloop_object_get_path(error_log));
+        error_log_path = test_strdup(sdloop_object_get_path(error_log));
 
         ck_assert_int_eq(sdloop_object_new_at(server, NULL, EMPTY_PATH, NULL, NULL, &empty), 0);
         ck_assert_int_eq(sdloop_keystore_export(empty, &keystore_ops_empty, NULL), 0);
@@ -454,7 +433,7 @@ START_TEST(test_keystore_error_propagates) {
         r = sdloop_keystore_sign(client, KEYSTORE_PATH, "0xnobody", "x", 1, &sig, &error);
         ck_assert_int_eq(r, -ENOENT);
         ck_assert_msg(strstr(error.message, "0xnobody"), "message: %s", error.message);
-        assert_error(r, &error, SDLOOP_ERROR_NOT_FOUND, NULL);
+        test_assert_error(r, &error, SDLOOP_ERROR_NOT_FOUND, NULL);
         /* Failure leaves the result alone. */
         ck_assert_uint_eq(sig.size, 9);
 }
@@ -495,19 +474,19 @@ START_TEST(test_data_source_garbage_is_internal) {
         r = sdloop_data_source_observe(client, data_source_path, &ts, &value, &error);
         ck_assert_int_eq(r, -EIO);
         ck_assert_msg(strstr(error.message, "\"0042\""), "message: %s", error.message);
-        assert_error(r, &error, SDLOOP_ERROR_INTERNAL, OBSERVE_GARBAGE);
+        test_assert_error(r, &error, SDLOOP_ERROR_INTERNAL, OBSERVE_GARBAGE);
         ck_assert_ptr_null(value);
 
         /* Bytes that could not even be put in an error message are quoted, not passed through. */
         seen.observe_mode = OBSERVE_BAD_UTF8;
         r = sdloop_data_source_observe(client, data_source_path, &ts, &value, &error);
         ck_assert_msg(strstr(error.message, "\\xff\\xfe 12"), "message: %s", error.message);
-        assert_error(r, &error, SDLOOP_ERROR_INTERNAL, OBSERVE_GARBAGE);
+        test_assert_error(r, &error, SDLOOP_ERROR_INTERNAL, OBSERVE_GARBAGE);
 
         /* A failure without an error name still becomes a named one, saying where it happened. */
         seen.observe_mode = OBSERVE_FAIL_SILENTLY;
         r = sdloop_data_source_observe(client, data_source_path, &ts, &value, &error);
-        assert_error(r, &error, SDLOOP_ERROR_INTERNAL, "DataSource.Observe");
+        test_assert_error(r, &error, SDLOOP_ERROR_INTERNAL, "DataSource.Observe");
 
         seen.observe_mode = OBSERVE_GOOD;
         r = sdloop_data_source_observe(client, data_source_path, &ts, &value, &error);
@@ -529,7 +508,7 @@ START_TEST(test_data_source_client_checks_reply) {
                                                   "org.sdloop1.DataSource", raw_data_source_vtable, NULL), 0);
 
         r = sdloop_data_source_observe(client, RAW_PATH, &ts, &value, &error);
-        assert_error(r, &error, SDLOOP_ERROR_INVALID_ARGUMENT, "Observe reply.value");
+        test_assert_error(r, &error, SDLOOP_ERROR_INVALID_ARGUMENT, "Observe reply.value");
         ck_assert_ptr_null(value);
         sd_bus_slot_unref(slot);
 }
@@ -569,13 +548,13 @@ START_TEST(test_error_log_refuses_bad_messages) {
 
         r = sdloop_error_log_save_error(client, error_log_path, big, &error);
         ck_assert_int_eq(r, -EINVAL);
-        assert_error(r, &error, SDLOOP_ERROR_INVALID_ARGUMENT, "message: ");
+        test_assert_error(r, &error, SDLOOP_ERROR_INVALID_ARGUMENT, "message: ");
         ck_assert_ptr_null(seen.saved_error);
 
         r = sdloop_error_log_save_error(client, error_log_path, "bad \xc3\x28 utf-8", &error);
-        assert_error(r, &error, SDLOOP_ERROR_INVALID_ARGUMENT, "message: ");
+        test_assert_error(r, &error, SDLOOP_ERROR_INVALID_ARGUMENT, "message: ");
         r = sdloop_error_log_save_error(client, error_log_path, "overlong \xc0\xaf", &error);
-        assert_error(r, &error, SDLOOP_ERROR_INVALID_ARGUMENT, "message: ");
+        test_assert_error(r, &error, SDLOOP_ERROR_INVALID_ARGUMENT, "message: ");
         ck_assert_ptr_null(seen.saved_error);
 
         /* Still serving. */
@@ -592,7 +571,7 @@ START_TEST(test_plugin_relayer_new_relayer) {
         sd_bus_error error = SD_BUS_ERROR_NULL;
 
         path = new_relayer();
-        ck_assert_msg(startswith(path, "/org/sdloop1/relayer/"), "path: %s", path);
+        ck_assert_msg(test_startswith(path, "/org/sdloop1/relayer/"), "path: %s", path);
         ck_assert_str_eq(seen.relayer_config, "[Chain]\nID = 'chain-1'\n");
         ck_assert_str_eq(seen.relayer_keystore, KEYSTORE_PATH);
 
@@ -616,14 +595,14 @@ START_TEST(test_plugin_relayer_bad_input) {
         ck_assert_str_eq(seen.relayer_config, "");
 
         r = sdloop_plugin_relayer_new_relayer(client, "x", "not/a/path", &p, &error);
-        assert_error(r, &error, SDLOOP_ERROR_INVALID_ARGUMENT, "keystore: ");
+        test_assert_error(r, &error, SDLOOP_ERROR_INVALID_ARGUMENT, "keystore: ");
 
         big = malloc(limit + 2);
         ck_assert_ptr_nonnull(big);
         memset(big, '#', limit + 1);
         big[limit + 1] = '\0';
         r = sdloop_plugin_relayer_new_relayer(client, big, KEYSTORE_PATH, &p, &error);
-        assert_error(r, &error, SDLOOP_ERROR_INVALID_ARGUMENT, "config: ");
+        test_assert_error(r, &error, SDLOOP_ERROR_INVALID_ARGUMENT, "config: ");
         ck_assert_ptr_null(p);
 
         /* 1 MiB itself is accepted. */
@@ -642,7 +621,7 @@ START_TEST(test_plugin_relayer_no_object_is_internal) {
 
         seen.new_relayer_returns_nothing = true;
         r = sdloop_plugin_relayer_new_relayer(client, "", KEYSTORE_PATH, &path, &error);
-        assert_error(r, &error, SDLOOP_ERROR_INTERNAL, "PluginRelayer.NewRelayer: implementation returned no object");
+        test_assert_error(r, &error, SDLOOP_ERROR_INTERNAL, "PluginRelayer.NewRelayer: implementation returned no object");
         ck_assert_ptr_null(path);
 }
 END_TEST
@@ -660,7 +639,7 @@ START_TEST(test_plugin_relayer_unimplemented) {
 
         r = sdloop_plugin_relayer_new_relayer(c, "", KEYSTORE_PATH, &path, &error);
         ck_assert_int_eq(r, -EOPNOTSUPP);
-        assert_error(r, &error, SDLOOP_ERROR_UNIMPLEMENTED, NULL);
+        test_assert_error(r, &error, SDLOOP_ERROR_UNIMPLEMENTED, NULL);
         ck_assert_ptr_null(path);
 
         sdloop_peer_unref(c);
@@ -701,7 +680,7 @@ START_TEST(test_relayer_chain_service) {
                         ck_assert_str_eq(nodes[i].chain_id, "chain-1");
                         ck_assert_str_eq(nodes[i].name, name);
                         ck_assert_str_eq(nodes[i].state, (seen_nodes + i) % 2 ? "Unreachable" : "Alive");
-                        ck_assert(startswith(nodes[i].config, "URL = 'ws://node-"));
+                        ck_assert(test_startswith(nodes[i].config, "URL = 'ws://node-"));
                 }
                 seen_nodes += n;
                 sdloop_node_statuses_free(nodes, n);
@@ -721,11 +700,11 @@ START_TEST(test_relayer_chain_service) {
 
         /* The token is the implementation's: its own errors come back by name. */
         r = sdloop_relayer_list_node_statuses(client, relayer, 2, "bogus", &nodes, &n, &total, &token, &error);
-        assert_error(r, &error, SDLOOP_ERROR_INVALID_ARGUMENT, "page_token: ");
+        test_assert_error(r, &error, SDLOOP_ERROR_INVALID_ARGUMENT, "page_token: ");
 
         r = sdloop_relayer_list_node_statuses(client, relayer, -1, "", &nodes, &n, &total, &token, &error);
         ck_assert_int_eq(r, -EINVAL);
-        assert_error(r, &error, SDLOOP_ERROR_INVALID_ARGUMENT, "page_size: ");
+        test_assert_error(r, &error, SDLOOP_ERROR_INVALID_ARGUMENT, "page_size: ");
 
         r = sdloop_relayer_transact(client, relayer, "0xabc", "0xdef", UINT256_MAX_DEC, true, &error);
         ck_assert_msg(r == 0, "Transact: %s", strempty(error.message));
@@ -755,26 +734,26 @@ START_TEST(test_relayer_bad_input) {
         for (size_t i = 0; i < ELEMENTSOF(bad_amounts); i++) {
                 r = sdloop_relayer_transact(client, relayer, "0xabc", "0xdef", bad_amounts[i], true, &error);
                 ck_assert_int_eq(r, -EINVAL);
-                assert_error(r, &error, SDLOOP_ERROR_INVALID_ARGUMENT, "amount: ");
+                test_assert_error(r, &error, SDLOOP_ERROR_INVALID_ARGUMENT, "amount: ");
         }
         ck_assert_ptr_null(seen.transact_amount);
 
         ra = good_relay_args("median");
         ra.external_job_id = (char *) "0f2e8c3a-6b1d-4e4f-9a7b-3c5d2e1f0a9"; /* one digit short */
         r = sdloop_relayer_new_config_provider(client, relayer, &ra, &p, &error);
-        assert_error(r, &error, SDLOOP_ERROR_INVALID_ARGUMENT, "relay_args.external_job_id");
+        test_assert_error(r, &error, SDLOOP_ERROR_INVALID_ARGUMENT, "relay_args.external_job_id");
         r = sdloop_relayer_new_plugin_provider(client, relayer, &ra, &pa, &p, &error);
-        assert_error(r, &error, SDLOOP_ERROR_INVALID_ARGUMENT, "relay_args.external_job_id");
+        test_assert_error(r, &error, SDLOOP_ERROR_INVALID_ARGUMENT, "relay_args.external_job_id");
 
         ra = good_relay_args("median");
         ra.relay_config = (char *) "{\"chainID\": 1,";
         r = sdloop_relayer_new_config_provider(client, relayer, &ra, &p, &error);
-        assert_error(r, &error, SDLOOP_ERROR_INVALID_ARGUMENT, "relay_args.relay_config");
+        test_assert_error(r, &error, SDLOOP_ERROR_INVALID_ARGUMENT, "relay_args.relay_config");
 
         ra = good_relay_args("median");
         pa.plugin_config = (char *) "not json";
         r = sdloop_relayer_new_plugin_provider(client, relayer, &ra, &pa, &p, &error);
-        assert_error(r, &error, SDLOOP_ERROR_INVALID_ARGUMENT, "plugin_args.plugin_config");
+        test_assert_error(r, &error, SDLOOP_ERROR_INVALID_ARGUMENT, "plugin_args.plugin_config");
         ck_assert_ptr_null(p);
         ck_assert_ptr_null(seen.relay_args.external_job_id);
 
@@ -802,17 +781,17 @@ START_TEST(test_relayer_errors_propagate) {
         /* The implementation's own name, unchanged. */
         r = sdloop_relayer_transact(client, relayer, "0xabc", "0xdef", "-10", true, &error);
         ck_assert(strstr(error.message, "balance too low"));
-        assert_error(r, &error, "org.example.Chain.InsufficientBalance", NULL);
+        test_assert_error(r, &error, "org.example.Chain.InsufficientBalance", NULL);
 
         r = sdloop_relayer_new_plugin_provider(client, relayer, &ra, &pa, &p, &error);
         ck_assert_int_eq(r, -EOPNOTSUPP);
-        assert_error(r, &error, SDLOOP_ERROR_UNIMPLEMENTED, "provider type not supported: mercury");
+        test_assert_error(r, &error, SDLOOP_ERROR_UNIMPLEMENTED, "provider type not supported: mercury");
         ck_assert_ptr_null(p);
 
         /* A string sd-bus cannot carry is the implementation's fault. */
         seen.chain_status_bad_utf8 = true;
         r = sdloop_relayer_get_chain_status(client, relayer, &status, &error);
-        assert_error(r, &error, SDLOOP_ERROR_INTERNAL, "Relayer.GetChainStatus: implementation returned status.id");
+        test_assert_error(r, &error, SDLOOP_ERROR_INTERNAL, "Relayer.GetChainStatus: implementation returned status.id");
         ck_assert_ptr_null(status.id);
 }
 END_TEST
@@ -828,7 +807,7 @@ START_TEST(test_relayer_close_closes_providers) {
 
         r = sdloop_relayer_new_config_provider(client, relayer, &ra, &config_provider, &error);
         ck_assert_msg(r == 0, "NewConfigProvider: %s", strempty(error.message));
-        ck_assert_msg(startswith(config_provider, "/org/sdloop1/provider/"), "path: %s", config_provider);
+        ck_assert_msg(test_startswith(config_provider, "/org/sdloop1/provider/"), "path: %s", config_provider);
         ck_assert_str_eq(seen.relay_args.external_job_id, VALID_UUID);
         ck_assert_int_eq(seen.relay_args.job_id, 42);
         ck_assert_str_eq(seen.relay_args.contract_id, "0x5FbDB2315678afecb367f032d93F642f64180aa3");
@@ -883,27 +862,27 @@ START_TEST(test_unimplemented) {
 
         r = sdloop_keystore_accounts(client, EMPTY_PATH, &accounts, &error);
         ck_assert_int_eq(r, -EOPNOTSUPP);
-        assert_error(r, &error, SDLOOP_ERROR_UNIMPLEMENTED, "org.sdloop1.Keystore.Accounts()");
+        test_assert_error(r, &error, SDLOOP_ERROR_UNIMPLEMENTED, "org.sdloop1.Keystore.Accounts()");
         r = sdloop_keystore_sign(client, EMPTY_PATH, "0xabc", "x", 1, &sig, &error);
-        assert_error(r, &error, SDLOOP_ERROR_UNIMPLEMENTED, "org.sdloop1.Keystore.Sign()");
+        test_assert_error(r, &error, SDLOOP_ERROR_UNIMPLEMENTED, "org.sdloop1.Keystore.Sign()");
         r = sdloop_data_source_observe(client, EMPTY_PATH, &ts, &s, &error);
-        assert_error(r, &error, SDLOOP_ERROR_UNIMPLEMENTED, "org.sdloop1.DataSource.Observe()");
+        test_assert_error(r, &error, SDLOOP_ERROR_UNIMPLEMENTED, "org.sdloop1.DataSource.Observe()");
         r = sdloop_error_log_save_error(client, EMPTY_PATH, "x", &error);
-        assert_error(r, &error, SDLOOP_ERROR_UNIMPLEMENTED, "org.sdloop1.ErrorLog.SaveError()");
+        test_assert_error(r, &error, SDLOOP_ERROR_UNIMPLEMENTED, "org.sdloop1.ErrorLog.SaveError()");
         r = sdloop_relayer_new_config_provider(client, EMPTY_PATH, &ra, &s, &error);
-        assert_error(r, &error, SDLOOP_ERROR_UNIMPLEMENTED, "org.sdloop1.Relayer.NewConfigProvider()");
+        test_assert_error(r, &error, SDLOOP_ERROR_UNIMPLEMENTED, "org.sdloop1.Relayer.NewConfigProvider()");
         r = sdloop_relayer_new_plugin_provider(client, EMPTY_PATH, &ra, &pa, &s, &error);
-        assert_error(r, &error, SDLOOP_ERROR_UNIMPLEMENTED, "org.sdloop1.Relayer.NewPluginProvider()");
+        test_assert_error(r, &error, SDLOOP_ERROR_UNIMPLEMENTED, "org.sdloop1.Relayer.NewPluginProvider()");
         r = sdloop_relayer_get_chain_status(client, EMPTY_PATH, &status, &error);
-        assert_error(r, &error, SDLOOP_ERROR_UNIMPLEMENTED, "org.sdloop1.Relayer.GetChainStatus()");
+        test_assert_error(r, &error, SDLOOP_ERROR_UNIMPLEMENTED, "org.sdloop1.Relayer.GetChainStatus()");
         r = sdloop_relayer_list_node_statuses(client, EMPTY_PATH, 0, "", &nodes, &n, &total, &s, &error);
-        assert_error(r, &error, SDLOOP_ERROR_UNIMPLEMENTED, "org.sdloop1.Relayer.ListNodeStatuses()");
+        test_assert_error(r, &error, SDLOOP_ERROR_UNIMPLEMENTED, "org.sdloop1.Relayer.ListNodeStatuses()");
         r = sdloop_relayer_transact(client, EMPTY_PATH, "a", "b", "1", false, &error);
-        assert_error(r, &error, SDLOOP_ERROR_UNIMPLEMENTED, "org.sdloop1.Relayer.Transact()");
+        test_assert_error(r, &error, SDLOOP_ERROR_UNIMPLEMENTED, "org.sdloop1.Relayer.Transact()");
 
         /* Arguments are still checked first: a bad one is the caller's problem whatever the object does. */
         r = sdloop_relayer_transact(client, EMPTY_PATH, "a", "b", "1.0", false, &error);
-        assert_error(r, &error, SDLOOP_ERROR_INVALID_ARGUMENT, "amount: ");
+        test_assert_error(r, &error, SDLOOP_ERROR_INVALID_ARGUMENT, "amount: ");
 
         ck_assert_ptr_null(accounts);
         ck_assert_ptr_null(s);

@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 
 #include "macro.h"
+#include "test-util.h"
 #include "sdloop.h"
 
 #define PROVIDER_PATH    "/org/sdloop1/host/provider/7"
@@ -94,28 +95,6 @@ static void seen_reset(void) {
         for (size_t i = 0; i < ELEMENTSOF(seen.deps); i++)
                 free(seen.deps[i]);
         memset(&seen, 0, sizeof(seen));
-}
-
-static char *xstrdup(const char *s) {
-        char *c = strdup(s);
-
-        ck_assert_ptr_nonnull(c);
-        return c;
-}
-
-static bool startswith(const char *s, const char *prefix) {
-        return s && strncmp(s, prefix, strlen(prefix)) == 0;
-}
-
-/* The call failed with @name, and its message starts with @prefix (the field, for InvalidArgument). */
-static void assert_error(int r, sd_bus_error *error, const char *name, const char *prefix) {
-        ck_assert_msg(r < 0, "call unexpectedly succeeded");
-        ck_assert_msg(sd_bus_error_has_name(error, name), "expected %s, got %s: %s", name,
-                      strempty(error->name), strempty(error->message));
-        if (prefix)
-                ck_assert_msg(startswith(error->message, prefix), "error message \"%s\" does not start with \"%s\"",
-                              strempty(error->message), prefix);
-        sd_bus_error_free(error);
 }
 
 static bool ts_is_fixture(const SdloopReportTimestamp *ts) {
@@ -234,7 +213,7 @@ static int factory_new_reporting_plugin(void *userdata, SdloopObject *factory, c
                 return sdloop_error_invalid(error, "config", "not the fixture");
 
         if (seen.info_mode == INFO_NO_OBJECT) {
-                ret_info->name = xstrdup("test");
+                ret_info->name = test_strdup("test");
                 return 0;
         }
 
@@ -249,7 +228,7 @@ static int factory_new_reporting_plugin(void *userdata, SdloopObject *factory, c
 
         *ret = o;
         *ret_info = (SdloopReportingPluginInfo) {
-                .name = xstrdup(seen.info_mode == INFO_EMPTY_NAME ? "" : "test"),
+                .name = test_strdup(seen.info_mode == INFO_EMPTY_NAME ? "" : "test"),
                 .unique_reports = true,
                 .max_query_length = 42,
                 .max_observation_length = 13,
@@ -280,10 +259,10 @@ static int median_new_median_factory(void *userdata, SdloopObject *parent, const
 
         seen.n_new_factory++;
         seen.factory_parent = parent;
-        seen.deps[0] = xstrdup(deps->provider);
-        seen.deps[1] = xstrdup(deps->data_source);
-        seen.deps[2] = xstrdup(deps->juels_data_source);
-        seen.deps[3] = xstrdup(deps->error_log);
+        seen.deps[0] = test_strdup(deps->provider);
+        seen.deps[1] = test_strdup(deps->data_source);
+        seen.deps[2] = test_strdup(deps->juels_data_source);
+        seen.deps[3] = test_strdup(deps->error_log);
 
         r = sdloop_object_new(sdloop_object_get_peer(parent), parent, "factory", &factory_object_ops, NULL, &o);
         if (r < 0)
@@ -376,7 +355,7 @@ START_TEST(test_median_round_trip) {
         int r;
 
         factory = new_factory();
-        ck_assert(startswith(factory, SDLOOP_ROOT_PATH "/factory/"));
+        ck_assert(test_startswith(factory, SDLOOP_ROOT_PATH "/factory/"));
         ck_assert_uint_eq(seen.n_new_factory, 1);
         ck_assert_ptr_eq(seen.factory_parent, root);
         ck_assert_str_eq(seen.deps[0], PROVIDER_PATH);
@@ -386,7 +365,7 @@ START_TEST(test_median_round_trip) {
         ck_assert_ptr_nonnull(sdloop_peer_find_object(server, factory));
 
         plugin = new_plugin(factory, &info);
-        ck_assert(startswith(plugin, SDLOOP_ROOT_PATH "/reporting_plugin/"));
+        ck_assert(test_startswith(plugin, SDLOOP_ROOT_PATH "/reporting_plugin/"));
         ck_assert_ptr_eq(sdloop_object_get_parent(sdloop_peer_find_object(server, plugin)),
                          sdloop_peer_find_object(server, factory));
         ck_assert_str_eq(info.name, "test");
@@ -446,10 +425,10 @@ START_TEST(test_median_round_trip) {
 
         /* An implementation's error keeps its name and message. */
         r = sdloop_reporting_plugin_should_transmit_accepted_report(client, plugin, &ts, NULL, 0, &b, &error);
-        assert_error(r, &error, SDLOOP_ERROR_INTERNAL, "refusing to judge an empty report");
+        test_assert_error(r, &error, SDLOOP_ERROR_INTERNAL, "refusing to judge an empty report");
         ts.epoch++;
         r = sdloop_reporting_plugin_query(client, plugin, &ts, &query, &error);
-        assert_error(r, &error, SDLOOP_ERROR_INVALID_ARGUMENT, "report_timestamp: not the fixture");
+        test_assert_error(r, &error, SDLOOP_ERROR_INVALID_ARGUMENT, "report_timestamp: not the fixture");
         ck_assert(bytes_eq(&query, query_fixture, sizeof(query_fixture))); /* untouched on failure */
 }
 END_TEST
@@ -475,9 +454,9 @@ START_TEST(test_reporting_plugin_close) {
 
         /* The path is gone from the bus. */
         r = sdloop_reporting_plugin_query(client, plugin, &ts, &query, &error);
-        assert_error(r, &error, SD_BUS_ERROR_UNKNOWN_OBJECT, NULL);
+        test_assert_error(r, &error, SD_BUS_ERROR_UNKNOWN_OBJECT, NULL);
         r = sdloop_reporting_plugin_close(client, plugin, &error);
-        assert_error(r, &error, SD_BUS_ERROR_UNKNOWN_OBJECT, NULL);
+        test_assert_error(r, &error, SD_BUS_ERROR_UNKNOWN_OBJECT, NULL);
         ck_assert_uint_eq(seen.n_plugins_closed, 1);
 
         /* A new plugin from the same factory still works. */
@@ -511,9 +490,9 @@ START_TEST(test_factory_close_closes_plugins) {
         ck_assert_ptr_eq(sdloop_peer_find_object(server, SDLOOP_ROOT_PATH), root);
 
         r = sdloop_reporting_plugin_query(client, p1, &ts, &query, &error);
-        assert_error(r, &error, SD_BUS_ERROR_UNKNOWN_OBJECT, NULL);
+        test_assert_error(r, &error, SD_BUS_ERROR_UNKNOWN_OBJECT, NULL);
         r = sdloop_reporting_plugin_query(client, p2, &ts, &query, &error);
-        assert_error(r, &error, SD_BUS_ERROR_UNKNOWN_OBJECT, NULL);
+        test_assert_error(r, &error, SD_BUS_ERROR_UNKNOWN_OBJECT, NULL);
 }
 END_TEST
 
@@ -541,19 +520,19 @@ START_TEST(test_bad_config) {
                                                (uint64_t) 5, (uint64_t) 6), 0);
         ck_assert_int_ge(sd_bus_message_close_container(m), 0);
         r = sdloop_peer_call(client, m, 0, NULL, &error);
-        assert_error(r, &error, SDLOOP_ERROR_INVALID_ARGUMENT, "config.digest");
+        test_assert_error(r, &error, SDLOOP_ERROR_INVALID_ARGUMENT, "config.digest");
 
         /* Oracle ids index the n oracles. */
         config.oracle_id = (uint8_t) config.n;
         r = sdloop_reporting_plugin_factory_new_reporting_plugin(client, factory, &config, &plugin, &info, &error);
-        assert_error(r, &error, SDLOOP_ERROR_INVALID_ARGUMENT, "config.oracle_id");
+        test_assert_error(r, &error, SDLOOP_ERROR_INVALID_ARGUMENT, "config.oracle_id");
         ck_assert_ptr_null(plugin);
         ck_assert_ptr_null(info.name);
 
         config = config_fixture();
         config.f = config.n;
         r = sdloop_reporting_plugin_factory_new_reporting_plugin(client, factory, &config, &plugin, &info, &error);
-        assert_error(r, &error, SDLOOP_ERROR_INVALID_ARGUMENT, "config.f");
+        test_assert_error(r, &error, SDLOOP_ERROR_INVALID_ARGUMENT, "config.f");
 
         /* The implementation never saw any of them. */
         ck_assert_uint_eq(seen.n_new_plugin, 0);
@@ -569,24 +548,24 @@ START_TEST(test_bad_deps) {
         /* The client says which path is wrong before anything is sent. */
         deps.data_source = "org/sdloop1/host/data_source/1";
         r = sdloop_plugin_median_new_median_factory(client, &deps, &factory, &error);
-        assert_error(r, &error, SDLOOP_ERROR_INVALID_ARGUMENT, "data_source");
+        test_assert_error(r, &error, SDLOOP_ERROR_INVALID_ARGUMENT, "data_source");
         deps = deps_fixture;
         deps.error_log = "/org/sdloop1/host/error_log/";
         r = sdloop_plugin_median_new_median_factory(client, &deps, &factory, &error);
-        assert_error(r, &error, SDLOOP_ERROR_INVALID_ARGUMENT, "error_log");
+        test_assert_error(r, &error, SDLOOP_ERROR_INVALID_ARGUMENT, "error_log");
         deps = deps_fixture;
         deps.provider = NULL;
         r = sdloop_plugin_median_new_median_factory(client, &deps, &factory, &error);
-        assert_error(r, &error, SDLOOP_ERROR_INVALID_ARGUMENT, "provider");
+        test_assert_error(r, &error, SDLOOP_ERROR_INVALID_ARGUMENT, "provider");
         ck_assert_ptr_null(factory);
 
         /* Strings where paths belong never reach the implementation. */
         r = sdloop_peer_call_method(client, SDLOOP_ROOT_PATH, "org.sdloop1.PluginMedian", "NewMedianFactory", NULL,
                                     &error, "ssss", "not a path", DATA_SOURCE_PATH, JUELS_PATH, ERROR_LOG_PATH);
-        assert_error(r, &error, SD_BUS_ERROR_INVALID_ARGS, NULL);
+        test_assert_error(r, &error, SD_BUS_ERROR_INVALID_ARGS, NULL);
         r = sdloop_peer_call_method(client, SDLOOP_ROOT_PATH, "org.sdloop1.PluginMedian", "NewMedianFactory", NULL,
                                     &error, "ooo", PROVIDER_PATH, DATA_SOURCE_PATH, JUELS_PATH);
-        assert_error(r, &error, SD_BUS_ERROR_INVALID_ARGS, NULL);
+        test_assert_error(r, &error, SD_BUS_ERROR_INVALID_ARGS, NULL);
 
         ck_assert_uint_eq(seen.n_new_factory, 0);
 }
@@ -614,7 +593,7 @@ START_TEST(test_observations_bound) {
 
         r = sdloop_reporting_plugin_report(client, plugin, &ts, query_fixture, sizeof(query_fixture), obs, 257, &b,
                                            &report, &error);
-        assert_error(r, &error, SDLOOP_ERROR_INVALID_ARGUMENT, "observations");
+        test_assert_error(r, &error, SDLOOP_ERROR_INVALID_ARGUMENT, "observations");
         ck_assert_uint_eq(seen.n_observations, 0);
 
         r = sdloop_reporting_plugin_report(client, plugin, &ts, query_fixture, sizeof(query_fixture), obs, 256, &b,
@@ -644,14 +623,14 @@ START_TEST(test_unimplemented) {
         ck_assert_int_ge(sdloop_plugin_median_export(other, &no_median_ops, NULL), 0);
         r = sdloop_peer_call_method(client, OTHER_ROOT_PATH, "org.sdloop1.PluginMedian", "NewMedianFactory", NULL,
                                     &error, "oooo", PROVIDER_PATH, DATA_SOURCE_PATH, JUELS_PATH, ERROR_LOG_PATH);
-        assert_error(r, &error, SDLOOP_ERROR_UNIMPLEMENTED, "org.sdloop1.PluginMedian.NewMedianFactory");
+        test_assert_error(r, &error, SDLOOP_ERROR_UNIMPLEMENTED, "org.sdloop1.PluginMedian.NewMedianFactory");
 
         /* ReportingPluginFactory without new_reporting_plugin. */
         ck_assert_int_ge(sdloop_object_new(server, other, "factory", NULL, NULL, &bare_factory), 0);
         ck_assert_int_ge(sdloop_reporting_plugin_factory_export(bare_factory, &no_factory_ops, NULL), 0);
         r = sdloop_reporting_plugin_factory_new_reporting_plugin(client, sdloop_object_get_path(bare_factory), &config,
                                                                  &p, &info, &error);
-        assert_error(r, &error, SDLOOP_ERROR_UNIMPLEMENTED, "org.sdloop1.ReportingPluginFactory.NewReportingPlugin");
+        test_assert_error(r, &error, SDLOOP_ERROR_UNIMPLEMENTED, "org.sdloop1.ReportingPluginFactory.NewReportingPlugin");
         ck_assert_ptr_null(p);
 
         /* A reporting plugin with Query only (the factory's userdata picks its ops). */
@@ -665,13 +644,13 @@ START_TEST(test_unimplemented) {
         r = sdloop_reporting_plugin_query(client, plugin, &ts, &query, &error);
         ck_assert_int_ge(r, 0);
         r = sdloop_reporting_plugin_observation(client, plugin, &ts, NULL, 0, &observation, &error);
-        assert_error(r, &error, SDLOOP_ERROR_UNIMPLEMENTED, "org.sdloop1.ReportingPlugin.Observation");
+        test_assert_error(r, &error, SDLOOP_ERROR_UNIMPLEMENTED, "org.sdloop1.ReportingPlugin.Observation");
         r = sdloop_reporting_plugin_report(client, plugin, &ts, NULL, 0, NULL, 0, &b, &report, &error);
-        assert_error(r, &error, SDLOOP_ERROR_UNIMPLEMENTED, "org.sdloop1.ReportingPlugin.Report");
+        test_assert_error(r, &error, SDLOOP_ERROR_UNIMPLEMENTED, "org.sdloop1.ReportingPlugin.Report");
         r = sdloop_reporting_plugin_should_accept_finalized_report(client, plugin, &ts, NULL, 0, &b, &error);
-        assert_error(r, &error, SDLOOP_ERROR_UNIMPLEMENTED, "org.sdloop1.ReportingPlugin.ShouldAcceptFinalizedReport");
+        test_assert_error(r, &error, SDLOOP_ERROR_UNIMPLEMENTED, "org.sdloop1.ReportingPlugin.ShouldAcceptFinalizedReport");
         r = sdloop_reporting_plugin_should_transmit_accepted_report(client, plugin, &ts, NULL, 0, &b, &error);
-        assert_error(r, &error, SDLOOP_ERROR_UNIMPLEMENTED, "org.sdloop1.ReportingPlugin.ShouldTransmitAcceptedReport");
+        test_assert_error(r, &error, SDLOOP_ERROR_UNIMPLEMENTED, "org.sdloop1.ReportingPlugin.ShouldTransmitAcceptedReport");
         /* Close needs no implementation. */
         r = sdloop_reporting_plugin_close(client, plugin, &error);
         ck_assert_int_ge(r, 0);
@@ -694,7 +673,7 @@ START_TEST(test_bad_info) {
         /* An info without a name is the implementation's fault; the plugin it made is closed again. */
         seen.info_mode = INFO_EMPTY_NAME;
         r = sdloop_reporting_plugin_factory_new_reporting_plugin(client, factory, &config, &plugin, &info, &error);
-        assert_error(r, &error, SDLOOP_ERROR_INTERNAL, NULL);
+        test_assert_error(r, &error, SDLOOP_ERROR_INTERNAL, NULL);
         ck_assert_ptr_null(plugin);
         ck_assert_uint_eq(seen.n_new_plugin, 1);
         ck_assert_uint_eq(seen.n_plugins_closed, 1);
@@ -703,7 +682,7 @@ START_TEST(test_bad_info) {
         /* No object at all. */
         seen.info_mode = INFO_NO_OBJECT;
         r = sdloop_reporting_plugin_factory_new_reporting_plugin(client, factory, &config, &plugin, &info, &error);
-        assert_error(r, &error, SDLOOP_ERROR_INTERNAL, NULL);
+        test_assert_error(r, &error, SDLOOP_ERROR_INTERNAL, NULL);
         ck_assert_ptr_null(plugin);
 }
 END_TEST
@@ -753,17 +732,17 @@ START_TEST(test_bad_replies) {
                                                   "org.sdloop1.ReportingPlugin", raw_plugin_vtable, NULL), 0);
 
         r = sdloop_reporting_plugin_factory_new_reporting_plugin(client, RAW_PATH, &config, &plugin, &info, &error);
-        assert_error(r, &error, SDLOOP_ERROR_INVALID_ARGUMENT, "NewReportingPlugin reply.info.name");
+        test_assert_error(r, &error, SDLOOP_ERROR_INVALID_ARGUMENT, "NewReportingPlugin reply.info.name");
         ck_assert_ptr_null(plugin);
         ck_assert_ptr_null(info.name);
 
         r = sdloop_reporting_plugin_query(client, RAW_PATH, &ts, &query, &error);
-        assert_error(r, &error, SDLOOP_ERROR_INVALID_ARGUMENT, "Query reply.query");
+        test_assert_error(r, &error, SDLOOP_ERROR_INVALID_ARGUMENT, "Query reply.query");
         ck_assert_ptr_null(query.data);
         ck_assert_uint_eq(query.size, 0);
 
         r = sdloop_reporting_plugin_should_accept_finalized_report(client, RAW_PATH, &ts, NULL, 0, &b, &error);
-        assert_error(r, &error, SDLOOP_ERROR_INVALID_ARGUMENT, "ShouldAcceptFinalizedReport reply.should_accept");
+        test_assert_error(r, &error, SDLOOP_ERROR_INVALID_ARGUMENT, "ShouldAcceptFinalizedReport reply.should_accept");
         ck_assert(b);
 }
 END_TEST
