@@ -8,7 +8,9 @@
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 
 #include "macro.h"
 #include "sdloop.h"
@@ -223,6 +225,39 @@ START_TEST(test_no_socket) {
 }
 END_TEST
 
+START_TEST(test_hung_plugin_times_out) {
+        _cleanup_(sdloop_peer_unrefp) SdloopPeer *peer = NULL;
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        char dir[] = "/tmp/sdloop-test-hung-XXXXXX";
+        struct timespec t0, t1;
+        int fd;
+
+        /* A "plugin" that lets the connection in (the backlog) but never says a word. */
+        ck_assert_ptr_nonnull(mkdtemp(dir));
+        snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/hung.sock", dir);
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(bind(fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
+        ck_assert_int_eq(listen(fd, 8), 0);
+
+        ck_assert_int_eq(sdloop_peer_connect(NULL, sa.sun_path, &peer), 0);
+        sdloop_peer_set_call_timeout(peer, 300 * USEC_PER_MSEC);
+
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        ck_assert_int_lt(sdloop_peer_handshake(peer, NULL, NULL, &error), 0);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        ck_assert_msg(sd_bus_error_has_name(&error, SDLOOP_ERROR_TIMEOUT), "got %s: %s", error.name, error.message);
+        /* The caller's deadline, not sd-bus's 90 s authentication timeout. */
+        ck_assert_int_lt(t1.tv_sec - t0.tv_sec, 60);
+        sd_bus_error_free(&error);
+
+        close(fd);
+        unlink(sa.sun_path);
+        rmdir(dir);
+}
+END_TEST
+
 static Suite *runtime_suite(void) {
         Suite *s = suite_create("runtime");
         TCase *tc = tcase_create("core");
@@ -232,6 +267,7 @@ static Suite *runtime_suite(void) {
         tcase_add_test(tc, test_peercred_refused);
         tcase_add_test(tc, test_protocol_version_refused);
         tcase_add_test(tc, test_no_socket);
+        tcase_add_test(tc, test_hung_plugin_times_out);
         suite_add_tcase(s, tc);
         return s;
 }
