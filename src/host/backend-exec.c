@@ -18,6 +18,7 @@
 #include "host-backend.h"
 #include "host-plugin.h"
 #include "macro.h"
+#include "util.h"
 
 #define START_HISTORY 64
 #define SPAWN_STACK_SIZE (64U * 1024U)
@@ -38,21 +39,6 @@ typedef struct ExecPlugin {
 
 static int exec_spawn(HostPlugin *p);
 
-static int mkdir_parents(const char *path) {
-        _cleanup_free_ char *copy = strdup(path);
-
-        if (!copy)
-                return -ENOMEM;
-        for (char *s = copy + 1; *s; s++)
-                if (*s == '/') {
-                        *s = 0;
-                        if (mkdir(copy, 0755) < 0 && errno != EEXIST)
-                                return -errno;
-                        *s = '/';
-                }
-        return 0;
-}
-
 static int exec_bind(HostPlugin *p) {
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
         _cleanup_close_ int fd = -EBADF;
@@ -64,7 +50,7 @@ static int exec_bind(HostPlugin *p) {
                 return -ENAMETOOLONG;
         strcpy(sa.sun_path, path);
 
-        r = mkdir_parents(path);
+        r = mkdir_parents(path, 0755);
         if (r < 0)
                 return r;
 
@@ -420,7 +406,7 @@ static int exec_start(HostPlugin *p) {
         e->state_directory = mfree(e->state_directory);
         if (p->settings.state_directory) {
                 /* As StateDirectory= would: made on start, the plugin's own. */
-                r = mkdir_parents(p->settings.state_directory);
+                r = mkdir_parents(p->settings.state_directory, 0755);
                 if (r < 0 || (mkdir(p->settings.state_directory, 0700) < 0 && errno != EEXIST))
                         log_warning("Cannot create state directory %s for plugin %s, continuing without.",
                                     p->settings.state_directory, p->settings.name);

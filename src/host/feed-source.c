@@ -15,6 +15,7 @@
 #include "config.h"
 #include "feed-source.h"
 #include "macro.h"
+#include "util.h"
 #include "median-rules.h"
 #include "sdloop-codec.h"
 #include "sdloop-log.h"
@@ -1262,7 +1263,6 @@ static int on_curl_timer(sd_event_source *es, uint64_t usec, void *userdata) {
 
 static int curl_timer_cb(CURLM *multi, long timeout_ms, void *userp) {
         HostFeedSource *s = userp;
-        struct timespec ts;
         uint64_t when;
         int r;
 
@@ -1272,9 +1272,7 @@ static int curl_timer_cb(CURLM *multi, long timeout_ms, void *userp) {
                 return 0;
         }
 
-        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
-        when = (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC +
-                (uint64_t) timeout_ms * USEC_PER_MSEC;
+        when = now_monotonic_usec() + (uint64_t) timeout_ms * USEC_PER_MSEC;
         if (s->curl_timer) {
                 r = sd_event_source_set_time(s->curl_timer, when);
                 if (r >= 0)

@@ -11,6 +11,7 @@
 
 #include "host-services.h"
 #include "macro.h"
+#include "util.h"
 
 #define ACCOUNT_HEX_LEN (crypto_sign_PUBLICKEYBYTES * 2)
 #define KEY_SUFFIX ".key"
@@ -59,19 +60,13 @@ static bool account_is_valid(const char *account) {
 }
 
 static int mkdir_private(const char *path) {
-        _cleanup_free_ char *copy = strdup(path);
         struct stat st;
+        int r;
 
-        if (!copy)
-                return -ENOMEM;
         /* Parents as the state directory would be made (private too: it holds the keys). */
-        for (char *s = copy + 1; *s; s++)
-                if (*s == '/') {
-                        *s = 0;
-                        if (mkdir(copy, 0700) < 0 && errno != EEXIST)
-                                return -errno;
-                        *s = '/';
-                }
+        r = mkdir_parents(path, 0700);
+        if (r < 0)
+                return r;
         if (mkdir(path, 0700) < 0 && errno != EEXIST)
                 return -errno;
         if (stat(path, &st) < 0)

@@ -7,6 +7,7 @@
 #include "host-plugin.h"
 #include "host.h"
 #include "macro.h"
+#include "util.h"
 
 struct HostWork {
         host_work_fn fn;
@@ -15,10 +16,7 @@ struct HostWork {
 };
 
 uint64_t host_now(void) {
-        struct timespec ts;
-
-        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC;
+        return now_monotonic_usec();
 }
 
 static void host_pump_hook(void *userdata) {

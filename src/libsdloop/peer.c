@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "macro.h"
+#include "util.h"
 #include "sdloop-error.h"
 #include "sdloop-internal.h"
 #include "sdloop-log.h"
@@ -385,13 +386,6 @@ static int call_translate_error(SdloopPeer *p, sd_bus_message *m, int r, sd_bus_
         return sdloop_error_ensure(error, r, member);
 }
 
-static uint64_t monotonic_usec(void) {
-        struct timespec ts;
-
-        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC;
-}
-
 static void (*pump_hook)(void *userdata);
 static void *pump_hook_userdata;
 
@@ -442,14 +436,14 @@ int sdloop_peer_call(SdloopPeer *peer, sd_bus_message *m, uint64_t timeout_usec,
                 /* Top level: keep the loop turning so that callbacks into our own objects (and other
                  * connections) are served while we wait. */
                 PendingCall c = {};
-                uint64_t deadline = monotonic_usec() + MIN(timeout_usec, UINT64_MAX / 2);
+                uint64_t deadline = now_monotonic_usec() + MIN(timeout_usec, UINT64_MAX / 2);
 
                 r = sd_bus_call_async(p->bus, &slot, m, on_pending_reply, &c, timeout_usec);
                 if (r < 0)
                         return call_translate_error(p, m, r, error);
 
                 while (!c.done) {
-                        uint64_t now = monotonic_usec();
+                        uint64_t now = now_monotonic_usec();
 
                         /* Our own deadline too: sd-bus times replies out only once the connection is up, and a
                          * peer that accepted but never authenticates (a hung plugin) would hold us for its
