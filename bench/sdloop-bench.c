@@ -37,6 +37,7 @@
 #include "host-plugin.h"
 #include "macro.h"
 #include "sdloop.h"
+#include "sdloop-peer-private.h"
 
 /* ---------- options ---------- */
 
@@ -612,21 +613,19 @@ typedef struct AsyncCaller {
 
 static int async_issue(AsyncCaller *c);
 
-static int on_async_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+static void on_async_reply(SdloopPeer *peer, int r, sd_bus_message *reply, sd_bus_error *error, void *userdata) {
         AsyncCaller *c = userdata;
         const void *d;
         size_t n;
 
         c->busy = false;
-        if (sd_bus_message_is_method_error(reply, NULL) || sd_bus_message_read_array(reply, 'y', &d, &n) < 0 ||
-            n != sizeof(payload16)) {
+        if (r < 0 || sd_bus_message_read_array(reply, 'y', &d, &n) < 0 || n != sizeof(payload16)) {
                 c->error = -EIO;
-                return 0;
+                return;
         }
         c->calls++;
         if (!c->stop)
                 c->error = async_issue(c);
-        return 0;
 }
 
 static int async_issue(AsyncCaller *c) {
@@ -639,7 +638,7 @@ static int async_issue(AsyncCaller *c) {
         r = sdloop_append_bytes(m, payload16, sizeof(payload16));
         if (r < 0)
                 return r;
-        r = sdloop_peer_call_async(c->peer, NULL, m, on_async_reply, c, 0);
+        r = sdloop_peer_call_async(c->peer, m, NULL, on_async_reply, c, NULL);
         if (r < 0)
                 return r;
         c->busy = true;

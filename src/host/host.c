@@ -8,6 +8,7 @@
 #include "host.h"
 #include "macro.h"
 #include "util.h"
+#include "sdloop-peer-private.h"
 
 struct HostWork {
         host_work_fn fn;

@@ -4,6 +4,7 @@
 
 #include "macro.h"
 #include "sdloop-error.h"
+#include "sdloop-internal.h"
 
 const sd_bus_error_map sdloop_error_map[] = {
         SD_BUS_ERROR_MAP(SDLOOP_ERROR_PLUGIN_UNAVAILABLE, EHOSTDOWN),
@@ -57,39 +58,35 @@ int sdloop_error_invalid(sd_bus_error *error, const char *field, const char *for
         return -EINVAL;
 }
 
-int sdloop_error_ensure(sd_bus_error *error, int r, const char *context) {
-        const char *name;
-
-        if (r >= 0 || !error || sd_bus_error_is_set(error))
-                return r;
-
-        switch (-r) {
+const char *error_name_from_errno(int r) {
+        switch (r < 0 ? -r : r) {
         case EINVAL:
         case ERANGE:
         case EBADMSG:
         case ENXIO: /* sd-bus: an argument of the wrong type */
-                name = SDLOOP_ERROR_INVALID_ARGUMENT;
-                break;
+                return SDLOOP_ERROR_INVALID_ARGUMENT;
         case ENOENT:
-                name = SDLOOP_ERROR_NOT_FOUND;
-                break;
+                return SDLOOP_ERROR_NOT_FOUND;
         case EOPNOTSUPP:
-                name = SDLOOP_ERROR_UNIMPLEMENTED;
-                break;
+                return SDLOOP_ERROR_UNIMPLEMENTED;
         case ETIMEDOUT:
-                name = SDLOOP_ERROR_TIMEOUT;
-                break;
+                return SDLOOP_ERROR_TIMEOUT;
         case EHOSTDOWN:
         case ECONNRESET:
         case ENOTCONN:
         case ECONNREFUSED:
         case EPIPE:
-                name = SDLOOP_ERROR_PLUGIN_UNAVAILABLE;
-                break;
+                return SDLOOP_ERROR_PLUGIN_UNAVAILABLE;
         default:
-                name = SDLOOP_ERROR_INTERNAL;
+                return SDLOOP_ERROR_INTERNAL;
         }
+}
 
-        (void) sdloop_error_setf(error, name, "%s%s%s", strempty(context), context ? ": " : "", strerror(-r));
+int sdloop_error_ensure(sd_bus_error *error, int r, const char *context) {
+        if (r >= 0 || !error || sd_bus_error_is_set(error))
+                return r;
+
+        (void) sdloop_error_setf(error, error_name_from_errno(r), "%s%s%s", strempty(context), context ? ": " : "",
+                                 strerror(-r));
         return r;
 }

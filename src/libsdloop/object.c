@@ -514,6 +514,9 @@ void sdloop_object_close(SdloopObject *o) {
         while (o->children)
                 sdloop_object_close(o->children);
 
+        /* Deferred calls first: their cancel handlers may still need the implementation's state. */
+        object_cancel_calls(o);
+
         if (o->ops.close)
                 o->ops.close(o->userdata);
 

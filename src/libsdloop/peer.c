@@ -29,6 +29,8 @@ static int on_disconnected(sd_bus_message *m, void *userdata, sd_bus_error *erro
 
         /* The handler may drop the last reference. */
         sdloop_peer_ref(p);
+        peer_cancel_calls(p);
+        peer_fail_async_calls(p);
         peer_leave_scope(p);
         if (p->disconnect_handler)
                 p->disconnect_handler(p, p->disconnect_userdata);
@@ -121,6 +123,10 @@ static int peer_start(SdloopPeer *p) {
         r = sd_bus_match_signal(p->bus, &p->disconnect_slot, "org.freedesktop.DBus.Local",
                                 "/org/freedesktop/DBus/Local", "org.freedesktop.DBus.Local", "Disconnected",
                                 on_disconnected, p);
+        if (r < 0)
+                return r;
+
+        r = context_attach(p);
         if (r < 0)
                 return r;
 
@@ -264,6 +270,9 @@ int sdloop_peer_connect(sd_event *event, const char *path, SdloopPeer **ret) {
 
 static SdloopPeer *peer_free(SdloopPeer *p) {
         p->connected = false;
+        peer_cancel_calls(p);
+        peer_forget_async_calls(p);
+        context_detach(p);
         peer_leave_scope(p);
         sd_bus_slot_unref(p->disconnect_slot);
         sd_bus_slot_unref(p->hello_slot);
@@ -297,9 +306,11 @@ void sdloop_peer_disconnect(SdloopPeer *p) {
         if (!p || !p->connected)
                 return;
         p->connected = false;
+        peer_cancel_calls(p);
         peer_leave_scope(p);
         if (!p->borrowed)
                 sd_bus_close(p->bus);
+        peer_fail_async_calls(p);
 }
 
 sd_bus *sdloop_peer_get_bus(SdloopPeer *p) {
@@ -348,212 +359,6 @@ void sdloop_peer_set_userdata(SdloopPeer *p, void *userdata) {
 
 void *sdloop_peer_get_userdata(SdloopPeer *p) {
         return p ? p->userdata : NULL;
-}
-
-int sdloop_peer_new_call(SdloopPeer *p, const char *path, const char *interface, const char *member,
-                         sd_bus_message **ret) {
-        if (!p)
-                return -EINVAL;
-        return sd_bus_message_new_method_call(p->bus, ret, NULL, path, interface, member);
-}
-
-static bool errno_is_disconnect(int r) {
-        return r == -ECONNRESET || r == -ENOTCONN || r == -EPIPE || r == -ESHUTDOWN || r == -ECONNREFUSED;
-}
-
-/* Turn transport failures into the names callers are promised. Errors the other side sent keep their
- * name and message. */
-static int call_translate_error(SdloopPeer *p, sd_bus_message *m, int r, sd_bus_error *error) {
-        const char *iface = sd_bus_message_get_interface(m), *member = sd_bus_message_get_member(m);
-        bool open = sd_bus_is_open(p->bus) > 0 && p->connected;
-
-        if (r >= 0)
-                return r;
-
-        if (sd_bus_error_has_name(error, SD_BUS_ERROR_NO_REPLY) && open) {
-                sd_bus_error_free(error);
-                return sdloop_error_setf(error, SDLOOP_ERROR_TIMEOUT, "%s: no reply to %s.%s() in time",
-                                         strempty(p->description), strempty(iface), strempty(member));
-        }
-        if (!open || sd_bus_error_has_name(error, SD_BUS_ERROR_NO_REPLY) ||
-            sd_bus_error_has_name(error, SD_BUS_ERROR_DISCONNECTED) ||
-            (!sd_bus_error_is_set(error) && errno_is_disconnect(r))) {
-                sd_bus_error_free(error);
-                return sdloop_error_setf(error, SDLOOP_ERROR_PLUGIN_UNAVAILABLE,
-                                         "%s: connection lost during %s.%s()", strempty(p->description),
-                                         strempty(iface), strempty(member));
-        }
-        return sdloop_error_ensure(error, r, member);
-}
-
-static void (*pump_hook)(void *userdata);
-static void *pump_hook_userdata;
-
-void sdloop_set_pump_hook(void (*hook)(void *userdata), void *userdata) {
-        pump_hook = hook;
-        pump_hook_userdata = userdata;
-}
-
-static void run_pump_hook(void) {
-        if (pump_hook)
-                pump_hook(pump_hook_userdata);
-}
-
-typedef struct PendingCall {
-        bool done;
-        sd_bus_message *reply;
-} PendingCall;
-
-static int on_pending_reply(sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        PendingCall *c = userdata;
-
-        c->reply = sd_bus_message_ref(reply);
-        c->done = true;
-        return 0;
-}
-
-int sdloop_peer_call(SdloopPeer *peer, sd_bus_message *m, uint64_t timeout_usec, sd_bus_message **ret_reply,
-                     sd_bus_error *error) {
-        /* Pumping may run code that drops the caller's reference. */
-        _cleanup_(sdloop_peer_unrefp) SdloopPeer *p = sdloop_peer_ref(peer);
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *slot = NULL;
-        int r;
-
-        if (!p || !m)
-                return -EINVAL;
-
-        sdloop_error_register();
-
-        if (!sdloop_peer_is_connected(p))
-                return sdloop_error_setf(error, SDLOOP_ERROR_PLUGIN_UNAVAILABLE, "%s: not connected",
-                                         strempty(p->description));
-
-        if (timeout_usec == 0)
-                timeout_usec = p->call_timeout;
-
-        if (sd_event_get_state(p->event) == SD_EVENT_INITIAL) {
-                /* Top level: keep the loop turning so that callbacks into our own objects (and other
-                 * connections) are served while we wait. */
-                PendingCall c = {};
-                uint64_t deadline = now_monotonic_usec() + MIN(timeout_usec, UINT64_MAX / 2);
-
-                r = sd_bus_call_async(p->bus, &slot, m, on_pending_reply, &c, timeout_usec);
-                if (r < 0)
-                        return call_translate_error(p, m, r, error);
-
-                while (!c.done) {
-                        uint64_t now = now_monotonic_usec();
-
-                        /* Our own deadline too: sd-bus times replies out only once the connection is up, and a
-                         * peer that accepted but never authenticates (a hung plugin) would hold us for its
-                         * 90 s authentication timeout instead. */
-                        if (now >= deadline) {
-                                sd_bus_message_unref(c.reply);
-                                return sdloop_error_setf(error, SDLOOP_ERROR_TIMEOUT, "%s: no reply to %s.%s() in time",
-                                                         strempty(p->description),
-                                                         strempty(sd_bus_message_get_interface(m)),
-                                                         strempty(sd_bus_message_get_member(m)));
-                        }
-                        r = sd_event_run(p->event, deadline - now);
-                        if (r < 0) {
-                                sd_bus_message_unref(c.reply);
-                                return r;
-                        }
-                        if (!c.done)
-                                run_pump_hook();
-                        if (!c.done && !p->connected) {
-                                /* Closed from our side: sd-bus drops pending callbacks then. */
-                                sd_bus_message_unref(c.reply);
-                                return sdloop_error_setf(error, SDLOOP_ERROR_PLUGIN_UNAVAILABLE,
-                                                         "%s: connection closed during %s.%s()",
-                                                         strempty(p->description),
-                                                         strempty(sd_bus_message_get_interface(m)),
-                                                         strempty(sd_bus_message_get_member(m)));
-                        }
-                        if (sd_event_get_state(p->event) == SD_EVENT_FINISHED && !c.done)
-                                return sdloop_error_setf(error, SDLOOP_ERROR_PLUGIN_UNAVAILABLE,
-                                                         "%s: event loop ended during call", strempty(p->description));
-                }
-                reply = c.reply;
-
-                if (sd_bus_message_is_method_error(reply, NULL)) {
-                        const sd_bus_error *e = sd_bus_message_get_error(reply);
-
-                        r = sd_bus_error_copy(error, e);
-                        return call_translate_error(p, m, r < 0 ? r : -EIO, error);
-                }
-        } else {
-                r = sd_bus_call(p->bus, m, timeout_usec, error, &reply);
-                if (r < 0)
-                        return call_translate_error(p, m, r, error);
-        }
-
-        if (ret_reply)
-                *ret_reply = TAKE_PTR(reply);
-        return 0;
-}
-
-int sdloop_peer_call_method(SdloopPeer *p, const char *path, const char *interface, const char *member,
-                            sd_bus_message **ret_reply, sd_bus_error *error, const char *types, ...) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
-        va_list ap;
-        int r;
-
-        r = sdloop_peer_new_call(p, path, interface, member, &m);
-        if (r < 0)
-                return r;
-
-        if (!isempty(types)) {
-                va_start(ap, types);
-                r = sd_bus_message_appendv(m, types, ap);
-                va_end(ap);
-                if (r < 0)
-                        return r;
-        }
-
-        return sdloop_peer_call(p, m, 0, ret_reply, error);
-}
-
-int sdloop_peer_call_async(SdloopPeer *p, sd_bus_slot **ret_slot, sd_bus_message *m,
-                           sd_bus_message_handler_t callback, void *userdata, uint64_t timeout_usec) {
-        if (!p || !m)
-                return -EINVAL;
-        if (!sdloop_peer_is_connected(p))
-                return -EHOSTDOWN;
-        return sd_bus_call_async(p->bus, ret_slot, m, callback, userdata, timeout_usec ?: p->call_timeout);
-}
-
-static int on_wait_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
-        bool *timed_out = userdata;
-
-        *timed_out = true;
-        return 0;
-}
-
-int sdloop_peer_wait_for(SdloopPeer *p, const bool *done, uint64_t timeout_usec) {
-        _cleanup_(sd_event_source_unrefp) sd_event_source *timer = NULL;
-        bool timed_out = false;
-        int r;
-
-        if (timeout_usec > 0 && timeout_usec != UINT64_MAX) {
-                r = sd_event_add_time_relative(p->event, &timer, CLOCK_MONOTONIC, timeout_usec, 0, on_wait_timeout,
-                                               &timed_out);
-                if (r < 0)
-                        return r;
-        }
-
-        while (!*done) {
-                if (timed_out)
-                        return -ETIMEDOUT;
-                if (!sdloop_peer_is_connected(p))
-                        return -EHOSTDOWN;
-                r = sd_event_run(p->event, UINT64_MAX);
-                if (r < 0)
-                        return r;
-                run_pump_hook();
-        }
-        return 0;
 }
 
 int sdloop_peer_handshake(SdloopPeer *p, const char *expected_kind, SdloopPluginIdentity *ret,

@@ -13,6 +13,7 @@
 
 #include "macro.h"
 #include "sdloop-error.h"
+#include "sdloop-internal.h"
 #include "sdloop-log.h"
 #include "sdloop-proxy.h"
 
@@ -26,6 +27,7 @@ struct ProxyCall {
         SdloopProxy *proxy;
         sd_bus_message *call; /* the caller's method call; answered exactly once */
         uint64_t deadline;    /* CLOCK_MONOTONIC */
+        SdloopContext *context; /* the caller's, passed on with the call */
         CallList *list;       /* &proxy->queued or &proxy->forwarded */
         ProxyCall *prev, *next;
 
@@ -86,6 +88,7 @@ static void call_free(ProxyCall *c) {
         sd_bus_slot_unref(c->slot);
         sdloop_peer_unref(c->target);
         sd_bus_message_unref(c->call);
+        sdloop_context_unref(c->context);
         free(c);
 }
 
@@ -163,41 +166,24 @@ static void call_reply_return(ProxyCall *c, sd_bus_message *reply) {
                                 call_member(c));
 }
 
-static int on_forward_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+static void on_forward_reply(SdloopPeer *peer, int r, sd_bus_message *reply, sd_bus_error *error, void *userdata) {
         ProxyCall *c = userdata;
-        const sd_bus_error *e;
 
-        /* sd-bus holds its own reference to the slot while this runs. */
-        c->slot = sd_bus_slot_unref(c->slot);
-
-        if (!sd_bus_message_is_method_error(reply, NULL)) {
+        /* Errors come named already: a lost connection is PluginUnavailable, a missed deadline Timeout. */
+        if (r >= 0)
                 call_reply_return(c, reply);
-                call_free(c);
-                return 0;
-        }
-
-        e = sd_bus_message_get_error(reply);
-        if (sd_bus_error_has_name(e, SD_BUS_ERROR_NO_REPLY) ||
-            sd_bus_error_has_name(e, SD_BUS_ERROR_DISCONNECTED)) {
-                /* sd-bus answers every call still in flight on a closing connection with a synthetic
-                 * NoReply; sdloop_peer_call() translates that, but this path never goes through it. */
-                if (!sdloop_peer_is_connected(c->target))
-                        call_reply_unavailable(c, "connection lost");
-                else
-                        call_reply_errorf(c, SDLOOP_ERROR_TIMEOUT,
-                                          "provider %s: no reply to %s.%s() in time",
-                                          c->proxy->path, call_interface(c), call_member(c));
-        } else
-                call_reply_error(c, e);
-
+        else if (sd_bus_error_has_name(error, SDLOOP_ERROR_PLUGIN_UNAVAILABLE) && !sdloop_peer_is_connected(peer))
+                call_reply_unavailable(c, "connection lost");
+        else
+                call_reply_error(c, error);
         call_free(c);
-        return 0;
 }
 
 /* Returns 0 if the call is now forwarded (and on the forwarded list), 1 if it needs no answer and is done
  * with, -EHOSTDOWN if the target is down, other negative errnos if it cannot be forwarded at all. */
 static int call_forward(ProxyCall *c) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *f = NULL;
+        _cleanup_(sdloop_context_unrefp) SdloopContext *ctx = NULL;
         SdloopProxy *p = c->proxy;
         uint64_t now, timeout;
         int r;
@@ -233,7 +219,11 @@ static int call_forward(ProxyCall *c) {
         /* 0 would mean "the default" to sd-bus: a call that is due now gets the shortest timeout. */
         timeout = c->deadline > now ? c->deadline - now : 1;
 
-        r = sdloop_peer_call_async(p->target, &c->slot, f, on_forward_reply, c, timeout);
+        r = sdloop_context_new_child(c->context, &ctx);
+        if (r < 0)
+                return r;
+        sdloop_context_set_timeout(ctx, timeout);
+        r = sdloop_peer_call_async(p->target, f, ctx, on_forward_reply, c, &c->slot);
         if (r < 0)
                 return r;
 
@@ -300,6 +290,13 @@ static int on_call(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         c->deadline = now + sdloop_peer_get_call_timeout(p->on);
         if (c->deadline < now)
                 c->deadline = UINT64_MAX;
+        r = context_for_message(p->on, m, &c->context);
+        if (r < 0) {
+                call_free(c);
+                return r;
+        }
+        /* The caller's own deadline, if it is sooner. */
+        c->deadline = MIN(c->deadline, sdloop_context_get_deadline(c->context));
 
         r = call_dispatch(c);
         if (r < 0) {

@@ -3,12 +3,14 @@
 
 /* Structures shared by peer.c, object.c and plugin.c. Not installed. */
 
+#include "sdloop-call.h"
 #include "sdloop-object.h"
 #include "sdloop-peer.h"
 
 typedef struct ObjectInterface ObjectInterface;
 typedef struct ObjectSlot ObjectSlot;
 typedef struct Scope Scope;
+typedef struct AsyncCall AsyncCall;
 
 struct ObjectInterface {
         char *interface;
@@ -56,6 +58,8 @@ struct SdloopObject {
         ObjectInterface *interfaces;
         ObjectSlot *slots;
         bool closing;
+
+        SdloopCall *calls; /* deferred calls to this object, not yet answered */
 };
 
 struct SdloopPeer {
@@ -76,7 +80,85 @@ struct SdloopPeer {
         void *userdata;
 
         Scope *scope;
+
+        /* Call context (context.c): the filter's slot, a Context.Set waiting for its call, the call it was
+         * for, the default timeout the other side announced (0: none), whether ours went out. */
+        sd_bus_slot *context_slot;
+        SdloopContext *pending_context;
+        sd_bus_message *context_message;
+        SdloopContext *message_context;
+        uint64_t default_timeout_in;
+        bool defaults_sent;
+
+        SdloopCall *calls;          /* deferred calls that came on this connection (call.c) */
+        AsyncCall *async_calls;     /* our calls waiting for a reply (client.c) */
+        sd_event_source *fail_event; /* fails async_calls after we closed the connection */
 };
+
+/* One method call being served (call.c). Handlers keep one on the stack; sdloop_call_defer() moves it to
+ * the heap, where it is linked on its object and its connection until answered or cancelled. */
+struct SdloopCall {
+        unsigned n_ref;
+        bool heap;
+        bool finished;
+        bool cancelled;
+        sd_bus_message *message;
+        SdloopPeer *peer;     /* the connection the call came on; a reference on the heap */
+        SdloopObject *object; /* NULL once the object is gone */
+        SdloopContext *context;
+        SdloopCall *deferred; /* on the stack: the heap copy, once deferred */
+        SdloopCall *previous; /* the call current before this one */
+
+        sd_event_source *timer;
+        sdloop_call_cancel_handler_t cancel;
+        void *cancel_userdata;
+
+        SdloopCall *peer_prev, *peer_next;
+        SdloopCall *object_prev, *object_next;
+};
+
+/* --- call.c: the service side --- */
+
+/* Start serving @m, addressed to @object, in a handler: @c becomes the current call. */
+int call_begin(SdloopCall *c, sd_bus_message *m, SdloopObject *object);
+/* The operation returned: true if it deferred (the handler must then return 1 and send nothing). */
+bool call_end(SdloopCall *c);
+/* Release what a stack call holds (a _cleanup_ handler). */
+void call_done(SdloopCall *c);
+/* A typed *_return(): the message to answer, or -ECANCELED/-ESTALE (nothing to do). */
+int call_finish_begin(SdloopCall *c, sd_bus_message **ret);
+/* …and done: @r < 0 sends @error (named as an immediate failure is); the call is finished. Returns @r or
+ * the sending error. */
+int call_finish_end(SdloopCall *c, int r, sd_bus_error *error);
+/* The connection went away or the object closed: cancel what was waiting there. */
+void peer_cancel_calls(SdloopPeer *p);
+void object_cancel_calls(SdloopObject *o);
+/* Depth of library callbacks running user code (operations, reply handlers) on this thread. */
+extern __thread unsigned callback_depth;
+
+/* --- error.c --- */
+
+/* The org.sdloop1.Error.* name for an errno (either sign). */
+const char *error_name_from_errno(int r);
+
+/* --- context.c --- */
+
+bool context_is_empty(const SdloopContext *c);
+int context_attach(SdloopPeer *p);
+void context_detach(SdloopPeer *p);
+/* Before sending a call with @c on @p: the Context.Set (and, first time, SetDefault) that goes with it. */
+int context_send_for_call(SdloopPeer *p, const SdloopContext *c);
+/* The context of method call @m received on @p (a new reference; never NULL on success). */
+int context_for_message(SdloopPeer *p, sd_bus_message *m, SdloopContext **ret);
+
+/* --- client.c --- */
+
+/* Fail every call of ours still waiting on @p with PluginUnavailable (we closed the connection). */
+void peer_fail_async_calls(SdloopPeer *p);
+/* The peer is being freed: its pending calls' handlers will not run. */
+void peer_forget_async_calls(SdloopPeer *p);
+/* sd-bus's errors turned into the names callers are promised. */
+int call_translate_error(SdloopPeer *p, sd_bus_message *m, int r, sd_bus_error *error);
 
 struct SdloopHealth {
         char **names;

@@ -4,17 +4,18 @@
 /* SdloopPeer: one peer-to-peer D-Bus connection between the host and a plugin, on either side. Both
  * sides export objects on it (SdloopObject) and call the other side's objects.
  *
- * Calls: sdloop_peer_call() is synchronous for its caller. When it is made from outside any event
- * dispatch (top-level code that drives the loop itself), it keeps the peer's sd-event loop running while
- * it waits, so the other side may call back into objects exported here (the plugin calling the host's
- * Keystore during NewRelayer, say) and other connections keep being served. From inside a dispatch (a
- * method handler) it blocks on this connection only; the host never does that, so the plugin may. */
+ * Calls: every call has an asynchronous form (sdloop_peer_call_async() in sdloop-call.h, and the typed
+ * *_async() client of each service). sdloop_peer_call() and the typed synchronous clients are for top-level
+ * code only (tools, tests): they run the peer's sd-event loop while they wait, so the other side may call
+ * back into objects exported here and other connections keep being served. Inside an event-loop callback
+ * they refuse (org.sdloop1.Error.Internal, -EDEADLK) instead of waiting there. */
 
 #include <stdbool.h>
 #include <stdint.h>
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
 
+#include "sdloop-call.h"
 #include "sdloop-types.h"
 
 #define SDLOOP_PROTOCOL_VERSION 1U
@@ -89,7 +90,7 @@ void *sdloop_peer_get_userdata(SdloopPeer *peer);
 int sdloop_peer_new_call(SdloopPeer *peer, const char *path, const char *interface, const char *member,
                          sd_bus_message **ret);
 
-/* Send @m and wait for its reply (see above). @timeout_usec 0 = the peer's call timeout. Errors keep
+/* Send @m and wait for its reply (top level only, see above). @timeout_usec 0 = the peer's call timeout. Errors keep
  * their D-Bus name in @error; a lost connection becomes org.sdloop1.Error.PluginUnavailable (-EHOSTDOWN),
  * a missed deadline org.sdloop1.Error.Timeout (-ETIMEDOUT). Returns 0 or a negative errno. */
 int sdloop_peer_call(SdloopPeer *peer, sd_bus_message *m, uint64_t timeout_usec, sd_bus_message **ret_reply,
@@ -99,15 +100,6 @@ int sdloop_peer_call(SdloopPeer *peer, sd_bus_message *m, uint64_t timeout_usec,
 int sdloop_peer_call_method(SdloopPeer *peer, const char *path, const char *interface, const char *member,
                             sd_bus_message **ret_reply, sd_bus_error *error, const char *types, ...);
 
-/* Asynchronous call; @callback gets the reply or error message (see sd_bus_call_async()). */
-int sdloop_peer_call_async(SdloopPeer *peer, sd_bus_slot **ret_slot, sd_bus_message *m,
-                           sd_bus_message_handler_t callback, void *userdata, uint64_t timeout_usec);
-
-/* A host that must do top-level work (reconnecting a crashed plugin, say) while a synchronous call
- * waits registers it here: sdloop_peer_call() and sdloop_peer_wait_for() run @hook after every loop
- * iteration they drive. The hook runs outside any event dispatch, so it may itself make calls. */
-void sdloop_set_pump_hook(void (*hook)(void *userdata), void *userdata);
-
 /* Run @peer's event loop until @done becomes true or the connection is lost (for tests and drivers that
- * run at top level). */
+ * run at top level; -EDEADLK inside a callback). */
 int sdloop_peer_wait_for(SdloopPeer *peer, const bool *done, uint64_t timeout_usec);
