@@ -27,7 +27,7 @@ grep -q '^org.sdloop1.Service  *interface' "$tmp/introspect.txt"
 grep -q '^\.Kind  *property  *s  *"example"' "$tmp/introspect.txt"
 
 busctl --address="$addr" tree org.sdloop1 | grep -q '/org/sdloop1'
-[ "$(busctl --address="$addr" get-property org.sdloop1 /org/sdloop1 org.sdloop1.Plugin ProtocolVersion)" = "u 1" ]
+[ "$(busctl --address="$addr" get-property org.sdloop1 /org/sdloop1 org.sdloop1.Plugin ProtocolVersion)" = "u 2" ]
 busctl --address="$addr" call org.sdloop1 /org/sdloop1 org.sdloop1.Service HealthReport | grep -q '"example" ""'
 
 # The live objects and the contract must not drift apart.

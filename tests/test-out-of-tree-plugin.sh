@@ -125,9 +125,9 @@ ok "busctl --address= introspect shows com.example.Greeter1, org.sdloop1.Plugin 
 
 [ "$(busctl --address="$addr" get-property org.sdloop1 /org/sdloop1 org.sdloop1.Plugin Kind)" = 's "greeter"' ] ||
         fail "Kind is not \"greeter\""
-[ "$(busctl --address="$addr" get-property org.sdloop1 /org/sdloop1 org.sdloop1.Plugin ProtocolVersion)" = "u 1" ] ||
-        fail "ProtocolVersion is not 1"
-ok "the handshake properties: Kind \"greeter\", ProtocolVersion 1"
+[ "$(busctl --address="$addr" get-property org.sdloop1 /org/sdloop1 org.sdloop1.Plugin ProtocolVersion)" = "u 2" ] ||
+        fail "ProtocolVersion is not 2"
+ok "the handshake properties: Kind \"greeter\", ProtocolVersion 2"
 
 reply=$(busctl --address="$addr" call org.sdloop1 /org/sdloop1 com.example.Greeter1 Greet s world) ||
         fail "Greet failed"

@@ -18,7 +18,7 @@
 #include "sdloop-call.h"
 #include "sdloop-types.h"
 
-#define SDLOOP_PROTOCOL_VERSION 1U
+#define SDLOOP_PROTOCOL_VERSION 2U
 #define SDLOOP_ROOT_PATH        "/org/sdloop1"
 #define SDLOOP_BUS_NAME         "org.sdloop1"
 #define SDLOOP_INTERFACE_PREFIX "org.sdloop1."
