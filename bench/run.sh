@@ -116,7 +116,7 @@ anchor_run() {
                         return 0
                 fi
         fi
-        grep -E '^(rpc|start|recovery|throughput|RSS)' "$raw/anchor-$k.log" >&2 || true
+        grep -E '^(rpc|start|recovery|throughput|concurrency|RSS)' "$raw/anchor-$k.log" >&2 || true
 }
 
 # --- interleaved runs ----------------------------------------------------------------------------------

@@ -8,36 +8,34 @@
  *   sdloop-bench [OPTIONS] --plugin PATH
  *
  *   --backend exec|system   supervisor backend (system: inside a booted systemd, as root)
- *   --only LIST             comma-separated sections: start,rpc,throughput,recovery,scale (default: all)
+ *   --only LIST             comma-separated sections: start,rpc,throughput,concurrency,recovery,scale
+ *                           (default: all)
  *   --sandbox yes|no        systemd backends: the unit's hardening and DynamicUser= (default yes)
  *   --dynamic-user yes|no   system backend: DynamicUser= (default: with the sandbox)
  *   --host-heap MIB         give the host a touched heap of this size, as a real host has (default 0)
- *   --starts N --n16 N --n64k N --nobs N --dur SEC --recoveries N --scale N
+ *   --starts N --n16 N --n64k N --nobs N --dur SEC --wait-ms N --wait-reps N --recoveries N --scale N
  *
+ * The sections share bench.h; throughput and concurrency live in bench-throughput.c and bench-concurrency.c.
  * One JSON document on stdout; progress and a human summary on stderr. Nothing here asserts timings. */
 
 #include <dirent.h>
 #include <ftw.h>
 #include <getopt.h>
-#include <math.h>
-#include <pthread.h>
+#include <inttypes.h>
 #include <signal.h>
-#include <stdarg.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "bench.h"
 #include "host-backend.h"
 #include "host-handle.h"
 #include "host-plugin.h"
 #include "macro.h"
 #include "sdloop.h"
-#include "sdloop-peer-private.h"
 
 /* ---------- options ---------- */
 
@@ -49,6 +47,8 @@ static unsigned arg_n16 = 20000;
 static unsigned arg_n64k = 2000;
 static unsigned arg_nobs = 10000;
 static double arg_dur = 3.0;
+static unsigned arg_wait_ms = 50;
+static unsigned arg_wait_reps = 10;
 static unsigned arg_recoveries = 10;
 static unsigned arg_scale = 100;
 static int arg_sandbox = -1; /* -1: the default (on) */
@@ -57,13 +57,8 @@ static int arg_dynamic_user = -1; /* -1: with the sandbox, on the system backend
 
 static char *socket_dir;
 static char *temp_root;
-
-#define die(...)                                                                \
-        do {                                                                    \
-                fprintf(stderr, "sdloop-bench: FATAL: " __VA_ARGS__);           \
-                fputc('\n', stderr);                                            \
-                exit(EXIT_FAILURE);                                             \
-        } while (0)
+static char *out_buf;
+static size_t out_size;
 
 static bool section(const char *name) {
         const char *p;
@@ -83,183 +78,11 @@ static bool section(const char *name) {
         return false;
 }
 
-static uint64_t now_ns(void) {
-        struct timespec ts;
-
-        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000000ULL + (uint64_t) ts.tv_nsec;
-}
-
-static void progress(const char *fmt, ...) {
-        va_list ap;
-
-        fputs("  .. ", stderr);
-        va_start(ap, fmt);
-        vfprintf(stderr, fmt, ap);
-        va_end(ap);
-        fputc('\n', stderr);
-}
-
-/* ---------- statistics (nearest rank, as the anchor) ---------- */
-
-typedef struct Samples {
-        uint64_t *v; /* ns */
-        size_t n, allocated;
-} Samples;
-
-static void closedirp(DIR **d) {
-        if (*d)
-                closedir(*d);
-}
-
-static void samples_add(Samples *s, uint64_t ns) {
-        if (s->n == s->allocated) {
-                s->allocated = MAX(s->allocated * 2, (size_t) 64);
-                s->v = reallocarray(s->v, s->allocated, sizeof(uint64_t));
-                if (!s->v)
-                        die("out of memory");
-        }
-        s->v[s->n++] = ns;
-}
-
-static void samples_done(Samples *s) {
-        s->v = mfree(s->v);
-        s->n = s->allocated = 0;
-}
-
-static int cmp_u64(const void *a, const void *b) {
-        uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
-
-        return x < y ? -1 : x > y;
-}
-
-static double pct_us(const uint64_t *s, size_t n, double p) {
-        long i = (long) ceil(p * (double) n) - 1;
-
-        if (i < 0)
-                i = 0;
-        if ((size_t) i >= n)
-                i = (long) n - 1;
-        return (double) s[i] / 1000.0;
-}
-
-/* Appends the distribution as a JSON object to @f. */
-static void json_dist(FILE *f, Samples *s) {
-        double sum = 0;
-
-        if (s->n == 0) {
-                fputs("{\"n\": 0}", f);
-                return;
-        }
-        qsort(s->v, s->n, sizeof(uint64_t), cmp_u64);
-        for (size_t i = 0; i < s->n; i++)
-                sum += (double) s->v[i];
-        fprintf(f, "{\"n\": %zu, \"min_us\": %.2f, \"p50_us\": %.2f, \"p90_us\": %.2f, \"p99_us\": %.2f, "
-                "\"p999_us\": %.2f, \"max_us\": %.2f, \"mean_us\": %.2f}",
-                s->n, (double) s->v[0] / 1000.0, pct_us(s->v, s->n, .50), pct_us(s->v, s->n, .90),
-                pct_us(s->v, s->n, .99), pct_us(s->v, s->n, .999), (double) s->v[s->n - 1] / 1000.0,
-                sum / (double) s->n / 1000.0);
-}
-
-static double dist_p50(Samples *s) {
-        if (s->n == 0)
-                return NAN;
-        qsort(s->v, s->n, sizeof(uint64_t), cmp_u64);
-        return pct_us(s->v, s->n, .50);
-}
-
-/* The JSON document is assembled in memory and printed at the end. */
-static FILE *out;
-static char *out_buf;
-static size_t out_size;
-static bool out_first = true;
-
-static void json_key(const char *key) {
-        fprintf(out, "%s\n  \"%s\": ", out_first ? "" : ",", key);
-        out_first = false;
-}
-
-/* ---------- /proc ---------- */
-
-static long proc_status_kib(pid_t pid, const char *key) {
-        _cleanup_fclose_ FILE *f = NULL;
-        char path[64], line[256];
-        size_t l = strlen(key);
-
-        snprintf(path, sizeof(path), "/proc/%i/status", (int) pid);
-        f = fopen(path, "re");
-        if (!f)
-                return -1;
-        while (fgets(line, sizeof(line), f))
-                if (strncmp(line, key, l) == 0 && line[l] == ':')
-                        return strtol(line + l + 1, NULL, 10);
-        return -1;
-}
-
-static long proc_pss_kib(pid_t pid) {
-        _cleanup_fclose_ FILE *f = NULL;
-        char path[64], line[256];
-
-        snprintf(path, sizeof(path), "/proc/%i/smaps_rollup", (int) pid);
-        f = fopen(path, "re");
-        if (!f)
-                return -1;
-        while (fgets(line, sizeof(line), f))
-                if (strncmp(line, "Pss:", 4) == 0)
-                        return strtol(line + 4, NULL, 10);
-        return -1;
-}
-
-/* CPU time of a process in ns. The plugin is single-threaded: the run time the scheduler keeps for its
- * main thread (/proc/PID/schedstat, exact); /proc/PID/stat's clock ticks where that is missing. */
-static uint64_t proc_cpu_ns(pid_t pid) {
-        char path[64], line[512];
-        uint64_t sum = 0;
-        FILE *f;
-
-        snprintf(path, sizeof(path), "/proc/%i/schedstat", (int) pid);
-        f = fopen(path, "re");
-        if (f) {
-                unsigned long long ns;
-                bool ok = fgets(line, sizeof(line), f) && sscanf(line, "%llu", &ns) == 1;
-
-                fclose(f);
-                if (ok)
-                        return ns;
-        }
-
-        snprintf(path, sizeof(path), "/proc/%i/stat", (int) pid);
-        f = fopen(path, "re");
-        if (!f)
-                return 0;
-        if (fgets(line, sizeof(line), f)) {
-                const char *s = strrchr(line, ')');
-                unsigned long long ut = 0, st = 0;
-
-                if (s && sscanf(s + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) == 2)
-                        sum = (ut + st) * (1000000000ULL / (uint64_t) sysconf(_SC_CLK_TCK));
-        }
-        fclose(f);
-        return sum;
-}
-
-static uint64_t self_cpu_ns(void) {
-        struct rusage ru;
-
-        (void) getrusage(RUSAGE_SELF, &ru);
-        return ((uint64_t) ru.ru_utime.tv_sec + (uint64_t) ru.ru_stime.tv_sec) * 1000000000ULL +
-               ((uint64_t) ru.ru_utime.tv_usec + (uint64_t) ru.ru_stime.tv_usec) * 1000ULL;
-}
-
 /* ---------- the plugin and calls ---------- */
 
-static Host *host;
-static uint8_t payload16[16];
-static uint8_t payload64k[64 * 1024];
-
-static const char *error_text(const sd_bus_error *error, int r) {
-        return error && error->message ? error->message : strerror(-r);
-}
+Host *host;
+uint8_t payload16[16];
+uint8_t payload64k[64 * 1024];
 
 static HostPlugin *plugin_add(const char *name) {
         HostPluginSettings s;
@@ -307,39 +130,6 @@ static void plugin_remove(HostPlugin *p) {
         host_plugin_free(p);
 }
 
-static int echo(SdloopPeer *peer, const void *data, size_t size, bool verify, sd_bus_error *error) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
-        const void *d;
-        size_t n;
-        int r;
-
-        r = sdloop_peer_new_call(peer, SDLOOP_ROOT_PATH, "org.sdloop1.Bench", "Echo", &m);
-        if (r < 0)
-                return r;
-        r = sdloop_append_bytes(m, data, size);
-        if (r < 0)
-                return r;
-        r = sdloop_peer_call(peer, m, 0, &reply, error);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_read_array(reply, 'y', &d, &n);
-        if (r < 0)
-                return sdloop_error_invalid(error, "Echo reply.echo", "%s", strerror(-r));
-        if (n != size || (verify && memcmp(d, data, n) != 0))
-                return sdloop_error_invalid(error, "Echo reply.echo", "not the payload sent (%zu bytes, sent %zu)",
-                                            n, size);
-        return 0;
-}
-
-static void echo_or_die(SdloopPeer *peer, const void *data, size_t size, bool verify) {
-        sd_bus_error error = SD_BUS_ERROR_NULL;
-        int r;
-
-        r = echo(peer, data, size, verify, &error);
-        if (r < 0)
-                die("Echo: %s", error_text(&error, r));
-}
-
 /* An Echo that waits out a restart: reconnect through the host and call again, as host_handle_call()
  * does for handles. */
 static int echo_recovering(HostPlugin *p, uint64_t deadline_usec, sd_bus_error *error) {
@@ -358,8 +148,7 @@ static int echo_recovering(HostPlugin *p, uint64_t deadline_usec, sd_bus_error *
                 if (!sd_bus_error_has_name(error, SDLOOP_ERROR_PLUGIN_UNAVAILABLE) || host_now() >= deadline_usec)
                         return r;
                 /* The loss may not be seen yet: let the loop notice it. */
-                (void) sd_event_run(host->event, 0);
-                host_run_work(host);
+                turn_loop(0);
         }
 }
 
@@ -370,8 +159,7 @@ static const SdloopReportTimestamp bench_ts = {
         .round = 7,
 };
 
-static int factory_create(HostHandle *h, SdloopPeer *peer, const char *parent_path, char **ret,
-                          sd_bus_error *error) {
+static int factory_create(HostHandle *h, SdloopPeer *peer, const char *parent_path, sd_bus_slot **ret_slot) {
         static const SdloopMedianDeps deps = {
                 .provider = "/org/sdloop1/host/provider/1",
                 .data_source = "/org/sdloop1/host/data_source/1",
@@ -379,12 +167,10 @@ static int factory_create(HostHandle *h, SdloopPeer *peer, const char *parent_pa
                 .error_log = "/org/sdloop1/host/error_log/1",
         };
 
-        return sdloop_plugin_median_new_median_factory(peer, &deps, ret, error);
+        return sdloop_plugin_median_new_median_factory_async(peer, &deps, NULL, host_handle_created_reply, h, ret_slot);
 }
 
-static int reporting_plugin_create(HostHandle *h, SdloopPeer *peer, const char *parent_path, char **ret,
-                                   sd_bus_error *error) {
-        _cleanup_(sdloop_reporting_plugin_info_done) SdloopReportingPluginInfo info = {};
+static int reporting_plugin_create(HostHandle *h, SdloopPeer *peer, const char *parent_path, sd_bus_slot **ret_slot) {
         SdloopReportingPluginConfig config = {
                 .oracle_id = 0,
                 .n = 4,
@@ -398,7 +184,9 @@ static int reporting_plugin_create(HostHandle *h, SdloopPeer *peer, const char *
         };
 
         memcpy(config.digest, bench_ts.digest, sizeof(config.digest));
-        return sdloop_reporting_plugin_factory_new_reporting_plugin(peer, parent_path, &config, ret, &info, error);
+        return sdloop_reporting_plugin_factory_new_reporting_plugin_async(peer, parent_path, &config, NULL,
+                                                                          host_handle_created_reporting_plugin_reply,
+                                                                          h, ret_slot);
 }
 
 static const HostHandleOps factory_ops = { .kind = "factory", .create = factory_create };
@@ -433,15 +221,6 @@ static void handles_new(HostPlugin *p, BenchHandles *ret) {
                 die("reporting plugin: %s", error_text(&error, r));
 }
 
-/* Serve the host's loop for @usec (top level), as a host waiting for work does. */
-static void idle(uint64_t usec) {
-        uint64_t end = host_now() + usec;
-
-        for (uint64_t n = host_now(); n < end; n = host_now()) {
-                (void) sd_event_run(host->event, end - n);
-                host_run_work(host);
-        }
-}
 
 /* ---------- 1. cold start ---------- */
 
@@ -553,232 +332,6 @@ static void latency_observation(HostPlugin *p, BenchHandles *bh, unsigned n) {
         samples_done(&handle);
 }
 
-/* ---------- 3. throughput ---------- */
-
-typedef struct Tput {
-        const char *mode;
-        unsigned callers, connections;
-        double seconds;
-        uint64_t calls;
-        uint64_t host_cpu_ns, plugin_cpu_ns;
-} Tput;
-
-static void json_tput(const Tput *t, bool first) {
-        fprintf(out, "%s\n    {\"mode\": \"%s\", \"callers\": %u, \"connections\": %u, \"duration_s\": %.3f, "
-                "\"calls\": %" PRIu64 ", \"calls_per_s\": %.0f, \"host_cpu_us_per_call\": %.2f, "
-                "\"plugin_cpu_us_per_call\": %.2f}",
-                first ? "" : ",", t->mode, t->callers, t->connections, t->seconds, t->calls,
-                (double) t->calls / t->seconds, (double) t->host_cpu_ns / 1000.0 / (double) t->calls,
-                (double) t->plugin_cpu_ns / 1000.0 / (double) t->calls);
-        fprintf(stderr, "  .. %-52s %9.0f calls/s  host %5.2f µs CPU/call  plugin %5.2f µs CPU/call\n", t->mode,
-                (double) t->calls / t->seconds, (double) t->host_cpu_ns / 1000.0 / (double) t->calls,
-                (double) t->plugin_cpu_ns / 1000.0 / (double) t->calls);
-}
-
-static void tput_begin(Tput *t, pid_t plugin, uint64_t *t0, uint64_t *h0, uint64_t *p0) {
-        *h0 = self_cpu_ns();
-        *p0 = proc_cpu_ns(plugin);
-        *t0 = now_ns();
-}
-
-static void tput_end(Tput *t, pid_t plugin, uint64_t t0, uint64_t h0, uint64_t p0) {
-        t->seconds = (double) (now_ns() - t0) / 1e9;
-        t->host_cpu_ns = self_cpu_ns() - h0;
-        t->plugin_cpu_ns = proc_cpu_ns(plugin) - p0;
-}
-
-/* One caller, synchronous calls. */
-static void tput_sync(HostPlugin *p, Tput *t) {
-        uint64_t t0, h0, p0, lim = (uint64_t) (arg_dur * 1e9);
-
-        *t = (Tput) { .mode = "1 caller, synchronous calls", .callers = 1, .connections = 1 };
-        tput_begin(t, (pid_t) p->main_pid, &t0, &h0, &p0);
-        for (;;) {
-                for (unsigned k = 0; k < 256; k++)
-                        echo_or_die(p->peer, payload16, sizeof(payload16), false);
-                t->calls += 256;
-                if (now_ns() - t0 >= lim)
-                        break;
-        }
-        tput_end(t, (pid_t) p->main_pid, t0, h0, p0);
-}
-
-/* Callers as asynchronous calls kept in flight on the event loop: each answered call issues the next. */
-typedef struct AsyncCaller {
-        SdloopPeer *peer;
-        uint64_t calls;
-        bool stop, busy;
-        int error;
-} AsyncCaller;
-
-static int async_issue(AsyncCaller *c);
-
-static void on_async_reply(SdloopPeer *peer, int r, sd_bus_message *reply, sd_bus_error *error, void *userdata) {
-        AsyncCaller *c = userdata;
-        const void *d;
-        size_t n;
-
-        c->busy = false;
-        if (r < 0 || sd_bus_message_read_array(reply, 'y', &d, &n) < 0 || n != sizeof(payload16)) {
-                c->error = -EIO;
-                return;
-        }
-        c->calls++;
-        if (!c->stop)
-                c->error = async_issue(c);
-}
-
-static int async_issue(AsyncCaller *c) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
-        int r;
-
-        r = sdloop_peer_new_call(c->peer, SDLOOP_ROOT_PATH, "org.sdloop1.Bench", "Echo", &m);
-        if (r < 0)
-                return r;
-        r = sdloop_append_bytes(m, payload16, sizeof(payload16));
-        if (r < 0)
-                return r;
-        r = sdloop_peer_call_async(c->peer, m, NULL, on_async_reply, c, NULL);
-        if (r < 0)
-                return r;
-        c->busy = true;
-        return 0;
-}
-
-static SdloopPeer *extra_connection(HostPlugin *p, sd_event *event) {
-        sd_bus_error error = SD_BUS_ERROR_NULL;
-        SdloopPeer *peer;
-        int r;
-
-        r = sdloop_peer_connect(event, p->settings.socket_path, &peer);
-        if (r < 0)
-                die("connect %s: %s", p->settings.socket_path, strerror(-r));
-        r = sdloop_peer_handshake(peer, "bench", NULL, &error);
-        if (r < 0)
-                die("handshake: %s", error_text(&error, r));
-        return peer;
-}
-
-static void extra_connection_close(SdloopPeer *peer) {
-        sdloop_peer_disconnect(peer);
-        sdloop_peer_unref(peer);
-}
-
-static void tput_async(HostPlugin *p, Tput *t, const char *mode, unsigned callers, unsigned connections) {
-        AsyncCaller c[8] = {};
-        SdloopPeer *peers[8] = {};
-        uint64_t t0, h0, p0, lim = (uint64_t) (arg_dur * 1e9);
-        bool busy;
-
-        assert(callers <= 8 && connections <= callers && callers % connections == 0);
-        *t = (Tput) { .mode = mode, .callers = callers, .connections = connections };
-
-        for (unsigned i = 0; i < connections; i++)
-                peers[i] = connections == 1 ? sdloop_peer_ref(p->peer) : extra_connection(p, host->event);
-        for (unsigned i = 0; i < callers; i++)
-                c[i].peer = peers[i % connections];
-
-        /* Warm up, then measure. */
-        for (unsigned i = 0; i < callers; i++)
-                if (async_issue(&c[i]) < 0)
-                        die("async Echo");
-        tput_begin(t, (pid_t) p->main_pid, &t0, &h0, &p0);
-        for (unsigned i = 0; i < callers; i++)
-                c[i].calls = 0;
-        while (now_ns() - t0 < lim) {
-                (void) sd_event_run(host->event, 100 * USEC_PER_MSEC);
-                for (unsigned i = 0; i < callers; i++)
-                        if (c[i].error < 0)
-                                die("async Echo failed: %s", strerror(-c[i].error));
-        }
-        for (unsigned i = 0; i < callers; i++) {
-                c[i].stop = true;
-                t->calls += c[i].calls;
-        }
-        tput_end(t, (pid_t) p->main_pid, t0, h0, p0);
-
-        /* Drain what is still in flight. */
-        do {
-                busy = false;
-                for (unsigned i = 0; i < callers; i++)
-                        busy = busy || c[i].busy;
-                if (busy)
-                        (void) sd_event_run(host->event, 100 * USEC_PER_MSEC);
-        } while (busy);
-
-        for (unsigned i = 0; i < connections; i++) {
-                if (connections == 1)
-                        sdloop_peer_unref(peers[i]);
-                else
-                        extra_connection_close(peers[i]);
-        }
-}
-
-static void pump_host(void *userdata) {
-        host_run_work(userdata);
-}
-
-/* Callers as threads, each with its own connection and event loop, making synchronous calls: the shape of
- * the anchor's 8 goroutines, minus the shared connection. */
-typedef struct ThreadCaller {
-        HostPlugin *plugin;
-        pthread_t thread;
-        uint64_t calls;
-        atomic_bool *stop;
-        atomic_uint *ready;
-} ThreadCaller;
-
-static void *thread_caller(void *userdata) {
-        ThreadCaller *c = userdata;
-        sd_event *event = NULL;
-        SdloopPeer *peer;
-
-        if (sd_event_new(&event) < 0)
-                die("sd_event_new");
-        peer = extra_connection(c->plugin, event);
-        for (unsigned i = 0; i < 200; i++)
-                echo_or_die(peer, payload16, sizeof(payload16), false);
-        atomic_fetch_add(c->ready, 1);
-        while (!atomic_load(c->stop)) {
-                echo_or_die(peer, payload16, sizeof(payload16), false);
-                c->calls++;
-        }
-        extra_connection_close(peer);
-        sd_event_unref(event);
-        return NULL;
-}
-
-static void tput_threads(HostPlugin *p, Tput *t, unsigned callers) {
-        ThreadCaller c[8] = {};
-        atomic_bool stop = false;
-        atomic_uint ready = 0;
-        uint64_t t0, h0, p0, base[8];
-
-        assert(callers <= 8);
-        *t = (Tput) { .mode = "8 threads, 1 connection each, synchronous calls", .callers = callers,
-                      .connections = callers };
-
-        /* The host's top-level work hook is not for other threads; nothing is queued meanwhile. */
-        sdloop_set_pump_hook(NULL, NULL);
-        for (unsigned i = 0; i < callers; i++) {
-                c[i] = (ThreadCaller) { .plugin = p, .stop = &stop, .ready = &ready };
-                if (pthread_create(&c[i].thread, NULL, thread_caller, &c[i]) != 0)
-                        die("pthread_create");
-        }
-        while (atomic_load(&ready) < callers)
-                usleep(1000);
-        for (unsigned i = 0; i < callers; i++)
-                base[i] = __atomic_load_n(&c[i].calls, __ATOMIC_RELAXED);
-        tput_begin(t, (pid_t) p->main_pid, &t0, &h0, &p0);
-        usleep((useconds_t) (arg_dur * 1e6));
-        for (unsigned i = 0; i < callers; i++)
-                t->calls += __atomic_load_n(&c[i].calls, __ATOMIC_RELAXED) - base[i];
-        tput_end(t, (pid_t) p->main_pid, t0, h0, p0);
-        atomic_store(&stop, true);
-        for (unsigned i = 0; i < callers; i++)
-                pthread_join(c[i].thread, NULL);
-        sdloop_set_pump_hook(pump_host, host);
-}
 
 /* ---------- 4. recovery ---------- */
 
@@ -879,6 +432,11 @@ static void bench_recovery(void) {
 
 /* ---------- 5. scale ---------- */
 
+static void closedirp(DIR **d) {
+        if (*d)
+                closedir(*d);
+}
+
 static unsigned count_fds(void) {
         _cleanup_(closedirp) DIR *d = opendir("/proc/self/fd");
         unsigned n = 0;
@@ -951,7 +509,7 @@ static void bench_scale(void) {
         free(ps);
 }
 
-/* ---------- long-lived plugin: latency, throughput, memory ---------- */
+/* ---------- long-lived plugin: latency, throughput, concurrency, memory ---------- */
 
 static void memory_snapshot(HostPlugin *p, const char *when, bool first) {
         pid_t pp = (pid_t) p->main_pid, hp = getpid();
@@ -972,7 +530,8 @@ static void bench_steady(void) {
         HostPlugin *p;
         FILE *saved;
 
-        fprintf(stderr, "== one long-lived plugin (%s backend): latency, throughput, memory\n", arg_backend->name);
+        fprintf(stderr, "== one long-lived plugin (%s backend): latency, throughput, concurrency, memory\n",
+                arg_backend->name);
         p = plugin_add("bench");
         plugin_start(p);
         handles_new(p, &bh);
@@ -997,22 +556,11 @@ static void bench_steady(void) {
                 fputs("}", out);
         }
 
-        if (section("throughput")) {
-                Tput t;
-
-                fprintf(stderr, "== throughput, 16-byte Echo, %.1f s each\n", arg_dur);
-                json_key("throughput_echo16");
-                fputs("[", out);
-                tput_sync(p, &t);
-                json_tput(&t, true);
-                tput_async(p, &t, "8 calls in flight on 1 connection (async, one event loop)", 8, 1);
-                json_tput(&t, false);
-                tput_async(p, &t, "8 connections, 1 call in flight each (async, one event loop)", 8, 8);
-                json_tput(&t, false);
-                tput_threads(p, &t, 8);
-                json_tput(&t, false);
-                fputs("]", out);
-        }
+        if (section("throughput"))
+                bench_throughput(p, arg_dur);
+        /* At least the anchor's 500 pings while 8 Waits are in flight. */
+        if (section("concurrency"))
+                bench_concurrency(p, arg_wait_ms * USEC_PER_MSEC, arg_wait_reps, 500);
 
         json_key("memory_kib");
         fprintf(out, "{%s", mem_warm);
@@ -1029,10 +577,12 @@ static void help(void) {
                 "%s [OPTIONS] --plugin PATH\n\n"
                 "  --plugin PATH          the bench plugin binary\n"
                 "  --backend exec|system  supervisor backend (default exec)\n"
-                "  --only LIST            sections: start,rpc,throughput,recovery,scale (default all)\n"
+                "  --only LIST            sections: start,rpc,throughput,concurrency,recovery,scale (default all)\n"
                 "  --sandbox yes|no       systemd backends: hardening and DynamicUser= (default yes)\n"
                 "  --dynamic-user yes|no  system backend: DynamicUser= (default: with the sandbox)\n"
                 "  --host-heap MIB        give the host a touched heap of this size, as a real host has\n"
+                "  --wait-ms N            how long each Bench.Wait of the concurrency figures waits (default 50)\n"
+                "  --wait-reps N          repetitions of each concurrency figure (default 10)\n"
                 "  --starts N --n16 N --n64k N --nobs N --dur SEC --recoveries N --scale N\n",
                 program_invocation_short_name);
 }
@@ -1062,6 +612,8 @@ static void parse_argv(int argc, char *argv[]) {
                 { "sandbox",    required_argument, NULL, 8 },
                 { "host-heap",  required_argument, NULL, 9 },
                 { "dynamic-user", required_argument, NULL, 10 },
+                { "wait-ms",    required_argument, NULL, 11 },
+                { "wait-reps",  required_argument, NULL, 12 },
                 {}
         };
         int c;
@@ -1107,6 +659,12 @@ static void parse_argv(int argc, char *argv[]) {
                                 die("--dynamic-user yes|no");
                         arg_dynamic_user = streq(optarg, "yes");
                         break;
+                case 11:
+                        arg_wait_ms = parse_unsigned(optarg);
+                        if (arg_wait_ms > 10000)
+                                die("--wait-ms: at most 10000 (the bench plugin's bound)");
+                        break;
+                case 12: arg_wait_reps = MAX(parse_unsigned(optarg), 1U); break;
                 default:
                         help();
                         exit(EXIT_FAILURE);
@@ -1205,7 +763,7 @@ int main(int argc, char *argv[]) {
 
         if (section("start"))
                 bench_start();
-        if (section("rpc") || section("throughput"))
+        if (section("rpc") || section("throughput") || section("concurrency"))
                 bench_steady();
         if (section("recovery"))
                 bench_recovery();

@@ -5,7 +5,9 @@
 # For every DBUS_DIR/*.xml: well-formed (xmllint if present, and python3), the introspection
 # DOCTYPE, one <node> holding one <interface> named like the file, exactly one
 # org.freedesktop.DBus.Description annotation on every method, signal and property, every arg
-# named with a valid direction, valid member names and type signatures, no duplicates.
+# named with a valid direction, valid member names and type signatures, no duplicates, and every
+# org.sdloop1.Type annotation (on args and properties only) one of the semantic types of README.md
+# on an arg of that type's D-Bus signature.
 set -eu
 
 dir=${1:-$(dirname "$0")/../dbus}
@@ -29,6 +31,29 @@ DOCTYPE = '<!DOCTYPE node PUBLIC "-//freedesktop//DTD D-BUS Object Introspection
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 IFACE_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
 BASIC = set("ybnqiuxtdsogh")
+SDLOOP_TYPE = "org.sdloop1.Type"
+# The semantic types of dbus/README.md ("Semantic types") and the signatures each may annotate.
+SEMANTIC = {
+    "ConfigDigest": {"ay"},
+    "Decimal": {"s"},
+    "UUID": {"s"},
+    "JSON": {"s"},
+    "Count": {"i", "x"},
+    "ReportTimestamp": {"(ayuy)"},
+    "ReportContext": {"((ayuy)ay)"},
+    "ContractConfig": {"(aytaayasyaytay)"},
+    "RelayArgs": {"(sisbss)"},
+    "PluginArgs": {"(ss)"},
+    "ReportingPluginConfig": {"(ayyuuayaytttttt)"},
+    "ReportingPluginInfo": {"(sb(ttt))"},
+    "AttributedObservations": {"a(ayy)"},
+    "AttributedSignatures": {"a(ayy)"},
+    "ParsedObservations": {"a(ussy)"},
+    "ChainStatus": {"(sbs)"},
+    "NodeStatuses": {"a(ssss)"},
+    "OnchainConfig": {"(ss)"},
+    "HealthReport": {"a{ss}"},
+}
 
 
 def parse_type(sig, i, depth=0):
@@ -84,6 +109,29 @@ def check_desc(path, where, el, exactly_one):
                 err(path, "%s: %s must be one non-empty line" % (where, DESC))
         if not a.get("name") or a.get("value") is None:
             err(path, "%s: annotation without name or value" % where)
+        if a.get("name") == SDLOOP_TYPE and el.tag not in ("arg", "property"):
+            err(path, "%s: %s belongs on an arg or a property" % (where, SDLOOP_TYPE))
+
+
+def check_semantic(path, where, el):
+    """The org.sdloop1.Type annotations and other children of an <arg> or <property>."""
+    types = []
+    for child in el:
+        if child.tag != "annotation":
+            err(path, "%s: unexpected <%s>" % (where, child.tag))
+            continue
+        if not child.get("name") or child.get("value") is None:
+            err(path, "%s: annotation without name or value" % where)
+        elif child.get("name") == SDLOOP_TYPE:
+            types.append(child.get("value"))
+    if len(types) > 1:
+        err(path, "%s: %d %s annotations, want at most 1" % (where, len(types), SDLOOP_TYPE))
+    for t in types:
+        sigs = SEMANTIC.get(t)
+        if sigs is None:
+            err(path, "%s: unknown %s %r (known: %s)" % (where, SDLOOP_TYPE, t, ", ".join(sorted(SEMANTIC))))
+        elif el.get("type") not in sigs:
+            err(path, "%s: %s %s is %s, not %r" % (where, SDLOOP_TYPE, t, " or ".join(sorted(sigs)), el.get("type")))
 
 
 def check_args(path, where, el, kind):
@@ -104,6 +152,7 @@ def check_args(path, where, el, kind):
             err(path, "%s (%s): direction must be in or out, not %r" % (w, an, ad))
         if kind == "signal" and ad not in (None, "out"):
             err(path, "%s (%s): signal args have direction out, not %r" % (w, an, ad))
+        check_semantic(path, "%s (%s)" % (w, an), arg)
     for child in el:
         if child.tag not in ("arg", "annotation"):
             err(path, "%s: unexpected <%s>" % (where, child.tag))
@@ -163,9 +212,7 @@ def check(path):
             emits = [a.get("value") for a in el.findall("annotation") if a.get("name") == EMITS]
             if len(emits) > 1 or (emits and emits[0] not in ("true", "false", "invalidates", "const")):
                 err(path, "%s: bad %s %r" % (where, EMITS, emits))
-            for child in el:
-                if child.tag != "annotation":
-                    err(path, "%s: unexpected <%s>" % (where, child.tag))
+            check_semantic(path, where, el)
         else:
             check_args(path, where, el, el.tag)
     if count == 0:

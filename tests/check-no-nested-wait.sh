@@ -1,6 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# Nothing in libsdloop or the plugins may wait inside an event-loop callback. The run-time check
+# Nothing in libsdloop, the plugins, the host (src/host) or sdloopd may wait inside an event-loop callback. The run-time check
 # (SDLOOP_ABORT_ON_NESTED_WAIT=1, set for every test) catches a synchronous client call made from a
 # callback; this one catches the raw forms that bypass it: sd_event_run()/sd_event_loop() or a blocking
 # sd_bus_call() outside the two places that run the loop at top level.
@@ -10,14 +10,18 @@ set -eu
 root=${1:?usage: check-no-nested-wait.sh SOURCE_ROOT}
 cd "$root"
 
-# file:pattern pairs that are allowed: the synchronous client (top level only, refuses inside callbacks)
-# and the plugin runtime's main loop.
+# file:pattern pairs that are allowed: the synchronous client (top level only, refuses inside callbacks),
+# the plugin runtime's main loop, and the host's main loop with its top-level wait (host_run(),
+# host_run_until(), which refuses inside callbacks). The systemd backend still creates its transient
+# units with a blocking call to the service manager (not to a plugin).
 allowed='src/libsdloop/client.c:sd_event_run
 src/libsdloop/client.c:sd_bus_call
-src/libsdloop/plugin.c:sd_event_loop'
+src/libsdloop/plugin.c:sd_event_loop
+src/host/host.c:sd_event_run
+src/host/backend-systemd.c:sd_bus_call'
 
 rc=0
-for f in $(find src/libsdloop plugins -name '*.c' | sort); do
+for f in $(find src/libsdloop src/host src/sdloopd plugins -name '*.c' | sort); do
         for pat in sd_event_run sd_event_loop sd_bus_call; do
                 grep -n "\\b$pat *(" "$f" >/dev/null 2>&1 || continue
                 if printf '%s\n' "$allowed" | grep -qx "$f:$pat"; then
@@ -35,5 +39,5 @@ for f in $(find plugins -name '*.c' | sort); do
                 rc=1
         fi
 done
-[ $rc = 0 ] && echo "check-no-nested-wait: no waiting call in src/libsdloop or plugins"
+[ $rc = 0 ] && echo "check-no-nested-wait: no waiting call in src/libsdloop, src/host, src/sdloopd or plugins"
 exit $rc

@@ -238,8 +238,9 @@ static int relayer_on_connect(HostPlugin *p, SdloopPeer *peer, void *userdata) {
         return static_keystore_new(peer, NULL);
 }
 
-static int relayer_create(HostHandle *h, SdloopPeer *peer, const char *parent_path, char **ret, sd_bus_error *error) {
-        return sdloop_plugin_relayer_new_relayer(peer, FIXTURE_CONFIG_TOML, STATIC_KEYSTORE_PATH, ret, error);
+static int relayer_create(HostHandle *h, SdloopPeer *peer, const char *parent_path, sd_bus_slot **ret_slot) {
+        return sdloop_plugin_relayer_new_relayer_async(peer, FIXTURE_CONFIG_TOML, STATIC_KEYSTORE_PATH, NULL, host_handle_created_reply, h,
+                                                       ret_slot);
 }
 
 static const HostHandleOps relayer_ops = { .kind = "relayer", .create = relayer_create };

@@ -437,6 +437,25 @@ START_TEST(test_command) {
         expect_error("{\"type\": \"command\", \"argv\": [\"/nonexistent/price\"]}",
                      "exited with status 127: cannot execute /nonexistent/price");
 
+        /* Its stderr is its own bytes: escaped, and cut after a whole character, the error can travel over
+         * D-Bus and into a log line. */
+        {
+                _cleanup_(host_feed_source_config_freep) HostFeedSourceConfig *c =
+                        parse("{\"type\": \"command\", \"argv\": [\"/bin/sh\", \"-c\", "
+                              "\"{ printf '\\\\377\\\\033[1m'; for i in $(seq 300); do printf '\\\\303\\\\251'; done; } >&2; "
+                              "exit 3\"]}");
+                _cleanup_(host_feed_source_freep) HostFeedSource *src = NULL;
+                Result r;
+
+                ck_assert_int_eq(host_feed_source_new(c, event, 0, &src), 0);
+                fetch(src, 1, &r);
+                ck_assert_msg(r.error && strstr(r.error, "exited with status 3: \\xff\\x1b[1m\xc3\xa9\xc3\xa9"),
+                              "error: %s", strempty(r.error));
+                ck_assert_msg(strlen(r.error) < 400, "error of %zu bytes", strlen(r.error));
+                ck_assert_str_eq(r.error + strlen(r.error) - 5, "\xc3\xa9\xe2\x80\xa6");
+                result_done(&r);
+        }
+
         /* A command that hangs is killed at its timeout, children included. */
         {
                 uint64_t start = host_now();

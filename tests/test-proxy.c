@@ -6,13 +6,16 @@
  *                                              └──── forwards to ─────┘              [exports PROVIDER_PATH]
  *
  * The median side calls PROXY_PATH and must see exactly what the relayer's object answers, or
- * org.sdloop1.Error.PluginUnavailable when the relayer is not there. */
+ * org.sdloop1.Error.PluginUnavailable when the relayer is not there; the relayer sees the caller's
+ * context come with each call; the signals of the relayer's object reach the median side from PROXY_PATH,
+ * and no others do. */
 
 #include <check.h>
 #include <sys/socket.h>
 
 #include "macro.h"
 #include "test-util.h"
+#include "util.h"
 #include "sdloop.h"
 
 #define PROVIDER_PATH  "/org/sdloop1/provider/1"
@@ -46,9 +49,17 @@ static struct {
         ArrivalAction arrival_action;
         unsigned n_arrivals;
         unsigned n_target_set;
+        uint64_t t_target_set; /* CLOCK_MONOTONIC, when the timer set the target */
+
+        /* The deadline of the Context.Set the relayer last received, and that of the last call it got. */
+        uint64_t next_deadline, seen_deadline;
+
+        /* Signals that reached the median side, and the last one. */
+        unsigned n_signals;
+        sd_bus_message *signal;
 } state;
 
-static sd_bus_slot *arrival_filter;
+static sd_bus_slot *arrival_filter, *median_signals;
 
 /* --- the relayer's object ---------------------------------------------------------------------------- */
 
@@ -129,6 +140,31 @@ static const SdloopObjectOps provider_ops = {
         .name = "test-provider",
 };
 
+/* Filters run before object callbacks: the context that came with a call to the provider, off the wire. */
+static int on_relayer_message(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        const char *key;
+        int r;
+
+        if (sd_bus_message_is_method_call(m, "org.sdloop1.Context", "Set")) {
+                ck_assert_int_gt(sd_bus_message_enter_container(m, 'a', "{sv}"), 0);
+                while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
+                        ck_assert_int_gt(sd_bus_message_read(m, "s", &key), 0);
+                        if (streq(key, "deadline_usec"))
+                                ck_assert_int_gt(sd_bus_message_read(m, "v", "t", &state.next_deadline), 0);
+                        else
+                                ck_assert_int_ge(sd_bus_message_skip(m, "v"), 0);
+                        ck_assert_int_gt(sd_bus_message_exit_container(m), 0);
+                }
+                ck_assert_int_ge(r, 0);
+                ck_assert_int_ge(sd_bus_message_rewind(m, true), 0);
+        } else if (sd_bus_message_is_method_call(m, NULL, NULL) &&
+                   streq_ptr(sd_bus_message_get_path(m), PROVIDER_PATH)) {
+                state.seen_deadline = state.next_deadline;
+                state.next_deadline = SDLOOP_DEADLINE_NONE;
+        }
+        return 0;
+}
+
 /* A relayer plugin and the host's connection to it, with the provider object exported. */
 static void relayer_start(SdloopPeer **ret_relayer, SdloopPeer **ret_host_relayer) {
         SdloopObject *o;
@@ -142,12 +178,14 @@ static void relayer_start(SdloopPeer **ret_relayer, SdloopPeer **ret_host_relaye
 
         ck_assert_int_ge(sdloop_object_new_at(*ret_relayer, NULL, PROVIDER_PATH, &provider_ops, NULL, &o), 0);
         ck_assert_int_ge(sdloop_object_add_interface(o, TEST_INTERFACE, echo_vtable, NULL, NULL), 0);
+        ck_assert_int_ge(sd_bus_add_filter(sdloop_peer_get_bus(*ret_relayer), NULL, on_relayer_message, NULL), 0);
 }
 
 /* --- the host: arrival filter and the timer that sets the target ------------------------------------- */
 
 static int on_set_target_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         state.n_target_set++;
+        state.t_target_set = now_monotonic_usec();
         ck_assert_int_ge(sdloop_proxy_set_target(proxy, host_relayer, PROVIDER_PATH), 0);
         return 0;
 }
@@ -178,10 +216,24 @@ static int on_arrival(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         return 0;
 }
 
+/* --- the median side: every signal that reaches it ---------------------------------------------------- */
+
+static int on_median_signal(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        /* The connection's own Disconnected does not come from the other side. */
+        if (sd_bus_message_is_signal(m, "org.freedesktop.DBus.Local", NULL))
+                return 0;
+
+        state.n_signals++;
+        sd_bus_message_unref(state.signal);
+        state.signal = sd_bus_message_ref(m);
+        return 0;
+}
+
 static void setup(void) {
         int fds[2];
 
         memset(&state, 0, sizeof(state));
+        state.next_deadline = state.seen_deadline = SDLOOP_DEADLINE_NONE;
         ck_assert_int_ge(sd_event_new(&event), 0);
 
         relayer_start(&relayer, &host_relayer);
@@ -192,6 +244,8 @@ static void setup(void) {
         ck_assert_int_ge(sdloop_peer_set_description(median, "median"), 0);
         ck_assert_int_ge(sdloop_peer_set_description(host_median, "host→median"), 0);
         ck_assert_int_ge(sd_bus_add_filter(sdloop_peer_get_bus(host_median), &arrival_filter, on_arrival, NULL), 0);
+        ck_assert_int_ge(sd_bus_match_signal(sdloop_peer_get_bus(median), &median_signals, NULL, NULL, NULL, NULL,
+                                             on_median_signal, NULL), 0);
 
         ck_assert_int_ge(sdloop_proxy_new(host_median, PROXY_PATH, host_relayer, PROVIDER_PATH, &proxy), 0);
         ck_assert_str_eq(sdloop_proxy_get_path(proxy), PROXY_PATH);
@@ -200,7 +254,9 @@ static void setup(void) {
 static void teardown(void) {
         proxy = sdloop_proxy_free(proxy);
         arrival_filter = sd_bus_slot_unref(arrival_filter);
+        median_signals = sd_bus_slot_unref(median_signals);
         state.hung = sd_bus_message_unref(state.hung);
+        state.signal = sd_bus_message_unref(state.signal);
         median = sdloop_peer_unref(median);
         host_median = sdloop_peer_unref(host_median);
         host_relayer = sdloop_peer_unref(host_relayer);
@@ -210,12 +266,10 @@ static void teardown(void) {
 
 /* --- calls from the median side ---------------------------------------------------------------------- */
 
-static int call_echo(sd_bus_message **ret_reply, sd_bus_error *error) {
+/* Echo()'s arguments, also those of the signals the relayer's object emits. */
+static void append_echo_args(sd_bus_message *m) {
         static const uint8_t blob[] = { 0, 1, 2, 254, 255 };
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
-        int r;
 
-        ck_assert_int_ge(sdloop_peer_new_call(median, PROXY_PATH, TEST_INTERFACE, "Echo", &m), 0);
         ck_assert_int_ge(sd_bus_message_append(m, "si", "héllo", -7), 0);
         ck_assert_int_ge(sd_bus_message_append(m, "a(sv)", 3, "int", "x", (int64_t) -42, "str", "s", "forty-two",
                                                "list", "as", 2, "a", "b"), 0);
@@ -224,9 +278,18 @@ static int call_echo(sd_bus_message **ret_reply, sd_bus_error *error) {
         ck_assert_int_ge(sd_bus_message_append_array(m, 'y', blob, sizeof(blob)), 0);
         ck_assert_int_ge(sd_bus_message_close_container(m), 0);
         ck_assert_int_ge(sd_bus_message_append(m, "a{ss}", 2, "k1", "v1", "k2", ""), 0);
+}
 
-        r = sdloop_peer_call(median, m, 0, ret_reply, error);
-        return r;
+static int call_echo_timeout(uint64_t timeout_usec, sd_bus_message **ret_reply, sd_bus_error *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+
+        ck_assert_int_ge(sdloop_peer_new_call(median, PROXY_PATH, TEST_INTERFACE, "Echo", &m), 0);
+        append_echo_args(m);
+        return sdloop_peer_call(median, m, timeout_usec, ret_reply, error);
+}
+
+static int call_echo(sd_bus_message **ret_reply, sd_bus_error *error) {
+        return call_echo_timeout(0, ret_reply, error);
 }
 
 static void check_echo_reply(sd_bus_message *reply) {
@@ -462,6 +525,219 @@ START_TEST(test_bad_arguments) {
 }
 END_TEST
 
+START_TEST(test_context_forwarded) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        uint64_t t0, t1;
+        int r;
+
+        /* The caller's deadline, sooner than the proxy's own 25 s, reaches the relayer unchanged. */
+        t0 = now_monotonic_usec();
+        r = call_echo_timeout(5 * USEC_PER_SEC, &reply, &error);
+        t1 = now_monotonic_usec();
+        ck_assert_msg(r >= 0, "Echo: %s", strempty(error.message));
+        ck_assert_uint_ge(state.seen_deadline, t0 + 5 * USEC_PER_SEC);
+        ck_assert_uint_le(state.seen_deadline, t1 + 5 * USEC_PER_SEC);
+        reply = sd_bus_message_unref(reply);
+
+        /* The proxy's own timeout, sooner than the caller's (its announced default of 25 s). */
+        sdloop_peer_set_call_timeout(host_median, 2 * USEC_PER_SEC);
+        t0 = now_monotonic_usec();
+        r = call_echo(&reply, &error);
+        t1 = now_monotonic_usec();
+        ck_assert_msg(r >= 0, "Echo: %s", strempty(error.message));
+        ck_assert_uint_ge(state.seen_deadline, t0 + 2 * USEC_PER_SEC);
+        ck_assert_uint_le(state.seen_deadline, t1 + 2 * USEC_PER_SEC);
+}
+END_TEST
+
+START_TEST(test_context_kept_while_queued) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        uint64_t t0;
+        int r;
+
+        /* The deadline the call came with, not a new one counted from when it left the queue. */
+        ck_assert_int_ge(sdloop_proxy_set_target(proxy, NULL, NULL), 0);
+        state.arrival_action = ARRIVAL_ARM_SET_TARGET_TIMER;
+        t0 = now_monotonic_usec();
+        r = call_echo_timeout(5 * USEC_PER_SEC, &reply, &error);
+        ck_assert_msg(r >= 0, "Echo: %s", strempty(error.message));
+        ck_assert_uint_eq(state.n_target_set, 1);
+        ck_assert_uint_ge(state.seen_deadline, t0 + 5 * USEC_PER_SEC);
+        ck_assert_uint_lt(state.seen_deadline, state.t_target_set + 5 * USEC_PER_SEC);
+        reply = sd_bus_message_unref(reply);
+
+        /* The same when the proxy's own timeout is the sooner one. */
+        sdloop_peer_set_call_timeout(host_median, 2 * USEC_PER_SEC);
+        ck_assert_int_ge(sdloop_proxy_set_target(proxy, NULL, NULL), 0);
+        state.arrival_action = ARRIVAL_ARM_SET_TARGET_TIMER;
+        t0 = now_monotonic_usec();
+        r = call_echo(&reply, &error);
+        ck_assert_msg(r >= 0, "Echo: %s", strempty(error.message));
+        ck_assert_uint_eq(state.n_target_set, 2);
+        ck_assert_uint_ge(state.seen_deadline, t0 + 2 * USEC_PER_SEC);
+        ck_assert_uint_lt(state.seen_deadline, state.t_target_set + 2 * USEC_PER_SEC);
+}
+END_TEST
+
+/* --- signals ------------------------------------------------------------------------------------------ */
+
+static void emit_from(SdloopPeer *from, const char *path, const char *member) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *s = NULL;
+
+        ck_assert_int_ge(sd_bus_message_new_signal(sdloop_peer_get_bus(from), &s, path, TEST_INTERFACE, member), 0);
+        append_echo_args(s);
+        ck_assert_int_ge(sd_bus_send(NULL, s, NULL), 0);
+}
+
+/* When this returns, whatever @peer's other side sent before has been dispatched: it answers Peer.Ping
+ * only after what came first. */
+static void sync_with(SdloopPeer *peer) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        int r;
+
+        r = sdloop_peer_call_method(peer, "/", "org.freedesktop.DBus.Peer", "Ping", NULL, &error, NULL);
+        ck_assert_msg(r >= 0, "Ping: %s", strempty(error.message));
+}
+
+/* The signals @host_side's relayer emitted so far have reached the host, and what the proxy made of them
+ * has reached the median side. */
+static void sync_signals(SdloopPeer *host_side) {
+        sync_with(host_side);
+        sync_with(median);
+}
+
+static void assert_last_signal(const char *member) {
+        ck_assert_ptr_nonnull(state.signal);
+        ck_assert_str_eq(sd_bus_message_get_path(state.signal), PROXY_PATH);
+        ck_assert_str_eq(sd_bus_message_get_interface(state.signal), TEST_INTERFACE);
+        ck_assert_str_eq(sd_bus_message_get_member(state.signal), member);
+        ck_assert_int_ge(sd_bus_message_rewind(state.signal, true), 0);
+        check_echo_reply(state.signal);
+}
+
+static struct {
+        unsigned n;
+        uint64_t block;
+        uint8_t digest[SDLOOP_DIGEST_SIZE];
+} config_changed;
+
+static int on_config_changed(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        const void *digest;
+        size_t size;
+
+        ck_assert_int_gt(sd_bus_message_read(m, "t", &config_changed.block), 0);
+        ck_assert_int_gt(sd_bus_message_read_array(m, 'y', &digest, &size), 0);
+        ck_assert_uint_eq(size, SDLOOP_DIGEST_SIZE);
+        memcpy(config_changed.digest, digest, size);
+        config_changed.n++;
+        return 0;
+}
+
+START_TEST(test_signals_forwarded) {
+        static const uint8_t digest[SDLOOP_DIGEST_SIZE] = { 0x5d, 0x10, 0x42, [31] = 0xff };
+        _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *watch = NULL;
+
+        emit_from(relayer, PROVIDER_PATH, "Changed");
+        sync_signals(host_relayer);
+        ck_assert_uint_eq(state.n_signals, 1);
+        assert_last_signal("Changed");
+
+        /* Any interface, with or without arguments: ConfigChanged as a provider sends it, seen by the
+         * library's own watch on the proxy's path. */
+        memset(&config_changed, 0, sizeof(config_changed));
+        ck_assert_int_ge(sdloop_contract_config_tracker_watch(median, PROXY_PATH, &watch, on_config_changed, NULL), 0);
+        ck_assert_int_ge(sdloop_contract_config_tracker_emit_config_changed(sdloop_peer_find_object(relayer,
+                                                                                                    PROVIDER_PATH),
+                                                                            4242, digest), 0);
+        ck_assert_int_ge(sd_bus_emit_signal(sdloop_peer_get_bus(relayer), PROVIDER_PATH, "org.example.Other", "Poke",
+                                            NULL), 0);
+        sync_signals(host_relayer);
+        ck_assert_uint_eq(state.n_signals, 3);
+        ck_assert_uint_eq(config_changed.n, 1);
+        ck_assert_uint_eq(config_changed.block, 4242);
+        ck_assert_mem_eq(config_changed.digest, digest, SDLOOP_DIGEST_SIZE);
+        ck_assert_str_eq(sd_bus_message_get_path(state.signal), PROXY_PATH);
+        ck_assert(sd_bus_message_is_signal(state.signal, "org.example.Other", "Poke"));
+        ck_assert_str_eq(sd_bus_message_get_signature(state.signal, true), "");
+
+        /* Calls still work in between. */
+        assert_echo_works();
+        emit_from(relayer, PROVIDER_PATH, "Again");
+        sync_signals(host_relayer);
+        ck_assert_uint_eq(state.n_signals, 4);
+        assert_last_signal("Again");
+}
+END_TEST
+
+START_TEST(test_signals_of_other_objects_dropped) {
+        emit_from(relayer, "/org/sdloop1/provider/2", "Changed");
+        emit_from(relayer, PROVIDER_PATH "/child", "Changed");
+        emit_from(relayer, "/org/sdloop1/provider", "Changed");
+        emit_from(relayer, SDLOOP_ROOT_PATH, "Changed");
+        sync_signals(host_relayer);
+        ck_assert_uint_eq(state.n_signals, 0);
+
+        /* The relayer connection's traffic did pass: the provider's own signal does come through. */
+        emit_from(relayer, PROVIDER_PATH, "Changed");
+        sync_signals(host_relayer);
+        ck_assert_uint_eq(state.n_signals, 1);
+}
+END_TEST
+
+START_TEST(test_signals_follow_target) {
+        _cleanup_(sdloop_peer_unrefp) SdloopPeer *relayer2 = NULL, *host_relayer2 = NULL;
+
+        /* Down: nothing comes through. */
+        ck_assert_int_ge(sdloop_proxy_set_target(proxy, NULL, NULL), 0);
+        emit_from(relayer, PROVIDER_PATH, "WhileDown");
+        sync_signals(host_relayer);
+        ck_assert_uint_eq(state.n_signals, 0);
+
+        /* The relayer restarted: a new connection with the same object path. Only the new one is heard. */
+        relayer_start(&relayer2, &host_relayer2);
+        ck_assert_int_ge(sdloop_proxy_set_target(proxy, host_relayer2, PROVIDER_PATH), 0);
+        emit_from(relayer, PROVIDER_PATH, "Old");
+        emit_from(relayer2, PROVIDER_PATH, "New");
+        sync_signals(host_relayer);
+        sync_signals(host_relayer2);
+        ck_assert_uint_eq(state.n_signals, 1);
+        assert_last_signal("New");
+
+        /* Another object on the same connection, set twice: one match, on the new path only. */
+        ck_assert_int_ge(sdloop_proxy_set_target(proxy, host_relayer2, "/org/sdloop1/provider/2"), 0);
+        ck_assert_int_ge(sdloop_proxy_set_target(proxy, host_relayer2, "/org/sdloop1/provider/2"), 0);
+        emit_from(relayer2, PROVIDER_PATH, "Old");
+        emit_from(relayer2, "/org/sdloop1/provider/2", "Moved");
+        sync_signals(host_relayer2);
+        ck_assert_uint_eq(state.n_signals, 2);
+        assert_last_signal("Moved");
+
+        /* A refused target keeps the old match. */
+        ck_assert_int_eq(sdloop_proxy_set_target(proxy, host_relayer, "bad"), -EINVAL);
+        emit_from(relayer2, "/org/sdloop1/provider/2", "Kept");
+        sync_signals(host_relayer2);
+        ck_assert_uint_eq(state.n_signals, 3);
+        assert_last_signal("Kept");
+
+        /* Gone with the proxy. */
+        proxy = sdloop_proxy_free(proxy);
+        emit_from(relayer2, "/org/sdloop1/provider/2", "Late");
+        sync_signals(host_relayer2);
+        ck_assert_uint_eq(state.n_signals, 3);
+}
+END_TEST
+
+START_TEST(test_signals_dropped_without_proxy_side) {
+        /* The median connection is gone (the plugin restarts): the signal goes nowhere, quietly. */
+        sdloop_peer_disconnect(host_median);
+        emit_from(relayer, PROVIDER_PATH, "Changed");
+        sync_with(host_relayer);
+        ck_assert_uint_eq(state.n_signals, 0);
+}
+END_TEST
+
 static Suite *proxy_suite(void) {
         Suite *s = suite_create("proxy");
         TCase *tc = tcase_create("proxy");
@@ -476,6 +752,12 @@ static Suite *proxy_suite(void) {
         tcase_add_test(tc, test_host_drops_target_mid_call);
         tcase_add_test(tc, test_free_answers_calls);
         tcase_add_test(tc, test_bad_arguments);
+        tcase_add_test(tc, test_context_forwarded);
+        tcase_add_test(tc, test_context_kept_while_queued);
+        tcase_add_test(tc, test_signals_forwarded);
+        tcase_add_test(tc, test_signals_of_other_objects_dropped);
+        tcase_add_test(tc, test_signals_follow_target);
+        tcase_add_test(tc, test_signals_dropped_without_proxy_side);
         suite_add_tcase(s, tc);
         return s;
 }

@@ -66,16 +66,17 @@ static int median_on_connect(HostPlugin *p, SdloopPeer *peer, void *userdata) {
         return host_handle_watch(f->provider_h, f->proxy);
 }
 
-static int relayer_create(HostHandle *h, SdloopPeer *peer, const char *parent_path, char **ret, sd_bus_error *error) {
-        return sdloop_plugin_relayer_new_relayer(peer, FIXTURE_CONFIG_TOML, STATIC_KEYSTORE_PATH, ret, error);
+static int relayer_create(HostHandle *h, SdloopPeer *peer, const char *parent_path, sd_bus_slot **ret_slot) {
+        return sdloop_plugin_relayer_new_relayer_async(peer, FIXTURE_CONFIG_TOML, STATIC_KEYSTORE_PATH, NULL, host_handle_created_reply, h,
+                                                       ret_slot);
 }
 
-static int provider_create(HostHandle *h, SdloopPeer *peer, const char *parent_path, char **ret, sd_bus_error *error) {
-        return sdloop_relayer_new_plugin_provider(peer, parent_path, &fixture_relay_args, &fixture_plugin_args, ret,
-                                                  error);
+static int provider_create(HostHandle *h, SdloopPeer *peer, const char *parent_path, sd_bus_slot **ret_slot) {
+        return sdloop_relayer_new_plugin_provider_async(peer, parent_path, &fixture_relay_args, &fixture_plugin_args,
+                                                        NULL, host_handle_created_reply, h, ret_slot);
 }
 
-static int factory_create(HostHandle *h, SdloopPeer *peer, const char *parent_path, char **ret, sd_bus_error *error) {
+static int factory_create(HostHandle *h, SdloopPeer *peer, const char *parent_path, sd_bus_slot **ret_slot) {
         Fixture *f = h->data;
         SdloopMedianDeps deps = {
                 .provider = sdloop_proxy_get_path(f->proxy),
@@ -84,12 +85,19 @@ static int factory_create(HostHandle *h, SdloopPeer *peer, const char *parent_pa
                 .error_log = f->error_log,
         };
 
-        return sdloop_plugin_median_new_median_factory(peer, &deps, ret, error);
+        return sdloop_plugin_median_new_median_factory_async(peer, &deps, NULL, host_handle_created_reply, h, ret_slot);
+}
+
+/* The factory is handed the relayer's provider: declared once, so the host orders its re-creation. */
+static HostHandle *factory_needs(HostHandle *h) {
+        Fixture *f = h->data;
+
+        return f->provider_h;
 }
 
 static const HostHandleOps relayer_ops = { .kind = "relayer", .create = relayer_create };
 static const HostHandleOps provider_ops = { .kind = "provider", .create = provider_create };
-static const HostHandleOps factory_ops = { .kind = "factory", .create = factory_create };
+static const HostHandleOps factory_ops = { .kind = "factory", .create = factory_create, .needs = factory_needs };
 
 static HostPlugin *add_plugin(const char *name, const char *mode, uint64_t crash_after_step) {
         HostPluginSettings s;

@@ -154,7 +154,7 @@ START_TEST(test_peercred_refused) {
 END_TEST
 
 /* A fake plugin root speaking another protocol version, in-process over a socketpair. */
-static uint32_t fake_version = 2;
+static uint32_t fake_version = SDLOOP_PROTOCOL_VERSION + 1;
 
 static int fake_prop(sd_bus *bus, const char *path, const char *interface, const char *property,
                      sd_bus_message *reply, void *userdata, sd_bus_error *error) {
@@ -189,7 +189,7 @@ START_TEST(test_protocol_version_refused) {
 
         ck_assert_int_eq(sdloop_peer_handshake(client, SDLOOP_KIND_RELAYER, NULL, &error), -EPROTO);
         ck_assert(sd_bus_error_has_name(&error, SDLOOP_ERROR_INVALID_ARGUMENT));
-        ck_assert_msg(strstr(error.message, "protocol version 2") && strstr(error.message, "speaks 1"),
+        ck_assert_msg(strstr(error.message, "protocol version 3") && strstr(error.message, "speaks 2"),
                       "unclear message: %s", error.message);
         sd_bus_error_free(&error);
 

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -17,6 +18,11 @@
 #include "test-util.h"
 
 pid_t test_plugin_start(const char *bin, const char *sock_path, const char *notify_path) {
+        return test_plugin_start_with(bin, sock_path, notify_path, NULL);
+}
+
+pid_t test_plugin_start_with(const char *bin, const char *sock_path, const char *notify_path,
+                             const TestPluginOptions *o) {
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
         _cleanup_close_ int notify_fd = -EBADF;
         bool ready = false;
@@ -36,8 +42,13 @@ pid_t test_plugin_start(const char *bin, const char *sock_path, const char *noti
         if (pid == 0) {
                 /* Do not outlive a test that fails half-way. */
                 (void) prctl(PR_SET_PDEATHSIG, SIGTERM);
+                if (o && o->log_fd > 0 && dup2(o->log_fd, STDERR_FILENO) < 0)
+                        _exit(127);
+                if (o && o->nofile > 0 &&
+                    setrlimit(RLIMIT_NOFILE, &(struct rlimit) { .rlim_cur = o->nofile, .rlim_max = o->nofile }) < 0)
+                        _exit(127);
                 setenv("SDLOOP_LOG_TARGET", "stderr", 1);
-                setenv("SDLOOP_LOG_LEVEL", "debug", 1);
+                setenv("SDLOOP_LOG_LEVEL", o && o->log_level ? o->log_level : "debug", 1);
                 setenv("NOTIFY_SOCKET", notify_path, 1);
                 execl(bin, bin, "--listen", sock_path, NULL);
                 _exit(127);

@@ -12,6 +12,16 @@
  * READY=1: it listens then, so no polling for the socket. The child dies with the test. */
 pid_t test_plugin_start(const char *bin, const char *sock_path, const char *notify_path);
 
+typedef struct TestPluginOptions {
+        unsigned nofile;       /* RLIMIT_NOFILE of the plugin; 0: the test's own */
+        int log_fd;            /* > 0: the plugin's stderr (its log) goes there */
+        const char *log_level; /* SDLOOP_LOG_LEVEL; NULL: debug */
+} TestPluginOptions;
+
+/* The same, with the process set up as @o says. */
+pid_t test_plugin_start_with(const char *bin, const char *sock_path, const char *notify_path,
+                             const TestPluginOptions *o);
+
 /* SIGTERM, reap, and check it exited cleanly. */
 void test_plugin_stop(pid_t pid);
 

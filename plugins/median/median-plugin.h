@@ -9,3 +9,15 @@
 
 /* SdloopPluginDescription.connection_setup of the median plugin. */
 int median_plugin_connection_setup(SdloopPlugin *plugin, SdloopPeer *peer, SdloopObject *root, void *userdata);
+
+/* What a factory heard of its provider's configuration through ConfigChanged: how many announcements,
+ * and the latest one's block and digest (zero before the first). */
+typedef struct MedianConfigChanges {
+        uint64_t n;
+        uint64_t changed_in_block;
+        uint8_t digest[SDLOOP_DIGEST_SIZE];
+} MedianConfigChanges;
+
+/* For tests and diagnostics in the plugin's own process: @factory is an object NewMedianFactory created
+ * (-EINVAL otherwise). */
+int median_factory_get_config_changes(SdloopObject *factory, MedianConfigChanges *ret);

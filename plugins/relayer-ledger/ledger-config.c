@@ -45,7 +45,7 @@ static int json_check_keys(json_object *j, const char *field, const char * const
                                 break;
                         }
                 if (!found)
-                        return sdloop_error_invalid(error, field, "unknown key \"%s\"", key);
+                        return sdloop_error_invalid(error, field, "unknown key %s", SDLOOP_QUOTE(key));
         }
         return 0;
 }
@@ -97,8 +97,8 @@ static int json_get_decimal(json_object *v, const char *field, char **ret, sd_bu
 
         if (json_object_is_type(v, json_type_string)) {
                 if (!sdloop_decimal_is_valid(json_object_get_string(v)))
-                        return sdloop_error_invalid(error, field, "\"%s\" is not a decimal integer",
-                                                    json_object_get_string(v));
+                        return sdloop_error_invalid(error, field, "%s is not a decimal integer",
+                                                    SDLOOP_QUOTE(json_object_get_string(v)));
                 s = strdup(json_object_get_string(v));
         } else if (json_object_is_type(v, json_type_int)) {
                 if (asprintf(&s, "%" PRIi64, json_object_get_int64(v)) < 0)
@@ -185,7 +185,8 @@ static int parse_nodes(json_object *j, LedgerRelayerConfig *c, sd_bus_error *err
                         return sdloop_error_invalid(error, field, "empty name");
                 for (size_t k = 0; k + 1 < c->n_nodes; k++)
                         if (streq(c->nodes[k].name, ln->name))
-                                return sdloop_error_invalid(error, field, "duplicate node name \"%s\"", ln->name);
+                                return sdloop_error_invalid(error, field, "duplicate node name %s",
+                                                            SDLOOP_QUOTE(ln->name));
 
                 r = json_get_string(node, "state", field, false, &ln->state, error);
                 if (r < 0)
@@ -227,7 +228,8 @@ static int parse_balances(json_object *j, LedgerRelayerConfig *c, sd_bus_error *
                 _cleanup_free_ char *field = NULL;
                 __int128 v;
 
-                if (asprintf(&field, "config.balances.%s", account) < 0)
+                /* The account is the config's own text: quoted, so that the field name stays short. */
+                if (asprintf(&field, "config.balances.%s", SDLOOP_QUOTE(account)) < 0)
                         return -ENOMEM;
                 if (isempty(account))
                         return sdloop_error_invalid(error, "config.balances", "empty account name");
@@ -241,9 +243,10 @@ static int parse_balances(json_object *j, LedgerRelayerConfig *c, sd_bus_error *
                         return r;
                 r = sdloop_decimal_to_i128(b->amount, &v);
                 if (r < 0)
-                        return sdloop_error_invalid(error, field, "%s does not fit in 128 bits", b->amount);
+                        return sdloop_error_invalid(error, field, "%s does not fit in 128 bits",
+                                                    SDLOOP_QUOTE(b->amount));
                 if (v < 0)
-                        return sdloop_error_invalid(error, field, "negative balance %s", b->amount);
+                        return sdloop_error_invalid(error, field, "negative balance %s", SDLOOP_QUOTE(b->amount));
         }
         return 0;
 }
@@ -257,7 +260,8 @@ static int parse_ledger_path(json_object *j, const char *field, char **ret, sd_b
                 return r;
         /* Relative to what? Plugins run with / as their working directory: ask for the whole path. */
         if (path && path[0] != '/')
-                return sdloop_error_invalid(error, field, "\"ledger\" must be an absolute path, got \"%s\"", path);
+                return sdloop_error_invalid(error, field, "\"ledger\" must be an absolute path, got %s",
+                                            SDLOOP_QUOTE(path));
         *ret = TAKE_PTR(path);
         return 0;
 }
@@ -521,8 +525,8 @@ int ledger_contract_config_validate(const SdloopContractConfig *c, const char *f
                         return sdloop_error_invalid(error, sub, "transmitter %zu is empty", i);
                 for (size_t k = 0; k < i; k++)
                         if (streq(c->transmitters[k], c->transmitters[i]))
-                                return sdloop_error_invalid(error, sub, "transmitter \"%s\" appears twice",
-                                                            c->transmitters[i]);
+                                return sdloop_error_invalid(error, sub, "transmitter %s appears twice",
+                                                            SDLOOP_QUOTE(c->transmitters[i]));
         }
 
         free(sub);

@@ -44,10 +44,6 @@ static void relayer_free(LedgerRelayer *rl) {
         free(rl);
 }
 
-static void relayer_freep(LedgerRelayer **rl) {
-        relayer_free(*rl);
-}
-
 static void relayer_refresh_providers(LedgerRelayer *rl) {
         for (LedgerProvider *p = rl->providers; p; p = p->next)
                 (void) ledger_provider_refresh(p);
@@ -428,38 +424,16 @@ static void relayer_object_close(void *userdata) {
         relayer_free(rl);
 }
 
-static int plugin_new_relayer(void *userdata, SdloopObject *parent, const char *config, const char *keystore_path,
-                              SdloopObject **ret, sd_bus_error *error) {
+/* The rest of NewRelayer() once the keystore answered: the ledger, the object. On success the object owns
+ * *rlp (taken). */
+static int relayer_create(LedgerRelayer **rlp, SdloopObject *parent, SdloopObject **ret, sd_bus_error *error) {
         static const SdloopObjectOps ops = {
                 .health_report = relayer_health_report,
                 .close = relayer_object_close,
         };
-        _cleanup_(relayer_freep) LedgerRelayer *rl = NULL;
-        _cleanup_strv_free_ char **accounts = NULL;
-        SdloopPeer *peer = sdloop_object_get_peer(parent);
-        LedgerRelayer *owned;
+        LedgerRelayer *rl = *rlp;
         SdloopObject *o;
         int r;
-
-        rl = new0(LedgerRelayer, 1);
-        if (!rl)
-                return -ENOMEM;
-
-        r = ledger_relayer_config_parse(config, &rl->config, error);
-        if (r < 0)
-                return r;
-        rl->config_text = strdup(config);
-        rl->keystore_path = strdup(keystore_path);
-        if (!rl->config_text || !rl->keystore_path)
-                return -ENOMEM;
-
-        /* The keystore holds the accounts we transmit from: a relayer that cannot reach it is useless. */
-        r = sdloop_keystore_accounts(peer, keystore_path, &accounts, error);
-        if (r < 0)
-                return log_error_errno(r, "Keystore %s is not reachable: %s", keystore_path,
-                                       error && error->message ? error->message : strerror(-r));
-        log_info("Keystore %s holds %zu account%s.", keystore_path, strv_length(accounts),
-                 strv_length(accounts) == 1 ? "" : "s");
 
         if (!rl->config.ledger) {
                 /* Under a unit with StateDirectory= (what sdloopd gives every plugin), the ledger lives
@@ -476,28 +450,136 @@ static int plugin_new_relayer(void *userdata, SdloopObject *parent, const char *
                         return r;
         }
 
-        r = sdloop_object_new(peer, parent, "relayer", &ops, rl, &o);
+        r = sdloop_object_new(sdloop_object_get_peer(parent), parent, "relayer", &ops, rl, &o);
         if (r < 0)
                 return sdloop_error_setf(error, SDLOOP_ERROR_INTERNAL, "creating relayer object: %s", strerror(-r));
         rl->object = o;
         /* From here on the object owns the relayer. */
-        owned = TAKE_PTR(rl);
+        *rlp = NULL;
 
-        r = sdloop_relayer_export(o, &ledger_relayer_ops, owned);
+        r = sdloop_relayer_export(o, &ledger_relayer_ops, rl);
         if (r < 0) {
                 sdloop_object_close(o);
                 return sdloop_error_setf(error, SDLOOP_ERROR_INTERNAL, "exporting relayer: %s", strerror(-r));
         }
-        if (owned->store) {
-                r = relayer_start_poll(owned);
+        if (rl->store) {
+                r = relayer_start_poll(rl);
                 if (r < 0)
                         log_warning_errno(r, "Failed to watch %s for changes by other processes, ignoring: %m",
-                                          ledger_store_get_path(owned->store));
+                                          ledger_store_get_path(rl->store));
         }
 
-        log_info("Relayer %s serves chain %s%s%s.", sdloop_object_get_path(o), owned->config.chain_id,
-                 owned->store ? " from ledger " : "", owned->store ? ledger_store_get_path(owned->store) : "");
+        log_info("Relayer %s serves chain %s%s%s.", sdloop_object_get_path(o), rl->config.chain_id,
+                 rl->store ? " from ledger " : "", rl->store ? ledger_store_get_path(rl->store) : "");
         *ret = o;
+        return 0;
+}
+
+/* One NewRelayer() waiting for the keystore's Accounts(). */
+typedef struct NewRelayer {
+        SdloopCall *call;
+        LedgerRelayer *rl;
+        sd_bus_slot *slot;
+} NewRelayer;
+
+static NewRelayer *new_relayer_free(NewRelayer *n) {
+        if (!n)
+                return NULL;
+        sd_bus_slot_unref(n->slot);
+        sdloop_call_unref(n->call);
+        relayer_free(n->rl);
+        return mfree(n);
+}
+
+static void new_relayer_freep(NewRelayer **n) {
+        new_relayer_free(*n);
+}
+
+static void new_relayer_cancelled(SdloopCall *call, void *userdata) {
+        NewRelayer *n = userdata;
+
+        log_info("Relayer of chain %s not created: NewRelayer() was cancelled.", n->rl->config.chain_id);
+        new_relayer_free(n);
+}
+
+/* Answer with @error if it says something, else with @r. Frees @n. */
+static void new_relayer_fail(NewRelayer *n, int r, const sd_bus_error *error) {
+        if (error && sd_bus_error_is_set(error))
+                (void) sdloop_call_return_error(n->call, error);
+        else
+                (void) sdloop_call_return_errno(n->call, r, NULL);
+        new_relayer_free(n);
+}
+
+static void on_keystore_accounts(SdloopPeer *peer, int r, char ***accounts, sd_bus_error *error, void *userdata) {
+        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+        NewRelayer *n = userdata;
+        const char *keystore_path = n->rl->keystore_path;
+        SdloopObject *o = NULL;
+        size_t k;
+
+        n->slot = sd_bus_slot_unref(n->slot);
+
+        /* The keystore holds the accounts we transmit from: a relayer that cannot reach it is useless. */
+        if (r < 0) {
+                log_error_errno(r, "Keystore %s is not reachable: %s", keystore_path,
+                                error && error->message ? error->message : strerror(-r));
+                new_relayer_fail(n, r, error);
+                return;
+        }
+        k = strv_length(*accounts);
+        log_info("Keystore %s holds %zu account%s.", keystore_path, k, k == 1 ? "" : "s");
+
+        r = relayer_create(&n->rl, sdloop_call_get_object(n->call), &o, &e);
+        if (r < 0) {
+                new_relayer_fail(n, r, &e);
+                return;
+        }
+        r = sdloop_plugin_relayer_new_relayer_return(n->call, o);
+        if (r < 0) {
+                /* Refused (Internal went out) or no longer wanted: nobody will use it. */
+                log_warning_errno(r, "Relayer %s not handed out, closing it: %m", sdloop_object_get_path(o));
+                sdloop_object_close(o);
+        }
+        new_relayer_free(n);
+}
+
+static int plugin_new_relayer(void *userdata, SdloopObject *parent, const char *config, const char *keystore_path,
+                              SdloopObject **ret, sd_bus_error *error) {
+        _cleanup_(new_relayer_freep) NewRelayer *n = NULL;
+        int r;
+
+        n = new0(NewRelayer, 1);
+        if (!n)
+                return -ENOMEM;
+        n->rl = new0(LedgerRelayer, 1);
+        if (!n->rl)
+                return -ENOMEM;
+
+        r = ledger_relayer_config_parse(config, &n->rl->config, error);
+        if (r < 0)
+                return r;
+        n->rl->config_text = strdup(config);
+        n->rl->keystore_path = strdup(keystore_path);
+        if (!n->rl->config_text || !n->rl->keystore_path)
+                return -ENOMEM;
+
+        /* The rest waits for the keystore. */
+        n->call = sdloop_call_defer();
+        if (!n->call)
+                return -ENOMEM;
+        sdloop_call_set_cancel_handler(n->call, new_relayer_cancelled, n);
+
+        r = sdloop_keystore_accounts_async(sdloop_object_get_peer(parent), keystore_path,
+                                           sdloop_call_get_context(n->call), on_keystore_accounts, n, &n->slot);
+        if (r < 0) {
+                log_error_errno(r, "Keystore %s is not reachable: %m", keystore_path);
+                new_relayer_fail(TAKE_PTR(n), r, NULL);
+                return 0;
+        }
+
+        /* The reply or the cancel handler own it now. */
+        TAKE_PTR(n);
         return 0;
 }
 

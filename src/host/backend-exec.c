@@ -468,6 +468,15 @@ static int exec_restart(HostPlugin *p) {
         return RET_NERRNO(kill(e->pid, SIGTERM));
 }
 
+static int exec_kill(HostPlugin *p) {
+        ExecPlugin *e = p->backend_data;
+
+        if (!e || e->pid <= 0)
+                return 0;
+        /* Exits as a crash would: on_child_exit() applies the restart policy. */
+        return RET_NERRNO(kill(e->pid, SIGKILL));
+}
+
 static int exec_reattach(HostPlugin *p) {
         /* Our children die with us only if they notice; there is nothing to adopt without systemd. */
         return 0;
@@ -489,6 +498,7 @@ const HostBackend host_backend_exec = {
         .start = exec_start,
         .stop = exec_stop,
         .restart = exec_restart,
+        .kill = exec_kill,
         .reattach = exec_reattach,
         .free = exec_free,
 };

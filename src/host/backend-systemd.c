@@ -209,9 +209,7 @@ static bool waiters_done(JobWaiter *ws, size_t n) {
         return true;
 }
 
-/* Serve events once, waiting until @deadline at most. From top level the whole event loop turns and queued
- * work runs; from inside a dispatch (a caller that did not queue its work) only our connection to the
- * manager is served. */
+/* Serve our connection to the manager once, waiting until @deadline at most (never the whole event loop). */
 static int systemd_pump(SystemdBackend *b, uint64_t deadline) {
         uint64_t now = host_now();
         int r;
@@ -220,13 +218,6 @@ static int systemd_pump(SystemdBackend *b, uint64_t deadline) {
                 return 0;
         if (!b->bus || sd_bus_is_open(b->bus) <= 0)
                 return -ECONNRESET;
-        if (sd_event_get_state(b->host->event) == SD_EVENT_INITIAL) {
-                r = sd_event_run(b->host->event, deadline - now);
-                /* As the host's own waits do: recovery queued meanwhile (a restart drops the connection)
-                 * runs now, not later from inside somebody else's wait. */
-                host_run_work(b->host);
-                return r;
-        }
         r = sd_bus_process(b->bus, NULL);
         if (r != 0)
                 return r;
@@ -349,22 +340,6 @@ static char *describe_start_limit(HostPlugin *p, SystemdPlugin *sp) {
         return r < 0 ? NULL : s;
 }
 
-static void work_recover(Host *h, void *userdata) {
-        HostPlugin *p = userdata;
-        sd_bus_error error = SD_BUS_ERROR_NULL;
-        int r;
-
-        /* Not while somebody is reconnecting already (we run from inside their wait): they do the job. */
-        if (p->state != HOST_PLUGIN_RECOVERING || p->ensuring)
-                return;
-        r = host_plugin_ensure(p, host_now() + p->settings.call_timeout_usec, &error);
-        if (r < 0 && p->state == HOST_PLUGIN_RECOVERING) {
-                log_warning("Plugin %s not back yet: %s", p->settings.name, error.message ?: strerror(-r));
-                (void) host_queue_work(h, work_recover, p);
-        }
-        sd_bus_error_free(&error);
-}
-
 /* Would systemd restart the service after this result? (systemd.service(5), Restart=) */
 static bool restart_expected(HostPlugin *p, SystemdPlugin *sp) {
         HostRestart policy = sp->restart ? host_restart_from_string(sp->restart) : p->settings.restart;
@@ -444,12 +419,9 @@ static void plugin_evaluate(HostPlugin *p) {
         if (streq_ptr(sp->sub_state, "auto-restart")) {
                 if (failure)
                         host_plugin_update(p, _HOST_PLUGIN_STATE_INVALID, NULL, NULL, failure);
-                if (p->state == HOST_PLUGIN_RUNNING) {
-                        /* Usually the closed connection told the host already; if systemd was faster, the
-                         * recovery starts here. */
-                        host_plugin_update(p, HOST_PLUGIN_RECOVERING, NULL, NULL, NULL);
-                        (void) host_queue_work(p->host, work_recover, p);
-                }
+                /* Usually the closed connection told the host already; if systemd was faster, the host's
+                 * one recovery path starts here. */
+                host_plugin_process_lost(p);
         }
 }
 
@@ -695,7 +667,10 @@ static int append_common(sd_bus_message *m, HostPlugin *p, const char *what) {
         r = append_prop_string(m, "Description", description);
         if (r < 0)
                 return r;
-        return append_prop_string(m, "CollectMode", "inactive-or-failed");
+        /* A plugin that failed (its start limit hit, say) stays a failed unit that systemctl --failed,
+         * systemctl status and journalctl -u show until an operator starts or resets it; a stop through
+         * sdloopd resets it itself (stop_units()). */
+        return append_prop_string(m, "CollectMode", "inactive");
 }
 
 static int append_socket_properties(sd_bus_message *m, HostPlugin *p, SystemdBackend *b) {
@@ -1248,6 +1223,28 @@ static int systemd_restart(HostPlugin *p) {
         return r;
 }
 
+static int on_kill_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error);
+
+static int systemd_kill(HostPlugin *p) {
+        SystemdBackend *b = backend_of(p);
+        SystemdPlugin *sp = p->backend_data;
+
+        if (!b->bus || !sp)
+                return -ENOTCONN;
+        /* The main process only: systemd's own Restart= and start limit apply, as to a crash. */
+        return sd_bus_call_method_async(b->bus, NULL, SYSTEMD_DEST, SYSTEMD_PATH, SYSTEMD_MANAGER, "KillUnit",
+                                        on_kill_reply, p, "ssi", sp->service_unit, "main",
+                                        SIGKILL);
+}
+
+static int on_kill_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        HostPlugin *p = userdata;
+
+        if (sd_bus_message_is_method_error(m, NULL))
+                log_warning("Plugin %s: KillUnit failed: %s", p->settings.name, sd_bus_message_get_error(m)->message);
+        return 0;
+}
+
 static int systemd_reattach(HostPlugin *p) {
         SystemdBackend *b = backend_of(p);
         _cleanup_free_ char *state = NULL;
@@ -1482,6 +1479,7 @@ const HostBackend host_backend_system = {
         .start = systemd_start,
         .stop = systemd_stop,
         .restart = systemd_restart,
+        .kill = systemd_kill,
         .reattach = systemd_reattach,
         .free = systemd_free,
 };
@@ -1493,6 +1491,7 @@ const HostBackend host_backend_user = {
         .start = systemd_start,
         .stop = systemd_stop,
         .restart = systemd_restart,
+        .kill = systemd_kill,
         .reattach = systemd_reattach,
         .free = systemd_free,
 };

@@ -18,6 +18,7 @@
 #include "util.h"
 #include "median-rules.h"
 #include "sdloop-codec.h"
+#include "sdloop-error.h"
 #include "sdloop-log.h"
 
 /* random_walk keeps |value| within this bound, so value × step factor (≤ 10^12) fits in 128 bits. */
@@ -244,19 +245,6 @@ int host_feed_decimal_scale(const char *text, bool has_multiplier, unsigned expo
         return 0;
 }
 
-/* Quote untrusted text for a message: at most 40 characters, non-printable ones as '?'. */
-static void quote_text(const char *s, size_t n, char buf[static 48]) {
-        size_t k = 0;
-
-        buf[k++] = '"';
-        for (size_t i = 0; i < n && s[i] && k < 41; i++)
-                buf[k++] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
-        if (k == 41 && n > 40 && s[40])
-                buf[k++] = '.', buf[k++] = '.', buf[k++] = '.';
-        buf[k++] = '"';
-        buf[k] = '\0';
-}
-
 static void json_object_putp(json_object **j) {
         if (*j)
                 json_object_put(*j);
@@ -361,9 +349,10 @@ int host_feed_json_get_decimal(json_object *v, const char *field, char **ret, ch
         } else if (json_object_is_type(v, json_type_string)) {
                 s = json_object_get_string(v);
                 if (!sdloop_decimal_is_valid(s))
-                        return host_feed_field_error(ret_error, field, "\"%s\" is not a decimal integer "
+                        return host_feed_field_error(ret_error, field, "%s is not a decimal integer "
                                                      "(digits, an optional '-', no leading zeros, at "
-                                                     "most %u digits)", s, SDLOOP_DECIMAL_DIGITS_MAX);
+                                                     "most %u digits)", SDLOOP_QUOTE(s),
+                                                     SDLOOP_DECIMAL_DIGITS_MAX);
         } else
                 return host_feed_field_error(ret_error, field, "expected a decimal integer as a string");
 
@@ -412,8 +401,8 @@ static int parse_multiplier(json_object *v, const char *field, unsigned *ret, ch
         return 0;
 
 invalid:
-        return host_feed_field_error(ret_error, field, "\"%s\" is not a power of ten from 1 to 1e%u, "
-                                     "such as \"1e8\"", s, HOST_FEED_SOURCE_MULTIPLIER_EXPONENT_MAX);
+        return host_feed_field_error(ret_error, field, "%s is not a power of ten from 1 to 1e%u, "
+                                     "such as \"1e8\"", SDLOOP_QUOTE(s), HOST_FEED_SOURCE_MULTIPLIER_EXPONENT_MAX);
 }
 
 /* --- configuration -------------------------------------------------------------------------------- */
@@ -541,8 +530,8 @@ int host_feed_source_config_parse(json_object *j, const char *field, const char 
                         return r;
                 c->type = host_feed_source_type_from_string(s);
                 if (c->type < 0)
-                        return host_feed_field_error(ret_error, f, "unknown source type \"%s\" (constant, "
-                                                     "file, command, http or random_walk)", s);
+                        return host_feed_field_error(ret_error, f, "unknown source type %s (constant, "
+                                                     "file, command, http or random_walk)", SDLOOP_QUOTE(s));
         }
 
         r = host_feed_json_check_keys(j, field, keys[c->type], ret_error);
@@ -605,8 +594,8 @@ int host_feed_source_config_parse(json_object *j, const char *field, const char 
                 if (r == -ENOMEM)
                         return r;
                 if (r < 0)
-                        return host_feed_field_error(ret_error, f_value, "\"%s\": %s",
-                                                     json_object_get_string(v), reason);
+                        return host_feed_field_error(ret_error, f_value, "%s: %s",
+                                                     SDLOOP_QUOTE(json_object_get_string(v)), reason);
                 break;
         }
 
@@ -619,7 +608,8 @@ int host_feed_source_config_parse(json_object *j, const char *field, const char 
                 if (r < 0)
                         return r;
                 if (s[0] != '/')
-                        return host_feed_field_error(ret_error, f_path, "\"%s\" is not an absolute path", s);
+                        return host_feed_field_error(ret_error, f_path, "%s is not an absolute path",
+                                                     SDLOOP_QUOTE(s));
                 c->path = strdup(s);
                 if (!c->path)
                         return -ENOMEM;
@@ -646,8 +636,8 @@ int host_feed_source_config_parse(json_object *j, const char *field, const char 
                 if (r < 0)
                         return r;
                 if (strncmp(s, "http://", 7) != 0 && strncmp(s, "https://", 8) != 0)
-                        return host_feed_field_error(ret_error, f_url, "\"%s\" is not an http:// or "
-                                                     "https:// URL", s);
+                        return host_feed_field_error(ret_error, f_url, "%s is not an http:// or "
+                                                     "https:// URL", SDLOOP_QUOTE(s));
                 c->url = strdup(s);
                 if (!c->url)
                         return -ENOMEM;
@@ -659,9 +649,9 @@ int host_feed_source_config_parse(json_object *j, const char *field, const char 
                         if (r < 0)
                                 return r;
                         if (!isempty(s) && (s[0] == '.' || s[strlen(s) - 1] == '.' || strstr(s, "..")))
-                                return host_feed_field_error(ret_error, f_json_path, "\"%s\": expected keys "
+                                return host_feed_field_error(ret_error, f_json_path, "%s: expected keys "
                                                              "and indexes separated by single dots, such as "
-                                                             "\"data.prices.0.usd\"", s);
+                                                             "\"data.prices.0.usd\"", SDLOOP_QUOTE(s));
                         c->json_path = strdup(s);
                 } else
                         c->json_path = strdup("");
@@ -846,7 +836,6 @@ static void source_complete(HostFeedSource *s, const char *value, const char *er
 static void source_complete_text(HostFeedSource *s, const char *what, const char *text) {
         _cleanup_free_ char *value = NULL, *error = NULL;
         const char *reason = NULL;
-        char q[48];
         int r;
 
         r = host_feed_decimal_scale(text, s->config->has_multiplier, s->config->exponent, &value, &reason);
@@ -856,8 +845,8 @@ static void source_complete_text(HostFeedSource *s, const char *what, const char
 
                 while (n > 0 && char_is_space(t[n - 1]))
                         n--;
-                quote_text(t, n, q);
-                (void) source_errorf(&error, s, "%s%s%s %s", strempty(what), what ? ": " : "", reason, q);
+                (void) source_errorf(&error, s, "%s%s%s %s", strempty(what), what ? ": " : "", reason,
+                                     SDLOOP_QUOTE_N(t, n));
         }
         source_complete(s, value, error);
 }
@@ -900,7 +889,7 @@ static int fetch_file(HostFeedSource *s) {
         _cleanup_close_ int fd = -EBADF;
         _cleanup_free_ char *value = NULL, *error = NULL;
         const char *reason = NULL;
-        char buf[4096], q[48];
+        char buf[4096];
         ssize_t n;
         size_t len;
         int r;
@@ -927,10 +916,9 @@ static int fetch_file(HostFeedSource *s) {
                                         return r;
                                 if (r < 0 && n == 0)
                                         r = source_errorf(&error, s, "empty file");
-                                else if (r < 0) {
-                                        quote_text(buf, len, q);
-                                        r = source_errorf(&error, s, "line 1: %s %s", reason, q);
-                                }
+                                else if (r < 0)
+                                        r = source_errorf(&error, s, "line 1: %s %s", reason,
+                                                          SDLOOP_QUOTE_N(buf, len));
                         }
                 }
         }
@@ -1053,11 +1041,14 @@ static int on_command_exit(sd_event_source *es, const siginfo_t *si, void *userd
                 snprintf(t, sizeof(t), "%g s", (double) s->config->timeout_usec / 1e6);
                 r = source_errorf(&error, s, "timed out after %s, killed", t);
         } else if (si->si_code != CLD_EXITED || si->si_status != 0) {
-                /* The first line of stderr usually says why. */
+                /* The first line of stderr usually says why. It is the command's own text, whatever
+                 * bytes it wrote: escaped and cut, it can go into an error that travels over D-Bus. */
                 const char *e = s->err.data ? s->err.data + strspn(s->err.data, " \t\r\n") : "";
-                int len = (int) MIN(strcspn(e, "\r\n"), (size_t) 200);
+                size_t len = strcspn(e, "\r\n");
+                char line[256];
 
-                r = source_errorf(&error, s, "%s%s%.*s", status, len > 0 ? ": " : "", len, e);
+                r = source_errorf(&error, s, "%s%s%s", status, len > 0 ? ": " : "",
+                                  sdloop_escape_into(line, sizeof(line), e, len, 0));
         } else if (s->out.too_large)
                 r = source_errorf(&error, s, "output larger than %u bytes", HOST_FEED_SOURCE_OUTPUT_MAX);
         else if (!s->out.data || s->out.data[strspn(s->out.data, " \t\r\n")] == '\0')
@@ -1351,7 +1342,6 @@ static void http_finish(HostFeedSource *s, CURLcode result) {
         json_object *v = NULL;
         long code = 0;
         const char *path = s->config->json_path;
-        char q[48];
         int r;
 
         (void) curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &code);
@@ -1368,11 +1358,11 @@ static void http_finish(HostFeedSource *s, CURLcode result) {
                 r = source_errorf(&error, s, "HTTP %ld", code);
         else {
                 root = json_tokener_parse_verbose(s->body.data ?: "", &jerr);
-                if (!root && jerr != json_tokener_success) {
-                        quote_text(s->body.data ?: "", s->body.size, q);
+                if (!root && jerr != json_tokener_success)
                         r = source_errorf(&error, s, "response is not JSON (%s): %s",
-                                          json_tokener_error_desc(jerr), q);
-                } else {
+                                          json_tokener_error_desc(jerr),
+                                          SDLOOP_QUOTE_N(s->body.data ?: "", s->body.size));
+                else {
                         r = json_path_lookup(root, path, &v, &reason);
                         if (r == -ENOMEM)
                                 goto finish;

@@ -756,8 +756,7 @@ fail:
 
 /* --- handles ------------------------------------------------------------------------------------------- */
 
-static int provider_create(HostHandle *h, SdloopPeer *peer, const char *parent_path, char **ret_path,
-                           sd_bus_error *error) {
+static int provider_create(HostHandle *h, SdloopPeer *peer, const char *parent_path, sd_bus_slot **ret_slot) {
         HostFeed *f = h->data;
         SdloopRelayArgs relay_args = {
                 .external_job_id = f->config->external_job_id,
@@ -773,33 +772,36 @@ static int provider_create(HostHandle *h, SdloopPeer *peer, const char *parent_p
 
         /* The relay config seeds the contract with this feed's configuration: on the first creation, and
          * again (a no-op unless someone changed it) whenever the relayer comes back. */
-        return sdloop_relayer_new_plugin_provider(peer, parent_path, &relay_args, &plugin_args, ret_path,
-                                                  error);
+        return sdloop_relayer_new_plugin_provider_async(peer, parent_path, &relay_args, &plugin_args, NULL,
+                                                        host_handle_created_reply, h, ret_slot);
 }
 
-static int factory_create(HostHandle *h, SdloopPeer *peer, const char *parent_path, char **ret_path,
-                          sd_bus_error *error) {
+static int factory_create(HostHandle *h, SdloopPeer *peer, const char *parent_path, sd_bus_slot **ret_slot) {
         FeedOracle *o = h->data;
         HostFeed *f = o->feed;
         int r;
 
         r = feed_connection_setup(f, peer);
         if (r < 0)
-                return sdloop_error_setf(error, SDLOOP_ERROR_INTERNAL,
-                                         "feed %s: cannot export its host objects: %s", f->config->name,
-                                         strerror(-r));
+                return log_warning_errno(r, "Feed %s: cannot export its host objects: %m", f->config->name);
 
-        return sdloop_plugin_median_new_median_factory(peer, &(SdloopMedianDeps) {
+        return sdloop_plugin_median_new_median_factory_async(peer, &(SdloopMedianDeps) {
                         .provider = f->proxy_path,
                         .data_source = o->data_source_path[SOURCE_VALUE],
                         .juels_data_source = o->data_source_path[SOURCE_JUELS],
                         .error_log = f->error_log_path,
-                }, ret_path, error);
+                }, NULL, host_handle_created_reply, h, ret_slot);
 }
 
-static int reporting_plugin_create(HostHandle *h, SdloopPeer *peer, const char *parent_path, char **ret_path,
-                                   sd_bus_error *error) {
-        _cleanup_(sdloop_reporting_plugin_info_done) SdloopReportingPluginInfo info = {};
+/* The factory is handed the relayer's provider (by proxy): created once that exists. */
+static HostHandle *factory_needs(HostHandle *h) {
+        FeedOracle *o = h->data;
+
+        return o->feed->provider_h;
+}
+
+static int reporting_plugin_create(HostHandle *h, SdloopPeer *peer, const char *parent_path,
+                                   sd_bus_slot **ret_slot) {
         FeedOracle *o = h->data;
         HostFeed *f = o->feed;
         uint64_t max_duration = f->median->settings.call_timeout_usec;
@@ -819,12 +821,17 @@ static int reporting_plugin_create(HostHandle *h, SdloopPeer *peer, const char *
 
         /* Re-created after a crash with the digest current then. */
         memcpy(config.digest, f->digest, SDLOOP_DIGEST_SIZE);
-        return sdloop_reporting_plugin_factory_new_reporting_plugin(peer, parent_path, &config, ret_path,
-                                                                    &info, error);
+        return sdloop_reporting_plugin_factory_new_reporting_plugin_async(peer, parent_path, &config, NULL,
+                                                                          host_handle_created_reporting_plugin_reply,
+                                                                          h, ret_slot);
 }
 
 static const HostHandleOps provider_handle_ops = { .kind = "provider", .create = provider_create };
-static const HostHandleOps factory_handle_ops = { .kind = "factory", .create = factory_create };
+static const HostHandleOps factory_handle_ops = {
+        .kind = "factory",
+        .create = factory_create,
+        .needs = factory_needs,
+};
 static const HostHandleOps reporting_plugin_handle_ops = {
         .kind = "reporting_plugin",
         .create = reporting_plugin_create,

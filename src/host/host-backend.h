@@ -16,8 +16,12 @@ struct HostBackend {
         int (*start)(HostPlugin *p);
         /* Stop the process and remove the socket. */
         int (*stop)(HostPlugin *p);
-        /* Explicit restart (operator request); n_restarts is the backend's business. */
+        /* Explicit restart (operator request); n_restarts is the backend's business. The host reconnects
+         * by itself: the backends only start, stop and restart processes and report their state. */
         int (*restart)(HostPlugin *p);
+        /* Kill the process at once (SIGKILL) without stopping the plugin: the restart policy applies, as
+         * after a crash (a hung plugin, a missed watchdog). */
+        int (*kill)(HostPlugin *p);
         /* Adopt a plugin that is still running from a previous host instance; 0 if nothing to adopt. */
         int (*reattach)(HostPlugin *p);
         /* Release per-plugin state. */

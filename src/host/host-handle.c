@@ -32,15 +32,32 @@ static void handle_unlink(HostHandle *h) {
 }
 
 static void handle_free(HostHandle *h) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        HostPlugin *p;
         Host *host;
+        int r;
 
         if (!h)
                 return;
-        host = h->plugin->host;
-        /* Only handles that were announced (linked into their plugin) are withdrawn. */
-        if (host->on_handle_removed && (h->prev || h->next || h->plugin->handles_head == h))
+        p = h->plugin;
+        host = p->host;
+
+        if (h->announced && host->on_handle_removed)
                 host->on_handle_removed(h, host->userdata);
+        h->announced = false;
+        if (p->creating == h) {
+                p->creating = NULL;
+                p->step = HOST_PLUGIN_STEP_IDLE;
+                host_plugin_kick(p);
+        }
+        h->create_slot = sd_bus_slot_unref(h->create_slot);
+        h->new_timer = sd_event_source_disable_unref(h->new_timer);
         handle_unlink(h);
+        host_handle_forget_dependency(h);
+
+        r = sdloop_error_setf(&error, SDLOOP_ERROR_NOT_FOUND, "%s was closed", h->stable_path);
+        host_handle_fail_calls(h, r, &error);
+
         for (size_t i = 0; i < h->n_watchers; i++)
                 (void) sdloop_proxy_set_target(h->watchers[i], NULL, NULL);
         free(h->watchers);
@@ -51,8 +68,45 @@ static void handle_free(HostHandle *h) {
         free(h);
 }
 
-int host_handle_new(HostPlugin *p, HostHandle *parent, const HostHandleOps *ops, void *data, HostHandle **ret,
-                    sd_bus_error *error) {
+bool host_handle_is_live(HostHandle *h) {
+        return h && h->remote_path && h->generation == h->plugin->generation &&
+                sdloop_peer_is_connected(h->plugin->peer);
+}
+
+void host_handle_new_finish(HostHandle *h, int r, const sd_bus_error *error) {
+        host_handle_new_fn done = h->new_done;
+        void *userdata = h->new_userdata;
+
+        h->new_done = NULL;
+        h->new_timer = sd_event_source_disable_unref(h->new_timer);
+        if (r >= 0) {
+                h->created_once = true;
+                host_handle_flush_calls(h);
+                if (done)
+                        done(h, 0, NULL, userdata);
+                return;
+        }
+
+        handle_free(h);
+        if (done)
+                done(NULL, r, error, userdata);
+}
+
+static int on_new_deadline(sd_event_source *s, uint64_t usec, void *userdata) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        HostHandle *h = userdata;
+        HostPlugin *p = h->plugin;
+        int r;
+
+        r = host_plugin_unavailable(p, &error, p->last_error && p->state != HOST_PLUGIN_RUNNING ? p->last_error :
+                                    "no answer in time");
+        log_debug("Plugin %s: could not create %s in time: %s", p->settings.name, h->ops->kind, error.message);
+        host_handle_new_finish(h, r, &error);
+        return 0;
+}
+
+int host_handle_new_async(HostPlugin *p, HostHandle *parent, const HostHandleOps *ops, void *data,
+                          host_handle_new_fn done, void *userdata, HostHandle **ret) {
         HostHandle *h;
         int r;
 
@@ -77,10 +131,17 @@ int host_handle_new(HostPlugin *p, HostHandle *parent, const HostHandleOps *ops,
         h->data = data;
 
         r = handle_make_stable_path(h);
+        if (r >= 0)
+                r = sd_event_add_time(p->host->event, &h->new_timer, CLOCK_MONOTONIC,
+                                      host_now() + p->settings.call_timeout_usec, USEC_PER_MSEC, on_new_deadline, h);
         if (r < 0) {
+                h->new_timer = NULL;
                 handle_free(h);
                 return r;
         }
+        (void) sd_event_source_set_description(h->new_timer, "host-handle-new");
+        h->new_done = done;
+        h->new_userdata = userdata;
 
         /* Append: creation order is replay order, parents before children. */
         h->prev = p->handles_tail;
@@ -89,21 +150,82 @@ int host_handle_new(HostPlugin *p, HostHandle *parent, const HostHandleOps *ops,
         else
                 p->handles_head = h;
         p->handles_tail = h;
+        h->announced = true;
         if (p->host->on_handle_added)
                 p->host->on_handle_added(h, p->host->userdata);
 
-        /* host_plugin_ensure() creates every handle that does not exist on the current process yet,
-         * this one included. */
-        r = host_plugin_ensure(p, host_now() + p->settings.call_timeout_usec, error);
-        if (r < 0 || !h->remote_path) {
-                handle_free(h);
-                return r < 0 ? r : sdloop_error_setf(error, SDLOOP_ERROR_PLUGIN_UNAVAILABLE,
-                                                     "plugin %s: could not create %s", p->settings.name, ops->kind);
-        }
-
+        /* The state machine creates every handle that does not exist on the current process, this one
+         * included. */
+        host_plugin_kick(p);
         if (ret)
                 *ret = h;
         return 0;
+}
+
+typedef struct SyncNew {
+        bool done;
+        int r;
+        HostHandle *handle;
+        sd_bus_error error;
+} SyncNew;
+
+static void on_sync_new(HostHandle *h, int r, const sd_bus_error *error, void *userdata) {
+        SyncNew *w = userdata;
+
+        w->done = true;
+        w->r = r;
+        w->handle = h;
+        if (r < 0)
+                (void) sd_bus_error_copy(&w->error, error);
+}
+
+int host_handle_new(HostPlugin *p, HostHandle *parent, const HostHandleOps *ops, void *data, HostHandle **ret,
+                    sd_bus_error *error) {
+        SyncNew w = { .error = SD_BUS_ERROR_NULL };
+        static const bool never = false;
+        HostHandle *h;
+        int r;
+
+        if (host_in_dispatch(p->host)) {
+                if (ops->free)
+                        ops->free(data);
+                return host_run_until(p->host, &never, "host_handle_new()", error);
+        }
+
+        r = host_handle_new_async(p, parent, ops, data, on_sync_new, &w, &h);
+        if (r < 0)
+                return r;
+        r = host_run_until(p->host, &w.done, "host_handle_new()", error);
+        if (r < 0) {
+                /* Only when the loop ended: the handle is still ours to drop. */
+                h->new_done = NULL;
+                handle_free(h);
+                return r;
+        }
+        if (w.r < 0) {
+                sd_bus_error_free(error);
+                if (error)
+                        sd_bus_error_move(error, &w.error);
+                else
+                        sd_bus_error_free(&w.error);
+                return w.r;
+        }
+        if (ret)
+                *ret = w.handle;
+        return 0;
+}
+
+void host_handle_created_reply(SdloopPeer *peer, int r, char **path, sd_bus_error *error, void *userdata) {
+        host_handle_created(userdata, r, path ? *path : NULL, error);
+}
+
+void host_handle_created_reporting_plugin_reply(SdloopPeer *peer, int r, char **path, SdloopReportingPluginInfo *info,
+                                                sd_bus_error *error, void *userdata) {
+        host_handle_created(userdata, r, path ? *path : NULL, error);
+}
+
+static void on_close_reply(SdloopPeer *peer, int r, sd_bus_message *reply, sd_bus_error *error, void *userdata) {
+        /* Best effort: the object dies with its connection anyway. */
 }
 
 void host_handle_close(HostHandle *h) {
@@ -122,103 +244,27 @@ void host_handle_close(HostHandle *h) {
                 c = prev;
         }
 
-        if (h->remote_path && h->generation == p->generation && sdloop_peer_is_connected(p->peer)) {
-                sd_bus_error error = SD_BUS_ERROR_NULL;
+        if (host_handle_is_live(h)) {
+                _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
 
-                /* Best effort: the object dies with its connection anyway. */
-                (void) sdloop_peer_call_method(p->peer, h->remote_path, "org.sdloop1.Service", "Close", NULL,
-                                               &error, NULL);
-                sd_bus_error_free(&error);
+                if (sdloop_peer_new_call(p->peer, h->remote_path, "org.sdloop1.Service", "Close", &m) >= 0)
+                        (void) sdloop_peer_call_async(p->peer, m, NULL, on_close_reply, NULL, NULL);
         }
         handle_free(h);
 }
 
 void host_handle_lost(HostHandle *h) {
+        HostPlugin *p = h->plugin;
+
+        if (p->creating == h) {
+                p->creating = NULL;
+                p->step = HOST_PLUGIN_STEP_IDLE;
+        }
+        h->create_slot = sd_bus_slot_unref(h->create_slot);
         h->remote_path = mfree(h->remote_path);
         for (size_t i = 0; i < h->n_watchers; i++)
                 (void) sdloop_proxy_set_target(h->watchers[i], NULL, NULL);
-}
-
-int host_handle_recreate(HostHandle *h, sd_bus_error *error) {
-        HostPlugin *p = h->plugin;
-        _cleanup_free_ char *path = NULL;
-        int r;
-
-        if (h->parent && (!h->parent->remote_path || h->parent->generation != p->generation))
-                return sdloop_error_setf(error, SDLOOP_ERROR_PLUGIN_UNAVAILABLE, "%s: parent %s does not exist",
-                                         h->stable_path, h->parent->stable_path);
-
-        r = h->ops->create(h, p->peer, h->parent ? h->parent->remote_path : NULL, &path, error);
-        if (r < 0)
-                return r;
-
-        free(h->remote_path);
-        h->remote_path = TAKE_PTR(path);
-        h->generation = p->generation;
-        log_debug("%s → %s (generation %" PRIu64 ").", h->stable_path, h->remote_path, h->generation);
-
-        for (size_t i = 0; i < h->n_watchers; i++) {
-                r = sdloop_proxy_set_target(h->watchers[i], p->peer, h->remote_path);
-                if (r < 0)
-                        log_warning_errno(r, "Failed to re-point proxy at %s: %m", h->remote_path);
-        }
-        return 0;
-}
-
-int host_handle_resolve(HostHandle *h, SdloopPeer **ret_peer, const char **ret_path, sd_bus_error *error) {
-        HostPlugin *p = h->plugin;
-        int r;
-
-        if (!(h->remote_path && h->generation == p->generation && sdloop_peer_is_connected(p->peer))) {
-                r = host_plugin_ensure(p, host_now() + p->settings.call_timeout_usec, error);
-                if (r < 0)
-                        return r;
-                if (!h->remote_path)
-                        return sdloop_error_setf(error, SDLOOP_ERROR_PLUGIN_UNAVAILABLE, "%s is not available",
-                                                 h->stable_path);
-        }
-
-        if (ret_peer)
-                *ret_peer = p->peer;
-        if (ret_path)
-                *ret_path = h->remote_path;
-        return 0;
-}
-
-int host_handle_call(HostHandle *h, host_call_fn fn, void *userdata, sd_bus_error *error) {
-        uint64_t deadline = host_now() + h->plugin->settings.call_timeout_usec;
-        int r;
-
-        for (;;) {
-                _cleanup_(sdloop_peer_unrefp) SdloopPeer *peer = NULL;
-                _cleanup_free_ char *path = NULL;
-                SdloopPeer *p;
-                const char *rp;
-
-                sd_bus_error_free(error);
-                r = host_handle_resolve(h, &p, &rp, error);
-                if (r < 0)
-                        return r;
-
-                /* The call may pump the loop, and recovery may replace both meanwhile. */
-                peer = sdloop_peer_ref(p);
-                path = strdup(rp);
-                if (!path)
-                        return -ENOMEM;
-
-                r = fn(peer, path, userdata, error);
-                if (r >= 0 || !sd_bus_error_has_name(error, SDLOOP_ERROR_PLUGIN_UNAVAILABLE))
-                        return r;
-                if (host_now() >= deadline)
-                        return r;
-
-                log_debug("%s: %s; retrying once the plugin is back.", h->stable_path, error->message);
-                if (sdloop_peer_is_connected(peer)) {
-                        /* Unavailable from further down (a proxied provider): give it a moment. */
-                        (void) sd_event_run(h->plugin->host->event, 10 * USEC_PER_MSEC);
-                        host_run_work(h->plugin->host);
-                }
-        }
+        host_handle_requeue_calls(h);
 }
 
 int host_handle_watch(HostHandle *h, SdloopProxy *proxy) {
@@ -230,7 +276,7 @@ int host_handle_watch(HostHandle *h, SdloopProxy *proxy) {
         h->watchers = w;
         h->watchers[h->n_watchers++] = proxy;
 
-        if (h->remote_path && h->generation == h->plugin->generation)
+        if (host_handle_is_live(h))
                 return sdloop_proxy_set_target(proxy, h->plugin->peer, h->remote_path);
         return sdloop_proxy_set_target(proxy, NULL, NULL);
 }

@@ -10,13 +10,25 @@
 
 #include "host.h"
 
+typedef struct HostCall HostCall;
+
 typedef struct HostHandleOps {
         const char *kind; /* "relayer", "provider", "factory", "reporting_plugin": names the stable path */
-        /* Create the object on @peer (the plugin's current connection); @parent_path is the parent's
-         * current remote path (NULL without parent). Top level: may call into the plugin. */
-        int (*create)(HostHandle *h, SdloopPeer *peer, const char *parent_path, char **ret_path, sd_bus_error *error);
+        /* Issue the call that creates the object on @peer (the plugin's current connection; @parent_path the
+         * parent's current remote path, NULL without parent) and return at once, with the call's slot in
+         * *@ret_slot (the host drops it to cancel). The call's reply handler reports with
+         * host_handle_created(). A negative return: nothing was issued (-EHOSTDOWN: the connection is gone). */
+        int (*create)(HostHandle *h, SdloopPeer *peer, const char *parent_path, sd_bus_slot **ret_slot);
+        /* What the object needs of another plugin to be created (the proxied provider a median factory is
+         * given, say), or NULL: the host creates it only once that handle exists on its plugin's current
+         * process, and waits — asynchronously, without a deadline of its own — while it does not. */
+        HostHandle *(*needs)(HostHandle *h);
         void (*free)(void *data);
 } HostHandleOps;
+
+/* How an asynchronous handle creation ended: 0 and the handle, or a negative errno and @error (the handle
+ * is gone then: @h is NULL). */
+typedef void (*host_handle_new_fn)(HostHandle *h, int r, const sd_bus_error *error, void *userdata);
 
 struct HostHandle {
         HostPlugin *plugin;
@@ -27,6 +39,19 @@ struct HostHandle {
         char *stable_path;   /* /org/sdloop1/plugin/<plugin>/<kind>/<n> */
         char *remote_path;   /* on the plugin's current connection; NULL when not created there */
         uint64_t generation; /* the plugin generation remote_path belongs to */
+        uint64_t created_usec; /* when it was last created (CLOCK_MONOTONIC) */
+
+        sd_bus_slot *create_slot;   /* the create call in flight */
+        uint64_t broken_generation; /* could not be re-created on this generation (0: never so) */
+        bool announced;             /* on_handle_added was told */
+
+        /* The first creation (host_handle_new_async()), until it is done. */
+        bool created_once;
+        host_handle_new_fn new_done;
+        void *new_userdata;
+        sd_event_source *new_timer;
+
+        HostCall *calls_head, *calls_tail; /* queued or in flight, oldest first */
 
         SdloopProxy **watchers;
         size_t n_watchers;
@@ -34,27 +59,70 @@ struct HostHandle {
         HostHandle *prev, *next; /* the plugin's handles, creation order */
 };
 
-/* Create the object now (waiting for the plugin up to its call timeout). Takes over @data (freed with
- * ops->free on failure too). */
+/* Add a handle and create its object, asynchronously: @done (may be NULL) is told once it exists, or why
+ * it could not be created within the plugin's call timeout. Takes over @data (freed with ops->free on
+ * failure too). *@ret (may be NULL) gets the handle at once; it is freed again if creation fails. */
+int host_handle_new_async(HostPlugin *p, HostHandle *parent, const HostHandleOps *ops, void *data,
+                          host_handle_new_fn done, void *userdata, HostHandle **ret);
+/* The same, waiting for it (top level only). */
 int host_handle_new(HostPlugin *p, HostHandle *parent, const HostHandleOps *ops, void *data, HostHandle **ret,
                     sd_bus_error *error);
 
-/* Close the object on the plugin (best effort) and drop the handle and its children. */
+/* From the reply handler of a create call: the outcome (@path is copied). */
+void host_handle_created(HostHandle *h, int r, const char *path, const sd_bus_error *error);
+
+/* Reply handlers for the generated asynchronous clients of object-creating methods (userdata: the
+ * handle), e.g. sdloop_plugin_relayer_new_relayer_async(…, ctx, host_handle_created_reply, h, ret_slot). */
+void host_handle_created_reply(SdloopPeer *peer, int r, char **path, sd_bus_error *error, void *userdata);
+void host_handle_created_reporting_plugin_reply(SdloopPeer *peer, int r, char **path, SdloopReportingPluginInfo *info,
+                                                sd_bus_error *error, void *userdata);
+
+/* Close the object on the plugin (best effort, asynchronously) and drop the handle and its children. Its
+ * pending calls fail with org.sdloop1.Error.NotFound. */
 void host_handle_close(HostHandle *h);
 
-/* The current connection and path of the object, recovering it first if needed (top level). */
-int host_handle_resolve(HostHandle *h, SdloopPeer **ret_peer, const char **ret_path, sd_bus_error *error);
+/* Whether the object exists on the plugin's current connection. */
+bool host_handle_is_live(HostHandle *h);
 
+/* --- calls on a handle --- */
+
+/* Issue the call on the object at @peer/@path with @ctx (it carries the call's deadline) and return at once,
+ * with the call's slot in *@ret_slot. Its reply handler takes the results it wants, then reports with
+ * host_call_complete(). A negative return: nothing was issued. */
+typedef int (*host_call_issue_fn)(HostCall *c, SdloopPeer *peer, const char *path, SdloopContext *ctx,
+                                  sd_bus_slot **ret_slot);
+/* How the call ended (once). */
+typedef void (*host_call_done_fn)(HostCall *c, int r, const sd_bus_error *error, void *userdata);
+
+/* Call the handle's object: at once when it exists; while its plugin is down the call waits on the handle
+ * and is issued once the object is created again, or fails with org.sdloop1.Error.PluginUnavailable at
+ * @deadline (CLOCK_MONOTONIC µs; 0: the plugin's call timeout from now). A call that fails with
+ * PluginUnavailable because the connection went away meanwhile waits again, until its deadline. NULL
+ * @issue: just wait for the object to exist. *@ret (may be NULL) stays valid until @done ran. */
+int host_handle_call_async(HostHandle *h, uint64_t deadline, host_call_issue_fn issue, host_call_done_fn done,
+                           void *userdata, HostCall **ret);
+void *host_call_get_userdata(HostCall *c);
+HostHandle *host_call_get_handle(HostCall *c);
+/* From the issued call's reply handler. */
+void host_call_complete(HostCall *c, int r, const sd_bus_error *error);
+/* Forget the call; @done is not called. */
+void host_call_cancel(HostCall *c);
+
+/* Synchronous, for top level only (the feed's driver, tests): wait for the object as
+ * host_handle_call_async() does, then run @fn on it, which may make synchronous calls; if it fails with
+ * PluginUnavailable because the connection went away, wait and run it again, until the plugin's call
+ * timeout has passed. */
 typedef int (*host_call_fn)(SdloopPeer *peer, const char *path, void *userdata, sd_bus_error *error);
-
-/* Call @fn on the object; if the plugin goes away meanwhile, wait for the restart, recreate and retry,
- * until the plugin's call timeout has passed — then org.sdloop1.Error.PluginUnavailable. */
 int host_handle_call(HostHandle *h, host_call_fn fn, void *userdata, sd_bus_error *error);
 
 /* Keep @proxy pointed at this object: re-pointed after re-creation, held (NULL target) while lost. */
 int host_handle_watch(HostHandle *h, SdloopProxy *proxy);
 void host_handle_unwatch(HostHandle *h, SdloopProxy *proxy);
 
-/* Internal to host-plugin.c: the object is gone with its process / was created again. */
+/* Internal (host-recovery.c, host-call.c). */
 void host_handle_lost(HostHandle *h);
-int host_handle_recreate(HostHandle *h, sd_bus_error *error);
+void host_handle_flush_calls(HostHandle *h);
+void host_handle_requeue_calls(HostHandle *h);
+void host_handle_fail_calls(HostHandle *h, int r, const sd_bus_error *error);
+void host_handle_new_finish(HostHandle *h, int r, const sd_bus_error *error);
+void host_handle_forget_dependency(HostHandle *h);

@@ -91,27 +91,125 @@ int host_plugin_new(Host *h, HostPluginSettings *settings, HostPlugin **ret) {
                 _found;                                                         \
         })
 
-static void plugin_drop_peer(HostPlugin *p) {
-        if (!p->peer)
-                return;
-        sdloop_peer_set_disconnect_handler(p->peer, NULL, NULL);
-        sdloop_peer_disconnect(p->peer);
-        p->peer = sdloop_peer_unref(p->peer);
+struct HostPluginWaiter {
+        HostPlugin *plugin;
+        host_plugin_done_fn done;
+        void *userdata;
+        sd_event_source *timer;
+        HostPluginWaiter *next;
+};
+
+bool host_plugin_is_down(HostPlugin *p) {
+        return p->state == HOST_PLUGIN_STOPPED || p->state == HOST_PLUGIN_FAILED || p->state == HOST_PLUGIN_STOPPING;
 }
 
+int host_plugin_unavailable(HostPlugin *p, sd_bus_error *error, const char *why) {
+        /* Say why now, not what went wrong on the last attempt. */
+        sd_bus_error_free(error);
+        return sdloop_error_setf(error, SDLOOP_ERROR_PLUGIN_UNAVAILABLE, "plugin %s is %s%s%s",
+                                 p->settings.name, host_plugin_state_to_string(p->state), why ? ": " : "",
+                                 strempty(why));
+}
+
+/* --- waiters ------------------------------------------------------------------------------------------ */
+
+static void waiter_unlink(HostPluginWaiter *w) {
+        for (HostPluginWaiter **i = &w->plugin->waiters; *i; i = &(*i)->next)
+                if (*i == w) {
+                        *i = w->next;
+                        break;
+                }
+        w->timer = sd_event_source_disable_unref(w->timer);
+}
+
+static void waiter_finish(HostPluginWaiter *w, int r, const sd_bus_error *error) {
+        HostPlugin *p = w->plugin;
+        host_plugin_done_fn done = w->done;
+        void *userdata = w->userdata;
+
+        waiter_unlink(w);
+        free(w);
+        if (done)
+                done(p, r, error, userdata);
+}
+
+void host_plugin_waiter_cancel(HostPluginWaiter *w) {
+        if (!w)
+                return;
+        waiter_unlink(w);
+        free(w);
+}
+
+void host_plugin_complete_waiters(HostPlugin *p, int r, const sd_bus_error *error) {
+        /* One at a time from the head: a waiter's callback may add or cancel others. */
+        while (p->waiters)
+                waiter_finish(p->waiters, r, error);
+}
+
+static int on_waiter_deadline(sd_event_source *s, uint64_t usec, void *userdata) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        HostPluginWaiter *w = userdata;
+        HostPlugin *p = w->plugin;
+        int r;
+
+        r = host_plugin_unavailable(p, &error, p->last_error && p->state != HOST_PLUGIN_RUNNING ?
+                                    p->last_error : "no answer in time");
+        waiter_finish(w, r, &error);
+        return 0;
+}
+
+int host_plugin_wait_running(HostPlugin *p, uint64_t deadline, host_plugin_done_fn done, void *userdata,
+                             HostPluginWaiter **ret) {
+        HostPluginWaiter *w, **tail;
+        int r;
+
+        w = new0(HostPluginWaiter, 1);
+        if (!w)
+                return -ENOMEM;
+        *w = (HostPluginWaiter) { .plugin = p, .done = done, .userdata = userdata };
+        /* Accuracy 1 ms: a caller's deadline is not to be coalesced up to 250 ms later. */
+        r = sd_event_add_time(p->host->event, &w->timer, CLOCK_MONOTONIC, deadline, USEC_PER_MSEC,
+                              on_waiter_deadline, w);
+        if (r < 0) {
+                free(w);
+                return r;
+        }
+        (void) sd_event_source_set_description(w->timer, "host-plugin-wait");
+        /* Oldest first. */
+        for (tail = &p->waiters; *tail; tail = &(*tail)->next)
+                ;
+        *tail = w;
+        if (ret)
+                *ret = w;
+        /* Told from the loop, also when it is running already (or down). */
+        host_plugin_kick(p);
+        return 0;
+}
+
+/* --- life cycle -------------------------------------------------------------------------------------- */
+
 void host_plugin_free(HostPlugin *p) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         Host *h;
+        int r;
 
         if (!p)
                 return;
         h = p->host;
 
         host_cancel_work(h, p);
-        p->recover_timer = sd_event_source_disable_unref(p->recover_timer);
-        p->dead_peer = sdloop_peer_unref(p->dead_peer);
+        r = sdloop_error_setf(&error, SDLOOP_ERROR_PLUGIN_UNAVAILABLE, "plugin %s is going away", p->settings.name);
+        host_plugin_complete_waiters(p, r, &error);
+        host_plugin_cancel_steps(p);
+        p->step_timer = sd_event_source_disable_unref(p->step_timer);
         while (p->handles_tail)
                 host_handle_close(p->handles_tail);
-        plugin_drop_peer(p);
+        if (p->peer) {
+                sdloop_peer_set_disconnect_handler(p->peer, NULL, NULL);
+                sdloop_peer_disconnect(p->peer);
+                p->peer = sdloop_peer_unref(p->peer);
+        }
+        p->dead_peer = sdloop_peer_unref(p->dead_peer);
         if (h->backend->free)
                 h->backend->free(p);
 
@@ -135,7 +233,7 @@ static void plugin_changed(HostPlugin *p) {
 
 void host_plugin_update(HostPlugin *p, HostPluginState state, const unsigned *n_restarts, const uint32_t *main_pid,
                         const char *last_error) {
-        bool changed = false;
+        bool changed = false, down;
 
         if (state >= 0 && state != p->state) {
                 log_debug("Plugin %s: %s → %s.", p->settings.name, host_plugin_state_to_string(p->state),
@@ -155,260 +253,202 @@ void host_plugin_update(HostPlugin *p, HostPluginState state, const unsigned *n_
                 (void) free_and_strdup(&p->last_error, last_error);
                 changed = true;
         }
+        down = state == HOST_PLUGIN_FAILED;
         if (changed)
                 plugin_changed(p);
+        if (down)
+                /* Nothing brings it back but an operator: whoever waits is told now, from the loop. */
+                host_plugin_kick(p);
 }
 
-static void work_recover(Host *h, void *userdata);
-
-static int on_recover_timer(sd_event_source *s, uint64_t usec, void *userdata) {
-        HostPlugin *p = userdata;
-
-        p->recover_timer = sd_event_source_disable_unref(p->recover_timer);
-        (void) host_queue_work(p->host, work_recover, p);
-        return 0;
-}
-
-static void work_recover(Host *h, void *userdata) {
-        HostPlugin *p = userdata;
-        sd_bus_error error = SD_BUS_ERROR_NULL;
+static int plugin_backend_start(HostPlugin *p, sd_bus_error *error) {
+        _cleanup_free_ char *msg = NULL;
         int r;
-
-        /* Someone up the stack is already bringing it back. */
-        if (p->state != HOST_PLUGIN_RECOVERING || p->ensuring)
-                return;
-
-        r = host_plugin_ensure(p, host_now() + p->settings.call_timeout_usec, &error);
-        if (r < 0 && p->state == HOST_PLUGIN_RECOVERING && !p->recover_timer) {
-                log_warning("Plugin %s not back yet: %s", p->settings.name, error.message ?: strerror(-r));
-                /* Try again in a while; the backend gives up by itself (start limit) and says so. */
-                (void) sd_event_add_time_relative(h->event, &p->recover_timer, CLOCK_MONOTONIC, 100 * USEC_PER_MSEC,
-                                                  0, on_recover_timer, p);
-        }
-        sd_bus_error_free(&error);
-}
-
-static void plugin_release_dead_peer(HostPlugin *p) {
-        p->dead_peer = sdloop_peer_unref(p->dead_peer);
-}
-
-static void on_peer_gone(SdloopPeer *peer, void *userdata) {
-        HostPlugin *p = userdata;
-
-        if (peer != p->peer)
-                return;
-
-        log_info("Plugin %s: connection lost.", p->settings.name);
-        p->lost_usec = host_now();
-        for (HostHandle *h = p->handles_head; h; h = h->next)
-                host_handle_lost(h);
-
-        /* We are inside the connection's own dispatch: let go of it later, from top level. */
-        sdloop_peer_set_disconnect_handler(peer, NULL, NULL);
-        plugin_release_dead_peer(p);
-        p->dead_peer = TAKE_PTR(p->peer);
-
-        if (IN_SET_STATE(p->state, HOST_PLUGIN_RUNNING, HOST_PLUGIN_STARTING)) {
-                host_plugin_update(p, HOST_PLUGIN_RECOVERING, NULL, NULL, NULL);
-                /* Eagerly: re-exports and proxies should come back without waiting for a caller. */
-                (void) host_queue_work(p->host, work_recover, p);
-        }
-}
-
-/* Wait up to @usec for events, serving work meanwhile (top level). */
-static void plugin_wait(HostPlugin *p, uint64_t usec) {
-        (void) sd_event_run(p->host->event, usec);
-        host_run_work(p->host);
-}
-
-static int plugin_unavailable(HostPlugin *p, sd_bus_error *error, const char *why) {
-        /* Say why now, not what went wrong on the last attempt. */
-        sd_bus_error_free(error);
-        return sdloop_error_setf(error, SDLOOP_ERROR_PLUGIN_UNAVAILABLE, "plugin %s is %s%s%s",
-                                 p->settings.name, host_plugin_state_to_string(p->state), why ? ": " : "",
-                                 strempty(why));
-}
-
-static int plugin_connect(HostPlugin *p, uint64_t deadline, sd_bus_error *error) {
-        int r;
-
-        plugin_release_dead_peer(p);
-
-        for (;;) {
-                _cleanup_(sdloop_peer_unrefp) SdloopPeer *peer = NULL;
-                _cleanup_(sdloop_plugin_identity_done) SdloopPluginIdentity id = {};
-                uint64_t now = host_now();
-
-                if (IN_SET_STATE(p->state, HOST_PLUGIN_FAILED, HOST_PLUGIN_STOPPED, HOST_PLUGIN_STOPPING))
-                        return plugin_unavailable(p, error, p->last_error);
-                if (now >= deadline)
-                        return plugin_unavailable(p, error, "no answer in time");
-
-                r = sdloop_peer_connect(p->host->event, p->settings.socket_path, &peer);
-                if (r < 0) {
-                        /* The socket may not be there yet (backend still setting up). */
-                        plugin_wait(p, MIN(deadline - now, 10 * USEC_PER_MSEC));
-                        continue;
-                }
-                (void) sdloop_peer_set_description(peer, p->settings.name);
-                /* The handshake waits while the process (re)starts behind the socket. */
-                sdloop_peer_set_call_timeout(peer, deadline - now);
-
-                sd_bus_error_free(error);
-                r = sdloop_peer_handshake(peer, p->settings.kind, &id, error);
-                if (r == -EPROTO) {
-                        host_plugin_update(p, HOST_PLUGIN_FAILED, NULL, NULL, error->message);
-                        return r;
-                }
-                if (r < 0 || !sdloop_peer_is_connected(peer)) {
-                        /* Died before answering, or right after (the hangup read with the reply): wait for
-                         * the next process. */
-                        plugin_wait(p, MIN(deadline - MIN(deadline, host_now()), 10 * USEC_PER_MSEC));
-                        continue;
-                }
-
-                sdloop_peer_set_call_timeout(peer, p->settings.call_timeout_usec);
-                sdloop_peer_set_disconnect_handler(peer, on_peer_gone, p);
-                sdloop_plugin_identity_done(&p->identity);
-                p->identity = id;
-                id = (SdloopPluginIdentity) {};
-                p->peer = TAKE_PTR(peer);
-                p->generation++;
-
-                if (p->on_connect) {
-                        r = p->on_connect(p, p->peer, p->on_connect_userdata);
-                        if (r < 0 && !sdloop_peer_is_connected(p->peer)) {
-                                /* Gone meanwhile: not an error of ours, wait for the next process. */
-                                plugin_drop_peer(p);
-                                plugin_wait(p, MIN(deadline - MIN(deadline, host_now()), 10 * USEC_PER_MSEC));
-                                continue;
-                        }
-                        if (r < 0)
-                                return sdloop_error_ensure(error, r, "exporting host objects");
-                }
-                log_debug("Plugin %s: connected (generation %" PRIu64 ").", p->settings.name, p->generation);
-                return 0;
-        }
-}
-
-int host_plugin_ensure(HostPlugin *p, uint64_t deadline, sd_bus_error *error) {
-        int r;
-
-        if (p->ensuring) {
-                /* Re-entered from work that runs while we wait: the outer call does the job. */
-                if (sdloop_peer_is_connected(p->peer))
-                        return 0;
-                return plugin_unavailable(p, error, "reconnecting");
-        }
-
-        p->ensuring = true;
-        for (;;) {
-                bool lost = false;
-
-                if (!sdloop_peer_is_connected(p->peer)) {
-                        r = plugin_connect(p, deadline, error);
-                        if (r < 0)
-                                break;
-                }
-
-                /* Re-create what callers hold, parents first (creation order). */
-                for (HostHandle *h = p->handles_head; h; h = h->next) {
-                        if (h->generation == p->generation && h->remote_path)
-                                continue;
-                        sd_bus_error_free(error);
-                        r = host_handle_recreate(h, error);
-                        if (r < 0 && !sdloop_peer_is_connected(p->peer)) {
-                                lost = true;
-                                break;
-                        }
-                        if (r < 0 && host_now() < deadline &&
-                            (sd_bus_error_has_name(error, SDLOOP_ERROR_PLUGIN_UNAVAILABLE) ||
-                             sd_bus_error_has_name(error, SDLOOP_ERROR_TIMEOUT))) {
-                                /* Something it depends on (the relayer behind a provider proxy) is
-                                 * coming back: retry shortly. */
-                                plugin_wait(p, 10 * USEC_PER_MSEC);
-                                lost = true;
-                                break;
-                        }
-                        if (r < 0) {
-                                log_warning("Plugin %s: could not re-create %s: %s", p->settings.name,
-                                            h->stable_path, error->message ?: strerror(-r));
-                                goto finish;
-                        }
-                }
-                if (lost) {
-                        if (host_now() >= deadline) {
-                                r = plugin_unavailable(p, error, "lost again while recovering");
-                                break;
-                        }
-                        continue;
-                }
-
-                if (p->lost_usec > 0) {
-                        p->last_recovery_usec = host_now() - p->lost_usec;
-                        log_info("Plugin %s: recovered in %" PRIu64 " µs.", p->settings.name, p->last_recovery_usec);
-                        p->lost_usec = 0;
-                }
-                host_plugin_update(p, HOST_PLUGIN_RUNNING, NULL, NULL, NULL);
-                r = 0;
-                break;
-        }
-finish:
-        p->ensuring = false;
-        return r;
-}
-
-int host_plugin_start(HostPlugin *p, sd_bus_error *error) {
-        int r;
-
-        if (p->state == HOST_PLUGIN_RUNNING)
-                return 0;
 
         host_plugin_update(p, HOST_PLUGIN_STARTING, NULL, NULL, NULL);
         r = p->host->backend->start(p);
-        if (r < 0) {
-                _cleanup_free_ char *msg = NULL;
+        if (r >= 0)
+                return 0;
 
-                if (asprintf(&msg, "failed to start: %s", strerror(-r)) < 0)
-                        msg = NULL;
-                host_plugin_update(p, HOST_PLUGIN_FAILED, NULL, NULL, msg ?: "failed to start");
-                return sdloop_error_setf(error, SDLOOP_ERROR_PLUGIN_UNAVAILABLE, "plugin %s: %s", p->settings.name,
-                                         strempty(msg));
+        if (asprintf(&msg, "failed to start: %s", strerror(-r)) < 0)
+                msg = NULL;
+        host_plugin_update(p, HOST_PLUGIN_FAILED, NULL, NULL, msg ?: "failed to start");
+        return sdloop_error_setf(error, SDLOOP_ERROR_PLUGIN_UNAVAILABLE, "plugin %s: %s", p->settings.name,
+                                 strempty(msg));
+}
+
+static int plugin_fail_later(HostPlugin *p, const sd_bus_error *error, host_plugin_done_fn done, void *userdata) {
+        HostPluginWaiter *w;
+        int r;
+
+        /* The plugin is FAILED now: the waiter is told so from the loop, with the reason. */
+        r = host_plugin_wait_running(p, host_now(), done, userdata, &w);
+        if (r < 0)
+                return r;
+        log_debug("Plugin %s: %s", p->settings.name, strempty(error->message));
+        return 0;
+}
+
+int host_plugin_start_async(HostPlugin *p, host_plugin_done_fn done, void *userdata) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        int r;
+
+        if (!IN_SET_STATE(p->state, HOST_PLUGIN_RUNNING, HOST_PLUGIN_STARTING, HOST_PLUGIN_RECOVERING)) {
+                r = plugin_backend_start(p, &error);
+                if (r < 0)
+                        return plugin_fail_later(p, &error, done, userdata);
+                p->backoff_usec = 0;
         }
-
-        return host_plugin_ensure(p, host_now() + p->settings.call_timeout_usec, error);
+        return host_plugin_wait_running(p, host_now() + p->settings.call_timeout_usec, done, userdata, NULL);
 }
 
 int host_plugin_stop(HostPlugin *p) {
-        int r = 0;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        int r = 0, k;
 
         if (p->state == HOST_PLUGIN_STOPPED)
                 return 0;
 
         host_plugin_update(p, HOST_PLUGIN_STOPPING, NULL, NULL, NULL);
+        host_plugin_cancel_steps(p);
         for (HostHandle *h = p->handles_head; h; h = h->next)
                 host_handle_lost(h);
-        plugin_drop_peer(p);
-        plugin_release_dead_peer(p);
+        if (p->peer) {
+                sdloop_peer_set_disconnect_handler(p->peer, NULL, NULL);
+                sdloop_peer_disconnect(p->peer);
+                p->dead_peer = sdloop_peer_unref(p->dead_peer);
+                p->dead_peer = TAKE_PTR(p->peer);
+        }
         if (p->host->backend->stop)
                 r = p->host->backend->stop(p);
         host_plugin_update(p, HOST_PLUGIN_STOPPED, NULL, NULL, NULL);
+
+        k = sdloop_error_setf(&error, SDLOOP_ERROR_PLUGIN_UNAVAILABLE, "plugin %s was stopped", p->settings.name);
+        host_plugin_complete_waiters(p, k, &error);
+        for (HostHandle *h = p->handles_head; h; h = h->next)
+                host_handle_fail_calls(h, k, &error);
         return r;
 }
 
-int host_plugin_restart(HostPlugin *p, sd_bus_error *error) {
+int host_plugin_restart_async(HostPlugin *p, host_plugin_done_fn done, void *userdata) {
         int r;
 
         if (IN_SET_STATE(p->state, HOST_PLUGIN_STOPPED, HOST_PLUGIN_FAILED)) {
                 /* Like systemctl restart of a failed unit: a fresh start with a clean slate. */
                 (void) host_plugin_stop(p);
-                return host_plugin_start(p, error);
+                return host_plugin_start_async(p, done, userdata);
         }
 
         if (p->host->backend->restart) {
                 r = p->host->backend->restart(p);
                 if (r < 0)
-                        return sdloop_error_ensure(error, r, "restart");
+                        return r;
         }
-        return host_plugin_ensure(p, host_now() + p->settings.call_timeout_usec, error);
+        /* The connection to the old process is as good as gone: do not wait to notice. */
+        host_plugin_connection_lost(p, "restarted");
+        return host_plugin_wait_running(p, host_now() + p->settings.call_timeout_usec, done, userdata, NULL);
+}
+
+int host_plugin_treat_as_crashed(HostPlugin *p, const char *reason) {
+        int r = 0;
+
+        if (host_plugin_is_down(p))
+                return 0;
+
+        log_warning("Plugin %s: %s; treating it as crashed.", p->settings.name, strempty(reason));
+        if (reason)
+                host_plugin_update(p, _HOST_PLUGIN_STATE_INVALID, NULL, NULL, reason);
+        if (p->host->backend->kill) {
+                r = p->host->backend->kill(p);
+                if (r < 0)
+                        log_warning_errno(r, "Plugin %s: failed to kill the process: %m", p->settings.name);
+        }
+        host_plugin_connection_lost(p, reason);
+        return r;
+}
+
+void host_plugin_process_lost(HostPlugin *p) {
+        if (p->state != HOST_PLUGIN_RUNNING)
+                return;
+        host_plugin_connection_lost(p, "process gone");
+}
+
+/* --- synchronous wrappers (top level) ------------------------------------------------------------------ */
+
+typedef struct SyncWait {
+        bool done;
+        int r;
+        sd_bus_error error;
+} SyncWait;
+
+static void on_sync_done(HostPlugin *p, int r, const sd_bus_error *error, void *userdata) {
+        SyncWait *w = userdata;
+
+        w->done = true;
+        w->r = r;
+        if (r < 0)
+                (void) sd_bus_error_copy(&w->error, error);
+}
+
+static int sync_finish(HostPlugin *p, SyncWait *w, const char *what, sd_bus_error *error) {
+        int r;
+
+        r = host_run_until(p->host, &w->done, what, error);
+        if (r < 0) {
+                sd_bus_error_free(&w->error);
+                return r;
+        }
+        if (w->r < 0) {
+                sd_bus_error_free(error);
+                if (error)
+                        sd_bus_error_move(error, &w->error);
+                else
+                        sd_bus_error_free(&w->error);
+        }
+        return w->r;
+}
+
+static bool refuse_in_dispatch(HostPlugin *p, const char *what, sd_bus_error *error, int *ret) {
+        static const bool never = false;
+
+        if (!host_in_dispatch(p->host))
+                return false;
+        *ret = host_run_until(p->host, &never, what, error);
+        return true;
+}
+
+int host_plugin_start(HostPlugin *p, sd_bus_error *error) {
+        SyncWait w = { .error = SD_BUS_ERROR_NULL };
+        int r;
+
+        if (refuse_in_dispatch(p, "host_plugin_start()", error, &r))
+                return r;
+        r = host_plugin_start_async(p, on_sync_done, &w);
+        if (r < 0)
+                return sdloop_error_ensure(error, r, "start");
+        return sync_finish(p, &w, "host_plugin_start()", error);
+}
+
+int host_plugin_restart(HostPlugin *p, sd_bus_error *error) {
+        SyncWait w = { .error = SD_BUS_ERROR_NULL };
+        int r;
+
+        if (refuse_in_dispatch(p, "host_plugin_restart()", error, &r))
+                return r;
+        r = host_plugin_restart_async(p, on_sync_done, &w);
+        if (r < 0)
+                return sdloop_error_ensure(error, r, "restart");
+        return sync_finish(p, &w, "host_plugin_restart()", error);
+}
+
+int host_plugin_ensure(HostPlugin *p, uint64_t deadline, sd_bus_error *error) {
+        SyncWait w = { .error = SD_BUS_ERROR_NULL };
+        int r;
+
+        if (refuse_in_dispatch(p, "host_plugin_ensure()", error, &r))
+                return r;
+        r = host_plugin_wait_running(p, deadline, on_sync_done, &w, NULL);
+        if (r < 0)
+                return sdloop_error_ensure(error, r, "wait");
+        return sync_finish(p, &w, "host_plugin_ensure()", error);
 }

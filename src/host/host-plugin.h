@@ -62,6 +62,23 @@ void host_plugin_settings_done(HostPluginSettings *s);
 /* Defaults: restart on-failure, 100 ms, start limit 5 in 10 s, call timeout 10 s, sandbox on. */
 void host_plugin_settings_init(HostPluginSettings *s);
 
+typedef struct HostPluginWaiter HostPluginWaiter;
+
+/* Told once how an asynchronous plugin operation ended: 0, or a negative errno with @error set
+ * (org.sdloop1.Error.PluginUnavailable when the plugin did not come up in time, stopped or failed). */
+typedef void (*host_plugin_done_fn)(HostPlugin *p, int r, const sd_bus_error *error, void *userdata);
+
+/* Where a plugin's state machine is (HostPlugin.state says what an operator sees). */
+typedef enum HostPluginStep {
+        HOST_PLUGIN_STEP_IDLE,      /* nothing to do: running, stopped or failed */
+        HOST_PLUGIN_STEP_BACKOFF,   /* the last attempt failed; the next one is scheduled */
+        HOST_PLUGIN_STEP_HANDSHAKE, /* connected; GetAll(org.sdloop1.Plugin) in flight */
+        HOST_PLUGIN_STEP_CREATE,    /* a handle's create call in flight */
+        HOST_PLUGIN_STEP_DEPENDENCY, /* a handle waits for an object of another plugin */
+        _HOST_PLUGIN_STEP_MAX,
+        _HOST_PLUGIN_STEP_INVALID = -EINVAL,
+} HostPluginStep;
+
 struct HostPlugin {
         Host *host;
         HostPluginSettings settings;
@@ -72,14 +89,28 @@ struct HostPlugin {
         char *last_error;
         char *unit; /* the unit (systemd backends) or a description (exec) */
 
-        SdloopPeer *peer;
-        SdloopPeer *dead_peer; /* the lost connection, released from top level */
-        bool ensuring;
-        sd_event_source *recover_timer;
+        /* The state machine (host-recovery.c). */
+        HostPluginStep step;
+        SdloopPeer *peer;          /* the current connection, handshake done */
+        SdloopPeer *candidate;     /* the connection being handshaken */
+        sd_bus_slot *handshake_slot;
+        SdloopPeer *dead_peer;     /* a lost connection, let go of from the next step */
+        sd_event_source *step_timer; /* the next step: now, or after the back-off */
+        uint64_t backoff_usec;
+        HostHandle *creating;      /* whose create call is in flight */
+        HostHandle *blocked_on;    /* STEP_DEPENDENCY: the object of another plugin waited for */
+        HostPluginWaiter *waiters; /* told when RUNNING, or why not */
         SdloopPluginIdentity identity;
         uint64_t generation; /* bumped on every new connection */
         uint64_t lost_usec; /* when the connection was lost */
         uint64_t last_recovery_usec; /* how long the last recovery took */
+
+        /* What happened when (CLOCK_MONOTONIC µs; tests and benchmarks read them): the latest handshake
+         * done, the latest time the plugin became RUNNING, and how many host-side calls (handshakes,
+         * creates, handle calls) ended in org.sdloop1.Error.Timeout. */
+        uint64_t connected_usec;
+        uint64_t running_usec;
+        unsigned n_timeouts;
 
         HostHandle *handles_head, *handles_tail; /* creation order: parents before children */
 
@@ -93,19 +124,52 @@ struct HostPlugin {
 
 /* Take over @settings (zeroed on success). */
 int host_plugin_new(Host *h, HostPluginSettings *settings, HostPlugin **ret);
+/* Waiters still pending are told PluginUnavailable first. */
 void host_plugin_free(HostPlugin *p);
 
-/* Start the process (backend) and connect (top level). */
-int host_plugin_start(HostPlugin *p, sd_bus_error *error);
-int host_plugin_stop(HostPlugin *p);
-int host_plugin_restart(HostPlugin *p, sd_bus_error *error);
+/* --- asynchronous (from anywhere, callbacks included) --- */
 
-/* Make sure the plugin is connected and all handles exist on the current process, waiting for a restart
- * until @deadline (CLOCK_MONOTONIC µs). Top level only. PluginUnavailable when it cannot. */
-int host_plugin_ensure(HostPlugin *p, uint64_t deadline, sd_bus_error *error);
+/* Start the process (backend) and bring the plugin to RUNNING: connected, handshake done, every handle
+ * created. @done (may be NULL) is told once that happened, or why not within the plugin's call timeout. */
+int host_plugin_start_async(HostPlugin *p, host_plugin_done_fn done, void *userdata);
+/* Restart the process (backend; from STOPPED/FAILED a fresh start) and wait for RUNNING as above. */
+int host_plugin_restart_async(HostPlugin *p, host_plugin_done_fn done, void *userdata);
+/* Be told when the plugin is RUNNING (from the loop, also when it is already), or PluginUnavailable at
+ * @deadline (CLOCK_MONOTONIC µs), or when it stops or fails first. *@ret (may be NULL) stays valid until
+ * @done ran, for host_plugin_waiter_cancel(). */
+int host_plugin_wait_running(HostPlugin *p, uint64_t deadline, host_plugin_done_fn done, void *userdata,
+                             HostPluginWaiter **ret);
+/* Forget a waiter; its @done is not called. */
+void host_plugin_waiter_cancel(HostPluginWaiter *w);
+
+/* Stop the process and remove the socket; calls and waiters still pending fail with PluginUnavailable. */
+int host_plugin_stop(HostPlugin *p);
+
+/* Health probes and watchdogs: the plugin is alive but not answering. Kill the process (the backend
+ * restarts it under its policy), say @reason in LastError, and recover as after a crash. */
+int host_plugin_treat_as_crashed(HostPlugin *p, const char *reason);
+
+/* For backends: the process behind the connection is gone or being replaced (systemd said auto-restart
+ * before the connection closed): recover now. */
+void host_plugin_process_lost(HostPlugin *p);
 
 /* For backends: report what the process is doing. NULL/0 arguments leave a field as is. */
 void host_plugin_update(HostPlugin *p, HostPluginState state, const unsigned *n_restarts, const uint32_t *main_pid,
                         const char *last_error);
 
+/* --- synchronous: top level only (tests, tools); refused inside a dispatch --- */
+
+int host_plugin_start(HostPlugin *p, sd_bus_error *error);
+int host_plugin_restart(HostPlugin *p, sd_bus_error *error);
+/* Wait until the plugin is RUNNING, until @deadline. PluginUnavailable when it is not by then. */
+int host_plugin_ensure(HostPlugin *p, uint64_t deadline, sd_bus_error *error);
+
 uint64_t host_now(void);
+
+/* Internal (host-recovery.c, host-handle.c). */
+void host_plugin_kick(HostPlugin *p);
+void host_plugin_connection_lost(HostPlugin *p, const char *why);
+void host_plugin_cancel_steps(HostPlugin *p);
+void host_plugin_complete_waiters(HostPlugin *p, int r, const sd_bus_error *error);
+bool host_plugin_is_down(HostPlugin *p);
+int host_plugin_unavailable(HostPlugin *p, sd_bus_error *error, const char *why);

@@ -8,7 +8,6 @@
 #include "host.h"
 #include "macro.h"
 #include "util.h"
-#include "sdloop-peer-private.h"
 
 struct HostWork {
         host_work_fn fn;
@@ -18,10 +17,6 @@ struct HostWork {
 
 uint64_t host_now(void) {
         return now_monotonic_usec();
-}
-
-static void host_pump_hook(void *userdata) {
-        host_run_work(userdata);
 }
 
 int host_new(sd_event *event, const HostBackend *backend, Host **ret) {
@@ -55,7 +50,6 @@ int host_new(sd_event *event, const HostBackend *backend, Host **ret) {
                         return r;
         }
 
-        sdloop_set_pump_hook(host_pump_hook, h);
         *ret = TAKE_PTR(h);
         return 0;
 }
@@ -74,7 +68,6 @@ Host *host_free(Host *h) {
         }
         if (h->backend && h->backend->done)
                 h->backend->done(h);
-        sdloop_set_pump_hook(NULL, NULL);
         sd_event_unref(h->event);
         return mfree(h);
 }
@@ -118,9 +111,8 @@ void host_cancel_work(Host *h, void *key) {
 }
 
 void host_run_work(Host *h) {
-        /* Work may make calls that pump the loop and so come back here; each item runs once, and
-         * nesting is bounded because an item is dequeued before it runs. */
-        if (h->work_depth > 8)
+        /* Work runs from the top only: never from inside a synchronous helper's wait, nor nested. */
+        if (h->work_depth > 0 || h->wait_depth > 0)
                 return;
         h->work_depth++;
         while (h->work_head) {
@@ -159,4 +151,59 @@ HostPlugin *host_find_plugin(Host *h, const char *name) {
                 if (streq(p->settings.name, name))
                         return p;
         return NULL;
+}
+
+bool host_in_dispatch(Host *h) {
+        int state;
+
+        if (sdloop_peer_in_dispatch(NULL))
+                return true;
+        state = sd_event_get_state(h->event);
+        return state >= 0 && state != SD_EVENT_INITIAL && state != SD_EVENT_FINISHED;
+}
+
+int host_run_until(Host *h, const bool *done, const char *what, sd_bus_error *error) {
+        int r = 0;
+
+        if (*done)
+                return 0;
+        if (host_in_dispatch(h)) {
+                const char *e = getenv("SDLOOP_ABORT_ON_NESTED_WAIT");
+
+                log_error("Host: synchronous %s called from inside an event-loop callback; refused (use the "
+                          "asynchronous form).", what);
+                if (e && streq(e, "1"))
+                        abort();
+                (void) sdloop_error_setf(error, SDLOOP_ERROR_INTERNAL,
+                                         "%s: synchronous wait inside an event-loop callback refused", what);
+                return -EDEADLK;
+        }
+
+        h->wait_depth++;
+        while (!*done) {
+                if (sd_event_get_state(h->event) == SD_EVENT_FINISHED) {
+                        r = -ESHUTDOWN;
+                        break;
+                }
+                r = sd_event_run(h->event, UINT64_MAX);
+                if (r < 0)
+                        break;
+                r = 0;
+        }
+        h->wait_depth--;
+
+        if (*done)
+                return 0;
+        sd_bus_error_free(error);
+        return sdloop_error_setf(error, SDLOOP_ERROR_PLUGIN_UNAVAILABLE, "%s: event loop ended while waiting: %s",
+                                 what, strerror(-r));
+}
+
+uint64_t host_backoff_next(uint64_t *state_usec) {
+        uint64_t step = *state_usec ?: HOST_BACKOFF_MIN_USEC, delay;
+
+        *state_usec = MIN(step * 2, HOST_BACKOFF_MAX_USEC);
+        /* Jitter: anywhere in [step/2, step]. */
+        delay = step / 2 + (uint64_t) random() % (step / 2 + 1);
+        return MAX(delay, 1U);
 }

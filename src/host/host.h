@@ -1,13 +1,17 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-/* The host side of sdloop: supervising plugin processes, keeping long-lived handles on their objects
- * across crashes, and doing work at "top level" (outside any event dispatch), where synchronous calls
- * into plugins may pump the event loop.
+/* The host side of sdloop: supervising plugin processes and keeping long-lived handles on their objects
+ * across crashes.
  *
- * Rule: event callbacks never call into a plugin synchronously; they queue work with host_queue_work().
- * Work runs from the main loop (host_run()) and from inside synchronous calls that wait (the pump hook),
- * never from inside a dispatch. */
+ * Everything the host does with a plugin is an asynchronous state machine over the host's sd-event loop
+ * (host-plugin.h: connect → handshake → re-create the handles → running, again after every crash), so
+ * nothing ever waits inside an event-loop callback. The synchronous helpers (host_plugin_start(),
+ * host_handle_new(), host_handle_call(), …) are for top-level code only — tests, tools, the feed's
+ * driver — and refuse inside a dispatch (host_run_until()).
+ *
+ * Work queued with host_queue_work() runs from host_run() between loop iterations, at top level: where a
+ * driver that still uses the synchronous helpers (the feed's rounds) may use them. */
 
 #include <errno.h>
 #include <stdbool.h>
@@ -37,6 +41,8 @@ struct Host {
 
         HostWork *work_head, *work_tail;
         unsigned work_depth;
+        /* Nonzero while host_run_until() waits: queued work is not run from there. */
+        unsigned wait_depth;
 
         /* Called after a plugin's state, restarts, pid or last error changed. */
         void (*on_plugin_changed)(HostPlugin *p, void *userdata);
@@ -64,5 +70,19 @@ void host_run_work(Host *h);
 
 /* Main loop: sd_event_run() + queued work until the event loop exits. */
 int host_run(Host *h);
+
+/* True while an event-loop callback runs: the synchronous helpers refuse there. */
+bool host_in_dispatch(Host *h);
+/* For the synchronous helpers: run the loop until *@done (the asynchronous operation they started ends
+ * itself, at its deadline at the latest). Refuses inside a dispatch — logs, sets org.sdloop1.Error.Internal
+ * and returns -EDEADLK, or aborts under SDLOOP_ABORT_ON_NESTED_WAIT=1 — and fails with PluginUnavailable
+ * if the loop ends first. @what names the operation in messages. */
+int host_run_until(Host *h, const bool *done, const char *what, sd_bus_error *error);
+
+/* Exponential back-off with jitter: 10 ms doubling per attempt up to 1 s, each delay drawn from the upper
+ * half of its step so that plugins that fail together do not retry in lockstep. */
+#define HOST_BACKOFF_MIN_USEC (10 * USEC_PER_MSEC)
+#define HOST_BACKOFF_MAX_USEC (1 * USEC_PER_SEC)
+uint64_t host_backoff_next(uint64_t *state_usec);
 
 HostPlugin *host_find_plugin(Host *h, const char *name);

@@ -3,7 +3,13 @@
 /* SdloopCall: one method call being served, answered at once or later (see sdloop-call.h). A handler keeps
  * its call on the stack, so an immediate answer costs nothing extra; sdloop_call_defer() copies it to the
  * heap and links it on its object and its connection, which cancel it when they go. As in systemd's
- * polkit-checked methods, a deferred call is just the kept method call message, answered later. */
+ * polkit-checked methods, a deferred call is just the kept method call message, answered later.
+ *
+ * A heap call holds no reference to its connection: the connection's objects may hold the call (through
+ * the implementation's state), so a reference back would keep an unreferenced connection alive for ever.
+ * Instead the connection cancels its calls when it goes, and a call that is no longer pending forgets
+ * its connection and object. References to a heap call: the library's while pending, the handler's stack
+ * call's until the handler returns, and the operation's own. */
 
 #include <stdarg.h>
 
@@ -53,7 +59,7 @@ bool call_end(SdloopCall *c) {
 }
 
 void call_done(SdloopCall *c) {
-        if (c->heap)
+        if (!c || c->heap)
                 return;
         c->context = sdloop_context_unref(c->context);
         c->deferred = sdloop_call_unref(c->deferred);
@@ -81,6 +87,7 @@ static void call_unlink(SdloopCall *c) {
                         c->object_next->object_prev = c->object_prev;
         }
         c->peer_prev = c->peer_next = c->object_prev = c->object_next = NULL;
+        c->peer = NULL;
         c->object = NULL;
         c->timer = sd_event_source_disable_unref(c->timer);
 }
@@ -99,14 +106,28 @@ static const char *call_interface(const SdloopCall *c) {
         return i;
 }
 
-static void call_cancel(SdloopCall *c, const char *why) {
+/* @error_name: tell a caller still listening why it gets no answer (NULL: it is gone, or was told). */
+static void call_cancel(SdloopCall *c, const char *why, const char *error_name) {
+        int r;
+
         if (c->finished || c->cancelled)
                 return;
         c->cancelled = true;
         log_debug("%s.%s() on %s cancelled: %s.", call_interface(c), strempty(sd_bus_message_get_member(c->message)),
                   strempty(sd_bus_message_get_path(c->message)), why);
 
-        /* The handler may drop the operation's reference: keep ours until we are done. */
+        if (error_name) {
+                r = sd_bus_reply_method_errorf(c->message, error_name, "%s.%s: %s", call_interface(c),
+                                               strempty(sd_bus_message_get_member(c->message)), why);
+                if (r < 0)
+                        log_debug_errno(r, "Cannot send the cancellation of %s(): %m",
+                                        strempty(sd_bus_message_get_member(c->message)));
+        }
+
+        /* Off the lists before the handler runs: it may close objects or drop connections, which cancel
+         * (and walk) the lists again, and the connection may be on its way out already (peer_free()). The
+         * handler may drop the operation's reference: keep ours until we are done. */
+        call_unlink(c);
         if (c->cancel) {
                 callback_depth++;
                 c->cancel(c, c->cancel_userdata);
@@ -116,16 +137,8 @@ static void call_cancel(SdloopCall *c, const char *why) {
 }
 
 static int on_deadline(sd_event_source *s, uint64_t usec, void *userdata) {
-        SdloopCall *c = userdata;
-        int r;
-
         /* The caller stops waiting now: tell it why while it still listens, then let the operation go. */
-        r = sd_bus_reply_method_errorf(c->message, SDLOOP_ERROR_TIMEOUT,
-                                       "%s.%s: no answer before the caller's deadline", call_interface(c),
-                                       strempty(sd_bus_message_get_member(c->message)));
-        if (r < 0)
-                log_debug_errno(r, "Cannot send the timeout of %s(): %m", strempty(sd_bus_message_get_member(c->message)));
-        call_cancel(c, "deadline passed");
+        call_cancel(userdata, "no answer before the caller's deadline", SDLOOP_ERROR_TIMEOUT);
         return 0;
 }
 
@@ -138,8 +151,10 @@ SdloopCall *sdloop_call_defer(void) {
                 return NULL;
         if (c->deferred)
                 return sdloop_call_ref(c->deferred);
-        /* A call whose connection we cannot tell, or that expects no answer, is answered at once. */
-        if (!c->peer || !c->object)
+        /* A call whose connection we cannot tell, or whose object the operation closed, is answered at
+         * once: nothing would cancel it. (One that expects no answer may be deferred; finishing it sends
+         * nothing.) */
+        if (!c->peer || !c->object || c->object->closing || !c->peer->connected)
                 return NULL;
 
         h = new0(SdloopCall, 1);
@@ -148,7 +163,7 @@ SdloopCall *sdloop_call_defer(void) {
         h->n_ref = 1; /* the library's, dropped when the call settles */
         h->heap = true;
         h->message = sd_bus_message_ref(c->message);
-        h->peer = sdloop_peer_ref(c->peer);
+        h->peer = c->peer;
         h->object = c->object;
         h->context = sdloop_context_ref(c->context);
 
@@ -159,7 +174,6 @@ SdloopCall *sdloop_call_defer(void) {
                 if (r < 0) {
                         log_debug_errno(r, "Cannot arm the deadline of a deferred call, answering at once: %m");
                         sd_bus_message_unref(h->message);
-                        sdloop_peer_unref(h->peer);
                         sdloop_context_unref(h->context);
                         free(h);
                         return NULL;
@@ -176,7 +190,7 @@ SdloopCall *sdloop_call_defer(void) {
                 h->object_next->object_prev = h;
         h->object->calls = h;
 
-        c->deferred = h;
+        c->deferred = sdloop_call_ref(h); /* the stack call's, dropped by call_done() */
         return sdloop_call_ref(h);
 }
 
@@ -197,7 +211,6 @@ SdloopCall *sdloop_call_unref(SdloopCall *c) {
                 log_debug("%s.%s(): dropped unanswered.", call_interface(c), strempty(sd_bus_message_get_member(c->message)));
         call_unlink(c);
         sd_bus_message_unref(c->message);
-        sdloop_peer_unref(c->peer);
         sdloop_context_unref(c->context);
         return mfree(c);
 }
@@ -245,21 +258,24 @@ int call_finish_begin(SdloopCall *c, sd_bus_message **ret) {
 }
 
 int call_finish_end(SdloopCall *c, int r, sd_bus_error *error) {
+        _cleanup_(sd_bus_error_free) sd_bus_error local = SD_BUS_ERROR_NULL;
         _cleanup_free_ char *context = NULL;
-        int k = r;
+        int k;
 
         if (r < 0) {
+                if (!error)
+                        error = &local;
                 if (asprintf(&context, "%s.%s", call_interface(c), strempty(sd_bus_message_get_member(c->message))) < 0)
                         context = NULL;
                 (void) sdloop_error_ensure(error, r, context);
                 k = sd_bus_reply_method_error(c->message, error);
                 if (k < 0)
                         log_debug_errno(k, "Cannot send the error of %s(): %m", strempty(sd_bus_message_get_member(c->message)));
-                k = r;
         }
         c->finished = true;
         call_settle(c);
-        return k;
+        /* sd_bus_send() and friends return 1. */
+        return r < 0 ? r : 0;
 }
 
 int sdloop_call_return_error(SdloopCall *c, const sd_bus_error *e) {
@@ -319,10 +335,16 @@ int sdloop_call_return_empty(SdloopCall *c) {
 
 void peer_cancel_calls(SdloopPeer *p) {
         while (p->calls)
-                call_cancel(p->calls, "the caller's connection went away");
+                call_cancel(p->calls, "the caller's connection went away", NULL);
 }
 
 void object_cancel_calls(SdloopObject *o) {
+        /* An operation running right now may close its own object: its stack call must not keep the
+         * pointer (sdloop_call_defer() then answers at once, and the handler's reply sees no object). */
+        for (SdloopCall *c = current; c; c = c->previous)
+                if (c->object == o)
+                        c->object = NULL;
+
         while (o->calls)
-                call_cancel(o->calls, "the object was closed");
+                call_cancel(o->calls, "the object was closed before answering", SDLOOP_ERROR_NOT_FOUND);
 }

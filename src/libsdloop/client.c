@@ -13,11 +13,14 @@
 #include "sdloop-error.h"
 #include "sdloop-internal.h"
 #include "sdloop-log.h"
-#include "sdloop-peer-private.h"
+#include "services/client-internal.h"
 
 struct AsyncCall {
         SdloopPeer *peer; /* weak: NULL once the peer is freed */
         sdloop_reply_handler_t handler;
+        /* Generated typed clients: @trampoline parses and calls @typed instead of @handler. */
+        client_trampoline_t trampoline;
+        void (*typed)(void);
         void *userdata;
         sd_event_source *timer; /* our own deadline while the connection is not up yet */
         bool done;
@@ -111,7 +114,10 @@ static void async_complete(AsyncCall *a, int r, sd_bus_message *reply, sd_bus_er
         async_unlink(a);
 
         callback_depth++;
-        a->handler(p, r, r < 0 ? NULL : reply, error, a->userdata);
+        if (a->trampoline)
+                a->trampoline(p, r, r < 0 ? NULL : reply, error, a->typed, a->userdata);
+        else
+                a->handler(p, r, r < 0 ? NULL : reply, error, a->userdata);
         callback_depth--;
 }
 
@@ -195,8 +201,8 @@ void peer_forget_async_calls(SdloopPeer *p) {
         p->fail_event = sd_event_source_disable_unref(p->fail_event);
 }
 
-int sdloop_peer_call_async(SdloopPeer *p, sd_bus_message *m, SdloopContext *ctx, sdloop_reply_handler_t handler,
-                           void *userdata, sd_bus_slot **ret_slot) {
+static int call_async(SdloopPeer *p, sd_bus_message *m, SdloopContext *ctx, sdloop_reply_handler_t handler,
+                      client_trampoline_t trampoline, void (*typed)(void), void *userdata, sd_bus_slot **ret_slot) {
         const char *iface, *member;
         sd_bus_slot *slot = NULL;
         uint64_t timeout, remaining;
@@ -204,7 +210,7 @@ int sdloop_peer_call_async(SdloopPeer *p, sd_bus_message *m, SdloopContext *ctx,
         AsyncCall *a;
         int r;
 
-        if (!p || !m || !handler)
+        if (!p || !m || (!handler && !trampoline))
                 return -EINVAL;
 
         sdloop_error_register();
@@ -222,6 +228,8 @@ int sdloop_peer_call_async(SdloopPeer *p, sd_bus_message *m, SdloopContext *ctx,
         *a = (AsyncCall) {
                 .peer = p,
                 .handler = handler,
+                .trampoline = trampoline,
+                .typed = typed,
                 .userdata = userdata,
         };
         a->interface = a->names;
@@ -272,20 +280,21 @@ int sdloop_peer_call_async(SdloopPeer *p, sd_bus_message *m, SdloopContext *ctx,
         return 0;
 }
 
+int sdloop_peer_call_async(SdloopPeer *p, sd_bus_message *m, SdloopContext *ctx, sdloop_reply_handler_t handler,
+                           void *userdata, sd_bus_slot **ret_slot) {
+        if (!handler)
+                return -EINVAL;
+        return call_async(p, m, ctx, handler, NULL, NULL, userdata, ret_slot);
+}
+
+int client_call_async(SdloopPeer *p, sd_bus_message *m, SdloopContext *ctx, client_trampoline_t trampoline,
+                      void (*typed)(void), void *userdata, sd_bus_slot **ret_slot) {
+        if (!trampoline || !typed)
+                return -EINVAL;
+        return call_async(p, m, ctx, NULL, trampoline, typed, userdata, ret_slot);
+}
+
 /* --- synchronous, for top-level code ------------------------------------------------------------- */
-
-static void (*pump_hook)(void *userdata);
-static void *pump_hook_userdata;
-
-void sdloop_set_pump_hook(void (*hook)(void *userdata), void *userdata) {
-        pump_hook = hook;
-        pump_hook_userdata = userdata;
-}
-
-static void run_pump_hook(void) {
-        if (pump_hook)
-                pump_hook(pump_hook_userdata);
-}
 
 typedef struct SyncCall {
         bool done;
@@ -357,8 +366,6 @@ int sdloop_peer_call(SdloopPeer *peer, sd_bus_message *m, uint64_t timeout_usec,
                 r = sd_event_run(p->event, UINT64_MAX);
                 if (r < 0)
                         break;
-                if (!c.done)
-                        run_pump_hook();
                 if (sd_event_get_state(p->event) == SD_EVENT_FINISHED && !c.done) {
                         r = -ESTALE;
                         break;
@@ -440,7 +447,6 @@ int sdloop_peer_wait_for(SdloopPeer *p, const bool *done, uint64_t timeout_usec)
                 r = sd_event_run(p->event, UINT64_MAX);
                 if (r < 0)
                         return r;
-                run_pump_hook();
         }
         return 0;
 }

@@ -33,9 +33,6 @@
  * only shortens the error message. */
 #define FIELD_MAX 256
 
-/* How much of a rejected string is quoted back to the sender. */
-#define QUOTE_MAX 80
-
 /* Unlike assigning "(T) {}", this also clears padding, so that "left zeroed" holds byte for byte. */
 #define zero(x) memset(&(x), 0, sizeof(x))
 
@@ -77,8 +74,7 @@ static int bus_read_failed(sd_bus_error *error, const char *field, const char *s
 }
 
 static int invalid_string(sd_bus_error *error, const char *field, const char *what, const char *s) {
-        return sdloop_error_invalid(error, field, "malformed %s \"%.*s%s\"",
-                                    what, QUOTE_MAX, s, strlen(s) > QUOTE_MAX ? "..." : "");
+        return sdloop_error_invalid(error, field, "malformed %s %s", what, SDLOOP_QUOTE(s));
 }
 
 /* Make room for element n of an array of elements of the given size; fresh slots are zeroed, so
@@ -1345,7 +1341,8 @@ int sdloop_read_onchain_config(sd_bus_message *m, const char *field, SdloopOncha
                 return r;
 
         if (sdloop_decimal_compare(v.min, v.max) > 0)
-                return sdloop_error_invalid(error, field, "min %s must not be greater than max %s", v.min, v.max);
+                return sdloop_error_invalid(error, field, "min %s must not be greater than max %s",
+                                            SDLOOP_QUOTE(v.min), SDLOOP_QUOTE(v.max));
 
         *ret = TAKE_STRUCT(v);
         return 0;

@@ -122,14 +122,26 @@ static char *name_from_path(const char *path) {
 }
 
 static int method_ready(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        _cleanup_(call_done) SdloopCall call = {};
         SdloopObject *o = userdata;
         int r;
 
-        if (o->ops.ready) {
-                r = o->ops.ready(o->userdata, error);
-                if (r < 0)
-                        return sdloop_error_ensure(error, r, o->name);
+        /* Always ready: no call to keep. */
+        if (!o->ops.ready)
+                return sd_bus_reply_method_return(m, NULL);
+
+        r = call_begin(&call, m, o);
+        if (r < 0)
+                return r;
+        r = o->ops.ready(o->userdata, error);
+        if (call_end(&call)) {
+                /* Answered with sdloop_call_return_empty(); sd-bus would send a stray error. */
+                sd_bus_error_free(error);
+                return 1;
         }
+        if (r < 0)
+                /* The operation may have closed the object. */
+                return sdloop_error_ensure(error, r, call.object ? call.object->name : "Ready");
         return sd_bus_reply_method_return(m, NULL);
 }
 

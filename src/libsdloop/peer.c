@@ -111,6 +111,73 @@ static int peer_new(sd_event *event, SdloopPeer **ret) {
         return 0;
 }
 
+/* Bytes that follow the authentication in the same write sit unread in sd-bus (252, and unchanged since):
+ * bus_socket_read_auth() reads the SASL lines in chunks of 256 bytes and more, and on BEGIN
+ * bus_socket_auth_verify_server() moves the rest of the chunk to the front of the read buffer and starts
+ * the connection (the client side does the same after OK). But sd_bus_get_events() then asks the event
+ * loop for POLLIN only, and sd_bus_get_timeout() for an immediate wake-up only when complete messages are
+ * queued (rqueue), never for bytes in the read buffer. A client that sent its first call together with
+ * BEGIN, as libdbus and GDBus do, sends nothing more until answered, so the socket stays quiet and the call
+ * is never parsed. We cannot patch the distribution's libsystemd; instead, once the connection runs,
+ * sd_bus_process() is called until it has nothing left to do, which parses what is buffered. A post source
+ * (run after every dispatch, so also right after sd-bus's own) notices when authentication is over; a
+ * defer source then drains, one message per loop iteration as sd-bus's own dispatch does. */
+static int on_start_drain(sd_event_source *s, void *userdata) {
+        SdloopPeer *p = userdata;
+        int r;
+
+        /* A handler may drop the last reference. */
+        sdloop_peer_ref(p);
+        r = sd_bus_process(p->bus, NULL);
+        if (r < 0)
+                log_debug_errno(r, "Connection %s: processing after authentication failed: %m",
+                                strempty(p->description));
+        if (r <= 0)
+                p->start_source = sd_event_source_disable_unref(p->start_source);
+        /* else it stays enabled: there may be more. */
+        sdloop_peer_unref(p);
+        return 0;
+}
+
+static int peer_drain_after_auth(SdloopPeer *p) {
+        int r;
+
+        p->start_source = sd_event_source_disable_unref(p->start_source);
+        r = sd_event_add_defer(p->event, &p->start_source, on_start_drain, p);
+        if (r < 0)
+                return r;
+        (void) sd_event_source_set_description(p->start_source, "sdloop-peer-start");
+        /* Defer sources start as one-shot; this one runs until the buffer is empty. */
+        return sd_event_source_set_enabled(p->start_source, SD_EVENT_ON);
+}
+
+static int on_start_post(sd_event_source *s, void *userdata) {
+        SdloopPeer *p = userdata;
+        int r;
+
+        if (sd_bus_is_ready(p->bus) > 0) {
+                r = peer_drain_after_auth(p);
+                if (r < 0)
+                        log_warning_errno(r, "Connection %s: cannot read what came with the authentication: %m",
+                                          strempty(p->description));
+        } else if (sd_bus_is_open(p->bus) <= 0)
+                p->start_source = sd_event_source_disable_unref(p->start_source);
+        return 0;
+}
+
+static int peer_watch_start(SdloopPeer *p) {
+        int r;
+
+        if (sd_bus_is_ready(p->bus) > 0)
+                return peer_drain_after_auth(p);
+
+        r = sd_event_add_post(p->event, &p->start_source, on_start_post, p);
+        if (r < 0)
+                return r;
+        (void) sd_event_source_set_description(p->start_source, "sdloop-peer-start");
+        return 0;
+}
+
 static int peer_start(SdloopPeer *p) {
         int r;
 
@@ -135,6 +202,10 @@ static int peer_start(SdloopPeer *p) {
                 return r;
 
         r = sd_bus_attach_event(p->bus, p->event, SD_EVENT_PRIORITY_NORMAL);
+        if (r < 0)
+                return r;
+
+        r = peer_watch_start(p);
         if (r < 0)
                 return r;
 
@@ -276,6 +347,7 @@ static SdloopPeer *peer_free(SdloopPeer *p) {
         peer_leave_scope(p);
         sd_bus_slot_unref(p->disconnect_slot);
         sd_bus_slot_unref(p->hello_slot);
+        sd_event_source_disable_unref(p->start_source);
         if (p->bus && p->borrowed)
                 sd_bus_unref(p->bus);
         else if (p->bus) {
@@ -347,6 +419,8 @@ void sdloop_peer_set_disconnect_handler(SdloopPeer *p, sdloop_peer_disconnect_ha
 
 void sdloop_peer_set_call_timeout(SdloopPeer *p, uint64_t usec) {
         p->call_timeout = usec > 0 ? usec : SDLOOP_CALL_TIMEOUT_USEC_DEFAULT;
+        /* The other side hears of it with our next call. */
+        p->defaults_sent = false;
 }
 
 uint64_t sdloop_peer_get_call_timeout(SdloopPeer *p) {
@@ -361,17 +435,39 @@ void *sdloop_peer_get_userdata(SdloopPeer *p) {
         return p ? p->userdata : NULL;
 }
 
+int sdloop_peer_new_handshake(SdloopPeer *p, sd_bus_message **ret) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        int r;
+
+        r = sdloop_peer_new_call(p, SDLOOP_ROOT_PATH, "org.freedesktop.DBus.Properties", "GetAll", &m);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(m, "s", "org.sdloop1.Plugin");
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(m);
+        return 0;
+}
+
 int sdloop_peer_handshake(SdloopPeer *p, const char *expected_kind, SdloopPluginIdentity *ret,
                           sd_bus_error *error) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        int r;
+
+        r = sdloop_peer_new_handshake(p, &m);
+        if (r < 0)
+                return r;
+        r = sdloop_peer_call(p, m, 0, &reply, error);
+        if (r < 0)
+                return r;
+        return sdloop_peer_handshake_check(p, reply, expected_kind, ret, error);
+}
+
+int sdloop_peer_handshake_check(SdloopPeer *p, sd_bus_message *reply, const char *expected_kind,
+                                SdloopPluginIdentity *ret, sd_bus_error *error) {
         _cleanup_(sdloop_plugin_identity_done) SdloopPluginIdentity id = {};
         bool have_version = false;
         int r;
-
-        r = sdloop_peer_call_method(p, SDLOOP_ROOT_PATH, "org.freedesktop.DBus.Properties", "GetAll", &reply, error,
-                                    "s", "org.sdloop1.Plugin");
-        if (r < 0)
-                return r;
 
         r = sd_bus_message_enter_container(reply, 'a', "{sv}");
         if (r < 0)

@@ -16,6 +16,9 @@
 #include "sdloop-log.h"
 #include "sdloop-plugin.h"
 
+/* How long a plugin that cannot accept (out of file descriptors) waits before it tries again. */
+#define ACCEPT_RETRY_USEC (100 * USEC_PER_MSEC)
+
 typedef struct Connection Connection;
 
 struct Connection {
@@ -36,6 +39,9 @@ struct SdloopPlugin {
         uint64_t n_calls;
         int listen_fd;
         sd_event_source *listen_source;
+        sd_event_source *accept_retry; /* re-enables listen_source after a back-off */
+        bool accept_backing_off;       /* accepting failed since the last connection we took */
+        unsigned accept_failures;      /* …this many times */
         Connection *connections;
         unsigned n_connections;
         Connection *closed; /* gone, waiting for their deferred release */
@@ -161,6 +167,9 @@ static int on_method_call(sd_bus_message *m, void *userdata, sd_bus_error *error
         iface = sd_bus_message_get_interface(m);
         if (!iface || strncmp(iface, SDLOOP_INTERFACE_PREFIX, strlen(SDLOOP_INTERFACE_PREFIX)) != 0)
                 return 0;
+        /* The context of a call travels ahead of it; the call is what counts. */
+        if (streq(iface, "org.sdloop1.Context"))
+                return 0;
 
         if (++p->n_calls >= p->crash_after) {
                 /* A test knob: die like a crashing plugin would, without replying or cleaning up. */
@@ -178,6 +187,9 @@ static int connection_setup(SdloopPlugin *p, int fd) {
         int r;
 
         r = sdloop_peer_new_server(p->event, fd, &peer);
+        if (r == -ECONNRESET || r == -EPIPE)
+                /* Gone while it waited to be accepted: the client gave up, nothing went wrong here. */
+                return log_debug_errno(r, "Connection closed before it was set up: %m");
         if (r < 0)
                 return log_error_errno(r, "Failed to set up D-Bus server on connection: %m");
         (void) sdloop_peer_set_description(peer, "host");
@@ -237,16 +249,69 @@ static bool peer_is_allowed(int fd) {
         return false;
 }
 
+static int on_accept_retry(sd_event_source *s, uint64_t usec, void *userdata) {
+        SdloopPlugin *p = userdata;
+        int r;
+
+        /* The socket is level-triggered: connections still waiting make on_accept() run at once. */
+        r = sd_event_source_set_enabled(p->listen_source, SD_EVENT_ON);
+        if (r < 0)
+                log_error_errno(r, "Failed to resume accepting connections: %m");
+        return 0;
+}
+
+/* accept() fails for a reason that does not go away by itself, most often EMFILE/ENFILE: out of file
+ * descriptors, with the connection still queued. The socket stays readable, so retrying at once would spin.
+ * Stop watching it for a while instead; one warning per burst of failures, however many retries it takes. */
+static int accept_back_off(SdloopPlugin *p, int error) {
+        int r;
+
+        p->accept_failures++;
+        if (!p->accept_backing_off) {
+                p->accept_backing_off = true;
+                log_warning_errno(error, "Failed to accept connection (%u open), retrying every %u ms: %m",
+                                  p->n_connections, (unsigned) (ACCEPT_RETRY_USEC / USEC_PER_MSEC));
+        }
+
+        r = sd_event_source_set_enabled(p->listen_source, SD_EVENT_OFF);
+        if (r < 0)
+                return log_error_errno(r, "Failed to pause accepting connections: %m");
+
+        if (p->accept_retry) {
+                r = sd_event_source_set_time_relative(p->accept_retry, ACCEPT_RETRY_USEC);
+                if (r >= 0)
+                        r = sd_event_source_set_enabled(p->accept_retry, SD_EVENT_ONESHOT);
+        } else {
+                r = sd_event_add_time_relative(p->event, &p->accept_retry, CLOCK_MONOTONIC,
+                                               ACCEPT_RETRY_USEC, 0, on_accept_retry, p);
+                if (r >= 0)
+                        (void) sd_event_source_set_description(p->accept_retry, "accept-retry");
+        }
+        if (r < 0) {
+                /* Without the timer the listening socket must stay watched, spinning or not. */
+                (void) sd_event_source_set_enabled(p->listen_source, SD_EVENT_ON);
+                return log_error_errno(r, "Failed to schedule accepting connections again: %m");
+        }
+        return 0;
+}
+
 static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         SdloopPlugin *p = userdata;
         int nfd;
 
         nfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (nfd < 0) {
-                if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED)
+                /* Nothing waiting (any more), or a connection that died in the queue: nothing to do. */
+                if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED || errno == EPROTO)
                         return 0;
-                log_warning_errno(errno, "Failed to accept connection, ignoring: %m");
-                return 0;
+                return accept_back_off(p, -errno);
+        }
+
+        if (p->accept_backing_off) {
+                log_info("Accepting connections again, after %u failed attempt%s.", p->accept_failures,
+                         p->accept_failures == 1 ? "" : "s");
+                p->accept_backing_off = false;
+                p->accept_failures = 0;
         }
 
         if (!peer_is_allowed(nfd)) {
@@ -414,6 +479,7 @@ static void plugin_done(SdloopPlugin *p) {
                 p->closed = c->next;
                 connection_free(c);
         }
+        sd_event_source_disable_unref(p->accept_retry);
         sd_event_source_disable_unref(p->listen_source);
         if (p->listen_fd >= 0)
                 safe_close(p->listen_fd);

@@ -5,9 +5,14 @@
  * travel back unchanged. Nothing here blocks: a call is answered from the target's reply callback, from
  * its deadline timer, or when the proxy goes away.
  *
- * Each call gets one deadline when it arrives: the exporting peer's call timeout. While no target is
- * set (the target plugin is restarting) calls wait in a queue until a target is set or the deadline
- * passes; a forwarded call gets what is left of it as its own timeout. */
+ * Each call gets one deadline when it arrives: the sooner of the caller's (its SdloopContext) and the
+ * exporting peer's call timeout. While no target is set (the target plugin is restarting) calls wait in a
+ * queue until a target is set or the deadline passes; a forwarded call carries that same deadline in the
+ * context it is sent with, so the target knows how long the caller still waits.
+ *
+ * Signals go the other way: every signal the target object emits (any interface, any member) is sent
+ * again from the proxy's own path on the proxy's connection, arguments copied as they are. The match for
+ * them follows the target: none while it is down. */
 
 #include <stdarg.h>
 
@@ -43,6 +48,7 @@ struct SdloopProxy {
 
         SdloopPeer *target; /* NULL: down */
         char *target_path;
+        sd_bus_slot *signal_match; /* the target object's signals, on the target's connection */
 
         CallList queued; /* oldest first */
         CallList forwarded;
@@ -185,7 +191,6 @@ static int call_forward(ProxyCall *c) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *f = NULL;
         _cleanup_(sdloop_context_unrefp) SdloopContext *ctx = NULL;
         SdloopProxy *p = c->proxy;
-        uint64_t now, timeout;
         int r;
 
         assert(!c->list);
@@ -213,16 +218,12 @@ static int call_forward(ProxyCall *c) {
                 return r < 0 ? r : 1;
         }
 
-        r = sd_event_now(sdloop_peer_get_event(p->on), CLOCK_MONOTONIC, &now);
-        if (r < 0)
-                return r;
-        /* 0 would mean "the default" to sd-bus: a call that is due now gets the shortest timeout. */
-        timeout = c->deadline > now ? c->deadline - now : 1;
-
+        /* The deadline fixed on arrival, as an absolute time: a call that waited in the queue has only
+         * what is left of it, and one already due goes out with the shortest timeout. */
         r = sdloop_context_new_child(c->context, &ctx);
         if (r < 0)
                 return r;
-        sdloop_context_set_timeout(ctx, timeout);
+        sdloop_context_set_deadline(ctx, c->deadline);
         r = sdloop_peer_call_async(p->target, f, ctx, on_forward_reply, c, &c->slot);
         if (r < 0)
                 return r;
@@ -345,8 +346,51 @@ static void proxy_flush(SdloopProxy *p) {
         }
 }
 
+static int on_target_signal(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *s = NULL;
+        SdloopProxy *p = userdata;
+        const char *interface = sd_bus_message_get_interface(m), *member = sd_bus_message_get_member(m);
+        int r;
+
+        /* The proxy's own connection is gone: nobody to tell. */
+        if (!sdloop_peer_is_connected(p->on))
+                return 0;
+        if (!interface || !member)
+                return 0;
+
+        /* Peer to peer a signal has no destination: the one peer gets it. Other handlers may have read the
+         * message already, and may read it after us. */
+        r = sd_bus_message_new_signal(sdloop_peer_get_bus(p->on), &s, p->path, interface, member);
+        if (r >= 0)
+                r = sd_bus_message_rewind(m, true);
+        if (r >= 0)
+                r = sd_bus_message_copy(s, m, true);
+        (void) sd_bus_message_rewind(m, true);
+        if (r >= 0)
+                r = sd_bus_send(sdloop_peer_get_bus(p->on), s, NULL);
+        if (r < 0)
+                /* Never an error to sd-bus: it would close the target's connection over it. */
+                log_warning_errno(r, "Proxy %s: cannot pass on signal %s.%s() of %s: %m", p->path, interface,
+                                  member, p->target_path);
+        return 0;
+}
+
+/* The match for the target object's signals. On a peer-to-peer connection it stays local (there is no bus
+ * to tell) and every signal of the peer arrives anyway: the path picks this object's. The asynchronous form
+ * never waits, even on a bus connection, where adding a match is a call to the bus. */
+static int proxy_match_target(SdloopProxy *p, SdloopPeer *target, const char *target_path, sd_bus_slot **ret) {
+        if (!target) {
+                *ret = NULL;
+                return 0;
+        }
+        return sd_bus_match_signal_async(sdloop_peer_get_bus(target), ret, NULL, target_path, NULL, NULL,
+                                         on_target_signal, NULL, p);
+}
+
 int sdloop_proxy_set_target(SdloopProxy *p, SdloopPeer *target, const char *target_path) {
+        _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *match = NULL;
         _cleanup_free_ char *tp = NULL;
+        int r;
 
         if (!p)
                 return -EINVAL;
@@ -357,6 +401,13 @@ int sdloop_proxy_set_target(SdloopProxy *p, SdloopPeer *target, const char *targ
                 if (!tp)
                         return -ENOMEM;
         }
+
+        /* The new match before the old one goes: a target that cannot be watched leaves the old in place. */
+        r = proxy_match_target(p, target, tp, &match);
+        if (r < 0)
+                return r;
+        sd_bus_slot_unref(p->signal_match);
+        p->signal_match = TAKE_PTR(match);
 
         /* Ref before unref: the new target may be the old one. */
         sdloop_peer_ref(target);
@@ -412,8 +463,9 @@ SdloopProxy *sdloop_proxy_free(SdloopProxy *p) {
         if (!p)
                 return NULL;
 
-        /* No new calls from here on. */
+        /* No new calls, and no more signals, from here on. */
         p->slot = sd_bus_slot_unref(p->slot);
+        p->signal_match = sd_bus_slot_unref(p->signal_match);
 
         while (p->queued.head) {
                 ProxyCall *c = p->queued.head;

@@ -74,6 +74,7 @@ struct SdloopPeer {
 
         sd_bus_slot *disconnect_slot;
         sd_bus_slot *hello_slot;
+        sd_event_source *start_source; /* until what came with the authentication is read (peer.c) */
 
         sdloop_peer_disconnect_handler_t disconnect_handler;
         void *disconnect_userdata;
@@ -103,8 +104,8 @@ struct SdloopCall {
         bool finished;
         bool cancelled;
         sd_bus_message *message;
-        SdloopPeer *peer;     /* the connection the call came on; a reference on the heap */
-        SdloopObject *object; /* NULL once the object is gone */
+        SdloopPeer *peer;     /* the connection the call came on; no reference, NULL once not pending */
+        SdloopObject *object; /* NULL once not pending, or once the operation closed it */
         SdloopContext *context;
         SdloopCall *deferred; /* on the stack: the heap copy, once deferred */
         SdloopCall *previous; /* the call current before this one */
@@ -123,12 +124,12 @@ struct SdloopCall {
 int call_begin(SdloopCall *c, sd_bus_message *m, SdloopObject *object);
 /* The operation returned: true if it deferred (the handler must then return 1 and send nothing). */
 bool call_end(SdloopCall *c);
-/* Release what a stack call holds (a _cleanup_ handler). */
+/* Release what a stack call holds (a _cleanup_ handler; a zero-initialized call is fine). */
 void call_done(SdloopCall *c);
 /* A typed *_return(): the message to answer, or -ECANCELED/-ESTALE (nothing to do). */
 int call_finish_begin(SdloopCall *c, sd_bus_message **ret);
-/* …and done: @r < 0 sends @error (named as an immediate failure is); the call is finished. Returns @r or
- * the sending error. */
+/* …and done: @r < 0 sends @error (named as an immediate failure is); the call is finished. Returns @r if
+ * negative, else 0. */
 int call_finish_end(SdloopCall *c, int r, sd_bus_error *error);
 /* The connection went away or the object closed: cancel what was waiting there. */
 void peer_cancel_calls(SdloopPeer *p);
@@ -140,6 +141,12 @@ extern __thread unsigned callback_depth;
 
 /* The org.sdloop1.Error.* name for an errno (either sign). */
 const char *error_name_from_errno(int r);
+
+/* UTF-8 as sd-bus accepts it in "s": no overlong forms, surrogates, noncharacters or code points past
+ * U+10FFFF. The length (1-4) of the character at @s, looking at no more than @n bytes, or 0 if there is
+ * none there; and whether all of @s is made of them. */
+size_t utf8_char_length(const char *s, size_t n, uint32_t *ret_c);
+bool utf8_is_valid(const char *s);
 
 /* --- context.c --- */
 

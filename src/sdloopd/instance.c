@@ -184,9 +184,9 @@ void daemon_on_handle_removed(HostHandle *h, void *userdata) {
 
 /* --- the relayer ------------------------------------------------------------------------------------------ */
 
-static int relayer_create(HostHandle *h, SdloopPeer *peer, const char *parent_path, char **ret_path,
-                          sd_bus_error *error) {
-        return sdloop_plugin_relayer_new_relayer(peer, h->data, HOST_KEYSTORE_PATH, ret_path, error);
+static int relayer_create(HostHandle *h, SdloopPeer *peer, const char *parent_path, sd_bus_slot **ret_slot) {
+        return sdloop_plugin_relayer_new_relayer_async(peer, h->data, HOST_KEYSTORE_PATH, NULL,
+                                                       host_handle_created_reply, h, ret_slot);
 }
 
 static const HostHandleOps relayer_handle_ops = {

@@ -109,51 +109,130 @@ static const SdloopRelayerOps relayer_ops = {
 
 /* --- PluginRelayer --- */
 
-/* LOOP's StaticPluginRelayer: the keystore must answer with the fixture account and signature. */
-static int check_keystore(SdloopPeer *peer, const char *keystore_path, sd_bus_error *error) {
-        static const char * const accounts_expected[] = { FIXTURE_ACCOUNT, NULL };
-        _cleanup_(sdloop_bytes_done) SdloopBytes signed_data = {};
-        _cleanup_strv_free_ char **accounts = NULL;
+/* LOOP's StaticPluginRelayer: before it answers, the keystore must give the fixture account, then sign the
+ * fixture data with it. The answer comes later, from the keystore's replies. */
+typedef struct RelayerJob {
+        SdloopCall *call;
+        char *keystore_path;
+        sd_bus_slot *slot;
+} RelayerJob;
+
+static RelayerJob *relayer_job_free(RelayerJob *j) {
+        if (!j)
+                return NULL;
+        sd_bus_slot_unref(j->slot);
+        sdloop_call_unref(j->call);
+        free(j->keystore_path);
+        return mfree(j);
+}
+
+static void relayer_job_freep(RelayerJob **j) {
+        relayer_job_free(*j);
+}
+
+static void relayer_job_cancelled(SdloopCall *call, void *userdata) {
+        relayer_job_free(userdata);
+}
+
+static void relayer_job_fail(RelayerJob *j, int r, const sd_bus_error *error) {
+        (void) conformance_call_return_error(j->call, r, error);
+        relayer_job_free(j);
+}
+
+static int relayer_create(RelayerJob *j) {
+        SdloopObject *relayer;
         int r;
 
-        r = sdloop_keystore_accounts(peer, keystore_path, &accounts, error);
-        if (r < 0)
-                return conformance_error_prefix(error, r, "keystore: Accounts()");
-        r = fixture_check_strv(accounts_expected, accounts, "keystore: Accounts() reply", error);
+        r = sdloop_object_new(sdloop_call_get_peer(j->call), sdloop_call_get_object(j->call), "relayer", NULL, NULL,
+                              &relayer);
         if (r < 0)
                 return r;
-
-        r = sdloop_keystore_sign(peer, keystore_path, FIXTURE_ACCOUNT, fixture_encoded.data, fixture_encoded.size,
-                                 &signed_data, error);
+        r = sdloop_relayer_export(relayer, &relayer_ops, NULL);
+        if (r >= 0)
+                r = sdloop_plugin_relayer_new_relayer_return(j->call, relayer);
         if (r < 0)
-                return conformance_error_prefix(error, r, "keystore: Sign()");
-        return fixture_check_bytes(&fixture_signed, signed_data.data, signed_data.size, "keystore: Sign() reply",
-                                   error);
+                /* Nobody learns of it. */
+                sdloop_object_close(relayer);
+        return r;
+}
+
+static void on_signed(SdloopPeer *peer, int r, SdloopBytes *signed_data, sd_bus_error *error, void *userdata) {
+        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+        RelayerJob *j = userdata;
+
+        j->slot = sd_bus_slot_unref(j->slot);
+        if (r < 0) {
+                relayer_job_fail(j, conformance_error_prefix(error, r, "keystore: Sign()"), error);
+                return;
+        }
+        r = fixture_check_bytes(&fixture_signed, signed_data->data, signed_data->size, "keystore: Sign() reply", &e);
+        if (r < 0) {
+                relayer_job_fail(j, r, &e);
+                return;
+        }
+
+        r = relayer_create(j);
+        /* A relayer the typed return refused was answered with Internal already. */
+        if (sdloop_call_is_pending(j->call))
+                (void) sdloop_call_return_errno(j->call, r, NULL);
+        relayer_job_free(j);
+}
+
+static void on_accounts(SdloopPeer *peer, int r, char ***accounts, sd_bus_error *error, void *userdata) {
+        static const char * const accounts_expected[] = { FIXTURE_ACCOUNT, NULL };
+        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+        RelayerJob *j = userdata;
+
+        j->slot = sd_bus_slot_unref(j->slot);
+        if (r < 0) {
+                relayer_job_fail(j, conformance_error_prefix(error, r, "keystore: Accounts()"), error);
+                return;
+        }
+        r = fixture_check_strv(accounts_expected, *accounts, "keystore: Accounts() reply", &e);
+        if (r < 0) {
+                relayer_job_fail(j, r, &e);
+                return;
+        }
+
+        r = sdloop_keystore_sign_async(peer, j->keystore_path, FIXTURE_ACCOUNT, fixture_encoded.data,
+                                       fixture_encoded.size, sdloop_call_get_context(j->call), on_signed, j, &j->slot);
+        if (r < 0)
+                relayer_job_fail(j, conformance_send_failed(&e, peer, r, "keystore: Sign()"), &e);
 }
 
 static int plugin_relayer_new_relayer(void *userdata, SdloopObject *parent, const char *config,
                                       const char *keystore_path, SdloopObject **ret, sd_bus_error *error) {
+        _cleanup_(relayer_job_freep) RelayerJob *j = NULL;
         SdloopPeer *peer = sdloop_object_get_peer(parent);
-        SdloopObject *relayer;
         int r;
 
         r = fixture_check_string(FIXTURE_CONFIG_TOML, config, "config", error);
         if (r < 0)
                 return r;
-        r = check_keystore(peer, keystore_path, error);
-        if (r < 0)
-                return r;
 
-        r = sdloop_object_new(peer, parent, "relayer", NULL, NULL, &relayer);
-        if (r < 0)
-                return r;
-        r = sdloop_relayer_export(relayer, &relayer_ops, NULL);
+        j = new0(RelayerJob, 1);
+        if (!j)
+                return -ENOMEM;
+        j->keystore_path = strdup(keystore_path);
+        if (!j->keystore_path)
+                return -ENOMEM;
+
+        j->call = sdloop_call_defer();
+        if (!j->call)
+                return -ENOMEM;
+        sdloop_call_set_cancel_handler(j->call, relayer_job_cancelled, j);
+
+        r = sdloop_keystore_accounts_async(peer, keystore_path, sdloop_call_get_context(j->call), on_accounts, j,
+                                           &j->slot);
         if (r < 0) {
-                sdloop_object_close(relayer);
-                return r;
+                _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+
+                relayer_job_fail(TAKE_PTR(j), conformance_send_failed(&e, peer, r, "keystore: Accounts()"), &e);
+                return 0;
         }
 
-        *ret = relayer;
+        /* The replies or the cancel handler own the job now. */
+        TAKE_PTR(j);
         return 0;
 }
 

@@ -9,6 +9,7 @@
 
 #include "fixtures.h"
 #include "macro.h"
+#include "provider-check.h"
 #include "static.h"
 #include "suite.h"
 
@@ -50,6 +51,37 @@ int conformance_error_prefix(sd_bus_error *error, int r, const char *format, ...
         (void) sd_bus_error_move(&e, error);
         (void) sd_bus_error_setf(error, e.name, "%s: %s", prefix, strempty(e.message));
         return r;
+}
+
+int conformance_send_failed(sd_bus_error *error, SdloopPeer *peer, int r, const char *format, ...) {
+        _cleanup_free_ char *prefix = NULL;
+        va_list ap;
+        int k;
+
+        assert(r < 0);
+
+        va_start(ap, format);
+        k = vasprintf(&prefix, format, ap);
+        va_end(ap);
+
+        sd_bus_error_free(error);
+        if (r == -EHOSTDOWN)
+                (void) sdloop_error_setf(error, SDLOOP_ERROR_PLUGIN_UNAVAILABLE, "%s: not connected",
+                                         strempty(sdloop_peer_get_description(peer)));
+        return conformance_error_prefix(error, r, "%s", k < 0 ? format : prefix);
+}
+
+int conformance_call_return_error(SdloopCall *call, int r, const sd_bus_error *error) {
+        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+
+        if (!sd_bus_error_is_set(error))
+                return sdloop_call_return_errno(call, r, NULL);
+        if (sd_bus_error_has_names(error, SD_BUS_ERROR_UNKNOWN_OBJECT, SD_BUS_ERROR_UNKNOWN_INTERFACE,
+                                   SD_BUS_ERROR_UNKNOWN_METHOD)) {
+                (void) sd_bus_error_set(&e, SDLOOP_ERROR_NOT_FOUND, error->message);
+                error = &e;
+        }
+        return sdloop_call_return_error(call, error);
 }
 
 int conformance_fail(sd_bus_error *error, const char *format, ...) {
@@ -97,201 +129,38 @@ int conformance_close(SdloopPeer *peer, const char *path, sd_bus_error *error) {
 
 /* --- provider components ---------------------------------------------------------------------------- */
 
+/* One table of calls and expectations (provider-check.c), waited for here at top level. */
+
 int conformance_check_offchain_config_digester(SdloopPeer *peer, const char *path, sd_bus_error *error) {
-        uint8_t digest[SDLOOP_DIGEST_SIZE];
-        uint16_t prefix;
-        int r;
-
-        r = sdloop_offchain_config_digester_config_digest_prefix(peer, path, &prefix, error);
-        if (r < 0)
-                return conformance_error_prefix(error, r, "OffchainConfigDigester.ConfigDigestPrefix()");
-        r = fixture_check_uint(FIXTURE_CONFIG_DIGEST_PREFIX, prefix, "ConfigDigestPrefix() reply.prefix", error);
-        if (r < 0)
-                return r;
-
-        r = sdloop_offchain_config_digester_config_digest(peer, path, &fixture_contract_config, digest, error);
-        if (r < 0)
-                return conformance_error_prefix(error, r, "OffchainConfigDigester.ConfigDigest()");
-        return fixture_check_digest(digest, "ConfigDigest() reply.digest", error);
+        return conformance_provider_check_run(peer, path, CONFORMANCE_OFFCHAIN_CONFIG_DIGESTER, error);
 }
 
 int conformance_check_contract_config_tracker(SdloopPeer *peer, const char *path, sd_bus_error *error) {
-        _cleanup_(sdloop_contract_config_done) SdloopContractConfig config = {};
-        uint8_t digest[SDLOOP_DIGEST_SIZE];
-        uint64_t height, changed_in_block;
-        int r;
-
-        r = sdloop_contract_config_tracker_latest_block_height(peer, path, &height, error);
-        if (r < 0)
-                return conformance_error_prefix(error, r, "ContractConfigTracker.LatestBlockHeight()");
-        r = fixture_check_uint(FIXTURE_BLOCK_HEIGHT, height, "LatestBlockHeight() reply.block_height", error);
-        if (r < 0)
-                return r;
-
-        r = sdloop_contract_config_tracker_latest_config_details(peer, path, &changed_in_block, digest, error);
-        if (r < 0)
-                return conformance_error_prefix(error, r, "ContractConfigTracker.LatestConfigDetails()");
-        r = fixture_check_uint(FIXTURE_CHANGED_IN_BLOCK, changed_in_block,
-                               "LatestConfigDetails() reply.changed_in_block", error);
-        if (r < 0)
-                return r;
-        r = fixture_check_digest(digest, "LatestConfigDetails() reply.digest", error);
-        if (r < 0)
-                return r;
-
-        r = sdloop_contract_config_tracker_latest_config(peer, path, FIXTURE_CHANGED_IN_BLOCK, &config, error);
-        if (r < 0)
-                return conformance_error_prefix(error, r, "ContractConfigTracker.LatestConfig()");
-        return fixture_check_contract_config(&config, "LatestConfig() reply.contract_config", error);
+        return conformance_provider_check_run(peer, path, CONFORMANCE_CONTRACT_CONFIG_TRACKER, error);
 }
 
 int conformance_check_contract_transmitter(SdloopPeer *peer, const char *path, sd_bus_error *error) {
-        _cleanup_free_ char *account = NULL;
-        uint8_t digest[SDLOOP_DIGEST_SIZE];
-        uint32_t epoch;
-        int r;
-
-        r = sdloop_contract_transmitter_from_account(peer, path, &account, error);
-        if (r < 0)
-                return conformance_error_prefix(error, r, "ContractTransmitter.FromAccount()");
-        r = fixture_check_string(FIXTURE_ACCOUNT, account, "FromAccount() reply.account", error);
-        if (r < 0)
-                return r;
-
-        r = sdloop_contract_transmitter_latest_config_digest_and_epoch(peer, path, digest, &epoch, error);
-        if (r < 0)
-                return conformance_error_prefix(error, r, "ContractTransmitter.LatestConfigDigestAndEpoch()");
-        r = fixture_check_digest(digest, "LatestConfigDigestAndEpoch() reply.digest", error);
-        if (r < 0)
-                return r;
-        r = fixture_check_uint(FIXTURE_EPOCH, epoch, "LatestConfigDigestAndEpoch() reply.epoch", error);
-        if (r < 0)
-                return r;
-
-        r = sdloop_contract_transmitter_transmit(peer, path, &fixture_report_context, fixture_report.data,
-                                                 fixture_report.size, fixture_signatures, FIXTURE_N_SIGNATURES,
-                                                 error);
-        if (r < 0)
-                return conformance_error_prefix(error, r, "ContractTransmitter.Transmit()");
-        return 0;
+        return conformance_provider_check_run(peer, path, CONFORMANCE_CONTRACT_TRANSMITTER, error);
 }
 
 int conformance_check_report_codec(SdloopPeer *peer, const char *path, sd_bus_error *error) {
-        _cleanup_(sdloop_bytes_done) SdloopBytes report = {};
-        _cleanup_free_ char *median = NULL;
-        int64_t max;
-        int r;
-
-        r = sdloop_report_codec_build_report(peer, path, fixture_parsed_observations, FIXTURE_N_PARSED_OBSERVATIONS,
-                                             &report, error);
-        if (r < 0)
-                return conformance_error_prefix(error, r, "ReportCodec.BuildReport()");
-        r = fixture_check_bytes(&fixture_report, report.data, report.size, "BuildReport() reply.report", error);
-        if (r < 0)
-                return r;
-
-        r = sdloop_report_codec_median_from_report(peer, path, fixture_report.data, fixture_report.size, &median,
-                                                   error);
-        if (r < 0)
-                return conformance_error_prefix(error, r, "ReportCodec.MedianFromReport()");
-        r = fixture_check_string(FIXTURE_MEDIAN, median, "MedianFromReport() reply.median", error);
-        if (r < 0)
-                return r;
-
-        r = sdloop_report_codec_max_report_length(peer, path, FIXTURE_MAX_REPORT_LENGTH_N, &max, error);
-        if (r < 0)
-                return conformance_error_prefix(error, r, "ReportCodec.MaxReportLength()");
-        return fixture_check_int(FIXTURE_MAX_REPORT_LENGTH, max, "MaxReportLength() reply.max", error);
+        return conformance_provider_check_run(peer, path, CONFORMANCE_REPORT_CODEC, error);
 }
 
 int conformance_check_median_contract(SdloopPeer *peer, const char *path, sd_bus_error *error) {
-        _cleanup_free_ char *answer = NULL;
-        uint8_t digest[SDLOOP_DIGEST_SIZE];
-        int64_t timestamp;
-        uint32_t epoch;
-        uint8_t round;
-        int r;
-
-        r = sdloop_median_contract_latest_round_requested(peer, path, FIXTURE_LOOKBACK_USEC, digest, &epoch, &round,
-                                                          error);
-        if (r < 0)
-                return conformance_error_prefix(error, r, "MedianContract.LatestRoundRequested()");
-        r = fixture_check_digest(digest, "LatestRoundRequested() reply.digest", error);
-        if (r < 0)
-                return r;
-        r = fixture_check_uint(FIXTURE_EPOCH, epoch, "LatestRoundRequested() reply.epoch", error);
-        if (r < 0)
-                return r;
-        r = fixture_check_uint(FIXTURE_ROUND, round, "LatestRoundRequested() reply.round", error);
-        if (r < 0)
-                return r;
-
-        r = sdloop_median_contract_latest_transmission_details(peer, path, digest, &epoch, &round, &answer,
-                                                               &timestamp, error);
-        if (r < 0)
-                return conformance_error_prefix(error, r, "MedianContract.LatestTransmissionDetails()");
-        r = fixture_check_digest(digest, "LatestTransmissionDetails() reply.digest", error);
-        if (r < 0)
-                return r;
-        r = fixture_check_uint(FIXTURE_EPOCH, epoch, "LatestTransmissionDetails() reply.epoch", error);
-        if (r < 0)
-                return r;
-        r = fixture_check_uint(FIXTURE_ROUND, round, "LatestTransmissionDetails() reply.round", error);
-        if (r < 0)
-                return r;
-        r = fixture_check_string(FIXTURE_LATEST_ANSWER, answer, "LatestTransmissionDetails() reply.latest_answer",
-                                 error);
-        if (r < 0)
-                return r;
-        return fixture_check_int(FIXTURE_LATEST_TIMESTAMP_USEC, timestamp,
-                                 "LatestTransmissionDetails() reply.latest_timestamp_usec", error);
+        return conformance_provider_check_run(peer, path, CONFORMANCE_MEDIAN_CONTRACT, error);
 }
 
 int conformance_check_onchain_config_codec(SdloopPeer *peer, const char *path, sd_bus_error *error) {
-        _cleanup_(sdloop_onchain_config_done) SdloopOnchainConfig decoded = {};
-        _cleanup_(sdloop_bytes_done) SdloopBytes encoded = {};
-        int r;
-
-        r = sdloop_onchain_config_codec_encode(peer, path, &fixture_onchain_config, &encoded, error);
-        if (r < 0)
-                return conformance_error_prefix(error, r, "OnchainConfigCodec.Encode()");
-        r = fixture_check_bytes(&fixture_encoded, encoded.data, encoded.size, "Encode() reply.encoded", error);
-        if (r < 0)
-                return r;
-
-        r = sdloop_onchain_config_codec_decode(peer, path, fixture_encoded.data, fixture_encoded.size, &decoded,
-                                               error);
-        if (r < 0)
-                return conformance_error_prefix(error, r, "OnchainConfigCodec.Decode()");
-        return fixture_check_onchain_config(&decoded, "Decode() reply.onchain_config", error);
+        return conformance_provider_check_run(peer, path, CONFORMANCE_ONCHAIN_CONFIG_CODEC, error);
 }
 
 int conformance_check_config_provider(SdloopPeer *peer, const char *path, sd_bus_error *error) {
-        int r;
-
-        r = conformance_check_offchain_config_digester(peer, path, error);
-        if (r < 0)
-                return r;
-        return conformance_check_contract_config_tracker(peer, path, error);
+        return conformance_provider_check_run(peer, path, CONFORMANCE_CONFIG_PROVIDER, error);
 }
 
 int conformance_check_median_provider(SdloopPeer *peer, const char *path, sd_bus_error *error) {
-        int (* const checks[])(SdloopPeer *, const char *, sd_bus_error *) = {
-                conformance_check_offchain_config_digester,
-                conformance_check_contract_config_tracker,
-                conformance_check_contract_transmitter,
-                conformance_check_report_codec,
-                conformance_check_median_contract,
-                conformance_check_onchain_config_codec,
-        };
-        int r;
-
-        for (size_t i = 0; i < ELEMENTSOF(checks); i++) {
-                r = checks[i](peer, path, error);
-                if (r < 0)
-                        return r;
-        }
-        return 0;
+        return conformance_provider_check_run(peer, path, CONFORMANCE_MEDIAN_PROVIDER, error);
 }
 
 /* --- relayer ---------------------------------------------------------------------------------------- */
@@ -320,9 +189,8 @@ static int run_plugin_provider(SdloopPeer *peer, const char *relayer_path, sd_bu
                                                error);
         if (r < 0)
                 return conformance_error_prefix(error, r, "Relayer.NewPluginProvider(\"plugin\")");
-        r = conformance_check_config_provider(peer, provider, error);
-        if (r >= 0)
-                r = conformance_check_contract_transmitter(peer, provider, error);
+        r = conformance_provider_check_run(peer, provider, CONFORMANCE_CONFIG_PROVIDER | CONFORMANCE_CONTRACT_TRANSMITTER,
+                                           error);
         if (r < 0)
                 return conformance_error_prefix(error, r, "plugin provider %s", provider);
         return conformance_close(peer, provider, error);

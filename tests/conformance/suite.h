@@ -30,6 +30,16 @@ void conformance_objects_done(ConformanceObjects *o);
 int conformance_error_prefix(sd_bus_error *error, int r, const char *format, ...)
         __attribute__((format(printf, 3, 4)));
 
+/* A call whose asynchronous form failed at once with @r (it could not be sent): @error as the synchronous
+ * form would have set it (PluginUnavailable for a connection that is gone), prefixed as above. Returns @r. */
+int conformance_send_failed(sd_bus_error *error, SdloopPeer *peer, int r, const char *format, ...)
+        __attribute__((format(printf, 4, 5)));
+
+/* Finish deferred @call with @error (unset: with @r). Answered later, only org.sdloop1 names go out as they
+ * are: an object, interface or method the caller named that is not there becomes NotFound, the message
+ * kept, where an immediate answer would have sent sd-bus's UnknownObject. */
+int conformance_call_return_error(SdloopCall *call, int r, const sd_bus_error *error);
+
 /* A failed expectation of the suite itself: org.freedesktop.DBus.Error.Failed. Returns -EIO. */
 int conformance_fail(sd_bus_error *error, const char *format, ...) __attribute__((format(printf, 2, 3)));
 

@@ -127,6 +127,14 @@ prop crashloop LastError | grep -q "start limit" || fail "crashloop's LastError:
 state_is example running && state_is ledger running || fail "a crash-looping plugin took others along"
 ok "a crash loop leaves that plugin failed ($(prop crashloop LastError)) and the others running"
 
+systemctl --failed --no-legend --plain | grep -q "^sdloop-crashloop.service" \
+        || fail "systemctl --failed does not list sdloop-crashloop.service: $(systemctl --failed --no-legend --plain)"
+rc=0; systemctl status --no-pager sdloop-crashloop.service >/tmp/crashloop-status 2>&1 || rc=$?
+[ $rc = 3 ] && grep -q "failed" /tmp/crashloop-status \
+        || fail "systemctl status sdloop-crashloop.service (exit $rc): $(cat /tmp/crashloop-status)"
+journalctl --no-pager -u sdloop-crashloop.service | grep -q "start" || fail "journalctl -u sdloop-crashloop.service is empty"
+ok "the failed plugin stays a failed unit: systemctl --failed, systemctl status and journalctl -u show it"
+
 "$sdloopctl" list --json=short > /tmp/list.json || fail "sdloopctl list --json"
 python3 - /tmp/list.json <<'PY' || fail "sdloopctl list --json: $(cat /tmp/list.json)"
 import json, sys
@@ -189,6 +197,12 @@ wait_for 20 sh -c '! systemctl is-active --quiet sdloop-example.socket' || fail 
 manager StartPlugin s example || fail "StartPlugin"
 state_is example running || fail "StartPlugin"
 ok "StopPlugin removes the units, StartPlugin creates them again"
+
+wait_for 30 state_is crashloop failed || fail "crashloop is $(prop crashloop State) under sdloopd-2"
+manager StopPlugin s crashloop || fail "StopPlugin crashloop"
+wait_for 20 sh -c '[ -z "$(systemctl list-units --all --no-legend --plain "sdloop-crashloop.*")" ]' \
+        || fail "StopPlugin left units behind: $(systemctl list-units --all --no-legend --plain 'sdloop-crashloop.*')"
+ok "StopPlugin of a failed plugin leaves no unit behind"
 
 manager StopPlugin s example
 systemctl stop sdloopd-2.service

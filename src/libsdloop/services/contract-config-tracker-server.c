@@ -8,19 +8,14 @@
 
 #define CONTRACT_CONFIG_TRACKER_INTERFACE "org.sdloop1.ContractConfigTracker"
 
-static int method_latest_config_details(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        const SdloopContractConfigTrackerOps *ops = BINDING_OPS(userdata, SdloopContractConfigTrackerOps);
+static int latest_config_details_reply(sd_bus_message *m, uint64_t changed_in_block, const uint8_t *digest,
+                                       sd_bus_error *error) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        uint8_t digest[SDLOOP_DIGEST_SIZE] = {};
-        uint64_t changed_in_block = 0;
         int r;
 
-        if (!ops->latest_config_details)
-                return service_unimplemented(m, error);
-
-        r = ops->latest_config_details(BINDING_DATA(userdata), &changed_in_block, digest, error);
+        r = service_check_return_digest(m, "digest", digest, error);
         if (r < 0)
-                return service_failed(m, r, error);
+                return r;
 
         r = sd_bus_message_new_method_return(m, &reply);
         if (r < 0)
@@ -32,6 +27,32 @@ static int method_latest_config_details(sd_bus_message *m, void *userdata, sd_bu
         if (r < 0)
                 return r;
         return sd_bus_send(NULL, reply, NULL);
+}
+
+static int method_latest_config_details(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        const SdloopContractConfigTrackerOps *ops = BINDING_OPS(userdata, SdloopContractConfigTrackerOps);
+        _cleanup_(call_done) SdloopCall call = {};
+        uint8_t digest[SDLOOP_DIGEST_SIZE] = {};
+        uint64_t changed_in_block = 0;
+        int r;
+
+        if (!ops->latest_config_details)
+                return service_unimplemented(m, error);
+
+        r = call_begin(&call, m, BINDING_OBJECT(userdata));
+        if (r < 0)
+                return r;
+        r = service_call_end(&call, m, ops->latest_config_details(BINDING_DATA(userdata), &changed_in_block, digest,
+                                                                  error), error);
+        if (r != 0)
+                return r;
+
+        return latest_config_details_reply(m, changed_in_block, digest, error);
+}
+
+int sdloop_contract_config_tracker_latest_config_details_return(SdloopCall *c, uint64_t changed_in_block,
+                                                                const uint8_t digest[SDLOOP_DIGEST_SIZE]) {
+        return SERVICE_RETURN(c, latest_config_details_reply, changed_in_block, digest);
 }
 
 /* What would make appending the config fail (or assert) is the implementation's fault. The semantic rules
@@ -59,10 +80,29 @@ static int check_contract_config(sd_bus_message *m, const SdloopContractConfig *
                                           error);
 }
 
+static int latest_config_reply(sd_bus_message *m, const SdloopContractConfig *config, sd_bus_error *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        int r;
+
+        if (!config)
+                return service_bad_return(m, error, "no contract_config");
+        r = check_contract_config(m, config, error);
+        if (r < 0)
+                return r;
+
+        r = sd_bus_message_new_method_return(m, &reply);
+        if (r < 0)
+                return r;
+        r = sdloop_append_contract_config(reply, config);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
 static int method_latest_config(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         const SdloopContractConfigTrackerOps *ops = BINDING_OPS(userdata, SdloopContractConfigTrackerOps);
         _cleanup_(sdloop_contract_config_done) SdloopContractConfig config = {};
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_(call_done) SdloopCall call = {};
         uint64_t changed_in_block;
         int r;
 
@@ -73,36 +113,46 @@ static int method_latest_config(sd_bus_message *m, void *userdata, sd_bus_error 
         if (!ops->latest_config)
                 return service_unimplemented(m, error);
 
-        r = ops->latest_config(BINDING_DATA(userdata), changed_in_block, &config, error);
+        r = call_begin(&call, m, BINDING_OBJECT(userdata));
         if (r < 0)
-                return service_failed(m, r, error);
-
-        r = check_contract_config(m, &config, error);
-        if (r < 0)
+                return r;
+        r = service_call_end(&call, m, ops->latest_config(BINDING_DATA(userdata), changed_in_block, &config, error),
+                             error);
+        if (r != 0)
                 return r;
 
-        r = sd_bus_message_new_method_return(m, &reply);
-        if (r < 0)
-                return r;
-        r = sdloop_append_contract_config(reply, &config);
-        if (r < 0)
-                return r;
-        return sd_bus_send(NULL, reply, NULL);
+        return latest_config_reply(m, &config, error);
+}
+
+int sdloop_contract_config_tracker_latest_config_return(SdloopCall *c, const SdloopContractConfig *config) {
+        return SERVICE_RETURN(c, latest_config_reply, config);
+}
+
+static int latest_block_height_reply(sd_bus_message *m, uint64_t height, sd_bus_error *error) {
+        return sd_bus_reply_method_return(m, "t", height);
 }
 
 static int method_latest_block_height(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         const SdloopContractConfigTrackerOps *ops = BINDING_OPS(userdata, SdloopContractConfigTrackerOps);
+        _cleanup_(call_done) SdloopCall call = {};
         uint64_t height = 0;
         int r;
 
         if (!ops->latest_block_height)
                 return service_unimplemented(m, error);
 
-        r = ops->latest_block_height(BINDING_DATA(userdata), &height, error);
+        r = call_begin(&call, m, BINDING_OBJECT(userdata));
         if (r < 0)
-                return service_failed(m, r, error);
+                return r;
+        r = service_call_end(&call, m, ops->latest_block_height(BINDING_DATA(userdata), &height, error), error);
+        if (r != 0)
+                return r;
 
-        return sd_bus_reply_method_return(m, "t", height);
+        return latest_block_height_reply(m, height, error);
+}
+
+int sdloop_contract_config_tracker_latest_block_height_return(SdloopCall *c, uint64_t height) {
+        return SERVICE_RETURN(c, latest_block_height_reply, height);
 }
 
 static const sd_bus_vtable contract_config_tracker_vtable[] = {

@@ -5,37 +5,22 @@
 #include "sdloop-provider.h"
 #include "service-util.h"
 
-static int transmit(sd_bus_message *m, void *userdata, const SdloopReportContext *ctx,
-                    const SdloopBytes *report, sd_bus_error *error) {
-        const SdloopContractTransmitterOps *ops = BINDING_OPS(userdata, SdloopContractTransmitterOps);
-        SdloopAttributed *signatures = NULL;
-        size_t n_signatures = 0;
-        int r;
+/* The signatures are an array of allocations. */
+typedef struct Signatures {
+        SdloopAttributed *v;
+        size_t n;
+} Signatures;
 
-        r = sdloop_read_attributed_array(m, "signatures", SERVICE_SIGNATURE_SIZE_MAX, &signatures,
-                                         &n_signatures, error);
-        if (r < 0)
-                return r;
-
-        if (n_signatures > SERVICE_SIGNATURES_MAX)
-                r = sdloop_error_invalid(error, "signatures", "expected at most %u, got %zu",
-                                         SERVICE_SIGNATURES_MAX, n_signatures);
-        else if (!ops->transmit)
-                r = service_unimplemented(m, error);
-        else {
-                r = ops->transmit(BINDING_DATA(userdata), ctx, report, signatures, n_signatures, error);
-                if (r < 0)
-                        r = service_failed(m, r, error);
-                else
-                        r = sd_bus_reply_method_return(m, NULL);
-        }
-
-        sdloop_attributed_array_free(signatures, n_signatures);
-        return r;
+static void signatures_done(Signatures *s) {
+        sdloop_attributed_array_free(s->v, s->n);
+        *s = (Signatures) {};
 }
 
 static int method_transmit(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        const SdloopContractTransmitterOps *ops = BINDING_OPS(userdata, SdloopContractTransmitterOps);
         _cleanup_(sdloop_bytes_done) SdloopBytes report = {};
+        _cleanup_(signatures_done) Signatures signatures = {};
+        _cleanup_(call_done) SdloopCall call = {};
         SdloopReportContext ctx;
         int r;
 
@@ -45,24 +30,37 @@ static int method_transmit(sd_bus_message *m, void *userdata, sd_bus_error *erro
         r = sdloop_read_bytes(m, "report", SDLOOP_PAYLOAD_MAX, &report, error);
         if (r < 0)
                 return r;
+        r = sdloop_read_attributed_array(m, "signatures", SERVICE_SIGNATURE_SIZE_MAX, &signatures.v, &signatures.n,
+                                         error);
+        if (r < 0)
+                return r;
+        if (signatures.n > SERVICE_SIGNATURES_MAX)
+                return sdloop_error_invalid(error, "signatures", "expected at most %u, got %zu",
+                                            SERVICE_SIGNATURES_MAX, signatures.n);
 
-        /* The signatures are an array of allocations; transmit() owns them. */
-        return transmit(m, userdata, &ctx, &report, error);
-}
-
-static int method_latest_config_digest_and_epoch(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        const SdloopContractTransmitterOps *ops = BINDING_OPS(userdata, SdloopContractTransmitterOps);
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        uint8_t digest[SDLOOP_DIGEST_SIZE] = {};
-        uint32_t epoch = 0;
-        int r;
-
-        if (!ops->latest_config_digest_and_epoch)
+        if (!ops->transmit)
                 return service_unimplemented(m, error);
 
-        r = ops->latest_config_digest_and_epoch(BINDING_DATA(userdata), digest, &epoch, error);
+        r = call_begin(&call, m, BINDING_OBJECT(userdata));
         if (r < 0)
-                return service_failed(m, r, error);
+                return r;
+        r = service_call_end(&call, m, ops->transmit(BINDING_DATA(userdata), &ctx, &report, signatures.v,
+                                                     signatures.n, error), error);
+        if (r != 0)
+                return r;
+
+        /* No results: a deferred call is finished with sdloop_call_return_empty(). */
+        return sd_bus_reply_method_return(m, NULL);
+}
+
+static int latest_config_digest_and_epoch_reply(sd_bus_message *m, const uint8_t *digest, uint32_t epoch,
+                                                sd_bus_error *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        int r;
+
+        r = service_check_return_digest(m, "digest", digest, error);
+        if (r < 0)
+                return r;
 
         r = sd_bus_message_new_method_return(m, &reply);
         if (r < 0)
@@ -76,23 +74,64 @@ static int method_latest_config_digest_and_epoch(sd_bus_message *m, void *userda
         return sd_bus_send(NULL, reply, NULL);
 }
 
-static int method_from_account(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+static int method_latest_config_digest_and_epoch(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         const SdloopContractTransmitterOps *ops = BINDING_OPS(userdata, SdloopContractTransmitterOps);
-        _cleanup_free_ char *account = NULL;
+        _cleanup_(call_done) SdloopCall call = {};
+        uint8_t digest[SDLOOP_DIGEST_SIZE] = {};
+        uint32_t epoch = 0;
         int r;
 
-        if (!ops->from_account)
+        if (!ops->latest_config_digest_and_epoch)
                 return service_unimplemented(m, error);
 
-        r = ops->from_account(BINDING_DATA(userdata), &account, error);
+        r = call_begin(&call, m, BINDING_OBJECT(userdata));
         if (r < 0)
-                return service_failed(m, r, error);
+                return r;
+        r = service_call_end(&call, m, ops->latest_config_digest_and_epoch(BINDING_DATA(userdata), digest, &epoch,
+                                                                           error), error);
+        if (r != 0)
+                return r;
+
+        return latest_config_digest_and_epoch_reply(m, digest, epoch, error);
+}
+
+int sdloop_contract_transmitter_latest_config_digest_and_epoch_return(SdloopCall *c,
+                                                                      const uint8_t digest[SDLOOP_DIGEST_SIZE],
+                                                                      uint32_t epoch) {
+        return SERVICE_RETURN(c, latest_config_digest_and_epoch_reply, digest, epoch);
+}
+
+static int from_account_reply(sd_bus_message *m, const char *account, sd_bus_error *error) {
+        int r;
 
         r = service_check_return_string(m, "account", account, error);
         if (r < 0)
                 return r;
 
         return sd_bus_reply_method_return(m, "s", account);
+}
+
+static int method_from_account(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        const SdloopContractTransmitterOps *ops = BINDING_OPS(userdata, SdloopContractTransmitterOps);
+        _cleanup_(call_done) SdloopCall call = {};
+        _cleanup_free_ char *account = NULL;
+        int r;
+
+        if (!ops->from_account)
+                return service_unimplemented(m, error);
+
+        r = call_begin(&call, m, BINDING_OBJECT(userdata));
+        if (r < 0)
+                return r;
+        r = service_call_end(&call, m, ops->from_account(BINDING_DATA(userdata), &account, error), error);
+        if (r != 0)
+                return r;
+
+        return from_account_reply(m, account, error);
+}
+
+int sdloop_contract_transmitter_from_account_return(SdloopCall *c, const char *account) {
+        return SERVICE_RETURN(c, from_account_reply, account);
 }
 
 static const sd_bus_vtable contract_transmitter_vtable[] = {

@@ -5,9 +5,22 @@
 #include "sdloop-data-source.h"
 #include "service-util.h"
 
+static int observe_reply(sd_bus_message *m, const char *value, sd_bus_error *error) {
+        _cleanup_free_ char *quoted = NULL;
+
+        /* The median plugin parses this as a big integer; a bad one must stop here, not in its hands. */
+        if (!sdloop_decimal_is_valid(value)) {
+                quoted = service_quote(value, 96);
+                return service_bad_return(m, error, "malformed decimal %s", strempty(quoted));
+        }
+
+        return sd_bus_reply_method_return(m, "s", value);
+}
+
 static int method_observe(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         const SdloopDataSourceOps *ops = BINDING_OPS(userdata, SdloopDataSourceOps);
-        _cleanup_free_ char *value = NULL, *quoted = NULL;
+        _cleanup_(call_done) SdloopCall call = {};
+        _cleanup_free_ char *value = NULL;
         SdloopReportTimestamp ts;
         int r;
 
@@ -18,17 +31,18 @@ static int method_observe(sd_bus_message *m, void *userdata, sd_bus_error *error
         if (!ops->observe)
                 return service_unimplemented(m, error);
 
-        r = ops->observe(BINDING_DATA(userdata), &ts, &value, error);
+        r = call_begin(&call, m, BINDING_OBJECT(userdata));
         if (r < 0)
-                return service_failed(m, r, error);
+                return r;
+        r = service_call_end(&call, m, ops->observe(BINDING_DATA(userdata), &ts, &value, error), error);
+        if (r != 0)
+                return r;
 
-        /* The median plugin parses this as a big integer; a bad one must stop here, not in its hands. */
-        if (!sdloop_decimal_is_valid(value)) {
-                quoted = service_quote(value, 96);
-                return service_bad_return(m, error, "malformed decimal %s", strempty(quoted));
-        }
+        return observe_reply(m, value, error);
+}
 
-        return sd_bus_reply_method_return(m, "s", value);
+int sdloop_data_source_observe_return(SdloopCall *c, const char *value) {
+        return SERVICE_RETURN(c, observe_reply, value);
 }
 
 static const sd_bus_vtable data_source_vtable[] = {

@@ -7,6 +7,7 @@
 
 static int method_save_error(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         const SdloopErrorLogOps *ops = BINDING_OPS(userdata, SdloopErrorLogOps);
+        _cleanup_(call_done) SdloopCall call = {};
         const char *message;
         int r;
 
@@ -18,10 +19,14 @@ static int method_save_error(sd_bus_message *m, void *userdata, sd_bus_error *er
         if (!ops->save_error)
                 return service_unimplemented(m, error);
 
-        r = ops->save_error(BINDING_DATA(userdata), message, error);
+        r = call_begin(&call, m, BINDING_OBJECT(userdata));
         if (r < 0)
-                return service_failed(m, r, error);
+                return r;
+        r = service_call_end(&call, m, ops->save_error(BINDING_DATA(userdata), message, error), error);
+        if (r != 0)
+                return r;
 
+        /* No results: a deferred call is finished with sdloop_call_return_empty(). */
         return sd_bus_reply_method_return(m, NULL);
 }
 

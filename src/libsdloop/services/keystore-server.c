@@ -5,21 +5,12 @@
 #include "sdloop-keystore.h"
 #include "service-util.h"
 
-static int method_accounts(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        const SdloopKeystoreOps *ops = BINDING_OPS(userdata, SdloopKeystoreOps);
-        _cleanup_strv_free_ char **accounts = NULL;
+static int accounts_reply(sd_bus_message *m, char * const *accounts, sd_bus_error *error) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         int r;
 
-        if (!ops->accounts)
-                return service_unimplemented(m, error);
-
-        r = ops->accounts(BINDING_DATA(userdata), &accounts, error);
-        if (r < 0)
-                return service_failed(m, r, error);
-
         /* NULL is the empty list. */
-        for (char **a = accounts; a && *a; a++) {
+        for (char * const *a = accounts; a && *a; a++) {
                 r = service_check_return_string(m, "account", *a, error);
                 if (r < 0)
                         return r;
@@ -28,15 +19,50 @@ static int method_accounts(sd_bus_message *m, void *userdata, sd_bus_error *erro
         r = sd_bus_message_new_method_return(m, &reply);
         if (r < 0)
                 return r;
-        r = sd_bus_message_append_strv(reply, accounts);
+        r = sd_bus_message_append_strv(reply, (char **) accounts);
         if (r < 0)
                 return r;
         return sd_bus_send(NULL, reply, NULL);
 }
 
+static int method_accounts(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        const SdloopKeystoreOps *ops = BINDING_OPS(userdata, SdloopKeystoreOps);
+        _cleanup_(call_done) SdloopCall call = {};
+        _cleanup_strv_free_ char **accounts = NULL;
+        int r;
+
+        if (!ops->accounts)
+                return service_unimplemented(m, error);
+
+        r = call_begin(&call, m, BINDING_OBJECT(userdata));
+        if (r < 0)
+                return r;
+        r = service_call_end(&call, m, ops->accounts(BINDING_DATA(userdata), &accounts, error), error);
+        if (r != 0)
+                return r;
+
+        return accounts_reply(m, accounts, error);
+}
+
+int sdloop_keystore_accounts_return(SdloopCall *c, char * const *accounts) {
+        return SERVICE_RETURN(c, accounts_reply, accounts);
+}
+
+static int sign_reply(sd_bus_message *m, const SdloopBytes *signed_data, sd_bus_error *error) {
+        signed_data = service_bytes_or_empty(signed_data);
+        if (!signed_data->data && signed_data->size > 0)
+                return service_bad_return(m, error, "signed_data of %zu bytes without data", signed_data->size);
+        if (signed_data->size > SDLOOP_PAYLOAD_MAX)
+                return service_bad_return(m, error, "signed_data of %zu bytes, at most %u allowed",
+                                          signed_data->size, SDLOOP_PAYLOAD_MAX);
+
+        return service_reply_bytes(m, signed_data->data, signed_data->size);
+}
+
 static int method_sign(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         const SdloopKeystoreOps *ops = BINDING_OPS(userdata, SdloopKeystoreOps);
         _cleanup_(sdloop_bytes_done) SdloopBytes data = {}, signed_data = {};
+        _cleanup_(call_done) SdloopCall call = {};
         const char *account;
         int r;
 
@@ -50,17 +76,19 @@ static int method_sign(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         if (!ops->sign)
                 return service_unimplemented(m, error);
 
-        r = ops->sign(BINDING_DATA(userdata), account, &data, &signed_data, error);
+        r = call_begin(&call, m, BINDING_OBJECT(userdata));
         if (r < 0)
-                return service_failed(m, r, error);
+                return r;
+        r = service_call_end(&call, m, ops->sign(BINDING_DATA(userdata), account, &data, &signed_data, error),
+                             error);
+        if (r != 0)
+                return r;
 
-        if (!signed_data.data && signed_data.size > 0)
-                return service_bad_return(m, error, "signed_data of %zu bytes without data", signed_data.size);
-        if (signed_data.size > SDLOOP_PAYLOAD_MAX)
-                return service_bad_return(m, error, "signed_data of %zu bytes, at most %u allowed",
-                                          signed_data.size, SDLOOP_PAYLOAD_MAX);
+        return sign_reply(m, &signed_data, error);
+}
 
-        return service_reply_bytes(m, signed_data.data, signed_data.size);
+int sdloop_keystore_sign_return(SdloopCall *c, const SdloopBytes *signed_data) {
+        return SERVICE_RETURN(c, sign_reply, signed_data);
 }
 
 static const sd_bus_vtable keystore_vtable[] = {

@@ -5,24 +5,14 @@
 #include "sdloop-provider.h"
 #include "service-util.h"
 
-static int method_latest_transmission_details(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        const SdloopMedianContractOps *ops = BINDING_OPS(userdata, SdloopMedianContractOps);
+static int latest_transmission_details_reply(sd_bus_message *m, const uint8_t *digest, uint32_t epoch, uint8_t round,
+                                             const char *answer, int64_t timestamp_usec, sd_bus_error *error) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        uint8_t digest[SDLOOP_DIGEST_SIZE] = {};
-        _cleanup_free_ char *answer = NULL;
-        int64_t timestamp_usec = 0;
-        uint32_t epoch = 0;
-        uint8_t round = 0;
         int r;
 
-        if (!ops->latest_transmission_details)
-                return service_unimplemented(m, error);
-
-        r = ops->latest_transmission_details(BINDING_DATA(userdata), digest, &epoch, &round, &answer,
-                                             &timestamp_usec, error);
+        r = service_check_return_digest(m, "digest", digest, error);
         if (r < 0)
-                return service_failed(m, r, error);
-
+                return r;
         r = service_check_return_decimal(m, "latest_answer", answer, error);
         if (r < 0)
                 return r;
@@ -39,9 +29,61 @@ static int method_latest_transmission_details(sd_bus_message *m, void *userdata,
         return sd_bus_send(NULL, reply, NULL);
 }
 
+static int method_latest_transmission_details(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        const SdloopMedianContractOps *ops = BINDING_OPS(userdata, SdloopMedianContractOps);
+        _cleanup_(call_done) SdloopCall call = {};
+        uint8_t digest[SDLOOP_DIGEST_SIZE] = {};
+        _cleanup_free_ char *answer = NULL;
+        int64_t timestamp_usec = 0;
+        uint32_t epoch = 0;
+        uint8_t round = 0;
+        int r;
+
+        if (!ops->latest_transmission_details)
+                return service_unimplemented(m, error);
+
+        r = call_begin(&call, m, BINDING_OBJECT(userdata));
+        if (r < 0)
+                return r;
+        r = service_call_end(&call, m, ops->latest_transmission_details(BINDING_DATA(userdata), digest, &epoch, &round,
+                                                                        &answer, &timestamp_usec, error), error);
+        if (r != 0)
+                return r;
+
+        return latest_transmission_details_reply(m, digest, epoch, round, answer, timestamp_usec, error);
+}
+
+int sdloop_median_contract_latest_transmission_details_return(SdloopCall *c, const uint8_t digest[SDLOOP_DIGEST_SIZE],
+                                                              uint32_t epoch, uint8_t round, const char *latest_answer,
+                                                              int64_t latest_timestamp_usec) {
+        return SERVICE_RETURN(c, latest_transmission_details_reply, digest, epoch, round, latest_answer,
+                              latest_timestamp_usec);
+}
+
+static int latest_round_requested_reply(sd_bus_message *m, const uint8_t *digest, uint32_t epoch, uint8_t round,
+                                        sd_bus_error *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        int r;
+
+        r = service_check_return_digest(m, "digest", digest, error);
+        if (r < 0)
+                return r;
+
+        r = sd_bus_message_new_method_return(m, &reply);
+        if (r < 0)
+                return r;
+        r = sdloop_append_digest(reply, digest);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(reply, "uy", epoch, round);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
 static int method_latest_round_requested(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         const SdloopMedianContractOps *ops = BINDING_OPS(userdata, SdloopMedianContractOps);
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_(call_done) SdloopCall call = {};
         uint8_t digest[SDLOOP_DIGEST_SIZE] = {};
         uint64_t lookback_usec;
         uint32_t epoch = 0;
@@ -55,21 +97,20 @@ static int method_latest_round_requested(sd_bus_message *m, void *userdata, sd_b
         if (!ops->latest_round_requested)
                 return service_unimplemented(m, error);
 
-        r = ops->latest_round_requested(BINDING_DATA(userdata), lookback_usec, digest, &epoch, &round,
-                                        error);
+        r = call_begin(&call, m, BINDING_OBJECT(userdata));
         if (r < 0)
-                return service_failed(m, r, error);
+                return r;
+        r = service_call_end(&call, m, ops->latest_round_requested(BINDING_DATA(userdata), lookback_usec, digest,
+                                                                   &epoch, &round, error), error);
+        if (r != 0)
+                return r;
 
-        r = sd_bus_message_new_method_return(m, &reply);
-        if (r < 0)
-                return r;
-        r = sdloop_append_digest(reply, digest);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_append(reply, "uy", epoch, round);
-        if (r < 0)
-                return r;
-        return sd_bus_send(NULL, reply, NULL);
+        return latest_round_requested_reply(m, digest, epoch, round, error);
+}
+
+int sdloop_median_contract_latest_round_requested_return(SdloopCall *c, const uint8_t digest[SDLOOP_DIGEST_SIZE],
+                                                         uint32_t epoch, uint8_t round) {
+        return SERVICE_RETURN(c, latest_round_requested_reply, digest, epoch, round);
 }
 
 static const sd_bus_vtable median_contract_vtable[] = {

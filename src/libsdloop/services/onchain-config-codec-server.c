@@ -5,10 +5,22 @@
 #include "sdloop-provider.h"
 #include "service-util.h"
 
+static int encode_reply(sd_bus_message *m, const SdloopBytes *encoded, sd_bus_error *error) {
+        int r;
+
+        encoded = service_bytes_or_empty(encoded);
+        r = service_check_return_bytes(m, "encoded", encoded, SDLOOP_PAYLOAD_MAX, error);
+        if (r < 0)
+                return r;
+
+        return service_reply_bytes(m, encoded->data, encoded->size);
+}
+
 static int method_encode(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         const SdloopOnchainConfigCodecOps *ops = BINDING_OPS(userdata, SdloopOnchainConfigCodecOps);
         _cleanup_(sdloop_onchain_config_done) SdloopOnchainConfig config = {};
         _cleanup_(sdloop_bytes_done) SdloopBytes encoded = {};
+        _cleanup_(call_done) SdloopCall call = {};
         int r;
 
         /* Refuses malformed decimals and min > max. */
@@ -19,22 +31,51 @@ static int method_encode(sd_bus_message *m, void *userdata, sd_bus_error *error)
         if (!ops->encode)
                 return service_unimplemented(m, error);
 
-        r = ops->encode(BINDING_DATA(userdata), &config, &encoded, error);
-        if (r < 0)
-                return service_failed(m, r, error);
-
-        r = service_check_return_bytes(m, "encoded", &encoded, SDLOOP_PAYLOAD_MAX, error);
+        r = call_begin(&call, m, BINDING_OBJECT(userdata));
         if (r < 0)
                 return r;
+        r = service_call_end(&call, m, ops->encode(BINDING_DATA(userdata), &config, &encoded, error), error);
+        if (r != 0)
+                return r;
 
-        return service_reply_bytes(m, encoded.data, encoded.size);
+        return encode_reply(m, &encoded, error);
+}
+
+int sdloop_onchain_config_codec_encode_return(SdloopCall *c, const SdloopBytes *encoded) {
+        return SERVICE_RETURN(c, encode_reply, encoded);
+}
+
+static int decode_reply(sd_bus_message *m, const SdloopOnchainConfig *config, sd_bus_error *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        int r;
+
+        if (!config)
+                return service_bad_return(m, error, "no onchain_config");
+        r = service_check_return_decimal(m, "onchain_config.min", config->min, error);
+        if (r < 0)
+                return r;
+        r = service_check_return_decimal(m, "onchain_config.max", config->max, error);
+        if (r < 0)
+                return r;
+        if (sdloop_decimal_compare(config->min, config->max) > 0)
+                return service_bad_return(m, error,
+                                          "an onchain_config whose min %s is greater than its max %s",
+                                          config->min, config->max);
+
+        r = sd_bus_message_new_method_return(m, &reply);
+        if (r < 0)
+                return r;
+        r = sdloop_append_onchain_config(reply, config);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
 }
 
 static int method_decode(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         const SdloopOnchainConfigCodecOps *ops = BINDING_OPS(userdata, SdloopOnchainConfigCodecOps);
         _cleanup_(sdloop_onchain_config_done) SdloopOnchainConfig config = {};
         _cleanup_(sdloop_bytes_done) SdloopBytes encoded = {};
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_(call_done) SdloopCall call = {};
         int r;
 
         r = sdloop_read_bytes(m, "encoded", SDLOOP_PAYLOAD_MAX, &encoded, error);
@@ -44,28 +85,18 @@ static int method_decode(sd_bus_message *m, void *userdata, sd_bus_error *error)
         if (!ops->decode)
                 return service_unimplemented(m, error);
 
-        r = ops->decode(BINDING_DATA(userdata), &encoded, &config, error);
+        r = call_begin(&call, m, BINDING_OBJECT(userdata));
         if (r < 0)
-                return service_failed(m, r, error);
+                return r;
+        r = service_call_end(&call, m, ops->decode(BINDING_DATA(userdata), &encoded, &config, error), error);
+        if (r != 0)
+                return r;
 
-        r = service_check_return_decimal(m, "onchain_config.min", config.min, error);
-        if (r < 0)
-                return r;
-        r = service_check_return_decimal(m, "onchain_config.max", config.max, error);
-        if (r < 0)
-                return r;
-        if (sdloop_decimal_compare(config.min, config.max) > 0)
-                return service_bad_return(m, error,
-                                          "an onchain_config whose min %s is greater than its max %s",
-                                          config.min, config.max);
+        return decode_reply(m, &config, error);
+}
 
-        r = sd_bus_message_new_method_return(m, &reply);
-        if (r < 0)
-                return r;
-        r = sdloop_append_onchain_config(reply, &config);
-        if (r < 0)
-                return r;
-        return sd_bus_send(NULL, reply, NULL);
+int sdloop_onchain_config_codec_decode_return(SdloopCall *c, const SdloopOnchainConfig *config) {
+        return SERVICE_RETURN(c, decode_reply, config);
 }
 
 static const sd_bus_vtable onchain_config_codec_vtable[] = {

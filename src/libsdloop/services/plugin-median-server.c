@@ -22,9 +22,21 @@ static int read_dep_path(sd_bus_message *m, const char *field, const char **ret,
         return 0;
 }
 
+static int new_median_factory_reply(sd_bus_message *m, SdloopObject *root, SdloopObject *factory,
+                                    sd_bus_error *error) {
+        /* The reply names an object the caller will talk to: it must exist on this connection. */
+        if (!factory || !root || sdloop_object_get_peer(factory) != sdloop_object_get_peer(root))
+                return sdloop_error_setf(error, SDLOOP_ERROR_INTERNAL, "%s.%s: the implementation returned %s",
+                                         "PluginMedian", "NewMedianFactory",
+                                         factory ? "an object of another connection" : "no object");
+
+        return service_reply_object(m, factory);
+}
+
 static int method_new_median_factory(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         const SdloopPluginMedianOps *ops = BINDING_OPS(userdata, SdloopPluginMedianOps);
         SdloopObject *root = BINDING_OBJECT(userdata), *factory = NULL;
+        _cleanup_(call_done) SdloopCall call = {};
         SdloopMedianDeps deps = {};
         int r;
 
@@ -44,17 +56,19 @@ static int method_new_median_factory(sd_bus_message *m, void *userdata, sd_bus_e
         if (!ops || !ops->new_median_factory)
                 return service_unimplemented(m, error);
 
-        r = ops->new_median_factory(BINDING_DATA(userdata), root, &deps, &factory, error);
+        r = call_begin(&call, m, root);
         if (r < 0)
-                return service_failed(m, r, error);
+                return r;
+        r = service_call_end(&call, m, ops->new_median_factory(BINDING_DATA(userdata), root, &deps, &factory, error),
+                             error);
+        if (r != 0)
+                return r;
 
-        /* The reply names an object the caller will talk to: it must exist on this connection. */
-        if (!factory || sdloop_object_get_peer(factory) != sdloop_object_get_peer(root))
-                return sdloop_error_setf(error, SDLOOP_ERROR_INTERNAL, "%s.%s: the implementation returned %s",
-                                         "PluginMedian", "NewMedianFactory",
-                                         factory ? "an object of another connection" : "no object");
+        return new_median_factory_reply(m, call.object, factory, error);
+}
 
-        return service_reply_object(m, factory);
+int sdloop_plugin_median_new_median_factory_return(SdloopCall *c, SdloopObject *factory) {
+        return SERVICE_RETURN(c, new_median_factory_reply, sdloop_call_get_object(c), factory);
 }
 
 static const sd_bus_vtable plugin_median_vtable[] = {

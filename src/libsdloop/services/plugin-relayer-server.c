@@ -8,9 +8,14 @@
 /* The relayer's TOML configuration; generous, but one call may not make the plugin hold arbitrary text. */
 #define PLUGIN_RELAYER_CONFIG_MAX (1024U * 1024U)
 
+static int new_relayer_reply(sd_bus_message *m, SdloopObject *self, SdloopObject *relayer, sd_bus_error *error) {
+        return service_reply_created(m, self, relayer, error);
+}
+
 static int method_new_relayer(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         const SdloopPluginRelayerOps *ops = BINDING_OPS(userdata, SdloopPluginRelayerOps);
         SdloopObject *self = BINDING_OBJECT(userdata), *relayer = NULL;
+        _cleanup_(call_done) SdloopCall call = {};
         const char *config, *keystore;
         int r;
 
@@ -31,11 +36,19 @@ static int method_new_relayer(sd_bus_message *m, void *userdata, sd_bus_error *e
         if (!ops->new_relayer)
                 return service_unimplemented(m, error);
 
-        r = ops->new_relayer(BINDING_DATA(userdata), self, config, keystore, &relayer, error);
+        r = call_begin(&call, m, self);
         if (r < 0)
-                return service_failed(m, r, error);
+                return r;
+        r = service_call_end(&call, m, ops->new_relayer(BINDING_DATA(userdata), self, config, keystore, &relayer,
+                                                        error), error);
+        if (r != 0)
+                return r;
 
-        return service_reply_created(m, self, relayer, error);
+        return new_relayer_reply(m, call.object, relayer, error);
+}
+
+int sdloop_plugin_relayer_new_relayer_return(SdloopCall *c, SdloopObject *relayer) {
+        return SERVICE_RETURN(c, new_relayer_reply, sdloop_call_get_object(c), relayer);
 }
 
 static const sd_bus_vtable plugin_relayer_vtable[] = {

@@ -5,10 +5,15 @@
 #include "sdloop-relayer.h"
 #include "service-util.h"
 
+static int new_provider_reply(sd_bus_message *m, SdloopObject *self, SdloopObject *provider, sd_bus_error *error) {
+        return service_reply_created(m, self, provider, error);
+}
+
 static int method_new_config_provider(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         const SdloopRelayerOps *ops = BINDING_OPS(userdata, SdloopRelayerOps);
         _cleanup_(sdloop_relay_args_done) SdloopRelayArgs relay_args = {};
         SdloopObject *self = BINDING_OBJECT(userdata), *provider = NULL;
+        _cleanup_(call_done) SdloopCall call = {};
         int r;
 
         r = sdloop_read_relay_args(m, "relay_args", &relay_args, error);
@@ -18,11 +23,19 @@ static int method_new_config_provider(sd_bus_message *m, void *userdata, sd_bus_
         if (!ops->new_config_provider)
                 return service_unimplemented(m, error);
 
-        r = ops->new_config_provider(BINDING_DATA(userdata), self, &relay_args, &provider, error);
+        r = call_begin(&call, m, self);
         if (r < 0)
-                return service_failed(m, r, error);
+                return r;
+        r = service_call_end(&call, m, ops->new_config_provider(BINDING_DATA(userdata), self, &relay_args,
+                                                                &provider, error), error);
+        if (r != 0)
+                return r;
 
-        return service_reply_created(m, self, provider, error);
+        return new_provider_reply(m, call.object, provider, error);
+}
+
+int sdloop_relayer_new_config_provider_return(SdloopCall *c, SdloopObject *provider) {
+        return SERVICE_RETURN(c, new_provider_reply, sdloop_call_get_object(c), provider);
 }
 
 static int method_new_plugin_provider(sd_bus_message *m, void *userdata, sd_bus_error *error) {
@@ -30,6 +43,7 @@ static int method_new_plugin_provider(sd_bus_message *m, void *userdata, sd_bus_
         _cleanup_(sdloop_relay_args_done) SdloopRelayArgs relay_args = {};
         _cleanup_(sdloop_plugin_args_done) SdloopPluginArgs plugin_args = {};
         SdloopObject *self = BINDING_OBJECT(userdata), *provider = NULL;
+        _cleanup_(call_done) SdloopCall call = {};
         int r;
 
         r = sdloop_read_relay_args(m, "relay_args", &relay_args, error);
@@ -43,40 +57,64 @@ static int method_new_plugin_provider(sd_bus_message *m, void *userdata, sd_bus_
                 return service_unimplemented(m, error);
 
         /* The provider type is the implementation's to dispatch on (and to refuse as Unimplemented). */
-        r = ops->new_plugin_provider(BINDING_DATA(userdata), self, &relay_args, &plugin_args, &provider, error);
+        r = call_begin(&call, m, self);
         if (r < 0)
-                return service_failed(m, r, error);
+                return r;
+        r = service_call_end(&call, m, ops->new_plugin_provider(BINDING_DATA(userdata), self, &relay_args,
+                                                                &plugin_args, &provider, error), error);
+        if (r != 0)
+                return r;
 
-        return service_reply_created(m, self, provider, error);
+        return new_provider_reply(m, call.object, provider, error);
 }
 
-static int method_get_chain_status(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        const SdloopRelayerOps *ops = BINDING_OPS(userdata, SdloopRelayerOps);
-        _cleanup_(sdloop_chain_status_done) SdloopChainStatus status = {};
+int sdloop_relayer_new_plugin_provider_return(SdloopCall *c, SdloopObject *provider) {
+        return SERVICE_RETURN(c, new_provider_reply, sdloop_call_get_object(c), provider);
+}
+
+static int get_chain_status_reply(sd_bus_message *m, const SdloopChainStatus *status, sd_bus_error *error) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         int r;
 
-        if (!ops->get_chain_status)
-                return service_unimplemented(m, error);
-
-        r = ops->get_chain_status(BINDING_DATA(userdata), &status, error);
-        if (r < 0)
-                return service_failed(m, r, error);
-
-        r = service_check_return_string(m, "status.id", status.id, error);
+        if (!status)
+                return service_bad_return(m, error, "no status");
+        r = service_check_return_string(m, "status.id", status->id, error);
         if (r < 0)
                 return r;
-        r = service_check_return_string(m, "status.config", status.config, error);
+        r = service_check_return_string(m, "status.config", status->config, error);
         if (r < 0)
                 return r;
 
         r = sd_bus_message_new_method_return(m, &reply);
         if (r < 0)
                 return r;
-        r = sdloop_append_chain_status(reply, &status);
+        r = sdloop_append_chain_status(reply, status);
         if (r < 0)
                 return r;
         return sd_bus_send(NULL, reply, NULL);
+}
+
+static int method_get_chain_status(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        const SdloopRelayerOps *ops = BINDING_OPS(userdata, SdloopRelayerOps);
+        _cleanup_(sdloop_chain_status_done) SdloopChainStatus status = {};
+        _cleanup_(call_done) SdloopCall call = {};
+        int r;
+
+        if (!ops->get_chain_status)
+                return service_unimplemented(m, error);
+
+        r = call_begin(&call, m, BINDING_OBJECT(userdata));
+        if (r < 0)
+                return r;
+        r = service_call_end(&call, m, ops->get_chain_status(BINDING_DATA(userdata), &status, error), error);
+        if (r != 0)
+                return r;
+
+        return get_chain_status_reply(m, &status, error);
+}
+
+int sdloop_relayer_get_chain_status_return(SdloopCall *c, const SdloopChainStatus *status) {
+        return SERVICE_RETURN(c, get_chain_status_reply, status);
 }
 
 static int check_node_statuses(sd_bus_message *m, const SdloopNodeStatus *nodes, size_t n, sd_bus_error *error) {
@@ -105,14 +143,55 @@ static int check_node_statuses(sd_bus_message *m, const SdloopNodeStatus *nodes,
         return 0;
 }
 
+static int list_node_statuses_reply(sd_bus_message *m, int32_t page_size, const SdloopNodeStatus *nodes, size_t n,
+                                    int32_t total, const char *next_page_token, sd_bus_error *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        int r;
+
+        r = check_node_statuses(m, nodes, n, error);
+        if (r < 0)
+                return r;
+        if (page_size > 0 && n > (size_t) page_size)
+                return service_bad_return(m, error, "%zu nodes for a page of %" PRIi32, n, page_size);
+        if (total < 0)
+                return service_bad_return(m, error, "a negative total (%" PRIi32 ")", total);
+        /* No token is the last page. */
+        if (next_page_token) {
+                r = service_check_return_string(m, "next_page_token", next_page_token, error);
+                if (r < 0)
+                        return r;
+        }
+
+        r = sd_bus_message_new_method_return(m, &reply);
+        if (r < 0)
+                return r;
+        r = sdloop_append_node_statuses(reply, nodes, n);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(reply, "is", total, strempty(next_page_token));
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+typedef struct NodeStatuses {
+        SdloopNodeStatus *v;
+        size_t n;
+} NodeStatuses;
+
+static void node_statuses_done(NodeStatuses *s) {
+        sdloop_node_statuses_free(s->v, s->n);
+        *s = (NodeStatuses) {};
+}
+
 static int method_list_node_statuses(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         const SdloopRelayerOps *ops = BINDING_OPS(userdata, SdloopRelayerOps);
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        /* Whatever a failing or deferring implementation may have left behind is freed anyway. */
+        _cleanup_(node_statuses_done) NodeStatuses nodes = {};
         _cleanup_free_ char *next_page_token = NULL;
-        SdloopNodeStatus *nodes = NULL;
+        _cleanup_(call_done) SdloopCall call = {};
         const char *page_token;
         int32_t page_size, total = 0;
-        size_t n = 0;
         int r;
 
         r = sd_bus_message_read(m, "i", &page_size);
@@ -129,50 +208,35 @@ static int method_list_node_statuses(sd_bus_message *m, void *userdata, sd_bus_e
         if (!ops->list_node_statuses)
                 return service_unimplemented(m, error);
 
-        r = ops->list_node_statuses(BINDING_DATA(userdata), page_size, page_token, &nodes, &n, &total,
-                                    &next_page_token, error);
-        if (r < 0) {
-                /* Free whatever a failing implementation may have left behind anyway. */
-                r = service_failed(m, r, error);
-                goto finish;
-        }
+        r = call_begin(&call, m, BINDING_OBJECT(userdata));
+        if (r < 0)
+                return r;
+        r = service_call_end(&call, m, ops->list_node_statuses(BINDING_DATA(userdata), page_size, page_token, &nodes.v,
+                                                               &nodes.n, &total, &next_page_token, error), error);
+        if (r != 0)
+                return r;
 
-        r = check_node_statuses(m, nodes, n, error);
-        if (r < 0)
-                goto finish;
-        if (page_size > 0 && n > (size_t) page_size) {
-                r = service_bad_return(m, error, "%zu nodes for a page of %" PRIi32, n, page_size);
-                goto finish;
-        }
-        if (total < 0) {
-                r = service_bad_return(m, error, "a negative total (%" PRIi32 ")", total);
-                goto finish;
-        }
-        /* No token is the last page. */
-        if (next_page_token) {
-                r = service_check_return_string(m, "next_page_token", next_page_token, error);
-                if (r < 0)
-                        goto finish;
-        }
+        return list_node_statuses_reply(m, page_size, nodes.v, nodes.n, total, next_page_token, error);
+}
 
-        r = sd_bus_message_new_method_return(m, &reply);
-        if (r < 0)
-                goto finish;
-        r = sdloop_append_node_statuses(reply, nodes, n);
-        if (r < 0)
-                goto finish;
-        r = sd_bus_message_append(reply, "is", total, strempty(next_page_token));
-        if (r < 0)
-                goto finish;
-        r = sd_bus_send(NULL, reply, NULL);
+static int list_node_statuses_reply_later(sd_bus_message *m, const SdloopNodeStatus *nodes, size_t n, int32_t total,
+                                          const char *next_page_token, sd_bus_error *error) {
+        int32_t page_size = 0;
 
-finish:
-        sdloop_node_statuses_free(nodes, n);
-        return r;
+        /* The page size was checked when the call came in; read it again for the bound. */
+        if (sd_bus_message_rewind(m, true) < 0 || sd_bus_message_read(m, "i", &page_size) <= 0)
+                page_size = 0;
+        return list_node_statuses_reply(m, page_size, nodes, n, total, next_page_token, error);
+}
+
+int sdloop_relayer_list_node_statuses_return(SdloopCall *c, const SdloopNodeStatus *nodes, size_t n, int32_t total,
+                                             const char *next_page_token) {
+        return SERVICE_RETURN(c, list_node_statuses_reply_later, nodes, n, total, next_page_token);
 }
 
 static int method_transact(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         const SdloopRelayerOps *ops = BINDING_OPS(userdata, SdloopRelayerOps);
+        _cleanup_(call_done) SdloopCall call = {};
         _cleanup_free_ char *amount = NULL;
         const char *from, *to;
         int balance_check, r;
@@ -193,10 +257,15 @@ static int method_transact(sd_bus_message *m, void *userdata, sd_bus_error *erro
         if (!ops->transact)
                 return service_unimplemented(m, error);
 
-        r = ops->transact(BINDING_DATA(userdata), from, to, amount, balance_check, error);
+        r = call_begin(&call, m, BINDING_OBJECT(userdata));
         if (r < 0)
-                return service_failed(m, r, error);
+                return r;
+        r = service_call_end(&call, m, ops->transact(BINDING_DATA(userdata), from, to, amount, balance_check, error),
+                             error);
+        if (r != 0)
+                return r;
 
+        /* No results: a deferred call is finished with sdloop_call_return_empty(). */
         return sd_bus_reply_method_return(m, NULL);
 }
 

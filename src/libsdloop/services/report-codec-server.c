@@ -5,44 +5,70 @@
 #include "sdloop-provider.h"
 #include "service-util.h"
 
-static int build_report(sd_bus_message *m, void *userdata, const SdloopParsedObservation *obs, size_t n_obs,
-                        sd_bus_error *error) {
-        const SdloopReportCodecOps *ops = BINDING_OPS(userdata, SdloopReportCodecOps);
-        _cleanup_(sdloop_bytes_done) SdloopBytes report = {};
+typedef struct ParsedObservations {
+        SdloopParsedObservation *v;
+        size_t n;
+} ParsedObservations;
+
+static void parsed_observations_done(ParsedObservations *o) {
+        sdloop_parsed_observations_free(o->v, o->n);
+        *o = (ParsedObservations) {};
+}
+
+static int build_report_reply(sd_bus_message *m, const SdloopBytes *report, sd_bus_error *error) {
         int r;
+
+        report = service_bytes_or_empty(report);
+        r = service_check_return_bytes(m, "report", report, SDLOOP_PAYLOAD_MAX, error);
+        if (r < 0)
+                return r;
+
+        return service_reply_bytes(m, report->data, report->size);
+}
+
+static int method_build_report(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        const SdloopReportCodecOps *ops = BINDING_OPS(userdata, SdloopReportCodecOps);
+        _cleanup_(parsed_observations_done) ParsedObservations obs = {};
+        _cleanup_(sdloop_bytes_done) SdloopBytes report = {};
+        _cleanup_(call_done) SdloopCall call = {};
+        int r;
+
+        /* Validates every value and juels_per_fee_coin as a decimal. */
+        r = sdloop_read_parsed_observations(m, "observations", &obs.v, &obs.n, error);
+        if (r < 0)
+                return r;
 
         if (!ops->build_report)
                 return service_unimplemented(m, error);
 
-        r = ops->build_report(BINDING_DATA(userdata), obs, n_obs, &report, error);
-        if (r < 0)
-                return service_failed(m, r, error);
-
-        r = service_check_return_bytes(m, "report", &report, SDLOOP_PAYLOAD_MAX, error);
+        r = call_begin(&call, m, BINDING_OBJECT(userdata));
         if (r < 0)
                 return r;
+        r = service_call_end(&call, m, ops->build_report(BINDING_DATA(userdata), obs.v, obs.n, &report, error), error);
+        if (r != 0)
+                return r;
 
-        return service_reply_bytes(m, report.data, report.size);
+        return build_report_reply(m, &report, error);
 }
 
-static int method_build_report(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        SdloopParsedObservation *obs = NULL;
-        size_t n_obs = 0;
+int sdloop_report_codec_build_report_return(SdloopCall *c, const SdloopBytes *report) {
+        return SERVICE_RETURN(c, build_report_reply, report);
+}
+
+static int median_from_report_reply(sd_bus_message *m, const char *median, sd_bus_error *error) {
         int r;
 
-        /* Validates every value and juels_per_fee_coin as a decimal. */
-        r = sdloop_read_parsed_observations(m, "observations", &obs, &n_obs, error);
+        r = service_check_return_decimal(m, "median", median, error);
         if (r < 0)
                 return r;
 
-        r = build_report(m, userdata, obs, n_obs, error);
-        sdloop_parsed_observations_free(obs, n_obs);
-        return r;
+        return sd_bus_reply_method_return(m, "s", median);
 }
 
 static int method_median_from_report(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         const SdloopReportCodecOps *ops = BINDING_OPS(userdata, SdloopReportCodecOps);
         _cleanup_(sdloop_bytes_done) SdloopBytes report = {};
+        _cleanup_(call_done) SdloopCall call = {};
         _cleanup_free_ char *median = NULL;
         int r;
 
@@ -53,19 +79,30 @@ static int method_median_from_report(sd_bus_message *m, void *userdata, sd_bus_e
         if (!ops->median_from_report)
                 return service_unimplemented(m, error);
 
-        r = ops->median_from_report(BINDING_DATA(userdata), &report, &median, error);
-        if (r < 0)
-                return service_failed(m, r, error);
-
-        r = service_check_return_decimal(m, "median", median, error);
+        r = call_begin(&call, m, BINDING_OBJECT(userdata));
         if (r < 0)
                 return r;
+        r = service_call_end(&call, m, ops->median_from_report(BINDING_DATA(userdata), &report, &median, error), error);
+        if (r != 0)
+                return r;
 
-        return sd_bus_reply_method_return(m, "s", median);
+        return median_from_report_reply(m, median, error);
+}
+
+int sdloop_report_codec_median_from_report_return(SdloopCall *c, const char *median) {
+        return SERVICE_RETURN(c, median_from_report_reply, median);
+}
+
+static int max_report_length_reply(sd_bus_message *m, int64_t max, sd_bus_error *error) {
+        if (max < 0)
+                return service_bad_return(m, error, "a negative max (%" PRIi64 ")", max);
+
+        return sd_bus_reply_method_return(m, "x", max);
 }
 
 static int method_max_report_length(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         const SdloopReportCodecOps *ops = BINDING_OPS(userdata, SdloopReportCodecOps);
+        _cleanup_(call_done) SdloopCall call = {};
         int64_t n, max = 0;
         int r;
 
@@ -78,14 +115,18 @@ static int method_max_report_length(sd_bus_message *m, void *userdata, sd_bus_er
         if (!ops->max_report_length)
                 return service_unimplemented(m, error);
 
-        r = ops->max_report_length(BINDING_DATA(userdata), n, &max, error);
+        r = call_begin(&call, m, BINDING_OBJECT(userdata));
         if (r < 0)
-                return service_failed(m, r, error);
+                return r;
+        r = service_call_end(&call, m, ops->max_report_length(BINDING_DATA(userdata), n, &max, error), error);
+        if (r != 0)
+                return r;
 
-        if (max < 0)
-                return service_bad_return(m, error, "a negative max (%" PRIi64 ")", max);
+        return max_report_length_reply(m, max, error);
+}
 
-        return sd_bus_reply_method_return(m, "x", max);
+int sdloop_report_codec_max_report_length_return(SdloopCall *c, int64_t max) {
+        return SERVICE_RETURN(c, max_report_length_reply, max);
 }
 
 static const sd_bus_vtable report_codec_vtable[] = {

@@ -12,40 +12,32 @@ static bool object_is_under(SdloopObject *o, SdloopObject *ancestor) {
         return false;
 }
 
-static int method_new_reporting_plugin(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        const SdloopReportingPluginFactoryOps *ops = BINDING_OPS(userdata, SdloopReportingPluginFactoryOps);
-        _cleanup_(sdloop_reporting_plugin_config_done) SdloopReportingPluginConfig config = {};
-        _cleanup_(sdloop_reporting_plugin_info_done) SdloopReportingPluginInfo info = {};
+static int new_reporting_plugin_reply(sd_bus_message *m, SdloopObject *factory, SdloopObject *plugin,
+                                      const SdloopReportingPluginInfo *info, sd_bus_error *error) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        SdloopObject *factory = BINDING_OBJECT(userdata), *plugin = NULL;
         const char *reason, *field;
         int r;
 
-        r = sdloop_read_reporting_plugin_config(m, "config", &config, error);
-        if (r < 0)
-                return r;
-
-        if (!ops || !ops->new_reporting_plugin)
-                return service_unimplemented(m, error);
-
-        r = ops->new_reporting_plugin(BINDING_DATA(userdata), factory, &config, &plugin, &info, error);
-        if (r < 0)
-                return service_failed(m, r, error);
-
         /* Under the factory, so that closing the factory closes its plugins, as in LOOP. */
-        if (!plugin || !object_is_under(plugin, factory))
+        if (!plugin || !factory || !object_is_under(plugin, factory))
                 return sdloop_error_setf(error, SDLOOP_ERROR_INTERNAL,
                                          "%s.%s: the implementation returned %s",
                                          "ReportingPluginFactory", "NewReportingPlugin",
                                          plugin ? "an object outside the factory" : "no object");
 
-        reason = service_reporting_plugin_info_check(&info, &field);
+        if (info)
+                reason = service_reporting_plugin_info_check(info, &field);
+        else {
+                field = "";
+                reason = "missing";
+        }
         if (reason) {
                 /* The caller never learns the path: close the plugin, or nobody ever will. */
                 sdloop_object_close(plugin);
                 return sdloop_error_setf(error, SDLOOP_ERROR_INTERNAL,
-                                         "%s.%s: the implementation returned a bad info.%s: %s",
-                                         "ReportingPluginFactory", "NewReportingPlugin", field, reason);
+                                         "%s.%s: the implementation returned a bad info%s%s: %s",
+                                         "ReportingPluginFactory", "NewReportingPlugin", isempty(field) ? "" : ".",
+                                         field, reason);
         }
 
         r = sd_bus_message_new_method_return(m, &reply);
@@ -54,7 +46,7 @@ static int method_new_reporting_plugin(sd_bus_message *m, void *userdata, sd_bus
         r = sd_bus_message_append(reply, "o", sdloop_object_get_path(plugin));
         if (r < 0)
                 goto fail;
-        r = sdloop_append_reporting_plugin_info(reply, &info);
+        r = sdloop_append_reporting_plugin_info(reply, info);
         if (r < 0)
                 goto fail;
         r = sd_bus_send(NULL, reply, NULL);
@@ -65,6 +57,37 @@ static int method_new_reporting_plugin(sd_bus_message *m, void *userdata, sd_bus
 fail:
         sdloop_object_close(plugin);
         return r;
+}
+
+static int method_new_reporting_plugin(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        const SdloopReportingPluginFactoryOps *ops = BINDING_OPS(userdata, SdloopReportingPluginFactoryOps);
+        _cleanup_(sdloop_reporting_plugin_config_done) SdloopReportingPluginConfig config = {};
+        _cleanup_(sdloop_reporting_plugin_info_done) SdloopReportingPluginInfo info = {};
+        SdloopObject *factory = BINDING_OBJECT(userdata), *plugin = NULL;
+        _cleanup_(call_done) SdloopCall call = {};
+        int r;
+
+        r = sdloop_read_reporting_plugin_config(m, "config", &config, error);
+        if (r < 0)
+                return r;
+
+        if (!ops || !ops->new_reporting_plugin)
+                return service_unimplemented(m, error);
+
+        r = call_begin(&call, m, factory);
+        if (r < 0)
+                return r;
+        r = service_call_end(&call, m, ops->new_reporting_plugin(BINDING_DATA(userdata), factory, &config, &plugin,
+                                                                 &info, error), error);
+        if (r != 0)
+                return r;
+
+        return new_reporting_plugin_reply(m, call.object, plugin, &info, error);
+}
+
+int sdloop_reporting_plugin_factory_new_reporting_plugin_return(SdloopCall *c, SdloopObject *plugin,
+                                                                const SdloopReportingPluginInfo *info) {
+        return SERVICE_RETURN(c, new_reporting_plugin_reply, sdloop_call_get_object(c), plugin, info);
 }
 
 static const sd_bus_vtable reporting_plugin_factory_vtable[] = {

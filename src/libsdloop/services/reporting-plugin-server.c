@@ -29,9 +29,21 @@ static int check_payload(sd_bus_message *m, const char *field, const SdloopBytes
                                  SDLOOP_PAYLOAD_MAX);
 }
 
+static int query_reply(sd_bus_message *m, const SdloopBytes *query, sd_bus_error *error) {
+        int r;
+
+        query = service_bytes_or_empty(query);
+        r = check_payload(m, "query", query, error);
+        if (r < 0)
+                return r;
+
+        return service_reply_bytes(m, query->data, query->size);
+}
+
 static int method_query(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         const SdloopReportingPluginOps *ops = BINDING_OPS(userdata, SdloopReportingPluginOps);
         _cleanup_(sdloop_bytes_done) SdloopBytes query = {};
+        _cleanup_(call_done) SdloopCall call = {};
         SdloopReportTimestamp ts;
         int r;
 
@@ -42,19 +54,35 @@ static int method_query(sd_bus_message *m, void *userdata, sd_bus_error *error) 
         if (!ops->query)
                 return service_unimplemented(m, error);
 
-        r = ops->query(BINDING_DATA(userdata), &ts, &query, error);
+        r = call_begin(&call, m, BINDING_OBJECT(userdata));
         if (r < 0)
-                return service_failed(m, r, error);
-        r = check_payload(m, "query", &query, error);
+                return r;
+        r = service_call_end(&call, m, ops->query(BINDING_DATA(userdata), &ts, &query, error), error);
+        if (r != 0)
+                return r;
+
+        return query_reply(m, &query, error);
+}
+
+int sdloop_reporting_plugin_query_return(SdloopCall *c, const SdloopBytes *query) {
+        return SERVICE_RETURN(c, query_reply, query);
+}
+
+static int observation_reply(sd_bus_message *m, const SdloopBytes *observation, sd_bus_error *error) {
+        int r;
+
+        observation = service_bytes_or_empty(observation);
+        r = check_payload(m, "observation", observation, error);
         if (r < 0)
                 return r;
 
-        return service_reply_bytes(m, query.data, query.size);
+        return service_reply_bytes(m, observation->data, observation->size);
 }
 
 static int method_observation(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         const SdloopReportingPluginOps *ops = BINDING_OPS(userdata, SdloopReportingPluginOps);
         _cleanup_(sdloop_bytes_done) SdloopBytes query = {}, observation = {};
+        _cleanup_(call_done) SdloopCall call = {};
         SdloopReportTimestamp ts;
         int r;
 
@@ -68,21 +96,47 @@ static int method_observation(sd_bus_message *m, void *userdata, sd_bus_error *e
         if (!ops->observation)
                 return service_unimplemented(m, error);
 
-        r = ops->observation(BINDING_DATA(userdata), &ts, &query, &observation, error);
+        r = call_begin(&call, m, BINDING_OBJECT(userdata));
         if (r < 0)
-                return service_failed(m, r, error);
-        r = check_payload(m, "observation", &observation, error);
+                return r;
+        r = service_call_end(&call, m, ops->observation(BINDING_DATA(userdata), &ts, &query, &observation, error),
+                             error);
+        if (r != 0)
+                return r;
+
+        return observation_reply(m, &observation, error);
+}
+
+int sdloop_reporting_plugin_observation_return(SdloopCall *c, const SdloopBytes *observation) {
+        return SERVICE_RETURN(c, observation_reply, observation);
+}
+
+static int report_reply(sd_bus_message *m, bool should_report, const SdloopBytes *report, sd_bus_error *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        int r;
+
+        report = service_bytes_or_empty(report);
+        r = check_payload(m, "report", report, error);
         if (r < 0)
                 return r;
 
-        return service_reply_bytes(m, observation.data, observation.size);
+        r = sd_bus_message_new_method_return(m, &reply);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(reply, "b", (int) should_report);
+        if (r < 0)
+                return r;
+        r = sdloop_append_bytes(reply, report->data, report->size);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
 }
 
 static int method_report(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         const SdloopReportingPluginOps *ops = BINDING_OPS(userdata, SdloopReportingPluginOps);
         _cleanup_(sdloop_bytes_done) SdloopBytes query = {}, report = {};
         _cleanup_(observations_done) Observations observations = {};
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_(call_done) SdloopCall call = {};
         SdloopReportTimestamp ts;
         bool should_report = false;
         int r;
@@ -104,33 +158,33 @@ static int method_report(sd_bus_message *m, void *userdata, sd_bus_error *error)
         if (!ops->report)
                 return service_unimplemented(m, error);
 
-        r = ops->report(BINDING_DATA(userdata), &ts, &query, observations.v, observations.n, &should_report,
-                        &report, error);
+        r = call_begin(&call, m, BINDING_OBJECT(userdata));
         if (r < 0)
-                return service_failed(m, r, error);
-        r = check_payload(m, "report", &report, error);
-        if (r < 0)
+                return r;
+        r = service_call_end(&call, m, ops->report(BINDING_DATA(userdata), &ts, &query, observations.v, observations.n,
+                                                   &should_report, &report, error), error);
+        if (r != 0)
                 return r;
 
-        r = sd_bus_message_new_method_return(m, &reply);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_append(reply, "b", (int) should_report);
-        if (r < 0)
-                return r;
-        r = sdloop_append_bytes(reply, report.data, report.size);
-        if (r < 0)
-                return r;
-        return sd_bus_send(NULL, reply, NULL);
+        return report_reply(m, should_report, &report, error);
+}
+
+int sdloop_reporting_plugin_report_return(SdloopCall *c, bool should_report, const SdloopBytes *report) {
+        return SERVICE_RETURN(c, report_reply, should_report, report);
 }
 
 /* ShouldAcceptFinalizedReport and ShouldTransmitAcceptedReport take and return the same things. */
 typedef int (*report_decision_t)(void *userdata, const SdloopReportTimestamp *ts, const SdloopBytes *report,
                                  bool *ret, sd_bus_error *error);
 
+static int report_decision_reply(sd_bus_message *m, bool b, sd_bus_error *error) {
+        return sd_bus_reply_method_return(m, "b", (int) b);
+}
+
 static int report_decision(sd_bus_message *m, void *userdata, report_decision_t decide,
                            sd_bus_error *error) {
         _cleanup_(sdloop_bytes_done) SdloopBytes report = {};
+        _cleanup_(call_done) SdloopCall call = {};
         SdloopReportTimestamp ts;
         bool b = false;
         int r;
@@ -145,11 +199,14 @@ static int report_decision(sd_bus_message *m, void *userdata, report_decision_t 
         if (!decide)
                 return service_unimplemented(m, error);
 
-        r = decide(BINDING_DATA(userdata), &ts, &report, &b, error);
+        r = call_begin(&call, m, BINDING_OBJECT(userdata));
         if (r < 0)
-                return service_failed(m, r, error);
+                return r;
+        r = service_call_end(&call, m, decide(BINDING_DATA(userdata), &ts, &report, &b, error), error);
+        if (r != 0)
+                return r;
 
-        return sd_bus_reply_method_return(m, "b", (int) b);
+        return report_decision_reply(m, b, error);
 }
 
 static int method_should_accept_finalized_report(sd_bus_message *m, void *userdata, sd_bus_error *error) {
@@ -158,10 +215,18 @@ static int method_should_accept_finalized_report(sd_bus_message *m, void *userda
         return report_decision(m, userdata, ops->should_accept_finalized_report, error);
 }
 
+int sdloop_reporting_plugin_should_accept_finalized_report_return(SdloopCall *c, bool should_accept) {
+        return SERVICE_RETURN(c, report_decision_reply, should_accept);
+}
+
 static int method_should_transmit_accepted_report(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         const SdloopReportingPluginOps *ops = BINDING_OPS(userdata, SdloopReportingPluginOps);
 
         return report_decision(m, userdata, ops->should_transmit_accepted_report, error);
+}
+
+int sdloop_reporting_plugin_should_transmit_accepted_report_return(SdloopCall *c, bool should_transmit) {
+        return SERVICE_RETURN(c, report_decision_reply, should_transmit);
 }
 
 static int method_close(sd_bus_message *m, void *userdata, sd_bus_error *error) {

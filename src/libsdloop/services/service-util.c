@@ -2,6 +2,7 @@
 
 #include <stdarg.h>
 
+#include "sdloop-internal.h"
 #include "service-util.h"
 
 int service_unimplemented(sd_bus_message *m, sd_bus_error *error) {
@@ -36,6 +37,21 @@ int service_reply_bytes(sd_bus_message *m, const void *data, size_t size) {
 
 int service_reply_object(sd_bus_message *m, SdloopObject *o) {
         return sd_bus_reply_method_return(m, "o", sdloop_object_get_path(o));
+}
+
+int service_call_end(SdloopCall *call, sd_bus_message *m, int r, sd_bus_error *error) {
+        bool deferred = call_end(call);
+
+        if (!deferred && r < 0)
+                return service_failed(m, r, error);
+        sd_bus_error_free(error);
+        return deferred;
+}
+
+int service_check_return_digest(sd_bus_message *m, const char *field, const uint8_t *digest, sd_bus_error *error) {
+        if (!digest)
+                return service_bad_return(m, error, "no %s", field);
+        return 0;
 }
 
 int service_reply_garbage(sd_bus_message *reply, const char *field, int r, sd_bus_error *error) {
@@ -93,87 +109,18 @@ int service_call_simple(SdloopPeer *peer, const char *path, const char *interfac
         return sdloop_peer_call_method(peer, path, interface, member, ret_reply, error, NULL);
 }
 
-static bool unichar_is_valid(uint32_t c) {
-        return c < 0x110000U &&
-                (c & 0xFFFFF800U) != 0xD800U &&     /* surrogates */
-                !(c >= 0xFDD0U && c <= 0xFDEFU) &&  /* noncharacters, refused by sd-bus */
-                (c & 0xFFFEU) != 0xFFFEU;
-}
-
 bool service_utf8_is_valid(const char *s) {
-        const uint8_t *p = (const uint8_t *) s;
-
-        if (!s)
-                return false;
-
-        while (*p) {
-                uint32_t c;
-                size_t n;
-
-                if (*p < 0x80) {
-                        p++;
-                        continue;
-                }
-                if ((*p & 0xE0) == 0xC0) {
-                        n = 2;
-                        c = *p & 0x1F;
-                } else if ((*p & 0xF0) == 0xE0) {
-                        n = 3;
-                        c = *p & 0x0F;
-                } else if ((*p & 0xF8) == 0xF0) {
-                        n = 4;
-                        c = *p & 0x07;
-                } else
-                        return false;
-
-                /* A continuation byte is never NUL, so this stops at the terminator too. */
-                for (size_t i = 1; i < n; i++) {
-                        if ((p[i] & 0xC0) != 0x80)
-                                return false;
-                        c = (c << 6) | (p[i] & 0x3F);
-                }
-
-                if ((n == 2 && c < 0x80) || (n == 3 && c < 0x800) || (n == 4 && c < 0x10000))
-                        return false; /* overlong */
-                if (!unichar_is_valid(c))
-                        return false;
-                p += n;
-        }
-        return true;
+        return utf8_is_valid(s);
 }
 
 char *service_quote(const char *s, size_t max) {
-        size_t len, n;
-        char *buf, *q;
+        size_t size = max + 2 + 3 + 1; /* the quotes, "…" and NUL */
+        char *buf;
 
-        if (!s)
-                return strdup("(null)");
-
-        len = strlen(s);
-        n = MIN(len, max);
-        /* Worst case: every byte becomes \xNN; plus quotes, "..." and NUL. */
-        buf = malloc(n * 4 + 6);
+        buf = malloc(size);
         if (!buf)
                 return NULL;
-
-        q = buf;
-        *q++ = '"';
-        for (size_t i = 0; i < n; i++) {
-                unsigned char c = (unsigned char) s[i];
-
-                if (c == '"' || c == '\\') {
-                        *q++ = '\\';
-                        *q++ = (char) c;
-                } else if (c >= 0x20 && c < 0x7F)
-                        *q++ = (char) c;
-                else
-                        q += sprintf(q, "\\x%02x", c);
-        }
-        *q++ = '"';
-        if (n < len)
-                q = stpcpy(q, "...");
-        *q = '\0';
-        return buf;
+        return (char *) sdloop_escape_into(buf, size, s, SIZE_MAX, SDLOOP_ESCAPE_QUOTE);
 }
 
 int service_read_string(sd_bus_message *m, const char *field, size_t max, const char **ret, sd_bus_error *error) {

@@ -8,6 +8,7 @@
 #include "sdloop-error.h"
 #include "sdloop-object.h"
 #include "sdloop-peer.h"
+#include "sdloop-internal.h"
 
 /* In a method handler: the service's ops table and the implementation's state. */
 #define BINDING_OPS(userdata, type) ((const type *) ((SdloopBinding *) (userdata))->ops)
@@ -24,6 +25,49 @@ int service_failed(sd_bus_message *m, int r, sd_bus_error *error);
 
 int service_reply_bytes(sd_bus_message *m, const void *data, size_t size);
 int service_reply_object(sd_bus_message *m, SdloopObject *o);
+
+/* A method handler runs its operation as the call being served (sdloop-call.h):
+ *
+ *         _cleanup_(call_done) SdloopCall call = {};
+ *         … read and check the arguments …
+ *         r = call_begin(&call, m, BINDING_OBJECT(userdata));
+ *         if (r < 0)
+ *                 return r;
+ *         r = service_call_end(&call, m, ops->op(…, &outputs, error), error);
+ *         if (r != 0)
+ *                 return r;
+ *         return op_reply(m, outputs, error);
+ *
+ * and op_reply() — check the results, send them — also finishes a deferred call, in
+ * sdloop_<service>_<op>_return(): SERVICE_RETURN(c, op_reply, results). After the operation, the called
+ * object is call.object (NULL if the operation closed it), never the binding's: that may be gone. */
+
+/* The operation of @call returned @r. 1: it deferred — return that and send nothing; whatever it put in
+ * @error is dropped (sd-bus would send it). r < 0: it failed, named as service_failed() names it. 0: reply
+ * now (a stray @error of an operation claiming success is dropped too). */
+int service_call_end(SdloopCall *call, sd_bus_message *m, int r, sd_bus_error *error);
+
+/* The body of a typed *_return(): finish deferred @call with what finisher(m, …, error) sends, or with the
+ * error it refuses the results with. Evaluates to 0, -EIO (results refused), -ECANCELED or -ESTALE. */
+#define SERVICE_RETURN(call, finisher, ...)                                                             \
+        ({                                                                                              \
+                _cleanup_(sd_bus_error_free) sd_bus_error _error = SD_BUS_ERROR_NULL;                  \
+                sd_bus_message *_m;                                                                     \
+                int _r = call_finish_begin(call, &_m);                                                  \
+                if (_r >= 0)                                                                            \
+                        _r = call_finish_end(call, finisher(_m, __VA_ARGS__, &_error), &_error);        \
+                _r;                                                                                     \
+        })
+
+/* Bytes handed to a typed return: NULL is empty. */
+static inline const SdloopBytes *service_bytes_or_empty(const SdloopBytes *b) {
+        static const SdloopBytes empty = {};
+
+        return b ?: &empty;
+}
+
+/* Check a digest the implementation hands to a typed return (present); otherwise service_bad_return(). */
+int service_check_return_digest(sd_bus_message *m, const char *field, const uint8_t *digest, sd_bus_error *error);
 
 /* --- client side --- */
 
@@ -51,8 +95,7 @@ int service_call_simple(SdloopPeer *peer, const char *path, const char *interfac
  * U+10FFFF. A string that fails this cannot be put on the wire. */
 bool service_utf8_is_valid(const char *s);
 
-/* A printable, quoted, ASCII-only rendering of @s for error messages (at most @max input bytes, then "..."),
- * so that garbage from the other side cannot make the error itself unsendable. NULL on OOM. */
+/* SDLOOP_QUOTE() of @s in a buffer of its own, the quoted text taking at most @max bytes. NULL on OOM. */
 char *service_quote(const char *s, size_t max);
 
 /* Server: read an "s" argument. A read failure, invalid UTF-8 or more than @max bytes (0: unbounded) is an

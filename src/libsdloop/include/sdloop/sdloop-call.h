@@ -21,10 +21,16 @@
  *
  * A deferred call is finished exactly once, with the service's typed sdloop_<service>_<method>_return()
  * (results are validated as for an immediate answer; a bad one becomes org.sdloop1.Error.Internal) or
- * with sdloop_call_return_error()/sdloop_call_return_errno(). If the caller's connection goes away, the
- * object is closed, or the call's deadline passes first (the caller then gets org.sdloop1.Error.Timeout),
- * the call is cancelled: the cancel handler runs once, and later *_return() calls send nothing and return
- * -ECANCELED. Either way the operation drops its reference with sdloop_call_unref(). */
+ * with sdloop_call_return_error()/sdloop_call_return_errno(). A typed return takes the results as the
+ * operation would have filled them, scalars by value and the rest by const pointer, and copies what it
+ * sends (the caller keeps what it passes); an object-creating method's object must still exist then. It
+ * returns 0 once the answer went out, -EIO if a result failed validation (Internal went out instead),
+ * -ECANCELED if the call was cancelled, -ESTALE if it was finished already.
+ *
+ * If the caller's connection goes away, the object is closed (the caller then gets
+ * org.sdloop1.Error.NotFound), or the call's deadline passes first (org.sdloop1.Error.Timeout), the call is
+ * cancelled: the cancel handler runs once, and later *_return() calls send nothing and return -ECANCELED.
+ * Either way the operation drops its reference with sdloop_call_unref(). */
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -62,8 +68,11 @@ uint64_t sdloop_context_get_remaining(const SdloopContext *c);
 
 /* Inside an operation: the call being served (borrowed), or NULL outside of one. */
 SdloopCall *sdloop_call_current(void);
-/* Inside an operation: answer later. Returns a new reference to the call (NULL outside an operation or on
- * OOM; the operation then answers at once). The operation's return value and outputs are ignored. */
+/* Inside an operation: answer later. Returns a new reference to the call (NULL outside an operation, on
+ * OOM, or when the call's object or connection is already going away; the operation then answers at
+ * once). Once it returned non-NULL, the operation's return value, outputs and @error are ignored (outputs
+ * the library would have freed are still freed). The operation may also finish the call before it
+ * returns. */
 SdloopCall *sdloop_call_defer(void);
 
 SdloopCall *sdloop_call_ref(SdloopCall *c);
@@ -84,7 +93,8 @@ bool sdloop_call_is_pending(const SdloopCall *c);
 SdloopContext *sdloop_call_get_context(const SdloopCall *c);
 /* Shorthand for sdloop_context_get_deadline(sdloop_call_get_context(c)). */
 uint64_t sdloop_call_get_deadline(const SdloopCall *c);
-/* The object called, and the connection the call came on. */
+/* The object called, and the connection the call came on; NULL once the call is no longer pending (the
+ * cancel handler already sees NULL). */
 SdloopObject *sdloop_call_get_object(const SdloopCall *c);
 SdloopPeer *sdloop_call_get_peer(const SdloopCall *c);
 sd_bus_message *sdloop_call_get_message(const SdloopCall *c);

@@ -6,13 +6,15 @@
 
 #include "sdloop-object.h"
 
+/* Any op may defer, answering later with the typed return below: see sdloop-call.h. */
 typedef struct SdloopDataSourceOps {
         /* *ret_value: a malloc'd decimal string; the library checks it before replying. */
         int (*observe)(void *userdata, const SdloopReportTimestamp *ts, char **ret_value, sd_bus_error *error);
 } SdloopDataSourceOps;
 
 int sdloop_data_source_export(SdloopObject *o, const SdloopDataSourceOps *ops, void *userdata);
+/* Answer a deferred Observe() with a decimal (checked as for an immediate answer). */
+int sdloop_data_source_observe_return(SdloopCall *c, const char *value);
 
-/* The reply is validated: a malformed decimal from the other side is an InvalidArgument error. */
-int sdloop_data_source_observe(SdloopPeer *peer, const char *path, const SdloopReportTimestamp *ts, char **ret_value,
-                               sd_bus_error *error);
+/* The calling side: sdloop_*() and sdloop_*_async(), generated from the contract. */
+#include "sdloop-client.h"

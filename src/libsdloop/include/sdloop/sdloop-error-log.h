@@ -7,10 +7,12 @@
 
 #define SDLOOP_ERROR_LOG_MESSAGE_MAX (64U * 1024U)
 
+/* Any op may defer: see sdloop-call.h. A deferred SaveError() is answered with sdloop_call_return_empty(). */
 typedef struct SdloopErrorLogOps {
         int (*save_error)(void *userdata, const char *message, sd_bus_error *error);
 } SdloopErrorLogOps;
 
 int sdloop_error_log_export(SdloopObject *o, const SdloopErrorLogOps *ops, void *userdata);
 
-int sdloop_error_log_save_error(SdloopPeer *peer, const char *path, const char *message, sd_bus_error *error);
+/* The calling side: sdloop_*() and sdloop_*_async(), generated from the contract. */
+#include "sdloop-client.h"

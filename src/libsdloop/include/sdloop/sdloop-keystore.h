@@ -5,6 +5,7 @@
 
 #include "sdloop-object.h"
 
+/* Any op may defer, answering later with the typed return below: see sdloop-call.h. */
 typedef struct SdloopKeystoreOps {
         /* *ret_accounts: a NULL-terminated, malloc'd string list, freed by the library. */
         int (*accounts)(void *userdata, char ***ret_accounts, sd_bus_error *error);
@@ -14,6 +15,10 @@ typedef struct SdloopKeystoreOps {
 
 int sdloop_keystore_export(SdloopObject *o, const SdloopKeystoreOps *ops, void *userdata);
 
-int sdloop_keystore_accounts(SdloopPeer *peer, const char *path, char ***ret_accounts, sd_bus_error *error);
-int sdloop_keystore_sign(SdloopPeer *peer, const char *path, const char *account, const void *data, size_t size,
-                         SdloopBytes *ret_signed, sd_bus_error *error);
+/* Answer a deferred Accounts(): NULL-terminated, NULL is the empty list. */
+int sdloop_keystore_accounts_return(SdloopCall *c, char * const *accounts);
+/* Answer a deferred Sign(); NULL is empty. */
+int sdloop_keystore_sign_return(SdloopCall *c, const SdloopBytes *signed_data);
+
+/* The calling side: sdloop_*() and sdloop_*_async(), generated from the contract. */
+#include "sdloop-client.h"

@@ -6,14 +6,8 @@
 
 #include "sdloop-object.h"
 
-/* Paths of the host objects a median factory works with, all on the same connection as the factory. */
-typedef struct SdloopMedianDeps {
-        const char *provider;          /* proxy of the relayer's median provider */
-        const char *data_source;       /* value */
-        const char *juels_data_source; /* juels per fee coin */
-        const char *error_log;
-} SdloopMedianDeps;
 
+/* Any op of the three tables below may defer, answering later with its typed return (see sdloop-call.h). */
 typedef struct SdloopPluginMedianOps {
         /* Create a factory: an object made with sdloop_object_new(peer of @parent, @parent, "factory", …)
          * carrying org.sdloop1.ReportingPluginFactory (sdloop_reporting_plugin_factory_export()). */
@@ -22,8 +16,9 @@ typedef struct SdloopPluginMedianOps {
 } SdloopPluginMedianOps;
 
 int sdloop_plugin_median_export(SdloopObject *root, const SdloopPluginMedianOps *ops, void *userdata);
-int sdloop_plugin_median_new_median_factory(SdloopPeer *peer, const SdloopMedianDeps *deps, char **ret_factory,
-                                            sd_bus_error *error);
+/* Answer a deferred NewMedianFactory() with the factory created for it, which must still exist (checked as
+ * for an immediate answer: on the connection of the call's root). */
+int sdloop_plugin_median_new_median_factory_return(SdloopCall *c, SdloopObject *factory);
 
 typedef struct SdloopReportingPluginFactoryOps {
         /* Create a reporting plugin under @factory (kind "reporting_plugin") carrying
@@ -33,10 +28,11 @@ typedef struct SdloopReportingPluginFactoryOps {
 } SdloopReportingPluginFactoryOps;
 
 int sdloop_reporting_plugin_factory_export(SdloopObject *o, const SdloopReportingPluginFactoryOps *ops, void *userdata);
-int sdloop_reporting_plugin_factory_new_reporting_plugin(SdloopPeer *peer, const char *path,
-                                                         const SdloopReportingPluginConfig *config,
-                                                         char **ret_reporting_plugin, SdloopReportingPluginInfo *ret_info,
-                                                         sd_bus_error *error);
+/* Answer a deferred NewReportingPlugin() with the plugin created for it, which must still exist under the
+ * call's factory, and its @info. A plugin refused for a bad @info is closed, as for an immediate answer;
+ * after -ECANCELED it is the caller's to close. */
+int sdloop_reporting_plugin_factory_new_reporting_plugin_return(SdloopCall *c, SdloopObject *plugin,
+                                                                const SdloopReportingPluginInfo *info);
 
 typedef struct SdloopReportingPluginOps {
         int (*query)(void *userdata, const SdloopReportTimestamp *ts, SdloopBytes *ret_query, sd_bus_error *error);
@@ -53,19 +49,12 @@ typedef struct SdloopReportingPluginOps {
 } SdloopReportingPluginOps;
 
 int sdloop_reporting_plugin_export(SdloopObject *o, const SdloopReportingPluginOps *ops, void *userdata);
-int sdloop_reporting_plugin_query(SdloopPeer *peer, const char *path, const SdloopReportTimestamp *ts,
-                                  SdloopBytes *ret_query, sd_bus_error *error);
-int sdloop_reporting_plugin_observation(SdloopPeer *peer, const char *path, const SdloopReportTimestamp *ts,
-                                        const void *query, size_t query_size, SdloopBytes *ret_observation,
-                                        sd_bus_error *error);
-int sdloop_reporting_plugin_report(SdloopPeer *peer, const char *path, const SdloopReportTimestamp *ts,
-                                   const void *query, size_t query_size, const SdloopAttributed *observations,
-                                   size_t n_observations, bool *ret_should_report, SdloopBytes *ret_report,
-                                   sd_bus_error *error);
-int sdloop_reporting_plugin_should_accept_finalized_report(SdloopPeer *peer, const char *path,
-                                                           const SdloopReportTimestamp *ts, const void *report,
-                                                           size_t size, bool *ret, sd_bus_error *error);
-int sdloop_reporting_plugin_should_transmit_accepted_report(SdloopPeer *peer, const char *path,
-                                                            const SdloopReportTimestamp *ts, const void *report,
-                                                            size_t size, bool *ret, sd_bus_error *error);
-int sdloop_reporting_plugin_close(SdloopPeer *peer, const char *path, sd_bus_error *error);
+/* Answer deferred ReportingPlugin calls; NULL bytes are empty. */
+int sdloop_reporting_plugin_query_return(SdloopCall *c, const SdloopBytes *query);
+int sdloop_reporting_plugin_observation_return(SdloopCall *c, const SdloopBytes *observation);
+int sdloop_reporting_plugin_report_return(SdloopCall *c, bool should_report, const SdloopBytes *report);
+int sdloop_reporting_plugin_should_accept_finalized_report_return(SdloopCall *c, bool should_accept);
+int sdloop_reporting_plugin_should_transmit_accepted_report_return(SdloopCall *c, bool should_transmit);
+
+/* The calling side: sdloop_*() and sdloop_*_async(), generated from the contract. */
+#include "sdloop-client.h"

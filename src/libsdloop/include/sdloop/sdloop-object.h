@@ -22,7 +22,9 @@ int sdloop_health_addf(SdloopHealth *h, const char *name, const char *format, ..
 typedef struct SdloopObjectOps {
         /* Service name for Service.Name and health reports; NULL: the last two path elements. */
         const char *name;
-        /* Ready(): 0 when ready; an error otherwise. NULL: always ready. */
+        /* Ready(): 0 when ready; an error otherwise. NULL: always ready. It may defer and answer later with
+         * sdloop_call_return_empty() (see sdloop-call.h); HealthReport() and Close() are always answered at
+         * once. */
         int (*ready)(void *userdata, sd_bus_error *error);
         /* Add this object's own entries; children are added by the library (LOOP's SubService). NULL: one
          * healthy entry under the object's name. */
@@ -69,3 +71,6 @@ int sdloop_object_lookup(SdloopPeer *peer, const char *path, const char *field, 
 
 /* The aggregated health report of @o and its children, as Service.HealthReport returns it. */
 int sdloop_object_health_report(SdloopObject *o, SdloopHealth *health);
+
+/* The calling side: sdloop_*() and sdloop_*_async(), generated from the contract. */
+#include "sdloop-client.h"

@@ -62,6 +62,11 @@ int sdloop_peer_new_bus(sd_event *event, sd_bus *bus, SdloopPeer **ret);
  * values (org.sdloop1.Error.InvalidArgument, -EPROTO). */
 int sdloop_peer_handshake(SdloopPeer *peer, const char *expected_kind, SdloopPluginIdentity *ret,
                           sd_bus_error *error);
+/* The same in two steps, for asynchronous callers: the handshake's method call (to send with
+ * sdloop_peer_call_async()), and the check of its reply. */
+int sdloop_peer_new_handshake(SdloopPeer *peer, sd_bus_message **ret);
+int sdloop_peer_handshake_check(SdloopPeer *peer, sd_bus_message *reply, const char *expected_kind,
+                                SdloopPluginIdentity *ret, sd_bus_error *error);
 
 SdloopPeer *sdloop_peer_ref(SdloopPeer *peer);
 SdloopPeer *sdloop_peer_unref(SdloopPeer *peer);

@@ -5,6 +5,7 @@
 
 #include "sdloop-object.h"
 
+/* Any op may defer, answering later with the typed return below: see sdloop-call.h. */
 typedef struct SdloopPluginRelayerOps {
         /* Create a relayer: an object made with sdloop_object_new(peer of @parent, @parent, "relayer", …)
          * carrying org.sdloop1.Relayer (sdloop_relayer_export()). @keystore_path names the host's Keystore
@@ -14,7 +15,9 @@ typedef struct SdloopPluginRelayerOps {
 } SdloopPluginRelayerOps;
 
 int sdloop_plugin_relayer_export(SdloopObject *root, const SdloopPluginRelayerOps *ops, void *userdata);
+/* Answer a deferred NewRelayer() with the relayer created for it, which must still exist (checked as for
+ * an immediate answer: on the connection of the call's root). */
+int sdloop_plugin_relayer_new_relayer_return(SdloopCall *c, SdloopObject *relayer);
 
-/* *ret_relayer: the relayer's object path on the plugin side (malloc'd). */
-int sdloop_plugin_relayer_new_relayer(SdloopPeer *peer, const char *config, const char *keystore_path,
-                                      char **ret_relayer, sd_bus_error *error);
+/* The calling side: sdloop_*() and sdloop_*_async(), generated from the contract. */
+#include "sdloop-client.h"

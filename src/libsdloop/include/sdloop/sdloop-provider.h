@@ -2,7 +2,11 @@
 #pragma once
 
 /* The provider component services. A provider is ONE object (/org/sdloop1/provider/<n>) carrying several
- * of these interfaces; each has its own ops table and export/client functions. */
+ * of these interfaces; each has its own ops table and export/client functions.
+ *
+ * Any op of these tables may defer, answering later with its typed sdloop_<service>_<method>_return() (or,
+ * for Transmit(), sdloop_call_return_empty()): see sdloop-call.h. A digest handed to a typed return is
+ * SDLOOP_DIGEST_SIZE bytes; NULL bytes are empty. */
 
 #include "sdloop-object.h"
 
@@ -14,10 +18,9 @@ typedef struct SdloopOffchainConfigDigesterOps {
 } SdloopOffchainConfigDigesterOps;
 
 int sdloop_offchain_config_digester_export(SdloopObject *o, const SdloopOffchainConfigDigesterOps *ops, void *userdata);
-int sdloop_offchain_config_digester_config_digest(SdloopPeer *peer, const char *path, const SdloopContractConfig *config,
-                                                  uint8_t ret_digest[static SDLOOP_DIGEST_SIZE], sd_bus_error *error);
-int sdloop_offchain_config_digester_config_digest_prefix(SdloopPeer *peer, const char *path, uint16_t *ret_prefix,
-                                                         sd_bus_error *error);
+/* Answer a deferred ConfigDigest() / ConfigDigestPrefix(). */
+int sdloop_offchain_config_digester_config_digest_return(SdloopCall *c, const uint8_t digest[SDLOOP_DIGEST_SIZE]);
+int sdloop_offchain_config_digester_config_digest_prefix_return(SdloopCall *c, uint16_t prefix);
 
 /* --- org.sdloop1.ContractConfigTracker --- */
 typedef struct SdloopContractConfigTrackerOps {
@@ -28,15 +31,14 @@ typedef struct SdloopContractConfigTrackerOps {
 } SdloopContractConfigTrackerOps;
 
 int sdloop_contract_config_tracker_export(SdloopObject *o, const SdloopContractConfigTrackerOps *ops, void *userdata);
+/* Answer a deferred LatestConfigDetails() / LatestConfig() / LatestBlockHeight(). */
+int sdloop_contract_config_tracker_latest_config_details_return(SdloopCall *c, uint64_t changed_in_block,
+                                                                const uint8_t digest[SDLOOP_DIGEST_SIZE]);
+int sdloop_contract_config_tracker_latest_config_return(SdloopCall *c, const SdloopContractConfig *config);
+int sdloop_contract_config_tracker_latest_block_height_return(SdloopCall *c, uint64_t height);
 /* Emit ConfigChanged(changed_in_block, digest) from object @o. */
 int sdloop_contract_config_tracker_emit_config_changed(SdloopObject *o, uint64_t changed_in_block,
                                                        const uint8_t digest[static SDLOOP_DIGEST_SIZE]);
-int sdloop_contract_config_tracker_latest_config_details(SdloopPeer *peer, const char *path, uint64_t *ret_changed_in_block,
-                                                         uint8_t ret_digest[static SDLOOP_DIGEST_SIZE], sd_bus_error *error);
-int sdloop_contract_config_tracker_latest_config(SdloopPeer *peer, const char *path, uint64_t changed_in_block,
-                                                 SdloopContractConfig *ret, sd_bus_error *error);
-int sdloop_contract_config_tracker_latest_block_height(SdloopPeer *peer, const char *path, uint64_t *ret_height,
-                                                       sd_bus_error *error);
 /* Subscribe to ConfigChanged of @path on @peer; the handler gets the signal message ("tay"). */
 int sdloop_contract_config_tracker_watch(SdloopPeer *peer, const char *path, sd_bus_slot **ret_slot,
                                          sd_bus_message_handler_t handler, void *userdata);
@@ -51,13 +53,11 @@ typedef struct SdloopContractTransmitterOps {
 } SdloopContractTransmitterOps;
 
 int sdloop_contract_transmitter_export(SdloopObject *o, const SdloopContractTransmitterOps *ops, void *userdata);
-int sdloop_contract_transmitter_transmit(SdloopPeer *peer, const char *path, const SdloopReportContext *ctx,
-                                         const void *report, size_t report_size, const SdloopAttributed *signatures,
-                                         size_t n_signatures, sd_bus_error *error);
-int sdloop_contract_transmitter_latest_config_digest_and_epoch(SdloopPeer *peer, const char *path,
-                                                               uint8_t ret_digest[static SDLOOP_DIGEST_SIZE],
-                                                               uint32_t *ret_epoch, sd_bus_error *error);
-int sdloop_contract_transmitter_from_account(SdloopPeer *peer, const char *path, char **ret_account, sd_bus_error *error);
+/* Answer a deferred LatestConfigDigestAndEpoch() / FromAccount(). */
+int sdloop_contract_transmitter_latest_config_digest_and_epoch_return(SdloopCall *c,
+                                                                      const uint8_t digest[SDLOOP_DIGEST_SIZE],
+                                                                      uint32_t epoch);
+int sdloop_contract_transmitter_from_account_return(SdloopCall *c, const char *account);
 
 /* --- org.sdloop1.ReportCodec --- */
 typedef struct SdloopReportCodecOps {
@@ -68,12 +68,10 @@ typedef struct SdloopReportCodecOps {
 } SdloopReportCodecOps;
 
 int sdloop_report_codec_export(SdloopObject *o, const SdloopReportCodecOps *ops, void *userdata);
-int sdloop_report_codec_build_report(SdloopPeer *peer, const char *path, const SdloopParsedObservation *obs, size_t n_obs,
-                                     SdloopBytes *ret_report, sd_bus_error *error);
-int sdloop_report_codec_median_from_report(SdloopPeer *peer, const char *path, const void *report, size_t size,
-                                           char **ret_median, sd_bus_error *error);
-int sdloop_report_codec_max_report_length(SdloopPeer *peer, const char *path, int64_t n, int64_t *ret_max,
-                                          sd_bus_error *error);
+/* Answer a deferred BuildReport() / MedianFromReport() (a decimal) / MaxReportLength() (not negative). */
+int sdloop_report_codec_build_report_return(SdloopCall *c, const SdloopBytes *report);
+int sdloop_report_codec_median_from_report_return(SdloopCall *c, const char *median);
+int sdloop_report_codec_max_report_length_return(SdloopCall *c, int64_t max);
 
 /* --- org.sdloop1.MedianContract --- */
 typedef struct SdloopMedianContractOps {
@@ -85,13 +83,12 @@ typedef struct SdloopMedianContractOps {
 } SdloopMedianContractOps;
 
 int sdloop_median_contract_export(SdloopObject *o, const SdloopMedianContractOps *ops, void *userdata);
-int sdloop_median_contract_latest_transmission_details(SdloopPeer *peer, const char *path,
-                                                       uint8_t ret_digest[static SDLOOP_DIGEST_SIZE], uint32_t *ret_epoch,
-                                                       uint8_t *ret_round, char **ret_latest_answer,
-                                                       int64_t *ret_latest_timestamp_usec, sd_bus_error *error);
-int sdloop_median_contract_latest_round_requested(SdloopPeer *peer, const char *path, uint64_t lookback_usec,
-                                                  uint8_t ret_digest[static SDLOOP_DIGEST_SIZE], uint32_t *ret_epoch,
-                                                  uint8_t *ret_round, sd_bus_error *error);
+/* Answer a deferred LatestTransmissionDetails() (@latest_answer a decimal) / LatestRoundRequested(). */
+int sdloop_median_contract_latest_transmission_details_return(SdloopCall *c, const uint8_t digest[SDLOOP_DIGEST_SIZE],
+                                                              uint32_t epoch, uint8_t round, const char *latest_answer,
+                                                              int64_t latest_timestamp_usec);
+int sdloop_median_contract_latest_round_requested_return(SdloopCall *c, const uint8_t digest[SDLOOP_DIGEST_SIZE],
+                                                         uint32_t epoch, uint8_t round);
 
 /* --- org.sdloop1.OnchainConfigCodec --- */
 typedef struct SdloopOnchainConfigCodecOps {
@@ -100,7 +97,9 @@ typedef struct SdloopOnchainConfigCodecOps {
 } SdloopOnchainConfigCodecOps;
 
 int sdloop_onchain_config_codec_export(SdloopObject *o, const SdloopOnchainConfigCodecOps *ops, void *userdata);
-int sdloop_onchain_config_codec_encode(SdloopPeer *peer, const char *path, const SdloopOnchainConfig *config,
-                                       SdloopBytes *ret_encoded, sd_bus_error *error);
-int sdloop_onchain_config_codec_decode(SdloopPeer *peer, const char *path, const void *encoded, size_t size,
-                                       SdloopOnchainConfig *ret, sd_bus_error *error);
+/* Answer a deferred Encode() / Decode() (decimals, min <= max). */
+int sdloop_onchain_config_codec_encode_return(SdloopCall *c, const SdloopBytes *encoded);
+int sdloop_onchain_config_codec_decode_return(SdloopCall *c, const SdloopOnchainConfig *config);
+
+/* The calling side: sdloop_*() and sdloop_*_async(), generated from the contract. */
+#include "sdloop-client.h"

@@ -109,3 +109,11 @@ typedef struct SdloopOnchainConfig {
         char *min; /* decimal */
         char *max; /* decimal */
 } SdloopOnchainConfig;
+
+/* Paths of the host objects a median factory works with, all on the same connection as the factory. */
+typedef struct SdloopMedianDeps {
+        const char *provider;          /* proxy of the relayer's median provider */
+        const char *data_source;       /* value */
+        const char *juels_data_source; /* juels per fee coin */
+        const char *error_log;
+} SdloopMedianDeps;

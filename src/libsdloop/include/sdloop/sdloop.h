@@ -4,6 +4,7 @@
 /* libsdloop: LOOP plugins as systemd units speaking D-Bus. */
 
 #include "sdloop-call.h"
+#include "sdloop-client.h"
 #include "sdloop-codec.h"
 #include "sdloop-data-source.h"
 #include "sdloop-error-log.h"

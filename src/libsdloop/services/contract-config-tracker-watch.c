@@ -1,82 +1,13 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
-/* org.sdloop1.ContractConfigTracker, the caller's side, including the ConfigChanged watch. */
+/* Watching org.sdloop1.ContractConfigTracker.ConfigChanged, validated before the handler sees it. The
+ * method calls of the interface are generated (client-contract-config-tracker.c). */
 
 #include "sdloop-log.h"
 #include "sdloop-provider.h"
 #include "service-util.h"
 
 #define CONTRACT_CONFIG_TRACKER_INTERFACE "org.sdloop1.ContractConfigTracker"
-
-int sdloop_contract_config_tracker_latest_config_details(SdloopPeer *peer, const char *path,
-                                                         uint64_t *ret_changed_in_block,
-                                                         uint8_t ret_digest[static SDLOOP_DIGEST_SIZE],
-                                                         sd_bus_error *error) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        uint8_t digest[SDLOOP_DIGEST_SIZE];
-        uint64_t changed_in_block;
-        int r;
-
-        if (!peer || !path || !ret_changed_in_block || !ret_digest)
-                return -EINVAL;
-
-        r = service_call_simple(peer, path, CONTRACT_CONFIG_TRACKER_INTERFACE, "LatestConfigDetails", &reply,
-                                error);
-        if (r < 0)
-                return r;
-
-        r = service_read_reply_basic(reply, "LatestConfigDetails reply.changed_in_block", 't',
-                                     &changed_in_block, error);
-        if (r < 0)
-                return r;
-        r = sdloop_read_digest(reply, "LatestConfigDetails reply.digest", digest, error);
-        if (r < 0)
-                return r;
-
-        *ret_changed_in_block = changed_in_block;
-        memcpy(ret_digest, digest, sizeof(digest));
-        return 0;
-}
-
-int sdloop_contract_config_tracker_latest_config(SdloopPeer *peer, const char *path,
-                                                 uint64_t changed_in_block, SdloopContractConfig *ret,
-                                                 sd_bus_error *error) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        SdloopContractConfig config;
-        int r;
-
-        if (!peer || !path || !ret)
-                return -EINVAL;
-
-        r = sdloop_peer_call_method(peer, path, CONTRACT_CONFIG_TRACKER_INTERFACE, "LatestConfig", &reply,
-                                    error, "t", changed_in_block);
-        if (r < 0)
-                return r;
-
-        r = sdloop_read_contract_config(reply, "LatestConfig reply.contract_config", &config, error);
-        if (r < 0)
-                return r;
-
-        *ret = config;
-        return 0;
-}
-
-int sdloop_contract_config_tracker_latest_block_height(SdloopPeer *peer, const char *path,
-                                                       uint64_t *ret_height, sd_bus_error *error) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        int r;
-
-        if (!peer || !path || !ret_height)
-                return -EINVAL;
-
-        r = service_call_simple(peer, path, CONTRACT_CONFIG_TRACKER_INTERFACE, "LatestBlockHeight", &reply,
-                                error);
-        if (r < 0)
-                return r;
-
-        return service_read_reply_basic(reply, "LatestBlockHeight reply.block_height", 't', ret_height,
-                                        error);
-}
 
 typedef struct ConfigChangedWatch {
         sd_bus_message_handler_t handler;
