@@ -280,6 +280,53 @@ static void check_units_gone(const char *name) {
         CHECK(access(path, F_OK) < 0 && errno == ENOENT, "%s still exists", path);
 }
 
+/* WatchdogSec=2 on a test plugin that hangs at its second org.sdloop1 call (the first after NewRelayer). */
+static void watchdog_restarts_hung_plugin(Host *h) {
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_free_ char *journal = NULL;
+        HostHandle *handle = NULL;
+        HostPlugin *p;
+        uint32_t pid;
+        uint64_t t;
+        int r;
+
+        p = add_plugin(h, "hung", SDLOOP_KIND_RELAYER, test_binary, "--mode=relayer");
+        CHECK(p->settings.watchdog_usec == HOST_WATCHDOG_USEC_DEFAULT);
+        p->settings.watchdog_usec = 2 * USEC_PER_SEC;
+        p->settings.args = realloc(p->settings.args, 4 * sizeof(char *));
+        CHECK(p->settings.args);
+        p->settings.args[1] = strdup("--hang-after=2");
+        p->settings.args[2] = strdup("--hang-once");
+        p->settings.args[3] = NULL;
+        p->on_connect = relayer_on_connect;
+        start_plugin(p);
+        CHECK(unit_property_is("sdloop-hung.service", "WatchdogUSec", "2s"));
+        r = host_handle_new(p, NULL, &relayer_ops, NULL, &handle, &error);
+        CHECK(r == 0, "hung: relayer handle: %s", error.message ?: strerror(-r));
+        sd_bus_error_free(&error);
+        pid = check_main_pid(p);
+
+        CHECK(sd_bus_call_method_async(sdloop_peer_get_bus(p->peer), NULL, NULL, SDLOOP_ROOT_PATH,
+                                       "org.sdloop1.Service", "Ready", NULL, NULL, NULL) >= 0);
+        t = host_now();
+        CHECK(WAIT_FOR(h, 30 * USEC_PER_SEC, p->n_restarts >= 1 && p->main_pid > 0 && p->main_pid != pid &&
+                                             p->state == HOST_PLUGIN_RUNNING),
+              "hung: %s, NRestarts %u, last error \"%s\"", host_plugin_state_to_string(p->state), p->n_restarts,
+              strempty(p->last_error));
+        CHECK(p->n_restarts == 1, "hung: NRestarts %u", p->n_restarts);
+        CHECK(unit_property_u64("sdloop-hung.service", "NRestarts") == 1);
+        CHECK(p->last_error && strstr(p->last_error, "watchdog"), "hung: last error \"%s\"", strempty(p->last_error));
+        if (system("journalctl --sync")) {}
+        journal = command_output("journalctl --no-pager -o cat -u sdloop-hung.service");
+        CHECK(strstr(journal, "result 'watchdog'"), "journal of sdloop-hung.service:\n%s", journal);
+        run_relayer_suite(handle, "after the watchdog restart");
+        CHECK(p->n_restarts == 1);
+        step("hung plugin: killed by systemd's watchdog, back as PID %" PRIu32 " in %.0f ms, last error \"%s\"",
+             p->main_pid, (double) (host_now() - t) / USEC_PER_MSEC, p->last_error);
+        CHECK(host_plugin_stop(p) >= 0);
+        check_units_gone("hung");
+}
+
 int main(int argc, char *argv[]) {
         _cleanup_free_ char *out = NULL;
         Host *h = NULL;
@@ -382,6 +429,11 @@ int main(int argc, char *argv[]) {
                 kill_and_recover(relayer);
                 run_relayer_suite(relayer_h, "after kill -9");
         }
+
+        /* 2b. A hung plugin (its loop stuck in a handler, the connection open): systemd's watchdog kills it
+         * and Restart= brings it back; the restarted process (--hang-once) serves the same handle. */
+        if (test_binary)
+                watchdog_restarts_hung_plugin(h);
 
         /* 3. The plugin's own log lines, found by the field the unit stamps on them. */
         {

@@ -270,7 +270,7 @@ START_TEST(test_defaults) {
         ck_assert_uint_eq(b->settings.start_limit_burst, 5);
         ck_assert_uint_eq(b->settings.start_limit_interval_usec, 10 * USEC_PER_SEC);
         ck_assert_uint_eq(b->settings.call_timeout_usec, 10 * USEC_PER_SEC);
-        ck_assert_uint_eq(b->settings.watchdog_usec, 0);
+        ck_assert_uint_eq(b->settings.watchdog_usec, 10 * USEC_PER_SEC);
         ck_assert_uint_eq(b->settings.tasks_max, 0);
         ck_assert_uint_eq(b->settings.cpu_quota_per_sec_usec, 0);
         ck_assert(b->settings.sandbox);

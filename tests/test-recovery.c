@@ -292,6 +292,54 @@ START_TEST(test_kill_loop) {
 }
 END_TEST
 
+/* Both plugins killed within the same loop iteration, again and again: each recovers on its own (both
+ * connect before either has re-created an object: neither waited for the other), the factory is created
+ * again only once the relayer's provider exists (HostHandleOps.needs), and nothing ever times out. */
+START_TEST(test_kill_both_together) {
+        setup_plugins(0);
+        run_suites("control");
+
+        for (int round = 0; round < 8; round++) {
+                uint32_t relayer_pid = F.relayer->main_pid, median_pid = F.median->main_pid;
+                sd_bus_error error = SD_BUS_ERROR_NULL;
+                uint64_t killed = host_now();
+                int r;
+
+                ck_assert_uint_gt(relayer_pid, 0);
+                ck_assert_uint_gt(median_pid, 0);
+                ck_assert_int_eq(kill(relayer_pid, SIGKILL), 0);
+                ck_assert_int_eq(kill(median_pid, SIGKILL), 0);
+
+                /* The dependent's handle: waits for both to come back, then answers. */
+                r = host_handle_call(F.factory_h, run_factory, NULL, &error);
+                ck_assert_msg(r >= 0 || sd_bus_error_has_name(&error, SDLOOP_ERROR_PLUGIN_UNAVAILABLE),
+                              "round %d: factory: %s: %s", round, error.name, error.message);
+                ck_assert_msg(r >= 0, "round %d: factory unavailable: %s", round, error.message);
+                sd_bus_error_free(&error);
+
+                ck_assert_uint_ne(F.relayer->main_pid, relayer_pid);
+                ck_assert_uint_ne(F.median->main_pid, median_pid);
+                ck_assert_uint_gt(F.relayer->connected_usec, killed);
+                ck_assert_uint_gt(F.median->connected_usec, killed);
+                ck_assert_uint_gt(F.provider_h->created_usec, killed);
+                ck_assert_uint_gt(F.factory_h->created_usec, killed);
+                /* In parallel: each started reconnecting before the other's objects were back. */
+                ck_assert_msg(F.median->reconnect_usec > killed && F.median->reconnect_usec < F.provider_h->created_usec,
+                              "round %d: the median plugin reconnected only after the provider was back", round);
+                ck_assert_msg(F.relayer->reconnect_usec > killed && F.relayer->reconnect_usec < F.factory_h->created_usec,
+                              "round %d: the relayer reconnected only after the factory was back", round);
+                /* The declared dependency: the factory after the provider it is handed. */
+                ck_assert_uint_ge(F.factory_h->created_usec, F.provider_h->created_usec);
+
+                run_suites("after killing both");
+        }
+
+        ck_assert_uint_eq(F.relayer->n_timeouts, 0);
+        ck_assert_uint_eq(F.median->n_timeouts, 0);
+        teardown_plugins();
+}
+END_TEST
+
 START_TEST(test_start_limit) {
         _cleanup_free_ char *sock = NULL;
         sd_bus_error error = SD_BUS_ERROR_NULL;
@@ -332,6 +380,7 @@ static Suite *recovery_suite(void) {
         tcase_add_test(tc, test_kill_and_recover);
         tcase_add_test(tc, test_crash_after_n_calls);
         tcase_add_test(tc, test_kill_loop);
+        tcase_add_test(tc, test_kill_both_together);
         tcase_add_test(tc, test_start_limit);
         suite_add_tcase(s, tc);
         return s;

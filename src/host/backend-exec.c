@@ -3,7 +3,9 @@
 /* The exec backend: no systemd needed. The host binds each plugin's socket itself and keeps it open
  * across restarts (so reconnects queue in the backlog, as with a .socket unit), spawns the plugin
  * with LISTEN_FDS/LISTEN_PID, applies Restart=/RestartSec=/StartLimit* like systemd would, and sends the
- * plugin's stdout/stderr to the journal when journald runs (else they stay on the host's stderr). */
+ * plugin's stdout/stderr to the journal when journald runs (else they stay on the host's stderr). Each
+ * plugin gets a NOTIFY_SOCKET of its own and, with a watchdog, WATCHDOG_USEC/WATCHDOG_PID, which the
+ * host enforces (backend-exec-notify.c). */
 
 #include <fcntl.h>
 #include <sched.h>
@@ -15,6 +17,7 @@
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-journal.h>
 
+#include "backend-exec-notify.h"
 #include "host-backend.h"
 #include "host-plugin.h"
 #include "macro.h"
@@ -34,6 +37,7 @@ typedef struct ExecPlugin {
         bool stopping;
         bool restart_requested;
         char *state_directory; /* settings.state_directory once made */
+        ExecNotify *notify;
         uint64_t start_times[START_HISTORY];
 } ExecPlugin;
 
@@ -115,14 +119,17 @@ static bool exit_wants_restart(HostRestart policy, const siginfo_t *si) {
 static int on_child_exit(sd_event_source *s, const siginfo_t *si, void *userdata) {
         HostPlugin *p = userdata;
         ExecPlugin *e = p->backend_data;
-        char why[128];
+        _cleanup_free_ char *watchdog = NULL;
+        char why[192];
         uint32_t zero = 0;
         int r;
 
         e->child_source = sd_event_source_disable_unref(e->child_source);
         e->pid = 0;
 
-        if (si->si_code == CLD_EXITED)
+        if (exec_notify_exited(e->notify, si, &watchdog) > 0)
+                snprintf(why, sizeof(why), "%s", watchdog);
+        else if (si->si_code == CLD_EXITED)
                 snprintf(why, sizeof(why), "exited with status %i", si->si_status);
         else
                 snprintf(why, sizeof(why), "killed by signal %s", strsignal(si->si_status));
@@ -150,7 +157,7 @@ static int on_child_exit(sd_event_source *s, const siginfo_t *si, void *userdata
         }
 
         if (exec_start_limit_hit(p, e, host_now())) {
-                char msg[256];
+                char msg[320];
 
                 snprintf(msg, sizeof(msg), "start limit hit: %u starts within %" PRIu64 " ms; last %s",
                          p->settings.start_limit_burst, p->settings.start_limit_interval_usec / USEC_PER_MSEC, why);
@@ -181,6 +188,7 @@ typedef struct SpawnPlan {
         char **argv;
         char **envp;
         char *listen_pid;  /* "LISTEN_PID=" and room for the digits, written by the child */
+        char *watchdog_pid; /* the same for "WATCHDOG_PID=", or NULL */
         int listen_fd;
         int log_fd;        /* journal stream for stdout/stderr, or -1 */
         char *exec_failed; /* message for a failed execve() */
@@ -212,7 +220,8 @@ static bool env_overridden(const char *entry, char **overrides) {
 /* Our environment, then the plugin's settings, then what the runtime needs (which wins). */
 static int spawn_environment(HostPlugin *p, ExecPlugin *e, int log_fd, SpawnPlan *s) {
         static const char * const ours[] = { "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES", "JOURNAL_STREAM",
-                                             "SDLOOP_PLUGIN", "STATE_DIRECTORY", "SDLOOP_CRASH_AFTER" };
+                                             "SDLOOP_PLUGIN", "STATE_DIRECTORY", "SDLOOP_CRASH_AFTER",
+                                             "NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID" };
         size_t n = strv_length(environ) + strv_length(p->settings.environment) + ELEMENTSOF(ours) + 1, k = 0;
         char **env;
 
@@ -248,6 +257,15 @@ static int spawn_environment(HostPlugin *p, ExecPlugin *e, int log_fd, SpawnPlan
         s->listen_pid = env[k++];
         if (asprintf(&env[k++], "SDLOOP_PLUGIN=%s", p->settings.name) < 0)
                 return (env[k - 1] = NULL), -ENOMEM;
+        if (e->notify && asprintf(&env[k++], "NOTIFY_SOCKET=%s", exec_notify_address(e->notify)) < 0)
+                return (env[k - 1] = NULL), -ENOMEM;
+        if (e->notify && p->settings.watchdog_usec > 0) {
+                if (asprintf(&env[k++], "WATCHDOG_USEC=%" PRIu64, p->settings.watchdog_usec) < 0)
+                        return (env[k - 1] = NULL), -ENOMEM;
+                if (asprintf(&env[k], "WATCHDOG_PID=%*s", (int) DECIMAL_STR_MAX(pid_t), "") < 0)
+                        return (env[k] = NULL), -ENOMEM;
+                s->watchdog_pid = env[k++];
+        }
         if (e->state_directory && asprintf(&env[k++], "STATE_DIRECTORY=%s", e->state_directory) < 0)
                 return (env[k - 1] = NULL), -ENOMEM;
         if (p->settings.crash_after_step > 0 &&
@@ -314,6 +332,10 @@ static int exec_child(void *userdata) {
         while ((pid /= 10) > 0);
         memcpy(s->listen_pid + strlen("LISTEN_PID="), d, digits + sizeof(digits) - d);
         s->listen_pid[strlen("LISTEN_PID=") + (digits + sizeof(digits) - d)] = 0;
+        if (s->watchdog_pid) {
+                memcpy(s->watchdog_pid + strlen("WATCHDOG_PID="), d, digits + sizeof(digits) - d);
+                s->watchdog_pid[strlen("WATCHDOG_PID=") + (digits + sizeof(digits) - d)] = 0;
+        }
 
         /* The host blocks signals for sd-event (and all of them around the spawn): the plugin starts with a
          * clean mask. */
@@ -339,6 +361,11 @@ static int exec_spawn(HostPlugin *p) {
                 if (r < 0)
                         return r;
                 e->listen_fd = r;
+        }
+        if (!e->notify) {
+                r = exec_notify_new(p, &e->notify);
+                if (r < 0)
+                        return r;
         }
 
         e->start_times[e->n_starts % START_HISTORY] = now;
@@ -373,6 +400,7 @@ static int exec_spawn(HostPlugin *p) {
                 return r;
         }
 
+        (void) exec_notify_watch(e->notify, pid);
         uint32_t mp = (uint32_t) pid;
         host_plugin_update(p, -1, NULL, &mp, NULL);
         return 0;
@@ -453,6 +481,7 @@ static int exec_stop(HostPlugin *p) {
         e->stopping = true;
         e->restart_timer = sd_event_source_disable_unref(e->restart_timer);
         exec_reap(e);
+        (void) exec_notify_exited(e->notify, NULL, NULL);
         e->listen_fd = safe_close(e->listen_fd);
         (void) unlink(p->settings.socket_path);
         host_plugin_update(p, -1, NULL, &zero, NULL);
@@ -488,6 +517,7 @@ static void exec_free(HostPlugin *p) {
         if (!e)
                 return;
         (void) exec_stop(p);
+        exec_notify_free(e->notify);
         free(e->state_directory);
         p->backend_data = mfree(e);
 }

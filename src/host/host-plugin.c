@@ -42,6 +42,7 @@ void host_plugin_settings_init(HostPluginSettings *s) {
                 .restart_usec = 100 * USEC_PER_MSEC,
                 .start_limit_burst = 5,
                 .start_limit_interval_usec = 10 * USEC_PER_SEC,
+                .watchdog_usec = HOST_WATCHDOG_USEC_DEFAULT,
                 .call_timeout_usec = 10 * USEC_PER_SEC,
                 .sandbox = true,
         };

@@ -59,7 +59,9 @@ typedef struct HostPluginSettings {
 } HostPluginSettings;
 
 void host_plugin_settings_done(HostPluginSettings *s);
-/* Defaults: restart on-failure, 100 ms, start limit 5 in 10 s, call timeout 10 s, sandbox on. */
+/* A hung plugin is restarted by default: WatchdogSec= for units, enforced by the exec backend itself. */
+#define HOST_WATCHDOG_USEC_DEFAULT (10 * USEC_PER_SEC)
+/* Defaults: restart on-failure, 100 ms, start limit 5 in 10 s, watchdog 10 s, call timeout 10 s, sandbox on. */
 void host_plugin_settings_init(HostPluginSettings *s);
 
 typedef struct HostPluginWaiter HostPluginWaiter;
@@ -105,9 +107,11 @@ struct HostPlugin {
         uint64_t lost_usec; /* when the connection was lost */
         uint64_t last_recovery_usec; /* how long the last recovery took */
 
-        /* What happened when (CLOCK_MONOTONIC µs; tests and benchmarks read them): the latest handshake
-         * done, the latest time the plugin became RUNNING, and how many host-side calls (handshakes,
-         * creates, handle calls) ended in org.sdloop1.Error.Timeout. */
+        /* What happened when (CLOCK_MONOTONIC µs; tests and benchmarks read them): the first connection
+         * attempt after the latest loss, the latest handshake done, the latest time the plugin became
+         * RUNNING, and how many host-side calls (handshakes, creates, handle calls) ended in
+         * org.sdloop1.Error.Timeout. */
+        uint64_t reconnect_usec;
         uint64_t connected_usec;
         uint64_t running_usec;
         unsigned n_timeouts;

@@ -193,6 +193,9 @@ static void plugin_connect(HostPlugin *p) {
         _cleanup_(sdloop_peer_unrefp) SdloopPeer *peer = NULL;
         int r;
 
+        if (p->lost_usec > 0 && p->reconnect_usec < p->lost_usec)
+                p->reconnect_usec = host_now();
+
         r = sdloop_peer_connect(p->host->event, p->settings.socket_path, &peer);
         if (r < 0) {
                 /* The socket may not be there yet (the backend still setting up). */

@@ -11,6 +11,7 @@
 
 #include "config.h"
 #include "macro.h"
+#include "plugin-watchdog.h"
 #include "sdloop-error.h"
 #include "sdloop-internal.h"
 #include "sdloop-log.h"
@@ -497,6 +498,7 @@ int sdloop_plugin_run(const SdloopPluginDescription *d, int argc, char *argv[]) 
                 .description = d,
                 .listen_fd = -EBADF,
         };
+        _cleanup_(sd_event_source_unrefp) sd_event_source *watchdog = NULL;
         sigset_t mask;
         int r;
 
@@ -538,7 +540,7 @@ int sdloop_plugin_run(const SdloopPluginDescription *d, int argc, char *argv[]) 
         (void) sd_event_add_signal(p.event, NULL, SIGTERM, NULL, NULL);
         (void) sd_event_add_signal(p.event, NULL, SIGINT, NULL, NULL);
         /* Pings WATCHDOG=1 at half the interval when $WATCHDOG_USEC asks for it. */
-        (void) sd_event_set_watchdog(p.event, true);
+        (void) plugin_watchdog_start(p.event, &watchdog);
 
         r = acquire_listen_fd(&p);
         if (r < 0)

@@ -4,9 +4,14 @@
  * "relayer") or the static PluginMedian (--mode=median, kind "median") through the plugin runtime, on a
  * socket from systemd (LISTEN_FDS) or from --listen PATH. The mode may also follow the runtime's options
  * ("… --listen PATH -- --mode=median" or "… --listen PATH median"). The runtime's --crash-after N makes
- * the process exit with status 3 at the N-th org.sdloop1 call, for recovery tests. */
+ * the process exit with status 3 at the N-th org.sdloop1 call, for recovery tests. --hang-after=N
+ * ($SDLOOP_TEST_HANG_AFTER; org.sdloop1.Context messages not counted) makes it hang instead, the way a plugin with a stuck handler does: the N-th
+ * org.sdloop1 call's dispatch never returns, so the event loop stops — nothing is answered, no WATCHDOG=1
+ * goes out, the connection stays open — until a watchdog kills the process. With --hang-once only the
+ * first process to get there hangs (it leaves "hung" in $STATE_DIRECTORY), so a restarted one serves. */
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +22,59 @@
 
 /* Until the mode is known the kind is this, which no host expects. */
 #define KIND_UNSET "unset"
+
+static uint64_t hang_after, n_calls;
+static bool hang_once;
+
+static int parse_hang_after(const char *s) {
+        char *end = NULL;
+
+        errno = 0;
+        hang_after = strtoull(s, &end, 10);
+        if (errno != 0 || !end || *end || end == s) {
+                fprintf(stderr, "Invalid --hang-after: %s\n", s);
+                return -EINVAL;
+        }
+        return 0;
+}
+
+/* Whether this process is the one to hang: always, or with --hang-once the first to claim the marker. */
+static bool hang_claim(void) {
+        _cleanup_free_ char *marker = NULL;
+        const char *dir = getenv("STATE_DIRECTORY");
+        int fd;
+
+        if (!hang_once)
+                return true;
+        if (!dir || asprintf(&marker, "%s/hung", dir) < 0) {
+                log_error("--hang-once needs $STATE_DIRECTORY; not hanging.");
+                return false;
+        }
+        fd = open(marker, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd < 0)
+                return false;
+        safe_close(fd);
+        return true;
+}
+
+static int on_method_call(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        const char *iface = sd_bus_message_get_interface(m);
+
+        if (!sd_bus_message_is_method_call(m, NULL, NULL) || !iface ||
+            strncmp(iface, SDLOOP_INTERFACE_PREFIX, strlen(SDLOOP_INTERFACE_PREFIX)) != 0)
+                return 0;
+        /* A call's context travels as a message of its own, just before it: not a call of its own. */
+        if (streq(iface, "org.sdloop1.Context"))
+                return 0;
+        if (++n_calls != hang_after || !hang_claim())
+                return 0;
+
+        log_warning("Hanging on purpose at call %" PRIu64 " (%s.%s).", n_calls, iface,
+                    strempty(sd_bus_message_get_member(m)));
+        /* The loop is stuck here. SIGTERM is blocked for the loop, so only SIGABRT or SIGKILL end it. */
+        for (;;)
+                (void) pause();
+}
 
 static int parse_mode(const char *s, const char **ret_kind) {
         if (streq(s, SDLOOP_KIND_RELAYER))
@@ -30,7 +88,13 @@ static int parse_mode(const char *s, const char **ret_kind) {
 
 static int connection_setup(SdloopPlugin *plugin, SdloopPeer *peer, SdloopObject *root, void *userdata) {
         SdloopPluginDescription *d = userdata;
+        int r;
 
+        if (hang_after > 0) {
+                r = sd_bus_add_filter(sdloop_peer_get_bus(peer), NULL, on_method_call, NULL);
+                if (r < 0)
+                        return r;
+        }
         if (streq(d->kind, SDLOOP_KIND_RELAYER))
                 return static_plugin_relayer_export(root);
         return static_plugin_median_export(root);
@@ -64,7 +128,12 @@ int main(int argc, char *argv[]) {
                 .userdata = &description,
         };
         _cleanup_free_ char **args = NULL;
+        const char *e;
         int n = 0;
+
+        e = getenv("SDLOOP_TEST_HANG_AFTER");
+        if (e && parse_hang_after(e) < 0)
+                return 2;
 
         /* The runtime does not know --mode: take it out of the options (everything before "--") here. */
         args = new0(char *, argc + 1);
@@ -77,6 +146,15 @@ int main(int argc, char *argv[]) {
                         while (i < argc)
                                 args[n++] = argv[i++];
                         break;
+                }
+                if (strncmp(argv[i], "--hang-after=", 13) == 0) {
+                        if (parse_hang_after(argv[i] + 13) < 0)
+                                return 2;
+                        continue;
+                }
+                if (streq(argv[i], "--hang-once")) {
+                        hang_once = true;
+                        continue;
                 }
                 if (strncmp(argv[i], "--mode=", 7) == 0)
                         v = argv[i] + 7;
