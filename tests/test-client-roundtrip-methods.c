@@ -199,7 +199,7 @@ static void check_digest(const Reply *rep) {
 }
 
 static void check_created(SdloopPeer *server, const char *path) {
-        ck_assert_msg(path && sd_bus_object_path_is_valid(path), "not an object path: %s", strnull(path));
+        ck_assert_msg(path && sd_bus_object_path_is_valid(path), "not an object path: %s", strempty(path));
         ck_assert_ptr_nonnull(sdloop_peer_find_object(server, path));
 }
 

@@ -460,6 +460,9 @@ START_TEST(test_target_dies_mid_call) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         int r;
 
+        /* A call lost with its target waits for the target to come back, until the proxy's deadline. */
+        sdloop_peer_set_call_timeout(host_median, 200 * USEC_PER_MSEC);
+
         state.hang_action = HANG_DISCONNECT_RELAYER;
         r = sdloop_peer_call_method(median, PROXY_PATH, TEST_INTERFACE, "Hang", NULL, &error, NULL);
         test_assert_error(r, &error, SDLOOP_ERROR_PLUGIN_UNAVAILABLE, "provider unavailable: " PROXY_PATH);
@@ -478,6 +481,9 @@ END_TEST
 START_TEST(test_host_drops_target_mid_call) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         int r;
+
+        /* The call waits for a new target, until the proxy's deadline. */
+        sdloop_peer_set_call_timeout(host_median, 200 * USEC_PER_MSEC);
 
         /* Closed from the host's side, sd-bus never answers the forwarded call: the proxy must. */
         state.hang_action = HANG_DISCONNECT_HOST_SIDE;

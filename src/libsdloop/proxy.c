@@ -21,6 +21,7 @@
 #include "sdloop-internal.h"
 #include "sdloop-log.h"
 #include "sdloop-proxy.h"
+#include "util.h"
 
 typedef struct ProxyCall ProxyCall;
 
@@ -172,15 +173,39 @@ static void call_reply_return(ProxyCall *c, sd_bus_message *reply) {
                                 call_member(c));
 }
 
+static int call_queue(ProxyCall *c);
+static void proxy_flush(SdloopProxy *p);
+
+/* The target's connection went while the call was out: the host re-points the proxy once the target is
+ * back (as it does for calls that arrive meanwhile), so the call waits for that in the queue, until its
+ * deadline, instead of failing now. */
+static void call_requeue(ProxyCall *c) {
+        call_list_remove(c);
+        c->slot = sd_bus_slot_unref(c->slot);
+        c->target = sdloop_peer_unref(c->target);
+        if (now_monotonic_usec() >= c->deadline || call_queue(c) < 0) {
+                call_reply_unavailable(c, "connection lost");
+                call_free(c);
+                return;
+        }
+        log_debug("Proxy %s: %s.%s() lost with its target, waiting for it to come back.", c->proxy->path,
+                  call_interface(c), call_member(c));
+}
+
 static void on_forward_reply(SdloopPeer *peer, int r, sd_bus_message *reply, sd_bus_error *error, void *userdata) {
         ProxyCall *c = userdata;
 
         /* Errors come named already: a lost connection is PluginUnavailable, a missed deadline Timeout. */
         if (r >= 0)
                 call_reply_return(c, reply);
-        else if (sd_bus_error_has_name(error, SDLOOP_ERROR_PLUGIN_UNAVAILABLE) && !sdloop_peer_is_connected(peer))
-                call_reply_unavailable(c, "connection lost");
-        else
+        else if (sd_bus_error_has_name(error, SDLOOP_ERROR_PLUGIN_UNAVAILABLE) && !sdloop_peer_is_connected(peer)) {
+                SdloopProxy *p = c->proxy;
+
+                call_requeue(c);
+                /* The host may have pointed us at the new target already. */
+                proxy_flush(p);
+                return;
+        } else
                 call_reply_error(c, error);
         call_free(c);
 }
@@ -320,8 +345,7 @@ static void proxy_fail_lost_forwards(SdloopProxy *p) {
                 next = c->next;
                 if (sdloop_peer_is_connected(c->target))
                         continue;
-                call_reply_unavailable(c, "connection lost");
-                call_free(c);
+                call_requeue(c);
         }
 }
 

@@ -65,9 +65,10 @@ static bool step_replied(ConformanceProviderCheck *c, int r, sd_bus_error *error
 static void on_config_digest_prefix(SdloopPeer *peer, int r, uint16_t prefix, sd_bus_error *error, void *userdata) {
         ConformanceProviderCheck *c = userdata;
 
-        if (step_replied(c, r, error))
-                step_checked(c, fixture_check_uint(FIXTURE_CONFIG_DIGEST_PREFIX, prefix, "ConfigDigestPrefix() reply.prefix",
-                                                   &c->error));
+        if (!step_replied(c, r, error))
+                return;
+        step_checked(c, fixture_check_uint(FIXTURE_CONFIG_DIGEST_PREFIX, prefix, "ConfigDigestPrefix() reply.prefix",
+                                           &c->error));
 }
 
 static int issue_config_digest_prefix(ConformanceProviderCheck *c) {
@@ -79,8 +80,9 @@ static void on_config_digest(SdloopPeer *peer, int r, const uint8_t digest[SDLOO
                              void *userdata) {
         ConformanceProviderCheck *c = userdata;
 
-        if (step_replied(c, r, error))
-                step_checked(c, fixture_check_digest(digest, "ConfigDigest() reply.digest", &c->error));
+        if (!step_replied(c, r, error))
+                return;
+        step_checked(c, fixture_check_digest(digest, "ConfigDigest() reply.digest", &c->error));
 }
 
 static int issue_config_digest(ConformanceProviderCheck *c) {
@@ -93,9 +95,10 @@ static int issue_config_digest(ConformanceProviderCheck *c) {
 static void on_latest_block_height(SdloopPeer *peer, int r, uint64_t height, sd_bus_error *error, void *userdata) {
         ConformanceProviderCheck *c = userdata;
 
-        if (step_replied(c, r, error))
-                step_checked(c, fixture_check_uint(FIXTURE_BLOCK_HEIGHT, height, "LatestBlockHeight() reply.block_height",
-                                                   &c->error));
+        if (!step_replied(c, r, error))
+                return;
+        step_checked(c, fixture_check_uint(FIXTURE_BLOCK_HEIGHT, height, "LatestBlockHeight() reply.block_height",
+                                           &c->error));
 }
 
 static int issue_latest_block_height(ConformanceProviderCheck *c) {
@@ -109,8 +112,8 @@ static void on_latest_config_details(SdloopPeer *peer, int r, uint64_t changed_i
 
         if (!step_replied(c, r, error))
                 return;
-        r = fixture_check_uint(FIXTURE_CHANGED_IN_BLOCK, changed_in_block, "LatestConfigDetails() reply.changed_in_block",
-                               &c->error);
+        r = fixture_check_uint(FIXTURE_CHANGED_IN_BLOCK, changed_in_block,
+                               "LatestConfigDetails() reply.changed_in_block", &c->error);
         if (r >= 0)
                 r = fixture_check_digest(digest, "LatestConfigDetails() reply.digest", &c->error);
         step_checked(c, r);
@@ -125,8 +128,9 @@ static void on_latest_config(SdloopPeer *peer, int r, SdloopContractConfig *conf
                              void *userdata) {
         ConformanceProviderCheck *c = userdata;
 
-        if (step_replied(c, r, error))
-                step_checked(c, fixture_check_contract_config(config, "LatestConfig() reply.contract_config", &c->error));
+        if (!step_replied(c, r, error))
+                return;
+        step_checked(c, fixture_check_contract_config(config, "LatestConfig() reply.contract_config", &c->error));
 }
 
 static int issue_latest_config(ConformanceProviderCheck *c) {
@@ -139,8 +143,9 @@ static int issue_latest_config(ConformanceProviderCheck *c) {
 static void on_from_account(SdloopPeer *peer, int r, char **account, sd_bus_error *error, void *userdata) {
         ConformanceProviderCheck *c = userdata;
 
-        if (step_replied(c, r, error))
-                step_checked(c, fixture_check_string(FIXTURE_ACCOUNT, *account, "FromAccount() reply.account", &c->error));
+        if (!step_replied(c, r, error))
+                return;
+        step_checked(c, fixture_check_string(FIXTURE_ACCOUNT, *account, "FromAccount() reply.account", &c->error));
 }
 
 static int issue_from_account(ConformanceProviderCheck *c) {
@@ -167,14 +172,15 @@ static int issue_latest_config_digest_and_epoch(ConformanceProviderCheck *c) {
 static void on_transmit(SdloopPeer *peer, int r, sd_bus_error *error, void *userdata) {
         ConformanceProviderCheck *c = userdata;
 
-        if (step_replied(c, r, error))
-                step_checked(c, 0);
+        if (!step_replied(c, r, error))
+                return;
+        step_checked(c, 0);
 }
 
 static int issue_transmit(ConformanceProviderCheck *c) {
-        return sdloop_contract_transmitter_transmit_async(c->peer, c->path, &fixture_report_context, fixture_report.data,
-                                                          fixture_report.size, fixture_signatures, FIXTURE_N_SIGNATURES,
-                                                          c->ctx, on_transmit, c, &c->slot);
+        return sdloop_contract_transmitter_transmit_async(c->peer, c->path, &fixture_report_context,
+                                                          fixture_report.data, fixture_report.size, fixture_signatures,
+                                                          FIXTURE_N_SIGNATURES, c->ctx, on_transmit, c, &c->slot);
 }
 
 /* --- ReportCodec --- */
@@ -182,9 +188,10 @@ static int issue_transmit(ConformanceProviderCheck *c) {
 static void on_build_report(SdloopPeer *peer, int r, SdloopBytes *report, sd_bus_error *error, void *userdata) {
         ConformanceProviderCheck *c = userdata;
 
-        if (step_replied(c, r, error))
-                step_checked(c, fixture_check_bytes(&fixture_report, report->data, report->size, "BuildReport() reply.report",
-                                                    &c->error));
+        if (!step_replied(c, r, error))
+                return;
+        step_checked(c, fixture_check_bytes(&fixture_report, report->data, report->size, "BuildReport() reply.report",
+                                            &c->error));
 }
 
 static int issue_build_report(ConformanceProviderCheck *c) {
@@ -196,8 +203,9 @@ static int issue_build_report(ConformanceProviderCheck *c) {
 static void on_median_from_report(SdloopPeer *peer, int r, char **median, sd_bus_error *error, void *userdata) {
         ConformanceProviderCheck *c = userdata;
 
-        if (step_replied(c, r, error))
-                step_checked(c, fixture_check_string(FIXTURE_MEDIAN, *median, "MedianFromReport() reply.median", &c->error));
+        if (!step_replied(c, r, error))
+                return;
+        step_checked(c, fixture_check_string(FIXTURE_MEDIAN, *median, "MedianFromReport() reply.median", &c->error));
 }
 
 static int issue_median_from_report(ConformanceProviderCheck *c) {
@@ -208,8 +216,9 @@ static int issue_median_from_report(ConformanceProviderCheck *c) {
 static void on_max_report_length(SdloopPeer *peer, int r, int64_t max, sd_bus_error *error, void *userdata) {
         ConformanceProviderCheck *c = userdata;
 
-        if (step_replied(c, r, error))
-                step_checked(c, fixture_check_int(FIXTURE_MAX_REPORT_LENGTH, max, "MaxReportLength() reply.max", &c->error));
+        if (!step_replied(c, r, error))
+                return;
+        step_checked(c, fixture_check_int(FIXTURE_MAX_REPORT_LENGTH, max, "MaxReportLength() reply.max", &c->error));
 }
 
 static int issue_max_report_length(ConformanceProviderCheck *c) {
@@ -269,9 +278,10 @@ static int issue_latest_transmission_details(ConformanceProviderCheck *c) {
 static void on_encode(SdloopPeer *peer, int r, SdloopBytes *encoded, sd_bus_error *error, void *userdata) {
         ConformanceProviderCheck *c = userdata;
 
-        if (step_replied(c, r, error))
-                step_checked(c, fixture_check_bytes(&fixture_encoded, encoded->data, encoded->size, "Encode() reply.encoded",
-                                                    &c->error));
+        if (!step_replied(c, r, error))
+                return;
+        step_checked(c, fixture_check_bytes(&fixture_encoded, encoded->data, encoded->size, "Encode() reply.encoded",
+                                            &c->error));
 }
 
 static int issue_encode(ConformanceProviderCheck *c) {
@@ -282,8 +292,9 @@ static int issue_encode(ConformanceProviderCheck *c) {
 static void on_decode(SdloopPeer *peer, int r, SdloopOnchainConfig *decoded, sd_bus_error *error, void *userdata) {
         ConformanceProviderCheck *c = userdata;
 
-        if (step_replied(c, r, error))
-                step_checked(c, fixture_check_onchain_config(decoded, "Decode() reply.onchain_config", &c->error));
+        if (!step_replied(c, r, error))
+                return;
+        step_checked(c, fixture_check_onchain_config(decoded, "Decode() reply.onchain_config", &c->error));
 }
 
 static int issue_decode(ConformanceProviderCheck *c) {
@@ -291,12 +302,14 @@ static int issue_decode(ConformanceProviderCheck *c) {
                                                         c->ctx, on_decode, c, &c->slot);
 }
 
-/* LOOP's order: per component, as its RunProvider does. */
+/* One component after the other, each method once. */
 static const Step steps[] = {
-        { CONFORMANCE_OFFCHAIN_CONFIG_DIGESTER, "OffchainConfigDigester.ConfigDigestPrefix()", issue_config_digest_prefix },
+        { CONFORMANCE_OFFCHAIN_CONFIG_DIGESTER, "OffchainConfigDigester.ConfigDigestPrefix()",
+          issue_config_digest_prefix },
         { CONFORMANCE_OFFCHAIN_CONFIG_DIGESTER, "OffchainConfigDigester.ConfigDigest()", issue_config_digest },
         { CONFORMANCE_CONTRACT_CONFIG_TRACKER, "ContractConfigTracker.LatestBlockHeight()", issue_latest_block_height },
-        { CONFORMANCE_CONTRACT_CONFIG_TRACKER, "ContractConfigTracker.LatestConfigDetails()", issue_latest_config_details },
+        { CONFORMANCE_CONTRACT_CONFIG_TRACKER, "ContractConfigTracker.LatestConfigDetails()",
+          issue_latest_config_details },
         { CONFORMANCE_CONTRACT_CONFIG_TRACKER, "ContractConfigTracker.LatestConfig()", issue_latest_config },
         { CONFORMANCE_CONTRACT_TRANSMITTER, "ContractTransmitter.FromAccount()", issue_from_account },
         { CONFORMANCE_CONTRACT_TRANSMITTER, "ContractTransmitter.LatestConfigDigestAndEpoch()",
@@ -306,7 +319,8 @@ static const Step steps[] = {
         { CONFORMANCE_REPORT_CODEC, "ReportCodec.MedianFromReport()", issue_median_from_report },
         { CONFORMANCE_REPORT_CODEC, "ReportCodec.MaxReportLength()", issue_max_report_length },
         { CONFORMANCE_MEDIAN_CONTRACT, "MedianContract.LatestRoundRequested()", issue_latest_round_requested },
-        { CONFORMANCE_MEDIAN_CONTRACT, "MedianContract.LatestTransmissionDetails()", issue_latest_transmission_details },
+        { CONFORMANCE_MEDIAN_CONTRACT, "MedianContract.LatestTransmissionDetails()",
+          issue_latest_transmission_details },
         { CONFORMANCE_ONCHAIN_CONFIG_CODEC, "OnchainConfigCodec.Encode()", issue_encode },
         { CONFORMANCE_ONCHAIN_CONFIG_CODEC, "OnchainConfigCodec.Decode()", issue_decode },
 };

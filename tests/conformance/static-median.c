@@ -270,7 +270,7 @@ static void factory_job_next(FactoryJob *j) {
                 break;
         case FACTORY_CREATE:
                 r = factory_create(j);
-                /* A factory the typed return refused was answered with Internal already. */
+                /* Still to answer if creating the factory failed; one the typed return refused got Internal. */
                 if (sdloop_call_is_pending(j->call))
                         (void) sdloop_call_return_errno(j->call, r, NULL);
                 factory_job_free(j);

@@ -172,7 +172,7 @@ static void on_signed(SdloopPeer *peer, int r, SdloopBytes *signed_data, sd_bus_
         }
 
         r = relayer_create(j);
-        /* A relayer the typed return refused was answered with Internal already. */
+        /* Still to answer if creating the relayer failed; one the typed return refused got Internal. */
         if (sdloop_call_is_pending(j->call))
                 (void) sdloop_call_return_errno(j->call, r, NULL);
         relayer_job_free(j);

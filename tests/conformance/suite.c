@@ -189,8 +189,8 @@ static int run_plugin_provider(SdloopPeer *peer, const char *relayer_path, sd_bu
                                                error);
         if (r < 0)
                 return conformance_error_prefix(error, r, "Relayer.NewPluginProvider(\"plugin\")");
-        r = conformance_provider_check_run(peer, provider, CONFORMANCE_CONFIG_PROVIDER | CONFORMANCE_CONTRACT_TRANSMITTER,
-                                           error);
+        r = conformance_provider_check_run(peer, provider,
+                                           CONFORMANCE_CONFIG_PROVIDER | CONFORMANCE_CONTRACT_TRANSMITTER, error);
         if (r < 0)
                 return conformance_error_prefix(error, r, "plugin provider %s", provider);
         return conformance_close(peer, provider, error);
