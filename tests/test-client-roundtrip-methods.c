@@ -208,6 +208,7 @@ static void check_created(SdloopPeer *server, const char *path) {
 static int sync_service_ready(SdloopPeer *p, const char *path, Reply *rep, sd_bus_error *e) {
         return sdloop_service_ready(p, path, e);
 }
+
 static int async_service_ready(SdloopPeer *p, const char *path, SdloopContext *ctx, Reply *rep, sd_bus_slot **s) {
         return sdloop_service_ready_async(p, path, ctx, on_empty, rep, s);
 }
@@ -215,10 +216,12 @@ static int async_service_ready(SdloopPeer *p, const char *path, SdloopContext *c
 static int sync_service_health_report(SdloopPeer *p, const char *path, Reply *rep, sd_bus_error *e) {
         return sdloop_service_health_report(p, path, &rep->strv, e);
 }
+
 static int async_service_health_report(SdloopPeer *p, const char *path, SdloopContext *ctx, Reply *rep,
                                        sd_bus_slot **s) {
         return sdloop_service_health_report_async(p, path, ctx, on_strv, rep, s);
 }
+
 static void check_service_health_report(const Reply *rep) {
         /* One healthy object: its name → "". */
         ck_assert_uint_eq(strv_length(rep->strv), 2);
@@ -229,6 +232,7 @@ static void check_service_health_report(const Reply *rep) {
 static int sync_service_close(SdloopPeer *p, const char *path, Reply *rep, sd_bus_error *e) {
         return sdloop_service_close(p, path, e);
 }
+
 static int async_service_close(SdloopPeer *p, const char *path, SdloopContext *ctx, Reply *rep, sd_bus_slot **s) {
         return sdloop_service_close_async(p, path, ctx, on_empty, rep, s);
 }
@@ -238,10 +242,12 @@ static int async_service_close(SdloopPeer *p, const char *path, SdloopContext *c
 static int sync_keystore_accounts(SdloopPeer *p, const char *path, Reply *rep, sd_bus_error *e) {
         return sdloop_keystore_accounts(p, path, &rep->strv, e);
 }
+
 static int async_keystore_accounts(SdloopPeer *p, const char *path, SdloopContext *ctx, Reply *rep,
                                    sd_bus_slot **s) {
         return sdloop_keystore_accounts_async(p, path, ctx, on_strv, rep, s);
 }
+
 static void check_keystore_accounts(const Reply *rep) {
         static const char * const expected[] = { FIXTURE_ACCOUNT, NULL };
 
@@ -252,10 +258,12 @@ static int sync_keystore_sign(SdloopPeer *p, const char *path, Reply *rep, sd_bu
         return sdloop_keystore_sign(p, path, FIXTURE_ACCOUNT, fixture_encoded.data, fixture_encoded.size,
                                     &rep->bytes, e);
 }
+
 static int async_keystore_sign(SdloopPeer *p, const char *path, SdloopContext *ctx, Reply *rep, sd_bus_slot **s) {
         return sdloop_keystore_sign_async(p, path, FIXTURE_ACCOUNT, fixture_encoded.data, fixture_encoded.size, ctx,
                                           on_bytes, rep, s);
 }
+
 static void check_keystore_sign(const Reply *rep) {
         check_bytes(&fixture_signed, rep);
 }
@@ -263,10 +271,12 @@ static void check_keystore_sign(const Reply *rep) {
 static int sync_data_source_observe(SdloopPeer *p, const char *path, Reply *rep, sd_bus_error *e) {
         return sdloop_data_source_observe(p, path, &fixture_report_timestamp, &rep->s, e);
 }
+
 static int async_data_source_observe(SdloopPeer *p, const char *path, SdloopContext *ctx, Reply *rep,
                                      sd_bus_slot **s) {
         return sdloop_data_source_observe_async(p, path, &fixture_report_timestamp, ctx, on_string, rep, s);
 }
+
 static void check_data_source_observe(const Reply *rep) {
         check_string(FIXTURE_VALUE, rep);
 }
@@ -274,6 +284,7 @@ static void check_data_source_observe(const Reply *rep) {
 static int sync_error_log_save_error(SdloopPeer *p, const char *path, Reply *rep, sd_bus_error *e) {
         return sdloop_error_log_save_error(p, path, FIXTURE_ERROR_MESSAGE, e);
 }
+
 static int async_error_log_save_error(SdloopPeer *p, const char *path, SdloopContext *ctx, Reply *rep,
                                       sd_bus_slot **s) {
         return sdloop_error_log_save_error_async(p, path, FIXTURE_ERROR_MESSAGE, ctx, on_empty, rep, s);
@@ -284,11 +295,13 @@ static int async_error_log_save_error(SdloopPeer *p, const char *path, SdloopCon
 static int sync_plugin_relayer_new_relayer(SdloopPeer *p, const char *path, Reply *rep, sd_bus_error *e) {
         return sdloop_plugin_relayer_new_relayer(p, FIXTURE_CONFIG_TOML, STATIC_KEYSTORE_PATH, &rep->s, e);
 }
+
 static int async_plugin_relayer_new_relayer(SdloopPeer *p, const char *path, SdloopContext *ctx, Reply *rep,
                                             sd_bus_slot **s) {
         return sdloop_plugin_relayer_new_relayer_async(p, FIXTURE_CONFIG_TOML, STATIC_KEYSTORE_PATH, ctx, on_string,
                                                        rep, s);
 }
+
 static void check_created_relayer_side(const Reply *rep) {
         check_created(env.relayer_server, rep->s);
 }
@@ -296,6 +309,7 @@ static void check_created_relayer_side(const Reply *rep) {
 static int sync_relayer_new_config_provider(SdloopPeer *p, const char *path, Reply *rep, sd_bus_error *e) {
         return sdloop_relayer_new_config_provider(p, path, &fixture_relay_args, &rep->s, e);
 }
+
 static int async_relayer_new_config_provider(SdloopPeer *p, const char *path, SdloopContext *ctx, Reply *rep,
                                              sd_bus_slot **s) {
         return sdloop_relayer_new_config_provider_async(p, path, &fixture_relay_args, ctx, on_string, rep, s);
@@ -304,6 +318,7 @@ static int async_relayer_new_config_provider(SdloopPeer *p, const char *path, Sd
 static int sync_relayer_new_plugin_provider(SdloopPeer *p, const char *path, Reply *rep, sd_bus_error *e) {
         return sdloop_relayer_new_plugin_provider(p, path, &fixture_relay_args, &fixture_plugin_args, &rep->s, e);
 }
+
 static int async_relayer_new_plugin_provider(SdloopPeer *p, const char *path, SdloopContext *ctx, Reply *rep,
                                              sd_bus_slot **s) {
         return sdloop_relayer_new_plugin_provider_async(p, path, &fixture_relay_args, &fixture_plugin_args, ctx,
@@ -313,10 +328,12 @@ static int async_relayer_new_plugin_provider(SdloopPeer *p, const char *path, Sd
 static int sync_relayer_get_chain_status(SdloopPeer *p, const char *path, Reply *rep, sd_bus_error *e) {
         return sdloop_relayer_get_chain_status(p, path, &rep->status, e);
 }
+
 static int async_relayer_get_chain_status(SdloopPeer *p, const char *path, SdloopContext *ctx, Reply *rep,
                                           sd_bus_slot **s) {
         return sdloop_relayer_get_chain_status_async(p, path, ctx, on_chain_status, rep, s);
 }
+
 static void check_relayer_get_chain_status(const Reply *rep) {
         CHECK(fixture_check_chain_status(&rep->status, "status", &e));
 }
@@ -330,11 +347,13 @@ static int sync_relayer_list_node_statuses(SdloopPeer *p, const char *path, Repl
         rep->i = total;
         return r;
 }
+
 static int async_relayer_list_node_statuses(SdloopPeer *p, const char *path, SdloopContext *ctx, Reply *rep,
                                             sd_bus_slot **s) {
         return sdloop_relayer_list_node_statuses_async(p, path, FIXTURE_PAGE_SIZE, FIXTURE_PAGE_TOKEN, ctx,
                                                        on_node_statuses, rep, s);
 }
+
 static void check_relayer_list_node_statuses(const Reply *rep) {
         CHECK(fixture_check_node_statuses(rep->nodes, rep->n_nodes, "nodes", &e));
         ck_assert_int_eq(rep->i, FIXTURE_TOTAL_NODES);
@@ -344,6 +363,7 @@ static void check_relayer_list_node_statuses(const Reply *rep) {
 static int sync_relayer_transact(SdloopPeer *p, const char *path, Reply *rep, sd_bus_error *e) {
         return sdloop_relayer_transact(p, path, FIXTURE_FROM, FIXTURE_TO, FIXTURE_AMOUNT, FIXTURE_BALANCE_CHECK, e);
 }
+
 static int async_relayer_transact(SdloopPeer *p, const char *path, SdloopContext *ctx, Reply *rep, sd_bus_slot **s) {
         return sdloop_relayer_transact_async(p, path, FIXTURE_FROM, FIXTURE_TO, FIXTURE_AMOUNT, FIXTURE_BALANCE_CHECK,
                                              ctx, on_empty, rep, s);
@@ -354,6 +374,7 @@ static int async_relayer_transact(SdloopPeer *p, const char *path, SdloopContext
 static int sync_ocd_config_digest(SdloopPeer *p, const char *path, Reply *rep, sd_bus_error *e) {
         return sdloop_offchain_config_digester_config_digest(p, path, &fixture_contract_config, rep->digest, e);
 }
+
 static int async_ocd_config_digest(SdloopPeer *p, const char *path, SdloopContext *ctx, Reply *rep,
                                    sd_bus_slot **s) {
         return sdloop_offchain_config_digester_config_digest_async(p, path, &fixture_contract_config, ctx, on_digest,
@@ -368,10 +389,12 @@ static int sync_ocd_config_digest_prefix(SdloopPeer *p, const char *path, Reply 
         rep->u = prefix;
         return r;
 }
+
 static int async_ocd_config_digest_prefix(SdloopPeer *p, const char *path, SdloopContext *ctx, Reply *rep,
                                           sd_bus_slot **s) {
         return sdloop_offchain_config_digester_config_digest_prefix_async(p, path, ctx, on_uint16, rep, s);
 }
+
 static void check_ocd_config_digest_prefix(const Reply *rep) {
         ck_assert_uint_eq(rep->u, FIXTURE_CONFIG_DIGEST_PREFIX);
 }
@@ -379,10 +402,12 @@ static void check_ocd_config_digest_prefix(const Reply *rep) {
 static int sync_cct_latest_config_details(SdloopPeer *p, const char *path, Reply *rep, sd_bus_error *e) {
         return sdloop_contract_config_tracker_latest_config_details(p, path, &rep->u, rep->digest, e);
 }
+
 static int async_cct_latest_config_details(SdloopPeer *p, const char *path, SdloopContext *ctx, Reply *rep,
                                            sd_bus_slot **s) {
         return sdloop_contract_config_tracker_latest_config_details_async(p, path, ctx, on_u64_digest, rep, s);
 }
+
 static void check_cct_latest_config_details(const Reply *rep) {
         ck_assert_uint_eq(rep->u, FIXTURE_CHANGED_IN_BLOCK);
         check_digest(rep);
@@ -391,11 +416,13 @@ static void check_cct_latest_config_details(const Reply *rep) {
 static int sync_cct_latest_config(SdloopPeer *p, const char *path, Reply *rep, sd_bus_error *e) {
         return sdloop_contract_config_tracker_latest_config(p, path, FIXTURE_CHANGED_IN_BLOCK, &rep->config, e);
 }
+
 static int async_cct_latest_config(SdloopPeer *p, const char *path, SdloopContext *ctx, Reply *rep,
                                    sd_bus_slot **s) {
         return sdloop_contract_config_tracker_latest_config_async(p, path, FIXTURE_CHANGED_IN_BLOCK, ctx,
                                                                   on_contract_config, rep, s);
 }
+
 static void check_cct_latest_config(const Reply *rep) {
         CHECK(fixture_check_contract_config(&rep->config, "contract_config", &e));
 }
@@ -403,10 +430,12 @@ static void check_cct_latest_config(const Reply *rep) {
 static int sync_cct_latest_block_height(SdloopPeer *p, const char *path, Reply *rep, sd_bus_error *e) {
         return sdloop_contract_config_tracker_latest_block_height(p, path, &rep->u, e);
 }
+
 static int async_cct_latest_block_height(SdloopPeer *p, const char *path, SdloopContext *ctx, Reply *rep,
                                          sd_bus_slot **s) {
         return sdloop_contract_config_tracker_latest_block_height_async(p, path, ctx, on_uint64, rep, s);
 }
+
 static void check_cct_latest_block_height(const Reply *rep) {
         ck_assert_uint_eq(rep->u, FIXTURE_BLOCK_HEIGHT);
 }
@@ -415,6 +444,7 @@ static int sync_ct_transmit(SdloopPeer *p, const char *path, Reply *rep, sd_bus_
         return sdloop_contract_transmitter_transmit(p, path, &fixture_report_context, fixture_report.data,
                                                     fixture_report.size, fixture_signatures, FIXTURE_N_SIGNATURES, e);
 }
+
 static int async_ct_transmit(SdloopPeer *p, const char *path, SdloopContext *ctx, Reply *rep, sd_bus_slot **s) {
         return sdloop_contract_transmitter_transmit_async(p, path, &fixture_report_context, fixture_report.data,
                                                           fixture_report.size, fixture_signatures,
@@ -424,11 +454,13 @@ static int async_ct_transmit(SdloopPeer *p, const char *path, SdloopContext *ctx
 static int sync_ct_latest_config_digest_and_epoch(SdloopPeer *p, const char *path, Reply *rep, sd_bus_error *e) {
         return sdloop_contract_transmitter_latest_config_digest_and_epoch(p, path, rep->digest, &rep->epoch, e);
 }
+
 static int async_ct_latest_config_digest_and_epoch(SdloopPeer *p, const char *path, SdloopContext *ctx, Reply *rep,
                                                    sd_bus_slot **s) {
         return sdloop_contract_transmitter_latest_config_digest_and_epoch_async(p, path, ctx, on_digest_epoch, rep,
                                                                                 s);
 }
+
 static void check_digest_epoch(const Reply *rep) {
         check_digest(rep);
         ck_assert_uint_eq(rep->epoch, FIXTURE_EPOCH);
@@ -437,9 +469,11 @@ static void check_digest_epoch(const Reply *rep) {
 static int sync_ct_from_account(SdloopPeer *p, const char *path, Reply *rep, sd_bus_error *e) {
         return sdloop_contract_transmitter_from_account(p, path, &rep->s, e);
 }
+
 static int async_ct_from_account(SdloopPeer *p, const char *path, SdloopContext *ctx, Reply *rep, sd_bus_slot **s) {
         return sdloop_contract_transmitter_from_account_async(p, path, ctx, on_string, rep, s);
 }
+
 static void check_ct_from_account(const Reply *rep) {
         check_string(FIXTURE_ACCOUNT, rep);
 }
@@ -448,10 +482,12 @@ static int sync_rc_build_report(SdloopPeer *p, const char *path, Reply *rep, sd_
         return sdloop_report_codec_build_report(p, path, fixture_parsed_observations, FIXTURE_N_PARSED_OBSERVATIONS,
                                                 &rep->bytes, e);
 }
+
 static int async_rc_build_report(SdloopPeer *p, const char *path, SdloopContext *ctx, Reply *rep, sd_bus_slot **s) {
         return sdloop_report_codec_build_report_async(p, path, fixture_parsed_observations,
                                                       FIXTURE_N_PARSED_OBSERVATIONS, ctx, on_bytes, rep, s);
 }
+
 static void check_report(const Reply *rep) {
         check_bytes(&fixture_report, rep);
 }
@@ -459,11 +495,13 @@ static void check_report(const Reply *rep) {
 static int sync_rc_median_from_report(SdloopPeer *p, const char *path, Reply *rep, sd_bus_error *e) {
         return sdloop_report_codec_median_from_report(p, path, fixture_report.data, fixture_report.size, &rep->s, e);
 }
+
 static int async_rc_median_from_report(SdloopPeer *p, const char *path, SdloopContext *ctx, Reply *rep,
                                        sd_bus_slot **s) {
         return sdloop_report_codec_median_from_report_async(p, path, fixture_report.data, fixture_report.size, ctx,
                                                             on_string, rep, s);
 }
+
 static void check_rc_median_from_report(const Reply *rep) {
         check_string(FIXTURE_MEDIAN, rep);
 }
@@ -471,10 +509,13 @@ static void check_rc_median_from_report(const Reply *rep) {
 static int sync_rc_max_report_length(SdloopPeer *p, const char *path, Reply *rep, sd_bus_error *e) {
         return sdloop_report_codec_max_report_length(p, path, FIXTURE_MAX_REPORT_LENGTH_N, &rep->i, e);
 }
+
 static int async_rc_max_report_length(SdloopPeer *p, const char *path, SdloopContext *ctx, Reply *rep,
                                       sd_bus_slot **s) {
-        return sdloop_report_codec_max_report_length_async(p, path, FIXTURE_MAX_REPORT_LENGTH_N, ctx, on_int64, rep, s);
+        return sdloop_report_codec_max_report_length_async(p, path, FIXTURE_MAX_REPORT_LENGTH_N, ctx, on_int64, rep,
+                                                           s);
 }
+
 static void check_rc_max_report_length(const Reply *rep) {
         ck_assert_int_eq(rep->i, FIXTURE_MAX_REPORT_LENGTH);
 }
@@ -483,10 +524,12 @@ static int sync_mc_latest_transmission_details(SdloopPeer *p, const char *path, 
         return sdloop_median_contract_latest_transmission_details(p, path, rep->digest, &rep->epoch, &rep->round,
                                                                   &rep->s, &rep->i, e);
 }
+
 static int async_mc_latest_transmission_details(SdloopPeer *p, const char *path, SdloopContext *ctx, Reply *rep,
                                                 sd_bus_slot **s) {
         return sdloop_median_contract_latest_transmission_details_async(p, path, ctx, on_transmission, rep, s);
 }
+
 static void check_mc_latest_transmission_details(const Reply *rep) {
         check_digest_epoch(rep);
         ck_assert_uint_eq(rep->round, FIXTURE_ROUND);
@@ -498,11 +541,13 @@ static int sync_mc_latest_round_requested(SdloopPeer *p, const char *path, Reply
         return sdloop_median_contract_latest_round_requested(p, path, FIXTURE_LOOKBACK_USEC, rep->digest, &rep->epoch,
                                                              &rep->round, e);
 }
+
 static int async_mc_latest_round_requested(SdloopPeer *p, const char *path, SdloopContext *ctx, Reply *rep,
                                            sd_bus_slot **s) {
         return sdloop_median_contract_latest_round_requested_async(p, path, FIXTURE_LOOKBACK_USEC, ctx,
                                                                    on_digest_epoch_round, rep, s);
 }
+
 static void check_mc_latest_round_requested(const Reply *rep) {
         check_digest_epoch(rep);
         ck_assert_uint_eq(rep->round, FIXTURE_ROUND);
@@ -511,9 +556,11 @@ static void check_mc_latest_round_requested(const Reply *rep) {
 static int sync_occ_encode(SdloopPeer *p, const char *path, Reply *rep, sd_bus_error *e) {
         return sdloop_onchain_config_codec_encode(p, path, &fixture_onchain_config, &rep->bytes, e);
 }
+
 static int async_occ_encode(SdloopPeer *p, const char *path, SdloopContext *ctx, Reply *rep, sd_bus_slot **s) {
         return sdloop_onchain_config_codec_encode_async(p, path, &fixture_onchain_config, ctx, on_bytes, rep, s);
 }
+
 static void check_occ_encode(const Reply *rep) {
         check_bytes(&fixture_encoded, rep);
 }
@@ -522,10 +569,12 @@ static int sync_occ_decode(SdloopPeer *p, const char *path, Reply *rep, sd_bus_e
         return sdloop_onchain_config_codec_decode(p, path, fixture_encoded.data, fixture_encoded.size, &rep->onchain,
                                                   e);
 }
+
 static int async_occ_decode(SdloopPeer *p, const char *path, SdloopContext *ctx, Reply *rep, sd_bus_slot **s) {
         return sdloop_onchain_config_codec_decode_async(p, path, fixture_encoded.data, fixture_encoded.size, ctx,
                                                         on_onchain_config, rep, s);
 }
+
 static void check_occ_decode(const Reply *rep) {
         CHECK(fixture_check_onchain_config(&rep->onchain, "onchain_config", &e));
 }
@@ -546,12 +595,14 @@ static int sync_plugin_median_new_median_factory(SdloopPeer *p, const char *path
 
         return sdloop_plugin_median_new_median_factory(p, &deps, &rep->s, e);
 }
+
 static int async_plugin_median_new_median_factory(SdloopPeer *p, const char *path, SdloopContext *ctx, Reply *rep,
                                                   sd_bus_slot **s) {
         SdloopMedianDeps deps = median_deps();
 
         return sdloop_plugin_median_new_median_factory_async(p, &deps, ctx, on_string, rep, s);
 }
+
 static void check_created_median_side(const Reply *rep) {
         check_created(env.median_server, rep->s);
 }
@@ -560,11 +611,13 @@ static int sync_rpf_new_reporting_plugin(SdloopPeer *p, const char *path, Reply 
         return sdloop_reporting_plugin_factory_new_reporting_plugin(p, path, &fixture_reporting_plugin_config, &rep->s,
                                                                     &rep->info, e);
 }
+
 static int async_rpf_new_reporting_plugin(SdloopPeer *p, const char *path, SdloopContext *ctx, Reply *rep,
                                           sd_bus_slot **s) {
         return sdloop_reporting_plugin_factory_new_reporting_plugin_async(p, path, &fixture_reporting_plugin_config,
                                                                           ctx, on_reporting_plugin, rep, s);
 }
+
 static void check_rpf_new_reporting_plugin(const Reply *rep) {
         check_created_median_side(rep);
         CHECK(fixture_check_reporting_plugin_info(&rep->info, "info", &e));
@@ -573,9 +626,11 @@ static void check_rpf_new_reporting_plugin(const Reply *rep) {
 static int sync_rp_query(SdloopPeer *p, const char *path, Reply *rep, sd_bus_error *e) {
         return sdloop_reporting_plugin_query(p, path, &fixture_report_timestamp, &rep->bytes, e);
 }
+
 static int async_rp_query(SdloopPeer *p, const char *path, SdloopContext *ctx, Reply *rep, sd_bus_slot **s) {
         return sdloop_reporting_plugin_query_async(p, path, &fixture_report_timestamp, ctx, on_bytes, rep, s);
 }
+
 static void check_rp_query(const Reply *rep) {
         check_bytes(&fixture_query, rep);
 }
@@ -584,10 +639,12 @@ static int sync_rp_observation(SdloopPeer *p, const char *path, Reply *rep, sd_b
         return sdloop_reporting_plugin_observation(p, path, &fixture_report_timestamp, fixture_query.data,
                                                    fixture_query.size, &rep->bytes, e);
 }
+
 static int async_rp_observation(SdloopPeer *p, const char *path, SdloopContext *ctx, Reply *rep, sd_bus_slot **s) {
         return sdloop_reporting_plugin_observation_async(p, path, &fixture_report_timestamp, fixture_query.data,
                                                          fixture_query.size, ctx, on_bytes, rep, s);
 }
+
 static void check_rp_observation(const Reply *rep) {
         check_bytes(&fixture_observation, rep);
 }
@@ -597,11 +654,13 @@ static int sync_rp_report(SdloopPeer *p, const char *path, Reply *rep, sd_bus_er
                                               fixture_query.size, fixture_observations, FIXTURE_N_OBSERVATIONS,
                                               &rep->b, &rep->bytes, e);
 }
+
 static int async_rp_report(SdloopPeer *p, const char *path, SdloopContext *ctx, Reply *rep, sd_bus_slot **s) {
         return sdloop_reporting_plugin_report_async(p, path, &fixture_report_timestamp, fixture_query.data,
                                                     fixture_query.size, fixture_observations, FIXTURE_N_OBSERVATIONS,
                                                     ctx, on_report, rep, s);
 }
+
 static void check_rp_report(const Reply *rep) {
         ck_assert(rep->b);
         check_report(rep);
@@ -612,6 +671,7 @@ static int sync_rp_should_accept(SdloopPeer *p, const char *path, Reply *rep, sd
                                                                       fixture_report.data, fixture_report.size,
                                                                       &rep->b, e);
 }
+
 static int async_rp_should_accept(SdloopPeer *p, const char *path, SdloopContext *ctx, Reply *rep, sd_bus_slot **s) {
         return sdloop_reporting_plugin_should_accept_finalized_report_async(p, path, &fixture_report_timestamp,
                                                                             fixture_report.data, fixture_report.size,
@@ -623,12 +683,14 @@ static int sync_rp_should_transmit(SdloopPeer *p, const char *path, Reply *rep, 
                                                                        fixture_report.data, fixture_report.size,
                                                                        &rep->b, e);
 }
+
 static int async_rp_should_transmit(SdloopPeer *p, const char *path, SdloopContext *ctx, Reply *rep,
                                     sd_bus_slot **s) {
         return sdloop_reporting_plugin_should_transmit_accepted_report_async(p, path, &fixture_report_timestamp,
                                                                              fixture_report.data, fixture_report.size,
                                                                              ctx, on_bool, rep, s);
 }
+
 static void check_true(const Reply *rep) {
         ck_assert(rep->b);
 }
@@ -636,6 +698,7 @@ static void check_true(const Reply *rep) {
 static int sync_rp_close(SdloopPeer *p, const char *path, Reply *rep, sd_bus_error *e) {
         return sdloop_reporting_plugin_close(p, path, e);
 }
+
 static int async_rp_close(SdloopPeer *p, const char *path, SdloopContext *ctx, Reply *rep, sd_bus_slot **s) {
         return sdloop_reporting_plugin_close_async(p, path, ctx, on_empty, rep, s);
 }

@@ -288,10 +288,20 @@ int sdloop_call_return_error(SdloopCall *c, const sd_bus_error *e) {
                 return r;
         if (e && sd_bus_error_is_set(e) && strncmp(e->name, "org.sdloop1.Error.", strlen("org.sdloop1.Error.")) == 0)
                 r = sd_bus_error_copy(&error, e);
-        else
-                r = sdloop_error_setf(&error, SDLOOP_ERROR_INTERNAL, "%s.%s: %s", call_interface(c),
+        else {
+                /* An object or member a dependency lacks is a thing not found; arguments it refused are
+                 * ours to have checked; anything else is this side failing. */
+                const char *name = SDLOOP_ERROR_INTERNAL;
+
+                if (sd_bus_error_has_names(e, SD_BUS_ERROR_UNKNOWN_OBJECT, SD_BUS_ERROR_UNKNOWN_INTERFACE,
+                                           SD_BUS_ERROR_UNKNOWN_METHOD, SD_BUS_ERROR_UNKNOWN_PROPERTY))
+                        name = SDLOOP_ERROR_NOT_FOUND;
+                else if (sd_bus_error_has_name(e, SD_BUS_ERROR_INVALID_ARGS))
+                        name = SDLOOP_ERROR_INVALID_ARGUMENT;
+                r = sdloop_error_setf(&error, name, "%s.%s: %s", call_interface(c),
                                       strempty(sd_bus_message_get_member(m)),
                                       e && e->message ? e->message : "failed");
+        }
         (void) call_finish_end(c, r < 0 ? r : -EIO, &error);
         return 0;
 }

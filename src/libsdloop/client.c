@@ -112,6 +112,8 @@ static void async_complete(AsyncCall *a, int r, sd_bus_message *reply, sd_bus_er
                 return;
         a->done = true;
         async_unlink(a);
+        /* Done with the peer: the slot may outlive it. */
+        a->peer = NULL;
 
         callback_depth++;
         if (a->trampoline)

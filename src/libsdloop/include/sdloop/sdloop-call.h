@@ -99,8 +99,9 @@ SdloopObject *sdloop_call_get_object(const SdloopCall *c);
 SdloopPeer *sdloop_call_get_peer(const SdloopCall *c);
 sd_bus_message *sdloop_call_get_message(const SdloopCall *c);
 
-/* Finish a deferred call with an error: an org.sdloop1.Error.* name is sent as is; anything else (or no
- * name) becomes Internal, the message prefixed with "<Interface>.<Member>: " as for immediate answers.
+/* Finish a deferred call with an error: an org.sdloop1.Error.* name is sent as is (pass on a dependency's
+ * error this way); D-Bus's UnknownObject/Interface/Method/Property become NotFound, InvalidArgs
+ * InvalidArgument, anything else (or no name) Internal, the message prefixed with "<Interface>.<Member>: ".
  * Returns 0, -ECANCELED if the call was cancelled, -ESTALE if it was finished already. */
 int sdloop_call_return_error(SdloopCall *c, const sd_bus_error *e);
 /* The same from a negative errno (named as sdloop_error_ensure() names it) and a printf message. */
