@@ -109,26 +109,37 @@ static void on_median_from_report(SdloopPeer *peer, int r, char **median_text, s
         accept_finish(j, decision);
 }
 
+/* The contract's latest transmission, for both decisions: false if the job failed (and is gone). */
+static bool decision_job_transmission(DecisionJob *j, int r, const uint8_t digest[SDLOOP_DIGEST_SIZE],
+                                      uint32_t epoch, uint8_t round, char **latest_answer,
+                                      int64_t latest_timestamp_usec, sd_bus_error *error,
+                                      MedianTransmission *ret) {
+        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+
+        j->slot = sd_bus_slot_unref(j->slot);
+        if (r < 0) {
+                decision_job_fail(j, r, error, "LatestTransmissionDetails");
+                return false;
+        }
+        r = median_transmission_from_reply(digest, epoch, round, *latest_answer, latest_timestamp_usec, ret, &e);
+        if (r < 0) {
+                decision_job_fail(j, r, &e, NULL);
+                return false;
+        }
+        return true;
+}
+
 static void on_accept_transmission_details(SdloopPeer *peer, int r, const uint8_t digest[SDLOOP_DIGEST_SIZE],
                                            uint32_t epoch, uint8_t round, char **latest_answer,
                                            int64_t latest_timestamp_usec, sd_bus_error *error, void *userdata) {
-        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
         DecisionJob *j = userdata;
         MedianPlugin *p = j->plugin;
         MedianTransmission transmission;
         MedianAcceptDecision decision;
 
-        j->slot = sd_bus_slot_unref(j->slot);
-        if (r < 0) {
-                decision_job_fail(j, r, error, "LatestTransmissionDetails");
+        if (!decision_job_transmission(j, r, digest, epoch, round, latest_answer, latest_timestamp_usec, error,
+                                       &transmission))
                 return;
-        }
-        r = median_transmission_from_reply(digest, epoch, round, *latest_answer, latest_timestamp_usec,
-                                           &transmission, &e);
-        if (r < 0) {
-                decision_job_fail(j, r, &e, NULL);
-                return;
-        }
 
         j->contract_er = transmission.epoch_round;
         decision = median_accept_check_contract(&p->accept, p->config_digest, transmission.digest,
@@ -168,23 +179,14 @@ int median_plugin_should_accept_finalized_report(void *userdata, const SdloopRep
 static void on_transmit_transmission_details(SdloopPeer *peer, int r, const uint8_t digest[SDLOOP_DIGEST_SIZE],
                                              uint32_t epoch, uint8_t round, char **latest_answer,
                                              int64_t latest_timestamp_usec, sd_bus_error *error, void *userdata) {
-        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
         DecisionJob *j = userdata;
         MedianPlugin *p = j->plugin;
         MedianTransmission transmission;
         bool transmit;
 
-        j->slot = sd_bus_slot_unref(j->slot);
-        if (r < 0) {
-                decision_job_fail(j, r, error, "LatestTransmissionDetails");
+        if (!decision_job_transmission(j, r, digest, epoch, round, latest_answer, latest_timestamp_usec, error,
+                                       &transmission))
                 return;
-        }
-        r = median_transmission_from_reply(digest, epoch, round, *latest_answer, latest_timestamp_usec,
-                                           &transmission, &e);
-        if (r < 0) {
-                decision_job_fail(j, r, &e, NULL);
-                return;
-        }
 
         transmit = median_should_transmit(p->config_digest, transmission.digest, transmission.epoch_round,
                                           j->report_er);

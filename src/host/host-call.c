@@ -300,14 +300,8 @@ int host_handle_call(HostHandle *h, host_call_fn fn, void *userdata, sd_bus_erro
                         host_call_cancel(c);
                         return r;
                 }
-                if (w.r < 0) {
-                        sd_bus_error_free(error);
-                        if (error)
-                                sd_bus_error_move(error, &w.error);
-                        else
-                                sd_bus_error_free(&w.error);
-                        return w.r;
-                }
+                if (w.r < 0)
+                        return host_error_take(error, &w.error, w.r);
 
                 /* The call may run the loop, and recovery may replace both meanwhile. */
                 peer = sdloop_peer_ref(p->peer);

@@ -202,14 +202,8 @@ int host_handle_new(HostPlugin *p, HostHandle *parent, const HostHandleOps *ops,
                 handle_free(h);
                 return r;
         }
-        if (w.r < 0) {
-                sd_bus_error_free(error);
-                if (error)
-                        sd_bus_error_move(error, &w.error);
-                else
-                        sd_bus_error_free(&w.error);
-                return w.r;
-        }
+        if (w.r < 0)
+                return host_error_take(error, &w.error, w.r);
         if (ret)
                 *ret = w.handle;
         return 0;

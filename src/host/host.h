@@ -86,3 +86,13 @@ int host_run_until(Host *h, const bool *done, const char *what, sd_bus_error *er
 uint64_t host_backoff_next(uint64_t *state_usec);
 
 HostPlugin *host_find_plugin(Host *h, const char *name);
+
+/* A waiter's error becomes the caller's (@error may be NULL: then it is dropped). Returns @r. */
+static inline int host_error_take(sd_bus_error *error, sd_bus_error *from, int r) {
+        sd_bus_error_free(error);
+        if (error)
+                sd_bus_error_move(error, from);
+        else
+                sd_bus_error_free(from);
+        return r;
+}
