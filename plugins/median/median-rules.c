@@ -4,7 +4,6 @@
 
 #include "macro.h"
 #include "median-rules.h"
-#include "sdloop-codec.h"
 
 /* --- epochs, rounds and observations ---------------------------------------------------------------- */
 
