@@ -261,15 +261,15 @@ static char *factory_path;
 static char *plugin_path;
 static SdloopReportingPluginInfo plugin_info;
 
-static MedianOffchainConfig offchain_default(void) {
-        return (MedianOffchainConfig) {
+static SdloopMedianOffchainConfig offchain_default(void) {
+        return (SdloopMedianOffchainConfig) {
                 .alpha_report_ppb = PPB_PER_PERCENT,
                 .alpha_accept_ppb = PPB_PER_PERCENT,
                 .delta_c_nsec = (uint64_t) DELTA_C_SEC * 1000000000,
         };
 }
 
-static int new_plugin(const MedianOffchainConfig *offchain, const char *onchain, uint32_t f, char **ret_path,
+static int new_plugin(const SdloopMedianOffchainConfig *offchain, const char *onchain, uint32_t f, char **ret_path,
                       SdloopReportingPluginInfo *ret_info, sd_bus_error *error) {
         _cleanup_(sdloop_bytes_done) SdloopBytes off = {};
         SdloopReportingPluginConfig config = {
@@ -286,7 +286,7 @@ static int new_plugin(const MedianOffchainConfig *offchain, const char *onchain,
         };
 
         memcpy(config.digest, digest_d, SDLOOP_DIGEST_SIZE);
-        ck_assert_int_eq(median_offchain_config_encode(offchain, &off), 0);
+        ck_assert_int_eq(sdloop_median_offchain_config_encode(offchain, &off), 0);
         config.offchain_config = off;
         return sdloop_reporting_plugin_factory_new_reporting_plugin(peer, factory_path, &config, ret_path, ret_info,
                                                                     error);
@@ -295,7 +295,7 @@ static int new_plugin(const MedianOffchainConfig *offchain, const char *onchain,
 static void setup(void) {
         _cleanup_(sdloop_plugin_identity_done) SdloopPluginIdentity id = {};
         sd_bus_error error = SD_BUS_ERROR_NULL;
-        MedianOffchainConfig off = offchain_default();
+        SdloopMedianOffchainConfig off = offchain_default();
         SdloopMedianDeps deps = {
                 .provider = PROVIDER_PATH,
                 .data_source = DATA_SOURCE_PATH,
@@ -446,7 +446,7 @@ END_TEST
 
 START_TEST(test_new_reporting_plugin_invalid) {
         sd_bus_error error = SD_BUS_ERROR_NULL;
-        MedianOffchainConfig off = offchain_default();
+        SdloopMedianOffchainConfig off = offchain_default();
         SdloopReportingPluginInfo info = {};
         char *path = NULL;
 
@@ -490,7 +490,7 @@ START_TEST(test_query_observation) {
         _cleanup_(sdloop_bytes_done) SdloopBytes q = {}, obs = {};
         sd_bus_error error = SD_BUS_ERROR_NULL;
         SdloopReportTimestamp ts = TS(5, 6);
-        char buf[MEDIAN_DECIMAL_MAX];
+        char buf[SDLOOP_INT_DECIMAL_MAX];
         MedianObservation o;
         int64_t before = now_usec() / 1000000;
 
@@ -501,8 +501,8 @@ START_TEST(test_query_observation) {
         ck_assert_int_eq(sdloop_reporting_plugin_observation(peer, plugin_path, &ts, NULL, 0, &obs, &error), 0);
         ck_assert_uint_le(obs.size, 4 + 3 * 24 + 16);
         ck_assert_int_eq(median_observation_decode(obs.data, obs.size, &o, NULL), 0);
-        ck_assert_str_eq(median_int_to_decimal(&o.value, buf), "-123456789012345678901234567890");
-        ck_assert_str_eq(median_int_to_decimal(&o.juels_per_fee_coin, buf), "7");
+        ck_assert_str_eq(sdloop_int_to_decimal(&o.value, buf), "-123456789012345678901234567890");
+        ck_assert_str_eq(sdloop_int_to_decimal(&o.juels_per_fee_coin, buf), "7");
         ck_assert_int_ge((int64_t) o.timestamp, before);
         ck_assert_int_le((int64_t) o.timestamp, now_usec() / 1000000);
 
@@ -750,7 +750,7 @@ START_TEST(test_should_accept) {
 END_TEST
 
 START_TEST(test_should_accept_infinite) {
-        MedianOffchainConfig off = offchain_default();
+        SdloopMedianOffchainConfig off = offchain_default();
         SdloopReportingPluginInfo info = {};
         sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_free_ char *path = NULL;
@@ -796,7 +796,7 @@ START_TEST(test_close) {
         sd_bus_error error = SD_BUS_ERROR_NULL;
         SdloopReportTimestamp ts = TS(1, 1);
         SdloopReportingPluginInfo info = {};
-        MedianOffchainConfig off = offchain_default();
+        SdloopMedianOffchainConfig off = offchain_default();
         _cleanup_free_ char *second = NULL;
 
         ck_assert_int_eq(sdloop_reporting_plugin_close(peer, plugin_path, &error), 0);

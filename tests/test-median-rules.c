@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
-/* The numerical-median rules (plugins/median/median-rules.c) and payloads (median-codec.c), each at its
- * boundary: they must decide exactly as libocr's median reporting plugin does. */
+/* The numerical-median rules (plugins/median/median-rules.c) and the observation payload (median-codec.c),
+ * each at its boundary: they must decide exactly as libocr's median reporting plugin does. The big integers
+ * and the offchain config are libsdloop's: test-int.c, test-median-config.c. */
 
 #include <check.h>
 #include <stdint.h>
@@ -17,20 +18,13 @@
 #define INT192_OVER_STR "3138550867693340381917894711603833208051177722232017256448"
 #define INT192_MIN_STR "-3138550867693340381917894711603833208051177722232017256448"
 #define INT192_UNDER_STR "-3138550867693340381917894711603833208051177722232017256449"
-#define NINES_78 "999999999999999999999999999999999999999999999999999999999999999999999999999999"
 #define PPB_PER_PERCENT UINT64_C(10000000)
 
-static MedianInt I(const char *s) {
-        MedianInt v;
+static SdloopInt I(const char *s) {
+        SdloopInt v;
 
-        ck_assert_msg(median_int_from_decimal(s, &v) == 0, "not a decimal: %s", s);
+        ck_assert_msg(sdloop_int_from_decimal(s, &v) == 0, "not a decimal: %s", s);
         return v;
-}
-
-static bool deviates(uint64_t ppb, const char *old, const char *new) {
-        MedianInt o = I(old), n = I(new);
-
-        return median_deviates(ppb, &o, &n);
 }
 
 static const uint8_t digest_a[SDLOOP_DIGEST_SIZE] = { [0] = 0xaa, [31] = 1 };
@@ -39,161 +33,6 @@ static const uint8_t digest_b[SDLOOP_DIGEST_SIZE] = { [0] = 0xbb, [31] = 2 };
 static MedianEpochRound ER(uint32_t epoch, uint8_t round) {
         return (MedianEpochRound) { epoch, round };
 }
-
-/* --- big integers ------------------------------------------------------------------------------------ */
-
-START_TEST(test_int_decimal_round_trip) {
-        static const char *const values[] = {
-                "0", "1", "-1", "18446744073709551615", "18446744073709551616", "-18446744073709551616",
-                INT192_MAX_STR, INT192_MIN_STR, NINES_78, "-" NINES_78,
-        };
-        char buf[MEDIAN_DECIMAL_MAX];
-
-        for (size_t i = 0; i < ELEMENTSOF(values); i++) {
-                MedianInt v = I(values[i]);
-
-                ck_assert_str_eq(median_int_to_decimal(&v, buf), values[i]);
-        }
-
-        ck_assert_int_eq(median_int_from_decimal("-0", &(MedianInt) {}), -EINVAL);
-        ck_assert_int_eq(median_int_from_decimal("01", &(MedianInt) {}), -EINVAL);
-        ck_assert_int_eq(median_int_from_decimal("1.5", &(MedianInt) {}), -EINVAL);
-        ck_assert_int_eq(median_int_from_decimal("", &(MedianInt) {}), -EINVAL);
-        ck_assert_int_eq(median_int_from_decimal(NINES_78 "9", &(MedianInt) {}), -EINVAL);
-}
-END_TEST
-
-START_TEST(test_int_from_i128) {
-        char buf[MEDIAN_DECIMAL_MAX];
-        MedianInt v;
-
-        median_int_from_i128(-(__int128) (((unsigned __int128) 1 << 127) - 1) - 1, &v);
-        ck_assert_str_eq(median_int_to_decimal(&v, buf), "-170141183460469231731687303715884105728");
-        median_int_from_i128(0, &v);
-        ck_assert(median_int_is_zero(&v));
-        ck_assert(!v.negative);
-        median_int_from_i128(-5, &v);
-        ck_assert_str_eq(median_int_to_decimal(&v, buf), "-5");
-}
-END_TEST
-
-START_TEST(test_int_compare) {
-        MedianInt a = I("-10"), b = I("-9"), c = I("0"), d = I("9"), e = I(NINES_78), f = I("-" NINES_78);
-
-        ck_assert_int_lt(median_int_compare(&a, &b), 0);
-        ck_assert_int_gt(median_int_compare(&b, &a), 0);
-        ck_assert_int_lt(median_int_compare(&b, &c), 0);
-        ck_assert_int_lt(median_int_compare(&c, &d), 0);
-        ck_assert_int_lt(median_int_compare(&d, &e), 0);
-        ck_assert_int_lt(median_int_compare(&f, &a), 0);
-        ck_assert_int_eq(median_int_compare(&e, &e), 0);
-}
-END_TEST
-
-START_TEST(test_int192) {
-        static const char *const values[] = { "0", "1", "-1", "255", "-256", INT192_MAX_STR, INT192_MIN_STR };
-        uint8_t b[MEDIAN_VALUE_BYTES];
-        char buf[MEDIAN_DECIMAL_MAX];
-        MedianInt v;
-
-        for (size_t i = 0; i < ELEMENTSOF(values); i++) {
-                v = I(values[i]);
-                ck_assert_int_eq(median_int_to_int192(&v, b), 0);
-                ck_assert_int_eq(median_int_from_int192(b, sizeof(b), &v), 0);
-                ck_assert_str_eq(median_int_to_decimal(&v, buf), values[i]);
-        }
-
-        /* The encoding itself: big-endian two's complement. */
-        v = I("-1");
-        ck_assert_int_eq(median_int_to_int192(&v, b), 0);
-        for (size_t i = 0; i < sizeof(b); i++)
-                ck_assert_uint_eq(b[i], 0xff);
-        v = I("258");
-        ck_assert_int_eq(median_int_to_int192(&v, b), 0);
-        ck_assert_uint_eq(b[0], 0);
-        ck_assert_uint_eq(b[22], 1);
-        ck_assert_uint_eq(b[23], 2);
-        v = I(INT192_MIN_STR);
-        ck_assert_int_eq(median_int_to_int192(&v, b), 0);
-        ck_assert_uint_eq(b[0], 0x80);
-        ck_assert_uint_eq(b[23], 0);
-
-        /* One past either end does not fit. */
-        v = I(INT192_OVER_STR);
-        ck_assert_int_eq(median_int_to_int192(&v, b), -ERANGE);
-        v = I(INT192_UNDER_STR);
-        ck_assert_int_eq(median_int_to_int192(&v, b), -ERANGE);
-        v = I(NINES_78);
-        ck_assert_int_eq(median_int_to_int192(&v, b), -ERANGE);
-
-        /* Exactly 24 bytes, as libocr's DecodeValue. */
-        ck_assert_int_eq(median_int_from_int192(b, 23, &v), -EINVAL);
-        ck_assert_int_eq(median_int_from_int192(b, 25, &v), -EINVAL);
-        ck_assert_int_eq(median_int_from_int192(NULL, 0, &v), -EINVAL);
-}
-END_TEST
-
-/* --- deviation ---------------------------------------------------------------------------------------- */
-
-START_TEST(test_deviation_boundary) {
-        /* libocr: |new - old| / |old| >= alpha. Exactly at alpha deviates. */
-        ck_assert(deviates(PPB_PER_PERCENT, "1000", "1010"));
-        ck_assert(deviates(PPB_PER_PERCENT, "1000", "990"));
-        /* Just below: 0.999 % up, 0.999 % down. */
-        ck_assert(!deviates(PPB_PER_PERCENT, "100000", "100999"));
-        ck_assert(!deviates(PPB_PER_PERCENT, "100000", "99001"));
-        /* Just above. */
-        ck_assert(deviates(PPB_PER_PERCENT, "100000", "101001"));
-        /* One part per billion at a value of 10^9. */
-        ck_assert(deviates(1, "1000000000", "1000000001"));
-        ck_assert(!deviates(2, "1000000000", "1000000001"));
-}
-END_TEST
-
-START_TEST(test_deviation_zero_old) {
-        /* Both zero: no deviation; anything else from zero: always. */
-        ck_assert(!deviates(0, "0", "0"));
-        ck_assert(!deviates(UINT64_MAX, "0", "0"));
-        ck_assert(deviates(UINT64_MAX, "0", "1"));
-        ck_assert(deviates(UINT64_MAX, "0", "-1"));
-        /* To zero from a non-zero value is a change of 100 %. */
-        ck_assert(deviates(1000000000, "5", "0"));
-        ck_assert(!deviates(1000000001, "5", "0"));
-}
-END_TEST
-
-START_TEST(test_deviation_zero_threshold) {
-        /* A threshold of 0 is met by every change, even none (0 >= 0), as in libocr. */
-        ck_assert(deviates(0, "7", "7"));
-        ck_assert(deviates(0, "-7", "-7"));
-        ck_assert(deviates(0, "7", "8"));
-}
-END_TEST
-
-START_TEST(test_deviation_negative) {
-        ck_assert(deviates(PPB_PER_PERCENT, "-1000", "-1010"));
-        ck_assert(deviates(PPB_PER_PERCENT, "-1000", "-990"));
-        ck_assert(!deviates(PPB_PER_PERCENT, "-100000", "-100999"));
-        ck_assert(!deviates(PPB_PER_PERCENT, "-100000", "-99001"));
-        /* Across zero: -1000 → 1000 is a change of 200 %. */
-        ck_assert(deviates(2000000000, "-1000", "1000"));
-        ck_assert(!deviates(2000000001, "-1000", "1000"));
-        ck_assert(deviates(2000000000, "1000", "-1000"));
-        ck_assert(!deviates(2000000001, "1000", "-1000"));
-}
-END_TEST
-
-START_TEST(test_deviation_wide) {
-        /* No overflow at the widest values and thresholds. */
-        ck_assert(deviates(UINT64_MAX, "1", NINES_78));
-        ck_assert(!deviates(UINT64_MAX, NINES_78, "-" NINES_78));
-        ck_assert(deviates(2000000000, NINES_78, "-" NINES_78));
-        ck_assert(!deviates(2000000001, NINES_78, "-" NINES_78));
-        ck_assert(deviates(1, INT192_MAX_STR, INT192_MIN_STR));
-        ck_assert(!deviates(1, NINES_78, "99999999999999999999999999999999999999999999999999999999999999999999999999999"
-                                          "8"));
-}
-END_TEST
 
 /* --- epochs, rounds and observations ----------------------------------------------------------------- */
 
@@ -220,29 +59,29 @@ static void fill_observations(MedianObservation *obs, const char *const *values,
 START_TEST(test_median_odd) {
         static const char *const values[] = { "30", "-5", "10" };
         MedianObservation obs[ELEMENTSOF(values)];
-        char buf[MEDIAN_DECIMAL_MAX];
+        char buf[SDLOOP_INT_DECIMAL_MAX];
 
         fill_observations(obs, values, ELEMENTSOF(values));
         median_observations_sort(obs, ELEMENTSOF(obs));
-        ck_assert_str_eq(median_int_to_decimal(&obs[0].value, buf), "-5");
-        ck_assert_str_eq(median_int_to_decimal(&obs[2].value, buf), "30");
-        ck_assert_str_eq(median_int_to_decimal(median_observations_median(obs, ELEMENTSOF(obs)), buf), "10");
+        ck_assert_str_eq(sdloop_int_to_decimal(&obs[0].value, buf), "-5");
+        ck_assert_str_eq(sdloop_int_to_decimal(&obs[2].value, buf), "30");
+        ck_assert_str_eq(sdloop_int_to_decimal(median_observations_median(obs, ELEMENTSOF(obs)), buf), "10");
 
         /* One observation is its own median. */
-        ck_assert_str_eq(median_int_to_decimal(median_observations_median(obs + 2, 1), buf), "30");
+        ck_assert_str_eq(sdloop_int_to_decimal(median_observations_median(obs + 2, 1), buf), "30");
 }
 END_TEST
 
 START_TEST(test_median_even) {
         static const char *const values[] = { "40", "10", "30", "20" };
         MedianObservation obs[ELEMENTSOF(values)];
-        char buf[MEDIAN_DECIMAL_MAX];
+        char buf[SDLOOP_INT_DECIMAL_MAX];
 
         /* Element n/2 of the sorted list: the upper of the two middle values, no averaging. */
         fill_observations(obs, values, ELEMENTSOF(values));
         median_observations_sort(obs, ELEMENTSOF(obs));
-        ck_assert_str_eq(median_int_to_decimal(median_observations_median(obs, ELEMENTSOF(obs)), buf), "30");
-        ck_assert_str_eq(median_int_to_decimal(median_observations_median(obs, 2), buf), "20");
+        ck_assert_str_eq(sdloop_int_to_decimal(median_observations_median(obs, ELEMENTSOF(obs)), buf), "30");
+        ck_assert_str_eq(sdloop_int_to_decimal(median_observations_median(obs, 2), buf), "20");
 }
 END_TEST
 
@@ -310,7 +149,7 @@ START_TEST(test_lookback) {
 END_TEST
 
 typedef struct ReportCase {
-        MedianOffchainConfig offchain;
+        SdloopMedianOffchainConfig offchain;
         MedianOnchainConfig onchain;
         MedianTransmission transmission;
         MedianRoundRequested requested;
@@ -340,7 +179,7 @@ static ReportCase report_case(void) {
 }
 
 static MedianReportDecision decide(const ReportCase *c, const char *answer) {
-        MedianInt a = I(answer);
+        SdloopInt a = I(answer);
 
         return median_should_report(&c->offchain, &c->onchain, digest_a, &a, &c->transmission, &c->requested,
                                     c->now_nsec);
@@ -493,23 +332,23 @@ START_TEST(test_accept_contract_checks) {
 END_TEST
 
 START_TEST(test_accept_decide) {
-        MedianOffchainConfig c = { .alpha_accept_ppb = PPB_PER_PERCENT };
+        SdloopMedianOffchainConfig c = { .alpha_accept_ppb = PPB_PER_PERCENT };
         MedianAcceptState s = {};
-        MedianInt m;
-        char buf[MEDIAN_DECIMAL_MAX];
+        SdloopInt m;
+        char buf[SDLOOP_INT_DECIMAL_MAX];
 
         /* Nothing accepted yet: any non-zero median deviates from the initial 0. */
         m = I("1000");
         ck_assert_int_eq(median_accept_decide(&c, &s, ER(1, 0), ER(1, 1), &m), MEDIAN_ACCEPT_YES_DEVIATES);
         ck_assert_uint_eq(s.latest_accepted.epoch, 1);
         ck_assert_uint_eq(s.latest_accepted.round, 1);
-        ck_assert_str_eq(median_int_to_decimal(&s.latest_accepted_median, buf), "1000");
+        ck_assert_str_eq(sdloop_int_to_decimal(&s.latest_accepted_median, buf), "1000");
 
         /* (1, 1) is pending (the contract is still at (1, 0)): only a deviating report is accepted. */
         m = I("1009");
         ck_assert_int_eq(median_accept_decide(&c, &s, ER(1, 0), ER(1, 2), &m), MEDIAN_ACCEPT_NO_PENDING);
         ck_assert_uint_eq(s.latest_accepted.round, 1);
-        ck_assert_str_eq(median_int_to_decimal(&s.latest_accepted_median, buf), "1000");
+        ck_assert_str_eq(sdloop_int_to_decimal(&s.latest_accepted_median, buf), "1000");
         m = I("1010");
         ck_assert_int_eq(median_accept_decide(&c, &s, ER(1, 0), ER(1, 2), &m), MEDIAN_ACCEPT_YES_DEVIATES);
         ck_assert_uint_eq(s.latest_accepted.round, 2);
@@ -524,9 +363,9 @@ START_TEST(test_accept_decide) {
 END_TEST
 
 START_TEST(test_accept_infinite) {
-        MedianOffchainConfig c = { .alpha_accept_infinite = true, .alpha_accept_ppb = 0 };
+        SdloopMedianOffchainConfig c = { .alpha_accept_infinite = true, .alpha_accept_ppb = 0 };
         MedianAcceptState s = { .latest_accepted = { 1, 1 }, .latest_accepted_median = I("1000") };
-        MedianInt m = I("999999");
+        SdloopInt m = I("999999");
 
         /* No deviation ever counts: while (1, 1) is pending, nothing is accepted. */
         ck_assert_int_eq(median_accept_decide(&c, &s, ER(1, 0), ER(1, 2), &m), MEDIAN_ACCEPT_NO_PENDING);
@@ -550,82 +389,18 @@ END_TEST
 
 /* --- payloads ----------------------------------------------------------------------------------------- */
 
-START_TEST(test_offchain_config_round_trip) {
-        MedianOffchainConfig in = {
-                .alpha_report_infinite = true,
-                .alpha_report_ppb = 5 * PPB_PER_PERCENT,
-                .alpha_accept_infinite = false,
-                .alpha_accept_ppb = 1,
-                .delta_c_nsec = (uint64_t) INT64_MAX,
-        }, out;
-        _cleanup_(sdloop_bytes_done) SdloopBytes b = {};
-
-        ck_assert_int_eq(median_offchain_config_encode(&in, &b), 0);
-        ck_assert_int_eq(median_offchain_config_decode(b.data, b.size, &out, NULL), 0);
-        ck_assert(out.alpha_report_infinite);
-        ck_assert_uint_eq(out.alpha_report_ppb, in.alpha_report_ppb);
-        ck_assert(!out.alpha_accept_infinite);
-        ck_assert_uint_eq(out.alpha_accept_ppb, 1);
-        ck_assert_uint_eq(out.delta_c_nsec, (uint64_t) INT64_MAX);
-
-        /* Empty: all defaults. */
-        ck_assert_int_eq(median_offchain_config_decode(NULL, 0, &out, NULL), 0);
-        ck_assert(!out.alpha_report_infinite);
-        ck_assert_uint_eq(out.alpha_report_ppb, 0);
-        ck_assert_uint_eq(out.delta_c_nsec, 0);
-
-        in.delta_c_nsec = (uint64_t) INT64_MAX + 1;
-        ck_assert_int_eq(median_offchain_config_encode(&in, &(SdloopBytes) {}), -ERANGE);
-}
-END_TEST
-
-START_TEST(test_offchain_config_libocr_bytes) {
-        /* As libocr's OffchainConfig.Encode() writes {AlphaReportPPB: 10^7, AlphaAcceptPPB: 3, DeltaC: 1 s}:
-         * field 2 varint, field 4 varint, field 5 varint; plus a field from a newer libocr (6, bool). */
-        static const uint8_t bytes[] = {
-                0x10, 0x80, 0xad, 0xe2, 0x04,   /* alpha_report_ppb = 10000000 */
-                0x20, 0x03,                     /* alpha_accept_ppb = 3 */
-                0x28, 0x80, 0x94, 0xeb, 0xdc, 0x03, /* delta_c_nanoseconds = 10^9 */
-                0x30, 0x01,                     /* transmit_despite_contract_read_error, unknown here */
-        };
-        MedianOffchainConfig c;
-
-        /* 1: the unknown field 6 was skipped. */
-        ck_assert_int_eq(median_offchain_config_decode(bytes, sizeof(bytes) - 2, &c, NULL), 0);
-        ck_assert_int_eq(median_offchain_config_decode(bytes, sizeof(bytes), &c, NULL), 1);
-        ck_assert(!c.alpha_report_infinite);
-        ck_assert_uint_eq(c.alpha_report_ppb, 10000000);
-        ck_assert_uint_eq(c.alpha_accept_ppb, 3);
-        ck_assert_uint_eq(c.delta_c_nsec, 1000000000);
-}
-END_TEST
-
-START_TEST(test_offchain_config_invalid) {
-        static const uint8_t garbage[] = { 0xff, 0xff, 0xff };
-        static const uint8_t negative_delta[] = { 0x28, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01 };
-        MedianOffchainConfig c;
-        const char *reason = NULL;
-
-        ck_assert_int_eq(median_offchain_config_decode(garbage, sizeof(garbage), &c, &reason), -EINVAL);
-        ck_assert_ptr_nonnull(reason);
-        reason = NULL;
-        ck_assert_int_eq(median_offchain_config_decode(negative_delta, sizeof(negative_delta), &c, &reason), -EINVAL);
-        ck_assert_ptr_nonnull(strstr(reason, "delta_c"));
-}
-END_TEST
-
 START_TEST(test_observation_round_trip) {
         _cleanup_(sdloop_bytes_done) SdloopBytes b = {};
-        MedianInt v = I(INT192_MIN_STR), j = I(INT192_MAX_STR);
+        SdloopInt v = I(INT192_MIN_STR), j = I(INT192_MAX_STR);
         MedianObservation o;
-        char buf[MEDIAN_DECIMAL_MAX];
+        char buf[SDLOOP_INT_DECIMAL_MAX];
 
         ck_assert_int_eq(median_observation_encode(UINT32_MAX, &v, &j, &b), 0);
         ck_assert_uint_le(b.size, MEDIAN_MAX_OBSERVATION_LENGTH);
         ck_assert_int_eq(median_observation_decode(b.data, b.size, &o, NULL), 0);
         ck_assert_uint_eq(o.timestamp, UINT32_MAX);
-        ck_assert_str_eq(median_int_to_decimal(&o.value, buf), INT192_MIN_STR);
-        ck_assert_str_eq(median_int_to_decimal(&o.juels_per_fee_coin, buf), INT192_MAX_STR);
+        ck_assert_str_eq(sdloop_int_to_decimal(&o.value, buf), INT192_MIN_STR);
+        ck_assert_str_eq(sdloop_int_to_decimal(&o.juels_per_fee_coin, buf), INT192_MAX_STR);
 
         v = I(INT192_OVER_STR);
         ck_assert_int_eq(median_observation_encode(1, &v, &j, &(SdloopBytes) {}), -ERANGE);
@@ -683,21 +458,6 @@ static Suite *median_rules_suite(void) {
         Suite *s = suite_create("median-rules");
         TCase *tc;
 
-        tc = tcase_create("int");
-        tcase_add_test(tc, test_int_decimal_round_trip);
-        tcase_add_test(tc, test_int_from_i128);
-        tcase_add_test(tc, test_int_compare);
-        tcase_add_test(tc, test_int192);
-        suite_add_tcase(s, tc);
-
-        tc = tcase_create("deviation");
-        tcase_add_test(tc, test_deviation_boundary);
-        tcase_add_test(tc, test_deviation_zero_old);
-        tcase_add_test(tc, test_deviation_zero_threshold);
-        tcase_add_test(tc, test_deviation_negative);
-        tcase_add_test(tc, test_deviation_wide);
-        suite_add_tcase(s, tc);
-
         tc = tcase_create("observations");
         tcase_add_test(tc, test_epoch_round_order);
         tcase_add_test(tc, test_median_odd);
@@ -728,9 +488,6 @@ static Suite *median_rules_suite(void) {
         suite_add_tcase(s, tc);
 
         tc = tcase_create("payloads");
-        tcase_add_test(tc, test_offchain_config_round_trip);
-        tcase_add_test(tc, test_offchain_config_libocr_bytes);
-        tcase_add_test(tc, test_offchain_config_invalid);
         tcase_add_test(tc, test_observation_round_trip);
         tcase_add_test(tc, test_observation_invalid);
         suite_add_tcase(s, tc);

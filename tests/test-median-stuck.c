@@ -293,10 +293,10 @@ static void observations_done(Observations *o) {
 /* One honest observation per oracle: 100, 200, 300, 400. */
 static void observations_make(Observations *o) {
         for (size_t i = 0; i < N_ORACLES; i++) {
-                MedianInt v, juels;
+                SdloopInt v, juels;
 
-                median_int_from_i128(100 * (__int128) (i + 1), &v);
-                median_int_from_i128(7, &juels);
+                sdloop_int_from_i128(100 * (__int128) (i + 1), &v);
+                sdloop_int_from_i128(7, &juels);
                 ck_assert_int_eq(median_observation_encode(1, &v, &juels, &o->a[i].data), 0);
                 o->a[i].oracle = (uint8_t) i;
                 o->n++;
@@ -377,7 +377,7 @@ START_TEST(test_served_and_pinging_while_relayer_stopped) {
                                                                .min = (char *) "-1000",
                                                                .max = (char *) "1000000",
                                                        }, &onchain, &error));
-        ck_assert_int_eq(median_offchain_config_encode(&(MedianOffchainConfig) {
+        ck_assert_int_eq(sdloop_median_offchain_config_encode(&(SdloopMedianOffchainConfig) {
                                  .alpha_report_ppb = 10000000,
                                  .alpha_accept_ppb = 10000000,
                                  .delta_c_nsec = 3600 * UINT64_C(1000000000),

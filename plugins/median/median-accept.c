@@ -88,14 +88,14 @@ static void on_median_from_report(SdloopPeer *peer, int r, char **median_text, s
         DecisionJob *j = userdata;
         MedianPlugin *p = j->plugin;
         MedianAcceptDecision decision;
-        MedianInt median;
+        SdloopInt median;
 
         j->slot = sd_bus_slot_unref(j->slot);
         if (r < 0) {
                 decision_job_fail(j, r, error, "MedianFromReport");
                 return;
         }
-        if (!*median_text || median_int_from_decimal(*median_text, &median) < 0) {
+        if (!*median_text || sdloop_int_from_decimal(*median_text, &median) < 0) {
                 r = sdloop_error_invalid(&e, "MedianFromReport reply.median", "not a decimal: %s",
                                          strempty(*median_text));
                 decision_job_fail(j, r, &e, NULL);

@@ -4,47 +4,9 @@
 #include "median-codec.h"
 #include "median.pb-c.h"
 
-static void offchain_config_freep(Sdloop__Median__OffchainConfig **p) {
-        if (*p)
-                sdloop__median__offchain_config__free_unpacked(*p, NULL);
-}
-
 static void observation_freep(Sdloop__Median__Observation **p) {
         if (*p)
                 sdloop__median__observation__free_unpacked(*p, NULL);
-}
-
-int median_offchain_config_decode(const void *data, size_t size, MedianOffchainConfig *ret,
-                                  const char **ret_reason) {
-        _cleanup_(offchain_config_freep) Sdloop__Median__OffchainConfig *m = NULL;
-        const char *dummy;
-
-        assert(ret);
-        if (!ret_reason)
-                ret_reason = &dummy;
-
-        /* An empty message is a valid one (all defaults), and NULL is all protobuf-c wants for it. */
-        m = sdloop__median__offchain_config__unpack(NULL, size, size > 0 ? data : NULL);
-        if (!m) {
-                *ret_reason = "not a valid OffchainConfig protobuf message";
-                return -EINVAL;
-        }
-        /* libocr keeps deltaC in a signed time.Duration and refuses what would turn negative. */
-        if (m->delta_c_nanoseconds > INT64_MAX) {
-                *ret_reason = "delta_c_nanoseconds must be non-negative as a signed 64-bit duration";
-                return -EINVAL;
-        }
-
-        *ret = (MedianOffchainConfig) {
-                .alpha_report_infinite = m->alpha_report_infinite,
-                .alpha_report_ppb = m->alpha_report_ppb,
-                .alpha_accept_infinite = m->alpha_accept_infinite,
-                .alpha_accept_ppb = m->alpha_accept_ppb,
-                .delta_c_nsec = m->delta_c_nanoseconds,
-        };
-        /* Fields we do not know (options of a newer libocr) are ignored, as libocr ignores them too; tell
-         * the caller, so that an operator hears of it. */
-        return m->base.n_unknown_fields > 0;
 }
 
 static int pack(const ProtobufCMessage *m, SdloopBytes *ret) {
@@ -64,37 +26,20 @@ static int pack(const ProtobufCMessage *m, SdloopBytes *ret) {
         return 0;
 }
 
-int median_offchain_config_encode(const MedianOffchainConfig *config, SdloopBytes *ret) {
-        Sdloop__Median__OffchainConfig m = SDLOOP__MEDIAN__OFFCHAIN_CONFIG__INIT;
-
-        assert(config);
-        assert(ret);
-
-        if (config->delta_c_nsec > INT64_MAX)
-                return -ERANGE;
-
-        m.alpha_report_infinite = config->alpha_report_infinite;
-        m.alpha_report_ppb = config->alpha_report_ppb;
-        m.alpha_accept_infinite = config->alpha_accept_infinite;
-        m.alpha_accept_ppb = config->alpha_accept_ppb;
-        m.delta_c_nanoseconds = config->delta_c_nsec;
-        return pack(&m.base, ret);
-}
-
-int median_observation_encode(uint32_t timestamp, const MedianInt *value, const MedianInt *juels_per_fee_coin,
+int median_observation_encode(uint32_t timestamp, const SdloopInt *value, const SdloopInt *juels_per_fee_coin,
                               SdloopBytes *ret) {
         Sdloop__Median__Observation m = SDLOOP__MEDIAN__OBSERVATION__INIT;
-        uint8_t v[MEDIAN_VALUE_BYTES], j[MEDIAN_VALUE_BYTES];
+        uint8_t v[SDLOOP_INT192_BYTES], j[SDLOOP_INT192_BYTES];
         int r;
 
         assert(value);
         assert(juels_per_fee_coin);
         assert(ret);
 
-        r = median_int_to_int192(value, v);
+        r = sdloop_int_to_int192(value, v);
         if (r < 0)
                 return r;
-        r = median_int_to_int192(juels_per_fee_coin, j);
+        r = sdloop_int_to_int192(juels_per_fee_coin, j);
         if (r < 0)
                 return r;
 
@@ -107,7 +52,7 @@ int median_observation_encode(uint32_t timestamp, const MedianInt *value, const 
 
 int median_observation_decode(const void *data, size_t size, MedianObservation *ret, const char **ret_reason) {
         _cleanup_(observation_freep) Sdloop__Median__Observation *m = NULL;
-        MedianInt value, juels, gas;
+        SdloopInt value, juels, gas;
         const char *dummy;
 
         assert(ret);
@@ -124,17 +69,17 @@ int median_observation_decode(const void *data, size_t size, MedianObservation *
                 *ret_reason = "not a valid Observation protobuf message";
                 return -EINVAL;
         }
-        if (median_int_from_int192(m->value.data, m->value.len, &value) < 0) {
+        if (sdloop_int_from_int192(m->value.data, m->value.len, &value) < 0) {
                 *ret_reason = "value is not a 24-byte int192";
                 return -EINVAL;
         }
-        if (median_int_from_int192(m->juels_per_fee_coin.data, m->juels_per_fee_coin.len, &juels) < 0) {
+        if (sdloop_int_from_int192(m->juels_per_fee_coin.data, m->juels_per_fee_coin.len, &juels) < 0) {
                 *ret_reason = "juels_per_fee_coin is not a 24-byte int192";
                 return -EINVAL;
         }
         /* Older oracles leave it out; if it is there it must be well-formed, as in libocr. */
         if (m->gas_price_subunits.len > 0 &&
-            median_int_from_int192(m->gas_price_subunits.data, m->gas_price_subunits.len, &gas) < 0) {
+            sdloop_int_from_int192(m->gas_price_subunits.data, m->gas_price_subunits.len, &gas) < 0) {
                 *ret_reason = "gas_price_subunits is not a 24-byte int192";
                 return -EINVAL;
         }

@@ -80,7 +80,7 @@ static int factory_check_config(const SdloopReportingPluginConfig *config, sd_bu
 /* Everything is known: create the object, which owns the plugin's state from here on. */
 static void factory_create_plugin(FactoryJob *j) {
         static char name[] = MEDIAN_PLUGIN_NAME;
-        char digest[17], min[MEDIAN_DECIMAL_MAX], max[MEDIAN_DECIMAL_MAX];
+        char digest[17], min[SDLOOP_INT_DECIMAL_MAX], max[SDLOOP_INT_DECIMAL_MAX];
         _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
         SdloopObject *o = NULL;
         MedianPlugin *q;
@@ -116,8 +116,8 @@ static void factory_create_plugin(FactoryJob *j) {
                  "reports up to %" PRIu64 " bytes.", q->path, digest, q->oracle_id, q->n, q->f,
                  q->offchain.alpha_report_infinite ? "infinite, " : "", q->offchain.alpha_report_ppb,
                  q->offchain.alpha_accept_infinite ? "infinite, " : "", q->offchain.alpha_accept_ppb,
-                 q->offchain.delta_c_nsec, median_int_to_decimal(&q->onchain.min, min),
-                 median_int_to_decimal(&q->onchain.max, max), q->max_report_length);
+                 q->offchain.delta_c_nsec, sdloop_int_to_decimal(&q->onchain.min, min),
+                 sdloop_int_to_decimal(&q->onchain.max, max), q->max_report_length);
 
         r = sdloop_reporting_plugin_factory_new_reporting_plugin_return(j->call, o,
                 &(SdloopReportingPluginInfo) {
@@ -169,13 +169,13 @@ static void on_onchain_config_decoded(SdloopPeer *peer, int r, SdloopOnchainConf
                 factory_job_fail(j, r, error, "config.onchain_config: OnchainConfigCodec.Decode failed");
                 return;
         }
-        if (!config->min || !config->max || median_int_from_decimal(config->min, &c.min) < 0 ||
-            median_int_from_decimal(config->max, &c.max) < 0) {
+        if (!config->min || !config->max || sdloop_int_from_decimal(config->min, &c.min) < 0 ||
+            sdloop_int_from_decimal(config->max, &c.max) < 0) {
                 r = sdloop_error_invalid(&e, "config.onchain_config", "min or max is not a decimal");
                 factory_job_fail(j, r, &e, NULL);
                 return;
         }
-        if (median_int_compare(&c.min, &c.max) > 0) {
+        if (sdloop_int_compare(&c.min, &c.max) > 0) {
                 r = sdloop_error_invalid(&e, "config.onchain_config", "min %s is greater than max %s",
                                          config->min, config->max);
                 factory_job_fail(j, r, &e, NULL);
@@ -218,8 +218,8 @@ static int factory_new_reporting_plugin(void *userdata, SdloopObject *factory,
         p->n = config->n;
         p->f = config->f;
 
-        r = median_offchain_config_decode(config->offchain_config.data, config->offchain_config.size,
-                                          &p->offchain, &reason);
+        r = sdloop_median_offchain_config_decode(config->offchain_config.data, config->offchain_config.size,
+                                                 &p->offchain, &reason);
         if (r < 0)
                 return sdloop_error_invalid(error, "config.offchain_config", "%s", reason);
         if (r > 0)

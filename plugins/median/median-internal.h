@@ -32,7 +32,7 @@ typedef struct MedianPlugin {
         uint8_t oracle_id;
         uint32_t n;
         uint32_t f;
-        MedianOffchainConfig offchain;
+        SdloopMedianOffchainConfig offchain;
         MedianOnchainConfig onchain;
         uint64_t max_report_length;
         MedianAcceptState accept;

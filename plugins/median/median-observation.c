@@ -17,7 +17,7 @@ typedef struct ObservationSource {
         const char *what; /* how the failure names it */
         sd_bus_slot *slot;
         bool observed;
-        MedianInt value;
+        SdloopInt value;
         char *failure; /* as saved in the ErrorLog */
 } ObservationSource;
 
@@ -123,13 +123,13 @@ static void observation_save_errors(ObservationJob *j) {
  * @cause may be NULL (the call could not be sent). */
 static int observation_source_done(ObservationSource *s, int r, const char *value, const sd_bus_error *cause) {
         _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
-        uint8_t encoded[MEDIAN_VALUE_BYTES];
-        MedianInt v = {};
+        uint8_t encoded[SDLOOP_INT192_BYTES];
+        SdloopInt v = {};
 
         s->observed = true;
-        if (r >= 0 && (!value || median_int_from_decimal(value, &v) < 0))
+        if (r >= 0 && (!value || sdloop_int_from_decimal(value, &v) < 0))
                 r = sdloop_error_invalid(&e, "value", "not a decimal: %s", strempty(value));
-        if (r >= 0 && median_int_to_int192(&v, encoded) < 0)
+        if (r >= 0 && sdloop_int_to_int192(&v, encoded) < 0)
                 r = sdloop_error_invalid(&e, "value", "%s does not fit in a signed 192-bit integer", value);
         if (r >= 0) {
                 s->value = v;

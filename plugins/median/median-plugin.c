@@ -61,7 +61,7 @@ int median_transmission_from_reply(const uint8_t digest[static SDLOOP_DIGEST_SIZ
         };
 
         memcpy(t.digest, digest, SDLOOP_DIGEST_SIZE);
-        if (!latest_answer || median_int_from_decimal(latest_answer, &t.latest_answer) < 0)
+        if (!latest_answer || sdloop_int_from_decimal(latest_answer, &t.latest_answer) < 0)
                 return sdloop_error_invalid(error, "LatestTransmissionDetails reply.latest_answer",
                                             "not a decimal: %s", strempty(latest_answer));
         *ret = t;

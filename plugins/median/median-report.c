@@ -116,17 +116,17 @@ static int report_build(ReportJob *j) {
 
         /* Two decimals per observation, in one allocation. */
         pobs = new0(SdloopParsedObservation, n);
-        strings = malloc(n * 2 * MEDIAN_DECIMAL_MAX);
+        strings = malloc(n * 2 * SDLOOP_INT_DECIMAL_MAX);
         if (!pobs || !strings)
                 return -ENOMEM;
 
         for (size_t i = 0; i < n; i++) {
-                char *v = strings + 2 * i * MEDIAN_DECIMAL_MAX, *u = v + MEDIAN_DECIMAL_MAX;
+                char *v = strings + 2 * i * SDLOOP_INT_DECIMAL_MAX, *u = v + SDLOOP_INT_DECIMAL_MAX;
 
                 pobs[i] = (SdloopParsedObservation) {
                         .timestamp = j->parsed[i].timestamp,
-                        .value = median_int_to_decimal(&j->parsed[i].value, v),
-                        .juels_per_fee_coin = median_int_to_decimal(&j->parsed[i].juels_per_fee_coin, u),
+                        .value = sdloop_int_to_decimal(&j->parsed[i].value, v),
+                        .juels_per_fee_coin = sdloop_int_to_decimal(&j->parsed[i].juels_per_fee_coin, u),
                         .observer = j->parsed[i].observer,
                 };
         }
@@ -141,10 +141,10 @@ static void on_round_requested(SdloopPeer *peer, int r, const uint8_t digest[SDL
                                uint8_t round, sd_bus_error *error, void *userdata) {
         ReportJob *j = userdata;
         MedianPlugin *p = j->plugin;
-        char answer_text[MEDIAN_DECIMAL_MAX], digest_text[17];
+        char answer_text[SDLOOP_INT_DECIMAL_MAX], digest_text[17];
         MedianRoundRequested requested = { .epoch_round = { epoch, round } };
         MedianReportDecision decision;
-        const MedianInt *answer;
+        const SdloopInt *answer;
 
         j->slot = sd_bus_slot_unref(j->slot);
         if (r < 0) {
@@ -162,7 +162,7 @@ static void on_round_requested(SdloopPeer *peer, int r, const uint8_t digest[SDL
         sdloop_log_full_errno(median_report_decision_is_yes(decision) ? LOG_INFO : LOG_DEBUG, 0,
                               "%s: Report(%s…, epoch %" PRIu32 ", round %u): median %s of %zu observations: "
                               "%s.", p->path, digest_text, j->ts.epoch, j->ts.round,
-                              median_int_to_decimal(answer, answer_text), j->n_parsed,
+                              sdloop_int_to_decimal(answer, answer_text), j->n_parsed,
                               median_report_decision_to_string(decision));
 
         if (!median_report_decision_is_yes(decision)) {

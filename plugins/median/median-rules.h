@@ -4,10 +4,10 @@
 /* The decision rules of the numerical-median reporting plugin (OCR2's "NumericalMedian"), free of D-Bus
  * so that each of them can be tested at its boundaries:
  *
- *   - values are signed big integers (MedianInt); observations carry them as int192, the contract and
+ *   - values are signed big integers (SdloopInt); observations carry them as int192, the contract and
  *     the report codec as decimals of up to SDLOOP_DECIMAL_DIGITS_MAX digits;
- *   - deviation is |new - old| / |old| >= ppb / 10^9, computed exactly; a zero old value deviates from
- *     every non-zero new value;
+ *   - deviation is sdloop_int_deviates(): |new - old| / |old| >= ppb / 10^9, computed exactly; a zero old
+ *     value deviates from every non-zero new value;
  *   - the median of n sorted observations is the element at n/2 (the upper median for even n);
  *   - (epoch, round) pairs are ordered lexicographically;
  *   - Report, ShouldAcceptFinalizedReport and ShouldTransmitAcceptedReport decide as libocr's median
@@ -17,40 +17,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sdloop-int.h"
+#include "sdloop-median-config.h"
 #include "sdloop-types.h"
 
 #define MEDIAN_PLUGIN_NAME "NumericalMedian"
 
-/* Observed values travel as 24-byte big-endian two's complement integers (int192). */
-#define MEDIAN_VALUE_BYTES 24U
-/* timestamp + value + juels per fee coin + gas price subunits + protobuf overhead, as libocr bounds it. */
-#define MEDIAN_MAX_OBSERVATION_LENGTH (4U + 3U * MEDIAN_VALUE_BYTES + 16U)
-
-/* 384 bits of magnitude: a 78-digit decimal (< 2^260) times a 64-bit factor still fits. */
-#define MEDIAN_INT_LIMBS 6U
-/* Sign, SDLOOP_DECIMAL_DIGITS_MAX digits and the terminating NUL. */
-#define MEDIAN_DECIMAL_MAX (SDLOOP_DECIMAL_DIGITS_MAX + 2U)
-
-typedef struct MedianInt {
-        bool negative;                   /* never set for zero */
-        uint64_t mag[MEDIAN_INT_LIMBS];  /* magnitude, least significant limb first */
-} MedianInt;
-
-/* -EINVAL unless @s is a valid decimal (sdloop_decimal_is_valid()). */
-int median_int_from_decimal(const char *s, MedianInt *ret);
-char *median_int_to_decimal(const MedianInt *v, char buf[static MEDIAN_DECIMAL_MAX]);
-/* Convenience for callers that only have a machine integer. */
-void median_int_from_i128(__int128 v, MedianInt *ret);
-int median_int_compare(const MedianInt *a, const MedianInt *b);
-bool median_int_is_zero(const MedianInt *v);
-/* -ERANGE if @v is outside [-2^191, 2^191 - 1]. */
-int median_int_to_int192(const MedianInt *v, uint8_t ret[static MEDIAN_VALUE_BYTES]);
-/* -EINVAL unless @size is exactly MEDIAN_VALUE_BYTES. */
-int median_int_from_int192(const uint8_t *data, size_t size, MedianInt *ret);
-
-/* Does @new deviate from @old by at least @threshold_ppb parts per billion? Exact, like libocr's
- * DefaultDeviationFunc (which compares big rationals). */
-bool median_deviates(uint64_t threshold_ppb, const MedianInt *old, const MedianInt *new);
+/* timestamp + value + juels per fee coin + gas price subunits (int192 each) + protobuf overhead, as libocr
+ * bounds it. */
+#define MEDIAN_MAX_OBSERVATION_LENGTH (4U + 3U * SDLOOP_INT192_BYTES + 16U)
 
 typedef struct MedianEpochRound {
         uint32_t epoch;
@@ -61,30 +36,22 @@ bool median_epoch_round_less(MedianEpochRound a, MedianEpochRound b);
 
 typedef struct MedianObservation {
         uint32_t timestamp;
-        MedianInt value;
-        MedianInt juels_per_fee_coin;
+        SdloopInt value;
+        SdloopInt juels_per_fee_coin;
         uint8_t observer;
 } MedianObservation;
 
 /* Sort by value; equal values by observer, so that every oracle passes the same order to BuildReport. */
 void median_observations_sort(MedianObservation *obs, size_t n);
 /* The median of observations sorted by median_observations_sort(): element n/2. @n must be > 0. */
-const MedianInt *median_observations_median(const MedianObservation *sorted, size_t n);
+const SdloopInt *median_observations_median(const MedianObservation *sorted, size_t n);
 /* Report() gets at least 2f+1 attributed observations from the protocol, up to f of them faulty: at
  * least f+1 must be valid. */
 bool median_observations_enough(size_t n_valid, uint32_t f);
 
-typedef struct MedianOffchainConfig {
-        bool alpha_report_infinite;
-        uint64_t alpha_report_ppb;
-        bool alpha_accept_infinite;
-        uint64_t alpha_accept_ppb;
-        uint64_t delta_c_nsec; /* at most INT64_MAX, as libocr's time.Duration */
-} MedianOffchainConfig;
-
 typedef struct MedianOnchainConfig {
-        MedianInt min;
-        MedianInt max;
+        SdloopInt min;
+        SdloopInt max;
 } MedianOnchainConfig;
 
 /* Heartbeat: the latest on-chain report is older than deltaC, i.e. latest + deltaC lies strictly before
@@ -97,7 +64,7 @@ uint64_t median_delta_c_lookback_usec(uint64_t delta_c_nsec);
 typedef struct MedianTransmission {
         uint8_t digest[SDLOOP_DIGEST_SIZE];
         MedianEpochRound epoch_round;
-        MedianInt latest_answer;
+        SdloopInt latest_answer;
         int64_t latest_timestamp_usec;
 } MedianTransmission;
 
@@ -120,16 +87,16 @@ const char *median_report_decision_to_string(MedianReportDecision d);
 bool median_report_decision_is_yes(MedianReportDecision d);
 
 /* libocr's shouldReport, given the median @answer of the round whose digest is @report_digest. */
-MedianReportDecision median_should_report(const MedianOffchainConfig *offchain,
+MedianReportDecision median_should_report(const SdloopMedianOffchainConfig *offchain,
                                           const MedianOnchainConfig *onchain,
                                           const uint8_t report_digest[static SDLOOP_DIGEST_SIZE],
-                                          const MedianInt *answer, const MedianTransmission *transmission,
+                                          const SdloopInt *answer, const MedianTransmission *transmission,
                                           const MedianRoundRequested *requested, int64_t now_nsec);
 
 /* What ShouldAcceptFinalizedReport remembers between calls. Starts zeroed: (0, 0) and a median of 0. */
 typedef struct MedianAcceptState {
         MedianEpochRound latest_accepted;
-        MedianInt latest_accepted_median;
+        SdloopInt latest_accepted_median;
 } MedianAcceptState;
 
 typedef enum MedianAcceptDecision {
@@ -156,9 +123,9 @@ MedianAcceptDecision median_accept_check_contract(const MedianAcceptState *state
                                                   MedianEpochRound contract, MedianEpochRound report,
                                                   uint64_t report_size, uint64_t max_report_length);
 /* Step 3, with the report's median: a final decision; a YES_* one is remembered in @state. */
-MedianAcceptDecision median_accept_decide(const MedianOffchainConfig *offchain, MedianAcceptState *state,
+MedianAcceptDecision median_accept_decide(const SdloopMedianOffchainConfig *offchain, MedianAcceptState *state,
                                           MedianEpochRound contract, MedianEpochRound report,
-                                          const MedianInt *report_median);
+                                          const SdloopInt *report_median);
 
 /* Transmit only a report newer than the contract's, made under the contract's current config. */
 bool median_should_transmit(const uint8_t config_digest[static SDLOOP_DIGEST_SIZE],

@@ -1,104 +1,36 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
 /* libocr's median onchain config codec, on 256-bit two's complement integers. Decimals on the wire may be
- * up to 78 digits, more than __int128 holds, so the conversion works on the 32 bytes directly. */
+ * up to 78 digits, more than __int128 holds: the conversion goes through libsdloop's big integers. */
 
 #include "ledger-onchain.h"
 #include "macro.h"
 #include "sdloop-codec.h"
 #include "sdloop-error.h"
-
-static bool int256_is_negative(const uint8_t v[static LEDGER_INT256_SIZE]) {
-        return v[0] & 0x80;
-}
-
-static void int256_negate(uint8_t v[static LEDGER_INT256_SIZE]) {
-        unsigned carry = 1;
-
-        /* Two's complement: invert and add one, from the least significant byte. */
-        for (size_t i = LEDGER_INT256_SIZE; i-- > 0;) {
-                unsigned x = (uint8_t) ~v[i] + carry;
-
-                v[i] = (uint8_t) x;
-                carry = x >> 8;
-        }
-}
+#include "sdloop-int.h"
 
 int ledger_int256_from_decimal(const char *s, uint8_t ret[static LEDGER_INT256_SIZE]) {
-        uint8_t v[LEDGER_INT256_SIZE] = {};
-        bool negative;
+        SdloopInt v;
+        int r;
 
-        if (!sdloop_decimal_is_valid(s))
-                return -EINVAL;
-
-        negative = *s == '-';
-        if (negative)
-                s++;
-
-        /* The magnitude, v = v * 10 + digit. */
-        for (; *s; s++) {
-                unsigned carry = (unsigned) (*s - '0');
-
-                for (size_t i = LEDGER_INT256_SIZE; i-- > 0;) {
-                        unsigned x = v[i] * 10U + carry;
-
-                        v[i] = (uint8_t) x;
-                        carry = x >> 8;
-                }
-                if (carry != 0)
-                        return -ERANGE;
-        }
-
-        if (int256_is_negative(v)) {
-                /* A magnitude with the top bit set fits only as -2^255, whose magnitude is 0x80 00 … 00. */
-                if (!negative || v[0] != 0x80)
-                        return -ERANGE;
-                for (size_t i = 1; i < LEDGER_INT256_SIZE; i++)
-                        if (v[i] != 0)
-                                return -ERANGE;
-        }
-
-        if (negative)
-                int256_negate(v); /* -2^255 maps onto itself, as it should */
-
-        memcpy(ret, v, LEDGER_INT256_SIZE);
-        return 0;
+        r = sdloop_int_from_decimal(s, &v);
+        if (r < 0)
+                return r;
+        return sdloop_int_to_twos_complement(&v, ret, LEDGER_INT256_SIZE);
 }
 
-int ledger_int256_to_decimal(const uint8_t in[static LEDGER_INT256_SIZE], char **ret) {
-        char digits[SDLOOP_DECIMAL_DIGITS_MAX + 2], *p;
-        uint8_t v[LEDGER_INT256_SIZE];
-        bool negative, zero;
+int ledger_int256_to_decimal(const uint8_t v[static LEDGER_INT256_SIZE], char **ret) {
+        char buf[SDLOOP_INT_DECIMAL_MAX];
+        SdloopInt i;
+        int r;
 
         assert(ret);
 
-        memcpy(v, in, LEDGER_INT256_SIZE);
-        negative = int256_is_negative(v);
-        if (negative)
-                int256_negate(v); /* -2^255 yields the magnitude 2^255, read as unsigned below */
+        r = sdloop_int_from_twos_complement(v, LEDGER_INT256_SIZE, &i);
+        if (r < 0)
+                return r;
 
-        /* Divide the magnitude by 10 until it is zero, collecting remainders from the end. */
-        p = digits + sizeof(digits);
-        *--p = '\0';
-        do {
-                unsigned rem = 0;
-
-                zero = true;
-                for (size_t i = 0; i < LEDGER_INT256_SIZE; i++) {
-                        unsigned x = (rem << 8) | v[i];
-
-                        v[i] = (uint8_t) (x / 10);
-                        rem = x % 10;
-                        if (v[i] != 0)
-                                zero = false;
-                }
-                *--p = (char) ('0' + rem);
-        } while (!zero);
-
-        if (negative)
-                *--p = '-';
-
-        *ret = strdup(p);
+        *ret = strdup(sdloop_int_to_decimal(&i, buf));
         return *ret ? 0 : -ENOMEM;
 }
 
