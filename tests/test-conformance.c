@@ -788,6 +788,7 @@ START_TEST(test_bad_input) {
                 .juels_data_source = sdloop_object_get_path(keep.juels_data_source),
                 .error_log = sdloop_object_get_path(keep.error_log),
                 .timestamp = fixture_report_timestamp,
+                .query = fixture_query,
                 .fixtures = true,
         };
 

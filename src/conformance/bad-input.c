@@ -148,10 +148,10 @@ static int b_new_relayer_wrong_config(sd_bus_message *m, const ConformanceTarget
         return sd_bus_message_append(m, "so", "[Foo]\nBar = \"Qux\"\n", STATIC_KEYSTORE_PATH);
 }
 static int b_new_relayer_no_keystore(sd_bus_message *m, const ConformanceTargets *t) {
-        return sd_bus_message_append(m, "s", FIXTURE_CONFIG_TOML);
+        return sd_bus_message_append(m, "s", t->relayer_config ?: FIXTURE_CONFIG_TOML);
 }
 static int b_new_relayer_unknown_keystore(sd_bus_message *m, const ConformanceTargets *t) {
-        return sd_bus_message_append(m, "so", FIXTURE_CONFIG_TOML, SDLOOP_ROOT_PATH "/host/nokeystore");
+        return sd_bus_message_append(m, "so", t->relayer_config ?: FIXTURE_CONFIG_TOML, SDLOOP_ROOT_PATH "/host/nokeystore");
 }
 static int b_new_relayer_huge_config(sd_bus_message *m, const ConformanceTargets *t) {
         size_t n = 1024 * 1024 + 1;
@@ -393,7 +393,7 @@ static int b_report_many_observations(sd_bus_message *m, const ConformanceTarget
         int r = append_good_ts(m);
 
         if (r >= 0)
-                r = sdloop_append_bytes(m, fixture_query.data, fixture_query.size);
+                r = sdloop_append_bytes(m, t->query.data, t->query.size);
         return r < 0 ? r : append_many_attributed(m, &fixture_observations[0], 257);
 }
 static int b_report_wrong_observer(sd_bus_message *m, const ConformanceTargets *t) {
@@ -402,7 +402,7 @@ static int b_report_wrong_observer(sd_bus_message *m, const ConformanceTargets *
 
         o.oracle = 98;
         if (r >= 0)
-                r = sdloop_append_bytes(m, fixture_query.data, fixture_query.size);
+                r = sdloop_append_bytes(m, t->query.data, t->query.size);
         return r < 0 ? r : sdloop_append_attributed_array(m, &o, 1);
 }
 static int b_decision_wrong_report(sd_bus_message *m, const ConformanceTargets *t) {
@@ -550,9 +550,9 @@ static const BadCall bad_calls[] = {
           NULL, E_UNKNOWN, "/org/sdloop1/provider/999" },
         /* PluginMedian */
         { "NewMedianFactory: unknown provider", CONFORMANCE_T_MEDIAN_ROOT, NULL, PLUGIN_MEDIAN, "NewMedianFactory",
-          b_factory_unknown_provider, E_UNKNOWN, "provider" },
+          b_factory_unknown_provider, E_UNKNOWN, "provider", true },
         { "NewMedianFactory: unknown data source", CONFORMANCE_T_MEDIAN_ROOT, NULL, PLUGIN_MEDIAN, "NewMedianFactory",
-          b_factory_unknown_data_source, E_UNKNOWN, "data_source" },
+          b_factory_unknown_data_source, E_UNKNOWN, "data_source", true },
         { "NewMedianFactory: swapped sources", CONFORMANCE_T_MEDIAN_ROOT, NULL, PLUGIN_MEDIAN, "NewMedianFactory",
           b_factory_swapped_data_sources, E_INVALID, "data_source" , true },
         { "NewMedianFactory: two paths", CONFORMANCE_T_MEDIAN_ROOT, NULL, PLUGIN_MEDIAN, "NewMedianFactory",
@@ -582,7 +582,7 @@ static const BadCall bad_calls[] = {
         { "Report: 257 observations", CONFORMANCE_T_REPORTING_PLUGIN, NULL, RP, "Report",
           b_report_many_observations, E_INVALID, "observations" },
         { "Report: wrong observer", CONFORMANCE_T_REPORTING_PLUGIN, NULL, RP, "Report",
-          b_report_wrong_observer, E_INVALID, "observations[0].oracle" },
+          b_report_wrong_observer, E_INVALID, "observations[0].oracle", true },
         { "ShouldAcceptFinalizedReport: wrong report", CONFORMANCE_T_REPORTING_PLUGIN, NULL, RP, "ShouldAcceptFinalizedReport",
           b_decision_wrong_report, E_INVALID, "report" , true },
         { "ShouldTransmitAcceptedReport: wrong epoch", CONFORMANCE_T_REPORTING_PLUGIN, NULL, RP, "ShouldTransmitAcceptedReport",

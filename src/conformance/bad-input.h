@@ -5,7 +5,9 @@
  * a decimal with leading zeros, an unknown object, the wrong signature, …), each with the error names it
  * may get and what the message must name. Every call must be refused that way, and the object must keep
  * serving afterwards. The entries marked fixtures-only expect the static implementations' refusals of
- * anything but the fixtures; the others hold for any implementation of the contract. */
+ * anything but the fixtures, or of host objects that do not exist (the static median plugin calls them all
+ * before it answers NewMedianFactory; a real one may only find out later); the others hold for any
+ * implementation of the contract. */
 
 #include "sdloop.h"
 
@@ -28,8 +30,11 @@ typedef struct ConformanceTargets {
         const char *path[_CONFORMANCE_T_MAX];
         /* NewMedianFactory's arguments as the host exported them on the median connection. */
         const char *provider, *data_source, *juels_data_source, *error_log;
-        /* A report timestamp the reporting plugin accepts (its config's digest). */
+        /* A report timestamp and a query the reporting plugin accepts (its config's digest). */
         SdloopReportTimestamp timestamp;
+        SdloopBytes query;
+        /* A config NewRelayer accepts (NULL: the fixture's). */
+        const char *relayer_config;
         /* Also the calls that only the static implementations refuse. */
         bool fixtures;
 } ConformanceTargets;

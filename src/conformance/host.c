@@ -255,8 +255,8 @@ static int max_report_length(void *userdata, int64_t n, int64_t *ret, sd_bus_err
 static int latest_transmission_details(void *userdata, uint8_t ret_digest[static SDLOOP_DIGEST_SIZE],
                                        uint32_t *ret_epoch, uint8_t *ret_round, char **ret_answer,
                                        int64_t *ret_timestamp_usec, sd_bus_error *error) {
-        /* Nothing transmitted yet. */
-        memset(ret_digest, 0, SDLOOP_DIGEST_SIZE);
+        /* Configured with the config the tool hands out, nothing transmitted yet. */
+        memcpy(ret_digest, tool_digest, SDLOOP_DIGEST_SIZE);
         *ret_epoch = 0;
         *ret_round = 0;
         *ret_timestamp_usec = 0;
@@ -266,7 +266,7 @@ static int latest_transmission_details(void *userdata, uint8_t ret_digest[static
 
 static int latest_round_requested(void *userdata, uint64_t lookback_usec, uint8_t ret_digest[static SDLOOP_DIGEST_SIZE],
                                   uint32_t *ret_epoch, uint8_t *ret_round, sd_bus_error *error) {
-        memset(ret_digest, 0, SDLOOP_DIGEST_SIZE);
+        memcpy(ret_digest, tool_digest, SDLOOP_DIGEST_SIZE);
         *ret_epoch = 0;
         *ret_round = 0;
         return 0;

@@ -190,6 +190,8 @@ static void run_bad_input(Tap *t, const ToolOptions *o, SdloopPeer *peer, Object
         bool relayer = streq(o->kind, SDLOOP_KIND_RELAYER);
         ConformanceTargets targets = {
                 .timestamp = o->fixtures ? fixture_report_timestamp : tool_timestamp,
+                .query = o->fixtures ? fixture_query : (SdloopBytes) {},
+                .relayer_config = o->relayer_config,
                 .fixtures = o->fixtures,
                 /* The relayer kind has no median host: NewMedianFactory's paths only fill the call. */
                 .provider = SDLOOP_ROOT_PATH "/host/provider/1",

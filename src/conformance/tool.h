@@ -59,7 +59,7 @@ void tool_process_done(ToolProcess *p);
 
 /* --- host.c: the host's objects for a plugin that is not the static one -------------------------------- */
 
-#define TOOL_VALUE "2000.5"
+#define TOOL_VALUE "200050000000"
 #define TOOL_JUELS "3"
 
 typedef struct ToolHost {
