@@ -678,3 +678,7 @@ unsigned conformance_bad_input_run(const ConformanceTargets *t, conformance_stil
         }
         return n_failed;
 }
+
+size_t conformance_bad_input_count(void) {
+        return ELEMENTSOF(bad_calls);
+}

@@ -56,3 +56,6 @@ int conformance_still_serving(const ConformanceTargets *t, ConformanceTarget tar
  * the number of failed calls. */
 unsigned conformance_bad_input_run(const ConformanceTargets *t, conformance_still_serving_fn still_serving,
                                    conformance_bad_input_result_fn result, void *userdata);
+
+/* How many bad calls the table has. */
+size_t conformance_bad_input_count(void);
