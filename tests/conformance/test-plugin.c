@@ -8,7 +8,10 @@
  * ($SDLOOP_TEST_HANG_AFTER; org.sdloop1.Context messages not counted) makes it hang instead, the way a plugin with a stuck handler does: the N-th
  * org.sdloop1 call's dispatch never returns, so the event loop stops — nothing is answered, no WATCHDOG=1
  * goes out, the connection stays open — until a watchdog kills the process. With --hang-once only the
- * first process to get there hangs (it leaves "hung" in $STATE_DIRECTORY), so a restarted one serves. */
+ * first process to get there hangs (it leaves "hung" in $STATE_DIRECTORY), so a restarted one serves.
+ * --break=short-digest answers OffchainConfigDigester.ConfigDigest with a 31-byte digest, --break=hang
+ * never answers Relayer.GetChainStatus (the loop keeps serving everything else): plugins that break the
+ * contract, for sdloop-conformance to name. */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -86,9 +89,16 @@ static int parse_mode(const char *s, const char **ret_kind) {
         return 0;
 }
 
+static int parse_break(const char *s);
+static int break_setup(SdloopPeer *peer);
+
 static int connection_setup(SdloopPlugin *plugin, SdloopPeer *peer, SdloopObject *root, void *userdata) {
         SdloopPluginDescription *d = userdata;
         int r;
+
+        r = break_setup(peer);
+        if (r < 0)
+                return r;
 
         if (hang_after > 0) {
                 r = sd_bus_add_filter(sdloop_peer_get_bus(peer), NULL, on_method_call, NULL);
@@ -152,6 +162,11 @@ int main(int argc, char *argv[]) {
                                 return 2;
                         continue;
                 }
+                if (strncmp(argv[i], "--break=", 8) == 0) {
+                        if (parse_break(argv[i] + 8) < 0)
+                                return 2;
+                        continue;
+                }
                 if (streq(argv[i], "--hang-once")) {
                         hang_once = true;
                         continue;
@@ -178,4 +193,49 @@ int main(int argc, char *argv[]) {
         }
 
         return sdloop_plugin_run(&description, n, args);
+}
+
+/* --- contract breakers (--break=) ------------------------------------------------------------------- */
+
+static enum { BREAK_NONE, BREAK_SHORT_DIGEST, BREAK_HANG } break_mode;
+
+static int parse_break(const char *s) {
+        if (streq(s, "short-digest"))
+                break_mode = BREAK_SHORT_DIGEST;
+        else if (streq(s, "hang"))
+                break_mode = BREAK_HANG;
+        else {
+                fprintf(stderr, "Unknown --break=%s: expected short-digest or hang.\n", s);
+                return -EINVAL;
+        }
+        return 0;
+}
+
+/* Ahead of the objects: the call is answered here, or swallowed, and goes no further. */
+static int on_break_call(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        static const uint8_t digest[SDLOOP_DIGEST_SIZE - 1] = { 1 };
+        int r;
+
+        if (break_mode == BREAK_HANG && sd_bus_message_is_method_call(m, "org.sdloop1.Relayer", "GetChainStatus")) {
+                log_warning("Never answering Relayer.GetChainStatus, on purpose.");
+                return 1;
+        }
+        if (break_mode != BREAK_SHORT_DIGEST ||
+            !sd_bus_message_is_method_call(m, "org.sdloop1.OffchainConfigDigester", "ConfigDigest"))
+                return 0;
+
+        log_warning("Answering OffchainConfigDigester.ConfigDigest with a 31-byte digest, on purpose.");
+        r = sd_bus_message_new_method_return(m, &reply);
+        if (r >= 0)
+                r = sd_bus_message_append_array(reply, 'y', digest, sizeof(digest));
+        if (r >= 0)
+                r = sd_bus_send(sd_bus_message_get_bus(m), reply, NULL);
+        return r < 0 ? r : 1;
+}
+
+static int break_setup(SdloopPeer *peer) {
+        if (break_mode == BREAK_NONE)
+                return 0;
+        return sd_bus_add_filter(sdloop_peer_get_bus(peer), NULL, on_break_call, NULL);
 }
