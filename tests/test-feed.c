@@ -35,7 +35,7 @@ typedef struct Observed {
 typedef struct Sent {
         SdloopReportContext ctx;
         SdloopBytes report;
-        SdloopAttributed sigs[HOST_FEED_ORACLES_MAX];
+        SdloopAttributed sigs[FEED_ORACLES_MAX];
         size_t n_sigs;
 } Sent;
 
@@ -47,7 +47,7 @@ static struct {
         HostKeystore *keystore;
         HostPlugin *relayer, *median;
         HostHandle *relayer_h;
-        HostFeed *feed;
+        Feed *feed;
 
         Observed *observed;
         size_t n_observed;
@@ -144,7 +144,7 @@ static void records_clear(void) {
 }
 
 static void teardown(void) {
-        T.feed = host_feed_free(T.feed);
+        T.feed = feed_free(T.feed);
         T.host = host_free(T.host);
         T.keystore = host_keystore_free(T.keystore);
         records_clear();
@@ -155,7 +155,7 @@ static void teardown(void) {
 
 /* --- what the feed does, as seen from its hooks --------------------------------------------------------- */
 
-static void on_observed(HostFeed *f, unsigned oracle, bool juels, const SdloopReportTimestamp *ts,
+static void on_observed(Feed *f, unsigned oracle, bool juels, const SdloopReportTimestamp *ts,
                         const char *value, const char *error, void *userdata) {
         if (error) {
                 T.errors = reallocarray(T.errors, T.n_errors + 1, sizeof(char *));
@@ -180,7 +180,7 @@ static void on_observed(HostFeed *f, unsigned oracle, bool juels, const SdloopRe
         }
 }
 
-static void on_transmitted(HostFeed *f, const SdloopReportContext *ctx, const SdloopBytes *report,
+static void on_transmitted(Feed *f, const SdloopReportContext *ctx, const SdloopBytes *report,
                            const SdloopAttributed *sigs, size_t n_sigs, void *userdata) {
         Sent *s;
 
@@ -189,14 +189,14 @@ static void on_transmitted(HostFeed *f, const SdloopReportContext *ctx, const Sd
         s = T.sent + T.n_sent++;
         *s = (Sent) { .ctx = *ctx, .n_sigs = n_sigs };
         ck_assert_int_eq(sdloop_bytes_copy(&s->report, report->data, report->size), 0);
-        ck_assert_uint_le(n_sigs, HOST_FEED_ORACLES_MAX);
+        ck_assert_uint_le(n_sigs, FEED_ORACLES_MAX);
         for (size_t i = 0; i < n_sigs; i++) {
                 s->sigs[i].oracle = sigs[i].oracle;
                 ck_assert_int_eq(sdloop_bytes_copy(&s->sigs[i].data, sigs[i].data.data, sigs[i].data.size), 0);
         }
 }
 
-static const HostFeedHooks hooks = {
+static const FeedHooks hooks = {
         .observed = on_observed,
         .transmitted = on_transmitted,
 };
@@ -215,50 +215,50 @@ static const char feed_json[] =
         "  %s"
         "}";
 
-static HostFeed *make_feed(const char *extra) {
+static Feed *make_feed(const char *extra) {
         _cleanup_free_ char *text = NULL, *error = NULL;
-        HostFeedConfig *c = NULL;
-        HostFeed *f = NULL;
+        FeedConfig *c = NULL;
+        Feed *f = NULL;
         json_object *j;
 
         ck_assert_int_ge(asprintf(&text, feed_json, strempty(extra)), 0);
         j = json_tokener_parse(text);
         ck_assert_msg(j, "feed JSON does not parse: %s", text);
-        ck_assert_msg(host_feed_config_parse(j, "eth-usd", &c, &error) == 0, "%s", strempty(error));
+        ck_assert_msg(feed_config_parse(j, "eth-usd", &c, &error) == 0, "%s", strempty(error));
         json_object_put(j);
-        ck_assert_int_eq(host_feed_new(T.host, c, T.relayer, T.median, T.keystore, &f), 0);
-        host_feed_set_hooks(f, &hooks, NULL);
-        ck_assert_int_eq(host_feed_start(f), 0);
+        ck_assert_int_eq(feed_new(T.host, c, T.relayer, T.median, T.keystore, &f), 0);
+        feed_set_hooks(f, &hooks, NULL);
+        ck_assert_int_eq(feed_start(f), 0);
         return f;
 }
 
 /* Drive the loop until @reports reports went out (or the deadline, which fails the test). */
-static void run_until(HostFeed *f, uint64_t reports, uint64_t timeout_usec) {
+static void run_until(Feed *f, uint64_t reports, uint64_t timeout_usec) {
         uint64_t deadline = host_now() + timeout_usec;
-        HostFeedStatus st;
+        FeedStatus st;
 
         for (;;) {
-                host_feed_get_status(f, &st);
+                feed_get_status(f, &st);
                 if (st.reports_transmitted >= reports)
                         return;
                 ck_assert_msg(host_now() < deadline, "only %" PRIu64 " of %" PRIu64 " reports in time; state %s, "
                               "latest round: %s; last error: %s", st.reports_transmitted, reports,
-                              host_feed_state_to_string(st.state), strempty(st.outcome), strempty(st.last_error));
+                              feed_state_to_string(st.state), strempty(st.outcome), strempty(st.last_error));
                 ck_assert_int_ge(sd_event_run(T.host->event, 100 * USEC_PER_MSEC), 0);
                 host_run_work(T.host);
         }
 }
 
 /* Drive the loop until @done says so. */
-static void run_while(bool (*done)(HostFeed *f), HostFeed *f, uint64_t timeout_usec, const char *what) {
+static void run_while(bool (*done)(Feed *f), Feed *f, uint64_t timeout_usec, const char *what) {
         uint64_t deadline = host_now() + timeout_usec;
 
         while (!done(f)) {
-                HostFeedStatus st;
+                FeedStatus st;
 
-                host_feed_get_status(f, &st);
+                feed_get_status(f, &st);
                 ck_assert_msg(host_now() < deadline, "%s did not happen in time; state %s, last error: %s", what,
-                              host_feed_state_to_string(st.state), strempty(st.last_error));
+                              feed_state_to_string(st.state), strempty(st.last_error));
                 ck_assert_int_ge(sd_event_run(T.host->event, 100 * USEC_PER_MSEC), 0);
                 host_run_work(T.host);
         }
@@ -284,14 +284,14 @@ static void hex_decode(const char *hex, uint8_t *out, size_t n) {
                 ck_assert_int_eq(sscanf(hex + 2 * i, "%2hhx", out + i), 1);
 }
 
-static void check_signatures(HostFeed *f, const Sent *s) {
+static void check_signatures(Feed *f, const Sent *s) {
         _cleanup_(sdloop_bytes_done) SdloopBytes payload = {};
-        bool seen[HOST_FEED_ORACLES_MAX] = {};
+        bool seen[FEED_ORACLES_MAX] = {};
         size_t distinct = 0;
 
         ck_assert_int_eq(sdloop_report_signing_payload(&s->ctx, s->report.data, s->report.size, &payload), 0);
         for (size_t i = 0; i < s->n_sigs; i++) {
-                const char *signer = host_feed_get_signer(f, s->sigs[i].oracle);
+                const char *signer = feed_get_signer(f, s->sigs[i].oracle);
                 uint8_t pk[crypto_sign_PUBLICKEYBYTES];
 
                 ck_assert_ptr_nonnull(signer);
@@ -312,7 +312,7 @@ static void check_signatures(HostFeed *f, const Sent *s) {
 /* The answer lies within what the oracles observed in that round (each oracle counted once). */
 static void check_answer(uint32_t epoch, uint8_t round, const char *answer) {
         const char *lo = NULL, *hi = NULL;
-        bool seen[HOST_FEED_ORACLES_MAX] = {};
+        bool seen[FEED_ORACLES_MAX] = {};
         unsigned n = 0;
 
         for (size_t i = 0; i < T.n_observed; i++) {
@@ -345,7 +345,7 @@ typedef struct LedgerRow {
 /* Check every transmission of the contract with sequence number ≥ @from (0-based, in ledger order) against
  * what @f transmitted; with @consecutive, each round must follow the previous one directly (no round of the
  * feed went by without its report). Returns how many rows there are in all. */
-static size_t check_ledger(HostFeed *f, size_t from, bool consecutive) {
+static size_t check_ledger(Feed *f, size_t from, bool consecutive) {
         sqlite3 *db = NULL;
         sqlite3_stmt *st = NULL;
         size_t n = 0, checked = 0;
@@ -415,7 +415,7 @@ static size_t check_ledger(HostFeed *f, size_t from, bool consecutive) {
 /* --- tests ------------------------------------------------------------------------------------------------ */
 
 START_TEST(test_feed_kill_and_recover) {
-        HostFeedStatus st;
+        FeedStatus st;
         uint32_t relayer_pid, median_pid;
         size_t rows;
         char *signers[4];
@@ -426,8 +426,8 @@ START_TEST(test_feed_kill_and_recover) {
         T.feed = make_feed(NULL);
 
         run_until(T.feed, 3, 60 * USEC_PER_SEC);
-        host_feed_get_status(T.feed, &st);
-        ck_assert_str_eq(host_feed_state_to_string(st.state), "running");
+        feed_get_status(T.feed, &st);
+        ck_assert_str_eq(feed_state_to_string(st.state), "running");
         ck_assert_ptr_nonnull(st.latest_answer);
         ck_assert_ptr_nonnull(st.config_digest);
         ck_assert_msg(strstr(st.outcome, ": transmitted, answer "), "%s", st.outcome);
@@ -451,9 +451,9 @@ START_TEST(test_feed_kill_and_recover) {
         ck_assert_uint_ne(T.median->main_pid, median_pid);
         ck_assert_uint_ge(T.median->n_restarts, 1);
 
-        ck_assert_int_eq(host_feed_stop(T.feed), 0);
-        host_feed_get_status(T.feed, &st);
-        ck_assert_str_eq(host_feed_state_to_string(st.state), "stopped");
+        ck_assert_int_eq(feed_stop(T.feed), 0);
+        feed_get_status(T.feed, &st);
+        ck_assert_str_eq(feed_state_to_string(st.state), "stopped");
         /* The crashes cost no round: every round reported (alpha 0), and none failed. */
         ck_assert_msg(st.rounds_failed == 0, "%" PRIu64 " rounds failed, last: %s", st.rounds_failed,
                       strempty(st.last_error));
@@ -471,7 +471,7 @@ START_TEST(test_feed_kill_and_recover) {
         {
                 json_object *j = NULL, *v;
 
-                ck_assert_int_eq(host_feed_status_to_json(&st, &j), 0);
+                ck_assert_int_eq(feed_status_to_json(&st, &j), 0);
                 ck_assert(json_object_object_get_ex(j, "reports_transmitted", &v));
                 ck_assert_int_eq(json_object_get_int64(v), (int64_t) st.reports_transmitted);
                 ck_assert(json_object_object_get_ex(j, "latest_answer", &v));
@@ -482,20 +482,20 @@ START_TEST(test_feed_kill_and_recover) {
         /* A new feed on the same ledger and keystore — a restarted host — signs with the same keys and goes
          * on after the ledger: the next epoch, never a round used before. */
         for (unsigned i = 0; i < 4; i++)
-                signers[i] = strdup(host_feed_get_signer(T.feed, i));
+                signers[i] = strdup(feed_get_signer(T.feed, i));
         last_epoch = T.sent[T.n_sent - 1].ctx.timestamp.epoch;
-        T.feed = host_feed_free(T.feed);
+        T.feed = feed_free(T.feed);
         records_clear();
 
         T.feed = make_feed(NULL);
         run_until(T.feed, 3, 60 * USEC_PER_SEC);
         for (unsigned i = 0; i < 4; i++) {
-                ck_assert_str_eq(host_feed_get_signer(T.feed, i), signers[i]);
+                ck_assert_str_eq(feed_get_signer(T.feed, i), signers[i]);
                 free(signers[i]);
         }
         ck_assert_uint_eq(T.sent[0].ctx.timestamp.epoch, last_epoch + 1);
         ck_assert_uint_eq(T.sent[0].ctx.timestamp.round, 1);
-        ck_assert_int_eq(host_feed_stop(T.feed), 0);
+        ck_assert_int_eq(feed_stop(T.feed), 0);
         ck_assert_uint_eq(check_ledger(T.feed, rows, true), rows + T.n_sent);
 
         teardown();
@@ -504,16 +504,16 @@ END_TEST
 
 static char *broken_file;
 
-static bool two_rounds_failed(HostFeed *f) {
-        HostFeedStatus st;
+static bool two_rounds_failed(Feed *f) {
+        FeedStatus st;
 
-        host_feed_get_status(f, &st);
+        feed_get_status(f, &st);
         return st.rounds_failed >= 2;
 }
 
 START_TEST(test_feed_failing_sources) {
         _cleanup_free_ char *extra = NULL;
-        HostFeedStatus st;
+        FeedStatus st;
         bool saw_file = false, saw_command = false;
         int fd;
 
@@ -534,8 +534,8 @@ START_TEST(test_feed_failing_sources) {
 
         /* Two of four cannot observe: fewer than 2f+1, the rounds fail and say why. */
         run_while(two_rounds_failed, T.feed, 60 * USEC_PER_SEC, "two failed rounds");
-        host_feed_get_status(T.feed, &st);
-        ck_assert_str_eq(host_feed_state_to_string(st.state), "failing");
+        feed_get_status(T.feed, &st);
+        ck_assert_str_eq(feed_state_to_string(st.state), "failing");
         ck_assert_uint_eq(st.reports_transmitted, 0);
         ck_assert_msg(strstr(st.last_error, "only 2 of 4 oracles observed, 2f+1 = 3 needed"), "%s", st.last_error);
         ck_assert_msg(strstr(st.last_error, "malformed decimal \"garbage\""), "%s", st.last_error);
@@ -561,7 +561,7 @@ START_TEST(test_feed_failing_sources) {
         ck_assert_int_eq(write(fd, "200000000000\n", 13), 13);
         close(fd);
         run_until(T.feed, 4, 60 * USEC_PER_SEC);
-        ck_assert_int_eq(host_feed_stop(T.feed), 0);
+        ck_assert_int_eq(feed_stop(T.feed), 0);
         check_ledger(T.feed, 0, false);
 
         free(broken_file);
@@ -569,30 +569,30 @@ START_TEST(test_feed_failing_sources) {
 }
 END_TEST
 
-static bool has_setup_error(HostFeed *f) {
-        HostFeedStatus st;
+static bool has_setup_error(Feed *f) {
+        FeedStatus st;
 
-        host_feed_get_status(f, &st);
+        feed_get_status(f, &st);
         return st.last_error != NULL;
 }
 
 START_TEST(test_feed_waits_for_relayer) {
-        HostFeedStatus st;
+        FeedStatus st;
 
         /* No relayer on the relayer plugin yet: the feed says so and keeps trying. */
         setup();
         T.feed = make_feed(NULL);
         run_while(has_setup_error, T.feed, 30 * USEC_PER_SEC, "a set-up error");
-        host_feed_get_status(T.feed, &st);
-        ck_assert_str_eq(host_feed_state_to_string(st.state), "starting");
+        feed_get_status(T.feed, &st);
+        ck_assert_str_eq(feed_state_to_string(st.state), "starting");
         ck_assert_msg(strstr(st.last_error, "plugin ledger has no relayer"), "%s", st.last_error);
         ck_assert_uint_eq(st.rounds_run + st.rounds_failed, 0);
-        ck_assert(host_feed_uses_plugin(T.feed, T.relayer));
-        ck_assert(host_feed_uses_plugin(T.feed, T.median));
+        ck_assert(feed_uses_plugin(T.feed, T.relayer));
+        ck_assert(feed_uses_plugin(T.feed, T.median));
 
         create_relayer();
         run_until(T.feed, 2, 60 * USEC_PER_SEC);
-        ck_assert_int_eq(host_feed_stop(T.feed), 0);
+        ck_assert_int_eq(feed_stop(T.feed), 0);
         check_ledger(T.feed, 0, true);
         teardown();
 }
@@ -600,11 +600,11 @@ END_TEST
 
 static void config_fails(const char *json, const char *expected) {
         _cleanup_free_ char *error = NULL;
-        HostFeedConfig *c = NULL;
+        FeedConfig *c = NULL;
         json_object *j = json_tokener_parse(json);
 
         ck_assert_msg(j, "test JSON does not parse: %s", json);
-        ck_assert_int_lt(host_feed_config_parse(j, "eth-usd", &c, &error), 0);
+        ck_assert_int_lt(feed_config_parse(j, "eth-usd", &c, &error), 0);
         json_object_put(j);
         ck_assert_ptr_null(c);
         ck_assert_msg(error && strstr(error, expected), "expected \"%s\", got \"%s\"", expected, strempty(error));
@@ -617,7 +617,7 @@ static void config_fails(const char *json, const char *expected) {
 
 START_TEST(test_config) {
         _cleanup_free_ char *error = NULL;
-        HostFeedConfig *c = NULL;
+        FeedConfig *c = NULL;
         json_object *j;
 
         config_fails("[]", "feeds.eth-usd: expected an object");
@@ -655,17 +655,17 @@ START_TEST(test_config) {
         j = json_tokener_parse("{" BASE ", \"n\": 4, \"f\": 1, \"offchain_config\": {\"alpha_accept_ppb\": "
                                "\"infinite\"}, \"relay_config\": {\"ledger\": \"/var/lib/x.sqlite\"}}");
         ck_assert_ptr_nonnull(j);
-        ck_assert_msg(host_feed_config_parse(j, "eth-usd", &c, &error) == 0, "%s", strempty(error));
+        ck_assert_msg(feed_config_parse(j, "eth-usd", &c, &error) == 0, "%s", strempty(error));
         json_object_put(j);
         ck_assert_str_eq(c->contract_id, "eth-usd");
         ck_assert_str_eq(c->transmitters[3], "eth-usd-3");
-        ck_assert_uint_eq(c->round_interval_usec, HOST_FEED_ROUND_INTERVAL_USEC_DEFAULT);
+        ck_assert_uint_eq(c->round_interval_usec, FEED_ROUND_INTERVAL_USEC_DEFAULT);
         ck_assert_uint_eq(c->alpha_report_ppb, 5000000);
         ck_assert(c->alpha_accept_infinite);
         ck_assert(sdloop_uuid_is_valid(c->external_job_id));
-        ck_assert_int_eq(host_feed_source_config_get_type(c->juels_per_fee_coin), HOST_FEED_SOURCE_CONSTANT);
+        ck_assert_int_eq(feed_source_config_get_type(c->juels_per_fee_coin), FEED_SOURCE_CONSTANT);
         ck_assert_ptr_nonnull(c->relay_config);
-        host_feed_config_free(c);
+        feed_config_free(c);
 }
 END_TEST
 

@@ -411,14 +411,14 @@ static int method_list_feeds(sd_bus_message *m, void *userdata, sd_bus_error *er
         if (r < 0)
                 return r;
         for (DaemonFeed *f = d->feeds; f; f = f->next) {
-                HostFeedStatus st;
+                FeedStatus st;
 
                 /* From memory, not from the plugins: a method handler must not call into them. The latest
                  * answer is the ledger's, as read after the feed's latest transmission or at its set-up. */
-                host_feed_get_status(f->feed, &st);
+                feed_get_status(f->feed, &st);
                 r = sd_bus_message_append(reply, "(ssuytts)", st.name, strempty(st.latest_answer), st.epoch,
                                           st.round, (uint64_t) MAX(st.latest_timestamp_usec, (int64_t) 0),
-                                          st.reports_transmitted, host_feed_state_to_string(st.state));
+                                          st.reports_transmitted, feed_state_to_string(st.state));
                 if (r < 0)
                         return r;
         }

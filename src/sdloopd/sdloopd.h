@@ -95,7 +95,7 @@ void daemon_on_handle_removed(HostHandle *h, void *userdata);
 
 struct DaemonFeed {
         Daemon *daemon;
-        HostFeed *feed;
+        Feed *feed;
         DaemonFeed *next;
 };
 

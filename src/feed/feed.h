@@ -49,16 +49,16 @@
 #include "host-services.h"
 
 /* libocr's (and the ledger's) bound on the number of oracles. */
-#define HOST_FEED_ORACLES_MAX 31U
-#define HOST_FEED_ROUND_INTERVAL_USEC_DEFAULT (10ULL * 1000000ULL)
+#define FEED_ORACLES_MAX 31U
+#define FEED_ROUND_INTERVAL_USEC_DEFAULT (10ULL * 1000000ULL)
 
-typedef struct HostFeedOracleConfig {
+typedef struct FeedOracleConfig {
         /* NULL: the feed's source. */
-        HostFeedSourceConfig *value;
-        HostFeedSourceConfig *juels_per_fee_coin;
-} HostFeedOracleConfig;
+        FeedSourceConfig *value;
+        FeedSourceConfig *juels_per_fee_coin;
+} FeedOracleConfig;
 
-typedef struct HostFeedConfig {
+typedef struct FeedConfig {
         char *name;
         char *relayer;         /* plugin name, kind "relayer" (sdloop-relayer-ledger) */
         char *median;          /* plugin name, kind "median" */
@@ -75,37 +75,37 @@ typedef struct HostFeedConfig {
         uint64_t alpha_accept_ppb;
         uint64_t delta_c_usec;
         uint64_t round_interval_usec;
-        HostFeedSourceConfig *value;
-        HostFeedSourceConfig *juels_per_fee_coin;
-        HostFeedOracleConfig *oracles; /* n entries */
+        FeedSourceConfig *value;
+        FeedSourceConfig *juels_per_fee_coin;
+        FeedOracleConfig *oracles; /* n entries */
         char **transmitters;           /* n entries */
         json_object *relay_config;     /* extra keys of RelayArgs.relay_config (the feed adds "config") */
-} HostFeedConfig;
+} FeedConfig;
 
 /* Parse the feed object @feed named @name (a "feeds" entry of sdloopd's configuration). On failure
  * *ret_error (malloc'd) is "<field>: <reason>" with the field spelt from the top of the configuration
  * ("feeds.eth-usd.n: must be at least 3f+1 = 4"): the field is everything before the first ": ". */
-int host_feed_config_parse(json_object *feed, const char *name, HostFeedConfig **ret, char **ret_error);
-HostFeedConfig *host_feed_config_free(HostFeedConfig *c);
-static inline void host_feed_config_freep(HostFeedConfig **c) {
+int feed_config_parse(json_object *feed, const char *name, FeedConfig **ret, char **ret_error);
+FeedConfig *feed_config_free(FeedConfig *c);
+static inline void feed_config_freep(FeedConfig **c) {
         if (*c)
-                host_feed_config_free(*c);
+                feed_config_free(*c);
 }
 
-typedef enum HostFeedState {
-        HOST_FEED_STOPPED,
-        HOST_FEED_STARTING, /* not set up yet (plugins not reachable, contract not configured…): retried */
-        HOST_FEED_RUNNING,  /* the latest round went through (with or without a report) */
-        HOST_FEED_FAILING,  /* the latest round failed: LastError says why; the next one is tried anyway */
-        _HOST_FEED_STATE_MAX,
-        _HOST_FEED_STATE_INVALID = -EINVAL,
-} HostFeedState;
+typedef enum FeedState {
+        FEED_STOPPED,
+        FEED_STARTING, /* not set up yet (plugins not reachable, contract not configured…): retried */
+        FEED_RUNNING,  /* the latest round went through (with or without a report) */
+        FEED_FAILING,  /* the latest round failed: LastError says why; the next one is tried anyway */
+        _FEED_STATE_MAX,
+        _FEED_STATE_INVALID = -EINVAL,
+} FeedState;
 
-const char *host_feed_state_to_string(HostFeedState s);
+const char *feed_state_to_string(FeedState s);
 
-typedef struct HostFeedStatus {
+typedef struct FeedStatus {
         const char *name;
-        HostFeedState state;
+        FeedState state;
         /* The latest transmission on the ledger (from MedianContract.LatestTransmissionDetails): NULL
          * answer when there is none. The timestamp is the ledger's, µs since the epoch. */
         const char *latest_answer;
@@ -115,7 +115,7 @@ typedef struct HostFeedStatus {
         /* The latest round this host ran. */
         uint32_t current_epoch;
         uint8_t current_round;
-        /* Counters since host_feed_new(). */
+        /* Counters since feed_new(). */
         uint64_t reports_transmitted;
         uint64_t rounds_run;         /* rounds that went through, reporting or not */
         uint64_t rounds_failed;
@@ -127,53 +127,53 @@ typedef struct HostFeedStatus {
         const char *last_error;      /* NULL: none */
         uint64_t last_error_usec;    /* CLOCK_REALTIME */
         const uint8_t *config_digest; /* NULL until set up */
-} HostFeedStatus;
+} FeedStatus;
 
-typedef struct HostFeed HostFeed;
+typedef struct Feed Feed;
 
 /* Optional observers, for tests and tooling. */
-typedef struct HostFeedHooks {
+typedef struct FeedHooks {
         /* An oracle's DataSource answered Observe (what the oracle saw): @value, or @error. */
-        void (*observed)(HostFeed *f, unsigned oracle, bool juels_per_fee_coin,
+        void (*observed)(Feed *f, unsigned oracle, bool juels_per_fee_coin,
                          const SdloopReportTimestamp *ts, const char *value, const char *error,
                          void *userdata);
-        /* A report was accepted by Transmit. host_feed_get_status() already shows it: the counter, and the
+        /* A report was accepted by Transmit. feed_get_status() already shows it: the counter, and the
          * ledger's latest transmission (epoch, round, answer) unless reading that back failed. */
-        void (*transmitted)(HostFeed *f, const SdloopReportContext *ctx, const SdloopBytes *report,
+        void (*transmitted)(Feed *f, const SdloopReportContext *ctx, const SdloopBytes *report,
                             const SdloopAttributed *signatures, size_t n_signatures, void *userdata);
-} HostFeedHooks;
+} FeedHooks;
 
 /* Create a feed on @relayer (which must carry a relayer handle: a "relayer" configuration in sdloopd)
  * and @median, signing with @keystore (which must outlive the feed). Takes over @config (freed on
- * failure too). Nothing happens until host_feed_start(). */
-int host_feed_new(Host *h, HostFeedConfig *config, HostPlugin *relayer, HostPlugin *median,
-                  HostKeystore *keystore, HostFeed **ret);
+ * failure too). Nothing happens until feed_start(). */
+int feed_new(Host *h, FeedConfig *config, HostPlugin *relayer, HostPlugin *median,
+                  HostKeystore *keystore, Feed **ret);
 /* Stops the feed; its handles are closed. Must be called before @relayer or @median (or the relayer
- * handle of @relayer) goes away, and not while host_feed_in_round(). */
-HostFeed *host_feed_free(HostFeed *f);
-static inline void host_feed_freep(HostFeed **f) {
+ * handle of @relayer) goes away, and not while feed_in_round(). */
+Feed *feed_free(Feed *f);
+static inline void feed_freep(Feed **f) {
         if (*f)
-                host_feed_free(*f);
+                feed_free(*f);
 }
 
 /* Arm the round timer: the first round (set-up included) runs at once, from the event loop. */
-int host_feed_start(HostFeed *f);
+int feed_start(Feed *f);
 /* Disarm it, abandon fetches and close the feed's plugin objects. -EBUSY from inside a round of this
  * feed (from work nested in its calls): try again later. */
-int host_feed_stop(HostFeed *f);
-bool host_feed_in_round(HostFeed *f);
+int feed_stop(Feed *f);
+bool feed_in_round(Feed *f);
 
-/* Pointers in @ret stay valid until the next round or host_feed_stop()/free. */
-void host_feed_get_status(HostFeed *f, HostFeedStatus *ret);
+/* Pointers in @ret stay valid until the next round or feed_stop()/free. */
+void feed_get_status(Feed *f, FeedStatus *ret);
 /* {"name", "state", "latest_answer", "epoch", "round", "latest_timestamp_usec", "current_epoch",
  *  "current_round", "reports_transmitted", "rounds_run", "rounds_failed", "observations_failed", "outcome",
  *  "last_error", "config_digest"} */
-int host_feed_status_to_json(const HostFeedStatus *s, json_object **ret);
+int feed_status_to_json(const FeedStatus *s, json_object **ret);
 
-const char *host_feed_get_name(HostFeed *f);
-const HostFeedConfig *host_feed_get_config(HostFeed *f);
+const char *feed_get_name(Feed *f);
+const FeedConfig *feed_get_config(Feed *f);
 /* Whether the feed uses @p: stop such feeds before stopping for good, reconfiguring or freeing @p. */
-bool host_feed_uses_plugin(HostFeed *f, HostPlugin *p);
-void host_feed_set_hooks(HostFeed *f, const HostFeedHooks *hooks, void *userdata);
+bool feed_uses_plugin(Feed *f, HostPlugin *p);
+void feed_set_hooks(Feed *f, const FeedHooks *hooks, void *userdata);
 /* The Keystore accounts (hex Ed25519 public keys) signing for oracles 0…n-1, once set up; else NULL. */
-const char *host_feed_get_signer(HostFeed *f, unsigned oracle);
+const char *feed_get_signer(Feed *f, unsigned oracle);

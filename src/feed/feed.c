@@ -27,7 +27,7 @@ static void json_object_putp(json_object **j) {
 
 /* --- configuration ------------------------------------------------------------------------------------- */
 
-HostFeedConfig *host_feed_config_free(HostFeedConfig *c) {
+FeedConfig *feed_config_free(FeedConfig *c) {
         if (!c)
                 return NULL;
         free(c->name);
@@ -37,11 +37,11 @@ HostFeedConfig *host_feed_config_free(HostFeedConfig *c) {
         free(c->external_job_id);
         free(c->min);
         free(c->max);
-        host_feed_source_config_free(c->value);
-        host_feed_source_config_free(c->juels_per_fee_coin);
+        feed_source_config_free(c->value);
+        feed_source_config_free(c->juels_per_fee_coin);
         for (size_t i = 0; c->oracles && i < c->n; i++) {
-                host_feed_source_config_free(c->oracles[i].value);
-                host_feed_source_config_free(c->oracles[i].juels_per_fee_coin);
+                feed_source_config_free(c->oracles[i].value);
+                feed_source_config_free(c->oracles[i].juels_per_fee_coin);
         }
         free(c->oracles);
         strv_free(c->transmitters);
@@ -68,12 +68,12 @@ static int get_string(json_object *j, const char *key, const char *base, bool re
                 return -ENOMEM;
         if (!json_object_object_get_ex(j, key, &v)) {
                 if (required)
-                        return host_feed_field_error(ret_error, base, "missing \"%s\"", key);
+                        return feed_field_error(ret_error, base, "missing \"%s\"", key);
                 *ret = NULL;
                 return 0;
         }
         if (!json_object_is_type(v, json_type_string) || isempty(json_object_get_string(v)))
-                return host_feed_field_error(ret_error, f, "expected a non-empty string");
+                return feed_field_error(ret_error, f, "expected a non-empty string");
         s = strdup(json_object_get_string(v));
         if (!s)
                 return -ENOMEM;
@@ -101,16 +101,16 @@ static int get_alpha(json_object *j, const char *key, const char *base, uint64_t
                 return 0;
         }
         if (!json_object_is_type(v, json_type_int))
-                return host_feed_field_error(ret_error, f,
+                return feed_field_error(ret_error, f,
                                              "expected parts per billion (an integer) or \"infinite\"");
-        r = host_feed_json_get_integer(v, f, 0, INT64_MAX, &i, ret_error);
+        r = feed_json_get_integer(v, f, 0, INT64_MAX, &i, ret_error);
         if (r < 0)
                 return r;
         *ret = (uint64_t) i;
         return 0;
 }
 
-static int parse_onchain(json_object *j, const char *base, HostFeedConfig *c, char **ret_error) {
+static int parse_onchain(json_object *j, const char *base, FeedConfig *c, char **ret_error) {
         static const char * const keys[] = { "min", "max", NULL };
         _cleanup_free_ char *f = field_join(base, "onchain_config"), *fmin = NULL, *fmax = NULL;
         json_object *o, *v;
@@ -119,12 +119,12 @@ static int parse_onchain(json_object *j, const char *base, HostFeedConfig *c, ch
         if (!f)
                 return -ENOMEM;
         if (!json_object_object_get_ex(j, "onchain_config", &o))
-                return host_feed_field_error(ret_error, base,
+                return feed_field_error(ret_error, base,
                                              "missing \"onchain_config\" ({\"min\": …, \"max\": …})");
         if (!json_object_is_type(o, json_type_object))
-                return host_feed_field_error(ret_error, f,
+                return feed_field_error(ret_error, f,
                                              "expected an object {\"min\": …, \"max\": …}");
-        r = host_feed_json_check_keys(o, f, keys, ret_error);
+        r = feed_json_check_keys(o, f, keys, ret_error);
         if (r < 0)
                 return r;
 
@@ -133,21 +133,21 @@ static int parse_onchain(json_object *j, const char *base, HostFeedConfig *c, ch
         if (!fmin || !fmax)
                 return -ENOMEM;
         if (!json_object_object_get_ex(o, "min", &v))
-                return host_feed_field_error(ret_error, f, "missing \"min\"");
-        r = host_feed_json_get_decimal(v, fmin, &c->min, ret_error);
+                return feed_field_error(ret_error, f, "missing \"min\"");
+        r = feed_json_get_decimal(v, fmin, &c->min, ret_error);
         if (r < 0)
                 return r;
         if (!json_object_object_get_ex(o, "max", &v))
-                return host_feed_field_error(ret_error, f, "missing \"max\"");
-        r = host_feed_json_get_decimal(v, fmax, &c->max, ret_error);
+                return feed_field_error(ret_error, f, "missing \"max\"");
+        r = feed_json_get_decimal(v, fmax, &c->max, ret_error);
         if (r < 0)
                 return r;
         if (sdloop_decimal_compare(c->min, c->max) > 0)
-                return host_feed_field_error(ret_error, fmax, "%s is less than min %s", c->max, c->min);
+                return feed_field_error(ret_error, fmax, "%s is less than min %s", c->max, c->min);
         return 0;
 }
 
-static int parse_offchain(json_object *j, const char *base, HostFeedConfig *c, char **ret_error) {
+static int parse_offchain(json_object *j, const char *base, FeedConfig *c, char **ret_error) {
         static const char * const keys[] = { "alpha_report_ppb", "alpha_accept_ppb", "delta_c_sec", NULL };
         _cleanup_free_ char *f = field_join(base, "offchain_config"), *fd = NULL;
         json_object *o = NULL, *v;
@@ -164,8 +164,8 @@ static int parse_offchain(json_object *j, const char *base, HostFeedConfig *c, c
         if (!json_object_object_get_ex(j, "offchain_config", &o))
                 return 0;
         if (!json_object_is_type(o, json_type_object))
-                return host_feed_field_error(ret_error, f, "expected an object");
-        r = host_feed_json_check_keys(o, f, keys, ret_error);
+                return feed_field_error(ret_error, f, "expected an object");
+        r = feed_json_check_keys(o, f, keys, ret_error);
         if (r < 0)
                 return r;
 
@@ -182,7 +182,7 @@ static int parse_offchain(json_object *j, const char *base, HostFeedConfig *c, c
                 if (!fd)
                         return -ENOMEM;
                 /* deltaC travels in nanoseconds as a signed 64-bit duration: about 292 years. */
-                r = host_feed_json_get_seconds(v, fd, 0, 100ULL * 365 * 86400 * USEC_PER_SEC,
+                r = feed_json_get_seconds(v, fd, 0, 100ULL * 365 * 86400 * USEC_PER_SEC,
                                                &c->delta_c_usec, ret_error);
                 if (r < 0)
                         return r;
@@ -191,7 +191,7 @@ static int parse_offchain(json_object *j, const char *base, HostFeedConfig *c, c
 }
 
 static int parse_source(json_object *j, const char *key, const char *base, const char *default_name,
-                        HostFeedSourceConfig **ret, char **ret_error) {
+                        FeedSourceConfig **ret, char **ret_error) {
         _cleanup_free_ char *f = field_join(base, key);
         json_object *v;
 
@@ -201,10 +201,10 @@ static int parse_source(json_object *j, const char *key, const char *base, const
                 *ret = NULL;
                 return 0;
         }
-        return host_feed_source_config_parse(v, f, default_name, ret, ret_error);
+        return feed_source_config_parse(v, f, default_name, ret, ret_error);
 }
 
-static int parse_oracles(json_object *j, const char *base, HostFeedConfig *c, char **ret_error) {
+static int parse_oracles(json_object *j, const char *base, FeedConfig *c, char **ret_error) {
         static const char * const keys[] = { "value", "juels_per_fee_coin", NULL };
         _cleanup_free_ char *f = field_join(base, "oracles");
         json_object *a;
@@ -213,19 +213,19 @@ static int parse_oracles(json_object *j, const char *base, HostFeedConfig *c, ch
 
         if (!f)
                 return -ENOMEM;
-        c->oracles = new0(HostFeedOracleConfig, c->n);
+        c->oracles = new0(FeedOracleConfig, c->n);
         if (!c->oracles)
                 return -ENOMEM;
         if (!json_object_object_get_ex(j, "oracles", &a))
                 return 0;
         if (!json_object_is_type(a, json_type_array))
-                return host_feed_field_error(ret_error, f,
+                return feed_field_error(ret_error, f,
                                              "expected an array of per-oracle overrides "
                                              "({\"value\": …, \"juels_per_fee_coin\": …} or null), by "
                                              "oracle id");
         n = json_object_array_length(a);
         if (n > c->n)
-                return host_feed_field_error(ret_error, f, "%zu entries for %" PRIu32 " oracles", n, c->n);
+                return feed_field_error(ret_error, f, "%zu entries for %" PRIu32 " oracles", n, c->n);
 
         for (size_t i = 0; i < n; i++) {
                 json_object *o = json_object_array_get_idx(a, i);
@@ -236,8 +236,8 @@ static int parse_oracles(json_object *j, const char *base, HostFeedConfig *c, ch
                 if (!o || json_object_is_type(o, json_type_null))
                         continue;
                 if (!json_object_is_type(o, json_type_object))
-                        return host_feed_field_error(ret_error, fi, "expected an object or null");
-                r = host_feed_json_check_keys(o, fi, keys, ret_error);
+                        return feed_field_error(ret_error, fi, "expected an object or null");
+                r = feed_json_check_keys(o, fi, keys, ret_error);
                 if (r < 0)
                         return r;
 
@@ -259,7 +259,7 @@ static int parse_oracles(json_object *j, const char *base, HostFeedConfig *c, ch
         return 0;
 }
 
-static int parse_transmitters(json_object *j, const char *base, HostFeedConfig *c, char **ret_error) {
+static int parse_transmitters(json_object *j, const char *base, FeedConfig *c, char **ret_error) {
         _cleanup_free_ char *f = field_join(base, "transmitters");
         json_object *a;
 
@@ -279,7 +279,7 @@ static int parse_transmitters(json_object *j, const char *base, HostFeedConfig *
         }
 
         if (!json_object_is_type(a, json_type_array) || json_object_array_length(a) != c->n)
-                return host_feed_field_error(ret_error, f, "expected an array of %" PRIu32 " transmitter "
+                return feed_field_error(ret_error, f, "expected an array of %" PRIu32 " transmitter "
                                              "ids, one per oracle", c->n);
         for (uint32_t i = 0; i < c->n; i++) {
                 json_object *v = json_object_array_get_idx(a, i);
@@ -288,10 +288,10 @@ static int parse_transmitters(json_object *j, const char *base, HostFeedConfig *
                 if (asprintf(&fi, "%s[%" PRIu32 "]", f, i) < 0)
                         return -ENOMEM;
                 if (!json_object_is_type(v, json_type_string) || isempty(json_object_get_string(v)))
-                        return host_feed_field_error(ret_error, fi, "expected a non-empty string");
+                        return feed_field_error(ret_error, fi, "expected a non-empty string");
                 for (uint32_t k = 0; k < i; k++)
                         if (streq(c->transmitters[k], json_object_get_string(v)))
-                                return host_feed_field_error(ret_error, fi,
+                                return feed_field_error(ret_error, fi,
                                                              "\"%s\" is already transmitter %" PRIu32,
                                                              c->transmitters[k], k);
                 c->transmitters[i] = strdup(json_object_get_string(v));
@@ -324,13 +324,13 @@ static int derive_external_job_id(const char *name, char **ret) {
         return 0;
 }
 
-int host_feed_config_parse(json_object *feed, const char *name, HostFeedConfig **ret, char **ret_error) {
+int feed_config_parse(json_object *feed, const char *name, FeedConfig **ret, char **ret_error) {
         static const char * const keys[] = {
                 "relayer", "median", "contract_id", "job_id", "external_job_id", "n", "f",
                 "onchain_config", "offchain_config", "round_interval_sec", "value", "juels_per_fee_coin",
                 "oracles", "transmitters", "relay_config", NULL,
         };
-        _cleanup_(host_feed_config_freep) HostFeedConfig *c = NULL;
+        _cleanup_(feed_config_freep) FeedConfig *c = NULL;
         _cleanup_free_ char *base = NULL, *f = NULL, *default_name = NULL;
         json_object *v;
         int64_t i;
@@ -342,12 +342,12 @@ int host_feed_config_parse(json_object *feed, const char *name, HostFeedConfig *
         if (asprintf(&base, "feeds.%s", name) < 0)
                 return -ENOMEM;
         if (!json_object_is_type(feed, json_type_object))
-                return host_feed_field_error(ret_error, base, "expected an object");
-        r = host_feed_json_check_keys(feed, base, keys, ret_error);
+                return feed_field_error(ret_error, base, "expected an object");
+        r = feed_json_check_keys(feed, base, keys, ret_error);
         if (r < 0)
                 return r;
 
-        c = new0(HostFeedConfig, 1);
+        c = new0(FeedConfig, 1);
         if (!c)
                 return -ENOMEM;
         c->name = strdup(name);
@@ -379,7 +379,7 @@ int host_feed_config_parse(json_object *feed, const char *name, HostFeedConfig *
         })
 
         if (json_object_object_get_ex(feed, "job_id", &v)) {
-                r = host_feed_json_get_integer(v, FIELD("job_id"), 0, INT32_MAX, &i, ret_error);
+                r = feed_json_get_integer(v, FIELD("job_id"), 0, INT32_MAX, &i, ret_error);
                 if (r < 0)
                         return r;
                 c->job_id = (int32_t) i;
@@ -388,7 +388,7 @@ int host_feed_config_parse(json_object *feed, const char *name, HostFeedConfig *
         if (r < 0)
                 return r;
         if (c->external_job_id && !sdloop_uuid_is_valid(c->external_job_id))
-                return host_feed_field_error(ret_error, FIELD("external_job_id"), "\"%s\" is not a UUID",
+                return feed_field_error(ret_error, FIELD("external_job_id"), "\"%s\" is not a UUID",
                                              c->external_job_id);
         if (!c->external_job_id) {
                 r = derive_external_job_id(name, &c->external_job_id);
@@ -397,20 +397,20 @@ int host_feed_config_parse(json_object *feed, const char *name, HostFeedConfig *
         }
 
         if (!json_object_object_get_ex(feed, "f", &v))
-                return host_feed_field_error(ret_error, base,
+                return feed_field_error(ret_error, base,
                                              "missing \"f\" (how many faulty oracles to tolerate)");
-        r = host_feed_json_get_integer(v, FIELD("f"), 1, (HOST_FEED_ORACLES_MAX - 1) / 3, &i, ret_error);
+        r = feed_json_get_integer(v, FIELD("f"), 1, (FEED_ORACLES_MAX - 1) / 3, &i, ret_error);
         if (r < 0)
                 return r;
         c->f = (uint32_t) i;
         if (!json_object_object_get_ex(feed, "n", &v))
-                return host_feed_field_error(ret_error, base, "missing \"n\" (the number of oracles)");
-        r = host_feed_json_get_integer(v, FIELD("n"), 1, HOST_FEED_ORACLES_MAX, &i, ret_error);
+                return feed_field_error(ret_error, base, "missing \"n\" (the number of oracles)");
+        r = feed_json_get_integer(v, FIELD("n"), 1, FEED_ORACLES_MAX, &i, ret_error);
         if (r < 0)
                 return r;
         c->n = (uint32_t) i;
         if (c->n <= 3 * c->f)
-                return host_feed_field_error(ret_error, f,
+                return feed_field_error(ret_error, f,
                                              "must be at least 3f+1 = %" PRIu32 " (f = %" PRIu32 ")",
                                              3 * c->f + 1, c->f);
 
@@ -421,9 +421,9 @@ int host_feed_config_parse(json_object *feed, const char *name, HostFeedConfig *
         if (r < 0)
                 return r;
 
-        c->round_interval_usec = HOST_FEED_ROUND_INTERVAL_USEC_DEFAULT;
+        c->round_interval_usec = FEED_ROUND_INTERVAL_USEC_DEFAULT;
         if (json_object_object_get_ex(feed, "round_interval_sec", &v)) {
-                r = host_feed_json_get_seconds(v, FIELD("round_interval_sec"), 10 * USEC_PER_MSEC,
+                r = feed_json_get_seconds(v, FIELD("round_interval_sec"), 10 * USEC_PER_MSEC,
                                                86400 * USEC_PER_SEC, &c->round_interval_usec, ret_error);
                 if (r < 0)
                         return r;
@@ -435,7 +435,7 @@ int host_feed_config_parse(json_object *feed, const char *name, HostFeedConfig *
         if (r < 0)
                 return r;
         if (!c->value)
-                return host_feed_field_error(ret_error, base, "missing \"value\" (the data source of the "
+                return feed_field_error(ret_error, base, "missing \"value\" (the data source of the "
                                              "observed value)");
 
         free(default_name);
@@ -453,7 +453,7 @@ int host_feed_config_parse(json_object *feed, const char *name, HostFeedConfig *
 
                 if (!zero)
                         return -ENOMEM;
-                r = host_feed_source_config_parse(zero, FIELD("juels_per_fee_coin"), default_name,
+                r = feed_source_config_parse(zero, FIELD("juels_per_fee_coin"), default_name,
                                                   &c->juels_per_fee_coin, ret_error);
                 if (r < 0)
                         return r;
@@ -468,11 +468,11 @@ int host_feed_config_parse(json_object *feed, const char *name, HostFeedConfig *
 
         if (json_object_object_get_ex(feed, "relay_config", &v)) {
                 if (!json_object_is_type(v, json_type_object))
-                        return host_feed_field_error(ret_error, FIELD("relay_config"), "expected an object "
+                        return feed_field_error(ret_error, FIELD("relay_config"), "expected an object "
                                                      "(extra keys of the relay config, such as "
                                                      "\"ledger\")");
                 if (json_object_object_get_ex(v, "config", NULL))
-                        return host_feed_field_error(ret_error, FIELD("relay_config.config"),
+                        return feed_field_error(ret_error, FIELD("relay_config.config"),
                                                      "set by the feed from n, f, onchain_config and "
                                                      "offchain_config; leave it out");
                 r = json_object_deep_copy(v, &c->relay_config, NULL);
@@ -487,15 +487,15 @@ int host_feed_config_parse(json_object *feed, const char *name, HostFeedConfig *
 
 /* --- state --------------------------------------------------------------------------------------------- */
 
-static const char * const feed_state_table[_HOST_FEED_STATE_MAX] = {
-        [HOST_FEED_STOPPED] = "stopped",
-        [HOST_FEED_STARTING] = "starting",
-        [HOST_FEED_RUNNING] = "running",
-        [HOST_FEED_FAILING] = "failing",
+static const char * const feed_state_table[_FEED_STATE_MAX] = {
+        [FEED_STOPPED] = "stopped",
+        [FEED_STARTING] = "starting",
+        [FEED_RUNNING] = "running",
+        [FEED_FAILING] = "failing",
 };
 
-const char *host_feed_state_to_string(HostFeedState s) {
-        return s >= 0 && s < _HOST_FEED_STATE_MAX ? feed_state_table[s] : NULL;
+const char *feed_state_to_string(FeedState s) {
+        return s >= 0 && s < _FEED_STATE_MAX ? feed_state_table[s] : NULL;
 }
 
 typedef struct FeedOracle FeedOracle;
@@ -507,28 +507,28 @@ typedef struct FeedDataSourceRef {
 } FeedDataSourceRef;
 
 struct FeedOracle {
-        HostFeed *feed;
+        Feed *feed;
         unsigned id;
         char *account; /* Keystore account: hex Ed25519 public key, the contract's signer */
 
-        HostFeedSource *sources[_SOURCE_MAX];
+        FeedSource *sources[_SOURCE_MAX];
         FeedDataSourceRef refs[_SOURCE_MAX];
         char *fetched[_SOURCE_MAX];     /* this round's values… */
         char *fetch_error[_SOURCE_MAX]; /* …or why there is none */
-        char *data_source_path[_SOURCE_MAX]; /* on HostFeed.conn */
+        char *data_source_path[_SOURCE_MAX]; /* on Feed.conn */
 
         HostHandle *factory, *plugin;
 };
 
-struct HostFeed {
+struct Feed {
         Host *host;
-        HostFeedConfig *config;
+        FeedConfig *config;
         HostPlugin *relayer, *median;
         HostKeystore *keystore;
         char *proxy_path;
         FeedOracle *oracles;
 
-        HostFeedHooks hooks;
+        FeedHooks hooks;
         void *hooks_userdata;
 
         bool started, set_up, in_round, free_requested;
@@ -562,7 +562,7 @@ struct HostFeed {
         SdloopAttributed *pending_sigs;
         size_t n_pending_sigs;
 
-        HostFeedState state;
+        FeedState state;
         char *latest_answer;
         uint32_t latest_epoch;
         uint8_t latest_round;
@@ -580,8 +580,8 @@ static uint64_t now_realtime_usec(void) {
         return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC;
 }
 
-static void feed_set_error(HostFeed *f, HostFeedState state, const char *format, ...) _printf_(3, 4);
-static void feed_set_error(HostFeed *f, HostFeedState state, const char *format, ...) {
+static void feed_set_error(Feed *f, FeedState state, const char *format, ...) _printf_(3, 4);
+static void feed_set_error(Feed *f, FeedState state, const char *format, ...) {
         char *msg = NULL;
         va_list ap;
 
@@ -603,8 +603,8 @@ static void feed_set_error(HostFeed *f, HostFeedState state, const char *format,
         f->state = state;
 }
 
-static void feed_set_outcome(HostFeed *f, const char *format, ...) _printf_(2, 3);
-static void feed_set_outcome(HostFeed *f, const char *format, ...) {
+static void feed_set_outcome(Feed *f, const char *format, ...) _printf_(2, 3);
+static void feed_set_outcome(Feed *f, const char *format, ...) {
         char *msg = NULL;
         va_list ap;
 
@@ -616,7 +616,7 @@ static void feed_set_outcome(HostFeed *f, const char *format, ...) {
         f->outcome = msg;
 }
 
-static void pending_clear(HostFeed *f) {
+static void pending_clear(Feed *f) {
         sdloop_bytes_done(&f->pending_report);
         sdloop_attributed_array_free(f->pending_sigs, f->n_pending_sigs);
         f->pending_sigs = NULL;
@@ -642,7 +642,7 @@ static int feed_observe(void *userdata, const SdloopReportTimestamp *ts, char **
                         sd_bus_error *error) {
         FeedDataSourceRef *ref = userdata;
         FeedOracle *o = ref->oracle;
-        HostFeed *f = o->feed;
+        Feed *f = o->feed;
         unsigned k = ref->kind;
         const char *why = f->round_active ? "not the round in progress" : "no round in progress";
         char *value = NULL;
@@ -658,7 +658,7 @@ static int feed_observe(void *userdata, const SdloopReportTimestamp *ts, char **
                 r = sdloop_error_setf(error, SDLOOP_ERROR_INTERNAL, "%s", o->fetch_error[k]);
         else if (!o->fetched[k])
                 r = sdloop_error_setf(error, SDLOOP_ERROR_INTERNAL, "%s: no value",
-                                      host_feed_source_get_label(o->sources[k]));
+                                      feed_source_get_label(o->sources[k]));
         else {
                 value = strdup(o->fetched[k]);
                 if (!value)
@@ -674,7 +674,7 @@ static int feed_observe(void *userdata, const SdloopReportTimestamp *ts, char **
         return r;
 }
 
-static void feed_connection_release(HostFeed *f) {
+static void feed_connection_release(Feed *f) {
         if (f->proxy) {
                 if (f->provider_h)
                         host_handle_unwatch(f->provider_h, f->proxy);
@@ -706,7 +706,7 @@ static void feed_connection_release(HostFeed *f) {
 
 /* Export what the median plugin's factories use on @peer, once per connection: the provider (a proxy kept
  * pointed at the relayer's provider), an ErrorLog, and every oracle's two DataSources. */
-static int feed_connection_setup(HostFeed *f, SdloopPeer *peer) {
+static int feed_connection_setup(Feed *f, SdloopPeer *peer) {
         SdloopObject *obj;
         int r;
 
@@ -757,7 +757,7 @@ fail:
 /* --- handles ------------------------------------------------------------------------------------------- */
 
 static int provider_create(HostHandle *h, SdloopPeer *peer, const char *parent_path, sd_bus_slot **ret_slot) {
-        HostFeed *f = h->data;
+        Feed *f = h->data;
         SdloopRelayArgs relay_args = {
                 .external_job_id = f->config->external_job_id,
                 .job_id = f->config->job_id,
@@ -778,7 +778,7 @@ static int provider_create(HostHandle *h, SdloopPeer *peer, const char *parent_p
 
 static int factory_create(HostHandle *h, SdloopPeer *peer, const char *parent_path, sd_bus_slot **ret_slot) {
         FeedOracle *o = h->data;
-        HostFeed *f = o->feed;
+        Feed *f = o->feed;
         int r;
 
         r = feed_connection_setup(f, peer);
@@ -803,7 +803,7 @@ static HostHandle *factory_needs(HostHandle *h) {
 static int reporting_plugin_create(HostHandle *h, SdloopPeer *peer, const char *parent_path,
                                    sd_bus_slot **ret_slot) {
         FeedOracle *o = h->data;
-        HostFeed *f = o->feed;
+        Feed *f = o->feed;
         uint64_t max_duration = f->median->settings.call_timeout_usec;
         SdloopReportingPluginConfig config = {
                 .oracle_id = (uint8_t) o->id,
@@ -865,14 +865,14 @@ static int read_contract_config(SdloopPeer *peer, const char *path, ContractStat
 }
 
 typedef struct ConfigProbe {
-        HostFeed *feed;
+        Feed *feed;
         ContractState state;
 } ConfigProbe;
 
 /* Through a throw-away config provider: what the contract holds before this feed seeds it. */
 static int call_probe_config(SdloopPeer *peer, const char *path, void *userdata, sd_bus_error *error) {
         ConfigProbe *p = userdata;
-        HostFeed *f = p->feed;
+        Feed *f = p->feed;
         _cleanup_free_ char *provider = NULL;
         sd_bus_error close_error = SD_BUS_ERROR_NULL;
         SdloopRelayArgs relay_args = {
@@ -1048,7 +1048,7 @@ static bool strv_contains(char * const *l, const char *s) {
 
 /* The oracles' keys: those the contract is configured with if the Keystore holds all of them (a restarted
  * host goes on with the same signers), otherwise n new ones. */
-static int feed_choose_signers(HostFeed *f, sd_bus_error *error) {
+static int feed_choose_signers(Feed *f, sd_bus_error *error) {
         _cleanup_strv_free_ char **accounts = NULL;
         ConfigProbe probe = { .feed = f };
         bool reuse = false;
@@ -1119,7 +1119,7 @@ fail:
 }
 
 /* RelayArgs.relay_config: the feed's extra keys, plus (when @seed) the contract configuration. */
-static int feed_build_relay_config(HostFeed *f, bool seed, char **ret) {
+static int feed_build_relay_config(Feed *f, bool seed, char **ret) {
         _cleanup_(json_object_putp) json_object *root = NULL;
         json_object *config, *signers, *transmitters, *onchain;
         _cleanup_free_ char *offchain_hex = NULL;
@@ -1205,7 +1205,7 @@ static int feed_build_relay_config(HostFeed *f, bool seed, char **ret) {
 
 /* What the ledger says about the feed's contract: its configuration (which must be this feed's), where
  * the rounds continue, and the latest transmission for the status. */
-static int feed_read_contract(HostFeed *f, sd_bus_error *error) {
+static int feed_read_contract(Feed *f, sd_bus_error *error) {
         _cleanup_free_ char *latest_answer = NULL;
         ContractState state = {};
         DigestEpoch de = {};
@@ -1285,7 +1285,7 @@ finish:
         return r;
 }
 
-static void feed_close_oracles(HostFeed *f) {
+static void feed_close_oracles(Feed *f) {
         for (unsigned i = 0; f->oracles && i < f->config->n; i++) {
                 /* Closing the factory closes its reporting plugin. */
                 host_handle_close(f->oracles[i].factory);
@@ -1293,7 +1293,7 @@ static void feed_close_oracles(HostFeed *f) {
         }
 }
 
-static void feed_teardown(HostFeed *f) {
+static void feed_teardown(Feed *f) {
         feed_close_oracles(f);
         feed_connection_release(f);
         host_handle_close(f->provider_h);
@@ -1303,7 +1303,7 @@ static void feed_teardown(HostFeed *f) {
         pending_clear(f);
 }
 
-static int feed_setup(HostFeed *f, sd_bus_error *error) {
+static int feed_setup(Feed *f, sd_bus_error *error) {
         int r;
 
         f->relayer_h = find_relayer_handle(f->relayer);
@@ -1365,7 +1365,7 @@ fail:
 }
 
 /* The contract moved to another configuration (someone re-seeded it): follow with new reporting plugins. */
-static int feed_follow_config(HostFeed *f, sd_bus_error *error) {
+static int feed_follow_config(Feed *f, sd_bus_error *error) {
         uint8_t old[SDLOOP_DIGEST_SIZE];
         char a[17], b[17];
         int r;
@@ -1398,7 +1398,7 @@ static int feed_follow_config(HostFeed *f, sd_bus_error *error) {
 
 /* --- a round ------------------------------------------------------------------------------------------- */
 
-static void feed_advance(HostFeed *f) {
+static void feed_advance(Feed *f) {
         /* Rounds 1…255 within an epoch, as OCR2 numbers them in a byte. */
         if (f->round >= UINT8_MAX) {
                 f->epoch++;
@@ -1407,7 +1407,7 @@ static void feed_advance(HostFeed *f) {
                 f->round++;
 }
 
-static unsigned feed_leader(HostFeed *f) {
+static unsigned feed_leader(Feed *f) {
         return (unsigned) (((uint64_t) f->epoch * UINT8_MAX + f->round - 1) % f->config->n);
 }
 
@@ -1448,7 +1448,7 @@ static void reasons_add(char **list, const char *format, ...) {
         *list = joined;
 }
 
-static int feed_transmit(HostFeed *f, const SdloopReportContext *ctx, const SdloopBytes *report,
+static int feed_transmit(Feed *f, const SdloopReportContext *ctx, const SdloopBytes *report,
                          const SdloopAttributed *sigs, size_t n_sigs, sd_bus_error *error) {
         TransmitCall c = { .ctx = ctx, .report = report, .sigs = sigs, .n_sigs = n_sigs };
         Transmission t = {};
@@ -1482,14 +1482,14 @@ static int feed_transmit(HostFeed *f, const SdloopReportContext *ctx, const Sdlo
 }
 
 /* Returns 0 when the round went through (with or without a report), < 0 with *ret_error when it failed. */
-static int feed_run_round(HostFeed *f, char **ret_error) {
+static int feed_run_round(Feed *f, char **ret_error) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_(sdloop_bytes_done) SdloopBytes query = {}, report = {}, payload = {};
         _cleanup_free_ char *failures = NULL, *signers_text = NULL;
         SdloopAttributed *observations = NULL, *sigs = NULL;
         size_t n_observations = 0, n_sigs = 0;
         unsigned n = f->config->n, leader, n_accepted = 0, first_accepting = 0;
-        bool accepted[HOST_FEED_ORACLES_MAX] = {}, transmit = false;
+        bool accepted[FEED_ORACLES_MAX] = {}, transmit = false;
         SdloopReportContext ctx = {};
         SdloopReportTimestamp *ts = &ctx.timestamp;
         ConfigDetails details = {};
@@ -1704,7 +1704,7 @@ finish:
 
 /* --- the driver ---------------------------------------------------------------------------------------- */
 
-static void feed_schedule_next(HostFeed *f) {
+static void feed_schedule_next(Feed *f) {
         uint64_t next = f->round_started_usec + f->config->round_interval_usec, now = host_now();
         int r;
 
@@ -1713,13 +1713,13 @@ static void feed_schedule_next(HostFeed *f) {
         if (r >= 0)
                 r = sd_event_source_set_enabled(f->timer, SD_EVENT_ONESHOT);
         if (r < 0)
-                feed_set_error(f, HOST_FEED_FAILING, "cannot arm the round timer: %s", strerror(-r));
+                feed_set_error(f, FEED_FAILING, "cannot arm the round timer: %s", strerror(-r));
 }
 
 static void feed_round_work(Host *h, void *userdata);
 
 static int on_round_deferred(sd_event_source *es, uint64_t usec, void *userdata) {
-        HostFeed *f = userdata;
+        Feed *f = userdata;
 
         f->defer = sd_event_source_disable_unref(f->defer);
         (void) host_queue_work(f->host, feed_round_work, f);
@@ -1729,7 +1729,7 @@ static int on_round_deferred(sd_event_source *es, uint64_t usec, void *userdata)
 static void feed_round_work(Host *h, void *userdata) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_free_ char *reason = NULL;
-        HostFeed *f = userdata;
+        Feed *f = userdata;
         int r;
 
         if (!f->started || f->in_round)
@@ -1745,7 +1745,7 @@ static void feed_round_work(Host *h, void *userdata) {
                                                        on_round_deferred, f);
                         if (r < 0) {
                                 f->defer = NULL;
-                                feed_set_error(f, HOST_FEED_FAILING, "cannot defer the round: %s", strerror(-r));
+                                feed_set_error(f, FEED_FAILING, "cannot defer the round: %s", strerror(-r));
                                 feed_schedule_next(f);
                         }
                 }
@@ -1756,7 +1756,7 @@ static void feed_round_work(Host *h, void *userdata) {
         if (!f->set_up) {
                 r = feed_setup(f, &error);
                 if (r < 0) {
-                        feed_set_error(f, HOST_FEED_STARTING, "setting up: %s", error_message(&error, r));
+                        feed_set_error(f, FEED_STARTING, "setting up: %s", error_message(&error, r));
                         goto done;
                 }
         }
@@ -1764,28 +1764,28 @@ static void feed_round_work(Host *h, void *userdata) {
         r = feed_run_round(f, &reason);
         if (r < 0) {
                 f->rounds_failed++;
-                feed_set_error(f, HOST_FEED_FAILING, "epoch %" PRIu32 " round %u: %s", f->epoch, f->round,
+                feed_set_error(f, FEED_FAILING, "epoch %" PRIu32 " round %u: %s", f->epoch, f->round,
                                reason ?: strerror(-r));
                 feed_set_outcome(f, "%s", strempty(f->last_error));
         } else {
                 f->rounds_run++;
-                f->state = HOST_FEED_RUNNING;
+                f->state = FEED_RUNNING;
         }
 
 done:
         f->in_round = false;
         if (f->free_requested) {
-                host_feed_free(f);
+                feed_free(f);
                 return;
         }
         if (f->started)
                 feed_schedule_next(f);
 }
 
-static void on_fetched(HostFeedSource *s, const char *value, const char *error, void *userdata) {
+static void on_fetched(FeedSource *s, const char *value, const char *error, void *userdata) {
         FeedDataSourceRef *ref = userdata;
         FeedOracle *o = ref->oracle;
-        HostFeed *f = o->feed;
+        Feed *f = o->feed;
         unsigned k = ref->kind;
 
         free(o->fetched[k]);
@@ -1802,17 +1802,17 @@ static void on_fetched(HostFeedSource *s, const char *value, const char *error, 
                 (void) host_queue_work(f->host, feed_round_work, f);
 }
 
-static void feed_cancel_fetches(HostFeed *f) {
+static void feed_cancel_fetches(Feed *f) {
         for (unsigned i = 0; f->oracles && i < f->config->n; i++)
                 for (unsigned k = 0; k < _SOURCE_MAX; k++)
-                        host_feed_source_cancel(f->oracles[i].sources[k]);
+                        feed_source_cancel(f->oracles[i].sources[k]);
         f->fetches_pending = 0;
 }
 
 /* A round begins with every oracle reading its sources, without blocking; the round itself runs as
  * top-level work once all have answered (each source has its own timeout). */
 static int on_round_timer(sd_event_source *es, uint64_t usec, void *userdata) {
-        HostFeed *f = userdata;
+        Feed *f = userdata;
 
         f->round_started_usec = host_now();
         f->step++;
@@ -1825,10 +1825,10 @@ static int on_round_timer(sd_event_source *es, uint64_t usec, void *userdata) {
 
                         o->fetched[k] = mfree(o->fetched[k]);
                         o->fetch_error[k] = mfree(o->fetch_error[k]);
-                        r = host_feed_source_fetch(o->sources[k], f->step, on_fetched, &o->refs[k]);
+                        r = feed_source_fetch(o->sources[k], f->step, on_fetched, &o->refs[k]);
                         if (r < 0) {
                                 if (asprintf(&o->fetch_error[k], "%s: cannot read: %s",
-                                             host_feed_source_get_label(o->sources[k]), strerror(-r)) < 0)
+                                             feed_source_get_label(o->sources[k]), strerror(-r)) < 0)
                                         o->fetch_error[k] = NULL;
                                 continue;
                         }
@@ -1842,12 +1842,12 @@ static int on_round_timer(sd_event_source *es, uint64_t usec, void *userdata) {
 
 /* --- public API ---------------------------------------------------------------------------------------- */
 
-int host_feed_new(Host *h, HostFeedConfig *config, HostPlugin *relayer, HostPlugin *median,
-                  HostKeystore *keystore, HostFeed **ret) {
+int feed_new(Host *h, FeedConfig *config, HostPlugin *relayer, HostPlugin *median,
+                  HostKeystore *keystore, Feed **ret) {
         static unsigned next_id = 1;
-        _cleanup_(host_feed_config_freep) HostFeedConfig *c = config;
+        _cleanup_(feed_config_freep) FeedConfig *c = config;
         MedianOffchainConfig offchain;
-        HostFeed *f;
+        Feed *f;
         int r;
 
         assert(h);
@@ -1861,7 +1861,7 @@ int host_feed_new(Host *h, HostFeedConfig *config, HostPlugin *relayer, HostPlug
         if (sodium_init() < 0)
                 return -EIO;
 
-        f = new0(HostFeed, 1);
+        f = new0(Feed, 1);
         if (!f)
                 return -ENOMEM;
         f->host = h;
@@ -1869,7 +1869,7 @@ int host_feed_new(Host *h, HostFeedConfig *config, HostPlugin *relayer, HostPlug
         f->relayer = relayer;
         f->median = median;
         f->keystore = keystore;
-        f->state = HOST_FEED_STOPPED;
+        f->state = FEED_STOPPED;
 
         if (asprintf(&f->proxy_path, "/org/sdloop1/host/provider/%u", next_id++) < 0) {
                 f->proxy_path = NULL;
@@ -1895,8 +1895,8 @@ int host_feed_new(Host *h, HostFeedConfig *config, HostPlugin *relayer, HostPlug
         }
         for (unsigned i = 0; i < f->config->n; i++) {
                 FeedOracle *o = f->oracles + i;
-                const HostFeedOracleConfig *oc = f->config->oracles ? f->config->oracles + i : NULL;
-                const HostFeedSourceConfig *sc[_SOURCE_MAX] = {
+                const FeedOracleConfig *oc = f->config->oracles ? f->config->oracles + i : NULL;
+                const FeedSourceConfig *sc[_SOURCE_MAX] = {
                         [SOURCE_VALUE] = oc && oc->value ? oc->value : f->config->value,
                         [SOURCE_JUELS] = oc && oc->juels_per_fee_coin ? oc->juels_per_fee_coin :
                                 f->config->juels_per_fee_coin,
@@ -1906,7 +1906,7 @@ int host_feed_new(Host *h, HostFeedConfig *config, HostPlugin *relayer, HostPlug
                 o->id = i;
                 for (unsigned k = 0; k < _SOURCE_MAX; k++) {
                         o->refs[k] = (FeedDataSourceRef) { .oracle = o, .kind = k };
-                        r = host_feed_source_new(sc[k], h->event, i, &o->sources[k]);
+                        r = feed_source_new(sc[k], h->event, i, &o->sources[k]);
                         if (r < 0)
                                 goto fail;
                 }
@@ -1922,11 +1922,11 @@ int host_feed_new(Host *h, HostFeedConfig *config, HostPlugin *relayer, HostPlug
         return 0;
 
 fail:
-        host_feed_free(f);
+        feed_free(f);
         return r;
 }
 
-int host_feed_start(HostFeed *f) {
+int feed_start(Feed *f) {
         int r;
 
         assert(f);
@@ -1941,12 +1941,12 @@ int host_feed_start(HostFeed *f) {
         if (r < 0)
                 return r;
         f->started = true;
-        f->state = HOST_FEED_STARTING;
+        f->state = FEED_STARTING;
         log_info("Feed %s: started.", f->config->name);
         return 0;
 }
 
-int host_feed_stop(HostFeed *f) {
+int feed_stop(Feed *f) {
         assert(f);
 
         if (f->in_round)
@@ -1960,15 +1960,15 @@ int host_feed_stop(HostFeed *f) {
         if (f->started)
                 log_info("Feed %s: stopped.", f->config->name);
         f->started = false;
-        f->state = HOST_FEED_STOPPED;
+        f->state = FEED_STOPPED;
         return 0;
 }
 
-bool host_feed_in_round(HostFeed *f) {
+bool feed_in_round(Feed *f) {
         return f && f->in_round;
 }
 
-HostFeed *host_feed_free(HostFeed *f) {
+Feed *feed_free(Feed *f) {
         if (!f)
                 return NULL;
 
@@ -1980,13 +1980,13 @@ HostFeed *host_feed_free(HostFeed *f) {
                 return NULL;
         }
 
-        (void) host_feed_stop(f);
+        (void) feed_stop(f);
         f->timer = sd_event_source_disable_unref(f->timer);
         for (unsigned i = 0; f->oracles && i < f->config->n; i++) {
                 FeedOracle *o = f->oracles + i;
 
                 for (unsigned k = 0; k < _SOURCE_MAX; k++) {
-                        host_feed_source_free(o->sources[k]);
+                        feed_source_free(o->sources[k]);
                         free(o->fetched[k]);
                         free(o->fetch_error[k]);
                         free(o->data_source_path[k]);
@@ -2004,15 +2004,15 @@ HostFeed *host_feed_free(HostFeed *f) {
         free(f->latest_answer);
         free(f->outcome);
         free(f->last_error);
-        host_feed_config_free(f->config);
+        feed_config_free(f->config);
         return mfree(f);
 }
 
-void host_feed_get_status(HostFeed *f, HostFeedStatus *ret) {
+void feed_get_status(Feed *f, FeedStatus *ret) {
         assert(f);
         assert(ret);
 
-        *ret = (HostFeedStatus) {
+        *ret = (FeedStatus) {
                 .name = f->config->name,
                 .state = f->state,
                 .latest_answer = f->latest_answer,
@@ -2032,14 +2032,14 @@ void host_feed_get_status(HostFeed *f, HostFeedStatus *ret) {
         };
 }
 
-int host_feed_status_to_json(const HostFeedStatus *s, json_object **ret) {
+int feed_status_to_json(const FeedStatus *s, json_object **ret) {
         char digest[2 * SDLOOP_DIGEST_SIZE + 1];
         struct {
                 const char *key;
                 json_object *value;
         } fields[] = {
                 { "name", json_object_new_string(s->name) },
-                { "state", json_object_new_string(host_feed_state_to_string(s->state)) },
+                { "state", json_object_new_string(feed_state_to_string(s->state)) },
                 { "latest_answer", s->latest_answer ? json_object_new_string(s->latest_answer) : NULL },
                 { "epoch", json_object_new_int64(s->epoch) },
                 { "round", json_object_new_int64(s->round) },
@@ -2073,24 +2073,24 @@ int host_feed_status_to_json(const HostFeedStatus *s, json_object **ret) {
         return 0;
 }
 
-const char *host_feed_get_name(HostFeed *f) {
+const char *feed_get_name(Feed *f) {
         return f->config->name;
 }
 
-const HostFeedConfig *host_feed_get_config(HostFeed *f) {
+const FeedConfig *feed_get_config(Feed *f) {
         return f->config;
 }
 
-bool host_feed_uses_plugin(HostFeed *f, HostPlugin *p) {
+bool feed_uses_plugin(Feed *f, HostPlugin *p) {
         return f && p && (f->relayer == p || f->median == p);
 }
 
-void host_feed_set_hooks(HostFeed *f, const HostFeedHooks *hooks, void *userdata) {
-        f->hooks = hooks ? *hooks : (HostFeedHooks) {};
+void feed_set_hooks(Feed *f, const FeedHooks *hooks, void *userdata) {
+        f->hooks = hooks ? *hooks : (FeedHooks) {};
         f->hooks_userdata = userdata;
 }
 
-const char *host_feed_get_signer(HostFeed *f, unsigned oracle) {
+const char *feed_get_signer(Feed *f, unsigned oracle) {
         if (!f || oracle >= f->config->n)
                 return NULL;
         return f->oracles[oracle].account;
