@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
-/* The configured feeds: each a Feed (src/host/feed.h) on two configured plugins, the relayer instance
+/* The configured feeds: each a Feed (src/feed/feed.h) on two configured plugins, the relayer instance
  * (whose relayer makes the feed's provider) and the median instance. What feed.h asks of its owner, and how
  * it is done here:
  *
@@ -12,8 +12,8 @@
  *  - A plugin that crashes, restarts or fails needs nothing from us: the feed's calls wait for the restart
  *    and its handles are re-created, and while a plugin stays away its rounds fail ("failing", or
  *    "starting" before set-up) with the reason in its status, until the plugin is back.
- *  - feed_stop() is -EBUSY inside a round of the feed. Feeds are stopped and freed only by Manager
- *    requests, and requests wait (manager.c) while daemon_feeds_busy().
+ *  - Stopping or freeing a feed cancels the round in flight (its calls and fetches), so requests may do it
+ *    at any time.
  *
  * Every transmitted report is logged at info level with FEED_ID= and CONTRACT_ID= (and JOB_ID=), so that
  * `journalctl FEED_ID=eth-usd` lists them; the ledger stays the durable record. */
@@ -54,7 +54,7 @@ static void on_transmitted(Feed *hf, const SdloopReportContext *ctx, const Sdloo
         if (known)
                 sdloop_log_internal(LOG_INFO, 0, __FILE__, __LINE__, __func__, fields,
                                     "Feed %s: epoch %" PRIu32 " round %u: answer %s transmitted (report %" PRIu64
-                                    " of this run)", c->name, ctx->timestamp.epoch, ctx->timestamp.round,
+                                    " on the ledger)", c->name, ctx->timestamp.epoch, ctx->timestamp.round,
                                     st.latest_answer, st.reports_transmitted);
         else
                 sdloop_log_internal(LOG_INFO, 0, __FILE__, __LINE__, __func__, fields,
@@ -121,9 +121,6 @@ void daemon_feed_free(DaemonFeed *f) {
                         break;
                 }
 
-        /* Not from inside its round (see above): feed_free() would only defer the free, and the caller
-         * is about to take its plugins away. */
-        assert(!feed_in_round(f->feed));
         feed_free(f->feed);
         free(f);
 }
@@ -131,13 +128,6 @@ void daemon_feed_free(DaemonFeed *f) {
 void daemon_feeds_free_all(Daemon *d) {
         while (d->feeds)
                 daemon_feed_free(d->feeds);
-}
-
-bool daemon_feeds_busy(Daemon *d) {
-        for (DaemonFeed *f = d->feeds; f; f = f->next)
-                if (feed_in_round(f->feed))
-                        return true;
-        return false;
 }
 
 unsigned daemon_feeds_create_missing(Daemon *d) {
@@ -163,13 +153,8 @@ static bool feed_uses_instance(DaemonFeed *f, Instance *i) {
         return i && feed_uses_plugin(f->feed, i->plugin);
 }
 
-static void feed_stop(DaemonFeed *f) {
-        int r;
-
-        r = feed_stop(f->feed);
-        if (r < 0)
-                /* -EBUSY: inside its round, which requests never run in. */
-                log_warning_errno(r, "Feed %s: cannot stop it now: %m", feed_get_name(f->feed));
+static void daemon_feed_stop(DaemonFeed *f) {
+        feed_stop(f->feed);
 }
 
 void daemon_feeds_update(Daemon *d) {
@@ -189,7 +174,7 @@ void daemon_feeds_update(Daemon *d) {
                 } else if (st.state != FEED_STOPPED) {
                         log_info("Feed %s: plugin %s is stopped; stopping the feed until it is started again.",
                                  c->name, relayer && relayer->wanted ? c->median : c->relayer);
-                        feed_stop(f);
+                        daemon_feed_stop(f);
                 }
         }
 }
@@ -204,7 +189,7 @@ void daemon_feeds_stop_using(Daemon *d, Instance *i) {
                 if (st.state == FEED_STOPPED)
                         continue;
                 log_info("Feed %s: stopping it with plugin %s.", feed_get_name(f->feed), instance_name(i));
-                feed_stop(f);
+                daemon_feed_stop(f);
         }
 }
 
@@ -244,7 +229,7 @@ void daemon_feeds_reload_prepare(Daemon *d, const DaemonConfig *c, unsigned *ret
                 } else if (plugin_changes(d, c, hc->relayer) || plugin_changes(d, c, hc->median)) {
                         /* Its plugins are about to be restarted with new settings: again when they are. */
                         log_info("Feed %s: its plugins change; stopping it meanwhile.", hc->name);
-                        feed_stop(f);
+                        daemon_feed_stop(f);
                 }
         }
 

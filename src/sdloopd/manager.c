@@ -250,10 +250,9 @@ static void request_run(Daemon *d, Request *req) {
 static void work_requests(Host *h, void *userdata) {
         Daemon *d = userdata;
 
-        /* Inside a call that waits (work_depth > 1), another request or a feed's round (which requests may
-         * have to stop): later, from the top. A timer, not the work queue, so that a long wait does not
-         * spin. */
-        if (d->processing || h->work_depth > 1 || daemon_feeds_busy(d)) {
+        /* Inside a call that waits (work_depth > 1) or another request: later, from the top. A timer, not
+         * the work queue, so that a long wait does not spin. */
+        if (d->processing || h->work_depth > 1) {
                 if (!d->requests_retry &&
                     sd_event_add_time_relative(d->event, &d->requests_retry, CLOCK_MONOTONIC, 10 * USEC_PER_MSEC, 0,
                                                on_requests_retry, d) < 0)
