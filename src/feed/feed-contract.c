@@ -459,8 +459,12 @@ static void on_contract_part(FeedCall *c, int r, const sd_bus_error *error) {
         memcpy(old, f->digest, SDLOOP_DIGEST_SIZE);
         memcpy(f->digest, s->details.digest, SDLOOP_DIGEST_SIZE);
         sdloop_bytes_done(&f->onchain_config);
+        sdloop_bytes_done(&f->contract_offchain_config);
         r = sdloop_bytes_copy(&f->onchain_config, s->config.config.onchain_config.data,
                               s->config.config.onchain_config.size);
+        if (r >= 0)
+                r = sdloop_bytes_copy(&f->contract_offchain_config, s->config.config.offchain_config.data,
+                                      s->config.config.offchain_config.size);
         if (r < 0) {
                 setup_finish(s, r, NULL);
                 return;

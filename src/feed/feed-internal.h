@@ -83,7 +83,8 @@ struct Feed {
         char *relay_config_seed;  /* RelayArgs.relay_config with the contract configuration… */
         char *relay_config_plain; /* …and without, to read what is there */
         SdloopBytes offchain_config;
-        SdloopBytes onchain_config; /* as the contract holds it */
+        SdloopBytes onchain_config;          /* as the contract holds them: what the reporting plugins get */
+        SdloopBytes contract_offchain_config;
         uint8_t digest[SDLOOP_DIGEST_SIZE];
         uint32_t epoch; /* the latest (epoch, round) used */
         uint8_t round_no;

@@ -258,7 +258,7 @@ static int reporting_plugin_create(HostHandle *h, SdloopPeer *peer, const char *
                 .n = f->config->n,
                 .f = f->config->f,
                 .onchain_config = f->onchain_config,
-                .offchain_config = f->offchain_config,
+                .offchain_config = f->contract_offchain_config,
                 .estimated_round_interval_usec = f->config->round_interval_usec,
                 .max_duration_query_usec = max_duration,
                 .max_duration_observation_usec = max_duration,

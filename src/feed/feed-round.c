@@ -144,6 +144,7 @@ static void round_conclude(FeedRound *rd) {
 
         switch (rd->outcome) {
         case ROUND_TRANSMITTED:
+                f->rounds_transmitted++;
                 f->state = FEED_RUNNING;
                 feed_set_outcome(f, "epoch %" PRIu32 " round %u: transmitted, answer %s (%zu observations, "
                                  "leader %u, signed by oracles %s)", ts->epoch, ts->round,
@@ -315,7 +316,6 @@ static void on_transmit(FeedCall *c, int r, const sd_bus_error *error) {
                 return;
         }
 
-        f->rounds_transmitted++;
         /* What the ledger now holds is the status: its latest answer and its count. */
         rd->step = ROUND_READ_BACK;
         if (round_call(rd, &rd->latest, FEED_CALL_LATEST_TRANSMISSION, rd->leader, f->provider_h, on_read_back))
@@ -327,9 +327,11 @@ static void round_transmit(FeedRound *rd) {
         FeedCall *c = rd->calls + 0;
 
         rd->step = ROUND_TRANSMIT;
-        if (!round_call(rd, c, FEED_CALL_TRANSMIT, rd->leader, rd->feed->provider_h, on_transmit))
-                return;
-        (void) c;
+        feed_call_done(c);
+        c->ctx = &rd->ctx;
+        c->sigs = rd->sigs;
+        c->n_sigs = rd->n_sigs;
+        (void) round_call(rd, c, FEED_CALL_TRANSMIT, rd->leader, rd->feed->provider_h, on_transmit);
 }
 
 /* --- should-transmit, sign, accept ---------------------------------------------------------------------- */
@@ -532,9 +534,10 @@ static void on_observation(FeedCall *c, int r, const sd_bus_error *error) {
 
         rd->step = ROUND_REPORT;
         report = rd->calls + rd->leader;
-        if (!round_call(rd, report, FEED_CALL_REPORT, rd->leader, f->oracles[rd->leader].plugin, on_report))
-                return;
-        (void) report;
+        feed_call_done(report);
+        report->observations = rd->observations;
+        report->n_observations = rd->n_observations;
+        (void) round_call(rd, report, FEED_CALL_REPORT, rd->leader, f->oracles[rd->leader].plugin, on_report);
 }
 
 static void round_observe(FeedRound *rd) {

@@ -169,7 +169,7 @@ void feed_get_status(Feed *f, FeedStatus *ret) {
                 .observations_failed = f->observations_failed,
                 .calls_timed_out = f->calls_timed_out,
                 .config_changes = f->config_changes,
-                .in_round = f->job == FEED_JOB_ROUND,
+                .in_round = f->round_active,
                 .outcome = f->outcome,
                 .last_error = f->last_error,
                 .last_error_usec = f->last_error_usec,

@@ -202,6 +202,7 @@ Feed *feed_free(Feed *f) {
         free(f->relay_config_plain);
         sdloop_bytes_done(&f->offchain_config);
         sdloop_bytes_done(&f->onchain_config);
+        sdloop_bytes_done(&f->contract_offchain_config);
         free(f->proxy_path);
         free(f->error_log_path);
         free(f->latest_answer);
