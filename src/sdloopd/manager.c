@@ -427,6 +427,32 @@ static int method_list_feeds(sd_bus_message *m, void *userdata, sd_bus_error *er
         return sd_bus_send(NULL, reply, NULL);
 }
 
+static int method_get_feed_status(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        Daemon *d = userdata;
+        json_object *j = NULL;
+        const char *name, *text;
+        DaemonFeed *f;
+        FeedStatus st;
+        int r;
+
+        r = sd_bus_message_read(m, "s", &name);
+        if (r < 0)
+                return r;
+        f = daemon_find_feed(d, name);
+        if (!f)
+                return sdloop_error_setf(error, SDLOOP_ERROR_NOT_FOUND, "no feed named %s", name);
+
+        /* From memory, as ListFeeds: the counts were read from the ledger after the latest transmission. */
+        feed_get_status(f->feed, &st);
+        r = feed_status_to_json(&st, &j);
+        if (r < 0)
+                return r;
+        text = json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN);
+        r = text ? sd_bus_reply_method_return(m, "s", text) : -ENOMEM;
+        json_object_put(j);
+        return r;
+}
+
 static int property_get_version(sd_bus *bus, const char *path, const char *interface, const char *property,
                                 sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         return sd_bus_message_append(reply, "s", SDLOOP_VERSION);
@@ -451,6 +477,8 @@ static const sd_bus_vtable manager_vtable[] = {
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Reload", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_reload,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetFeedStatus", SD_BUS_ARGS("s", name), SD_BUS_RESULT("s", status),
+                                method_get_feed_status, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("ListFeeds", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(ssuytts)", feeds), method_list_feeds,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_SIGNAL_WITH_ARGS("PluginStateChanged", SD_BUS_ARGS("s", name, "s", state, "s", last_error), 0),
