@@ -58,8 +58,8 @@ static void on_transmitted(Feed *hf, const SdloopReportContext *ctx, const Sdloo
                                     st.latest_answer, st.reports_transmitted);
         else
                 sdloop_log_internal(LOG_INFO, 0, __FILE__, __LINE__, __func__, fields,
-                                    "Feed %s: epoch %" PRIu32 " round %u: transmitted (report %" PRIu64 " of this "
-                                    "run; the ledger's answer could not be read back)", c->name,
+                                    "Feed %s: epoch %" PRIu32 " round %u: transmitted (report %" PRIu64 " on the "
+                                    "ledger; the ledger's answer could not be read back)", c->name,
                                     ctx->timestamp.epoch, ctx->timestamp.round, st.reports_transmitted);
 }
 
