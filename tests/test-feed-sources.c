@@ -292,6 +292,29 @@ static void scale_fails(const char *text, bool has, unsigned e, const char *reas
                       reason_part, strempty(reason));
 }
 
+static void format_is(const char *value, unsigned exponent, const char *expected) {
+        _cleanup_free_ char *out = NULL;
+
+        ck_assert_int_eq(feed_decimal_format(value, exponent, &out), 0);
+        ck_assert_str_eq(out, expected);
+}
+
+/* The latest answer shown with the value source's decimals: the value rule read backwards. */
+START_TEST(test_decimal_format) {
+        char *out = NULL;
+
+        format_is("200012345678", 8, "2000.12345678");
+        format_is("-5", 2, "-0.05");
+        format_is("0", 3, "0.000");
+        format_is("123", 3, "0.123");
+        format_is("1234", 3, "1.234");
+        format_is("-1042", 0, "-1042");
+        ck_assert_int_eq(feed_decimal_format("1.5", 2, &out), -EINVAL);
+        ck_assert_int_eq(feed_decimal_format("007", 2, &out), -EINVAL);
+        ck_assert_ptr_null(out);
+}
+END_TEST
+
 START_TEST(test_decimal_rule) {
         scale_ok("123", false, 0, "123");
         scale_ok("  -0042 \n", false, 0, "-42");
@@ -640,6 +663,7 @@ static Suite *sources_suite(void) {
         tcase_add_checked_fixture(tc, setup, teardown);
         tcase_set_timeout(tc, 60);
         tcase_add_test(tc, test_decimal_rule);
+        tcase_add_test(tc, test_decimal_format);
         tcase_add_test(tc, test_config_errors);
         tcase_add_test(tc, test_constant);
         tcase_add_test(tc, test_file);
