@@ -111,7 +111,7 @@ void host_call_complete(HostCall *c, int r, const sd_bus_error *error);
 /* Forget the call; @done is not called. */
 void host_call_cancel(HostCall *c);
 
-/* Synchronous, for top level only (the feed's driver, tests): wait for the object as
+/* Synchronous, for top level only (tests, tools): wait for the object as
  * host_handle_call_async() does, then run @fn on it, which may make synchronous calls; if it fails with
  * PluginUnavailable because the connection went away, wait and run it again, until the plugin's call
  * timeout has passed. */
