@@ -1,6 +1,7 @@
 #!/bin/sh
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# Nothing in libsdloop, the plugins, the host (src/host) or sdloopd may wait inside an event-loop callback. The run-time check
+# Nothing in libsdloop, the plugins, the host (src/host), the feed (src/feed) or sdloopd may wait inside an
+# event-loop callback. The run-time check
 # (SDLOOP_ABORT_ON_NESTED_WAIT=1, set for every test) catches a synchronous client call made from a
 # callback; this one catches the raw forms that bypass it: sd_event_run()/sd_event_loop() or a blocking
 # sd_bus_call() outside the two places that run the loop at top level.
@@ -21,7 +22,7 @@ src/host/host.c:sd_event_run
 src/host/backend-systemd.c:sd_bus_call'
 
 rc=0
-for f in $(find src/libsdloop src/host src/sdloopd plugins -name '*.c' | sort); do
+for f in $(find src/libsdloop src/host src/feed src/sdloopd plugins -name '*.c' | sort); do
         for pat in sd_event_run sd_event_loop sd_bus_call; do
                 grep -n "\\b$pat *(" "$f" >/dev/null 2>&1 || continue
                 if printf '%s\n' "$allowed" | grep -qx "$f:$pat"; then
@@ -39,5 +40,18 @@ for f in $(find plugins -name '*.c' | sort); do
                 rc=1
         fi
 done
-[ $rc = 0 ] && echo "check-no-nested-wait: no waiting call in src/libsdloop, src/host, src/sdloopd or plugins"
+# The feed is a state machine throughout: no synchronous client call, none of the host's waiting helpers
+# (host_handle_call(), host_handle_new(), host_plugin_start()…, host_run_until()) and no top-level work.
+for f in $(find src/feed -name '*.c' -o -name '*.h' | sort); do
+        if grep -nE "sdloop_peer_call\(|sdloop_peer_call_method\(|sdloop_peer_wait_for\(|host_handle_call\(|host_handle_new\(|host_plugin_(start|restart|ensure)\(|host_run_until\(|host_run_work\(|host_queue_work\(" "$f" >&2; then
+                echo "check-no-nested-wait: $f waits or queues top-level work; use the asynchronous forms" >&2
+                rc=1
+        fi
+        # A synchronous generated client call: sdloop_<service>_<method>(… without _async.
+        if grep -nE "\bsdloop_(reporting_plugin|contract_config_tracker|contract_transmitter|median_contract|ledger|relayer|plugin_median|plugin_relayer|reporting_plugin_factory|service|report_codec|offchain_config_digester|onchain_config_codec)_[a-z_]+\(" "$f" | grep -v "_async(" >&2; then
+                echo "check-no-nested-wait: $f makes a synchronous client call" >&2
+                rc=1
+        fi
+done
+[ $rc = 0 ] && echo "check-no-nested-wait: no waiting call in src/libsdloop, src/host, src/feed, src/sdloopd or plugins"
 exit $rc

@@ -295,6 +295,32 @@ static int method_list_feeds(sd_bus_message *m, void *userdata, sd_bus_error *er
         return sd_bus_send(NULL, reply, NULL);
 }
 
+static int method_get_feed_status(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        const char *name;
+        int r;
+
+        r = sd_bus_message_read(m, "s", &name);
+        if (r < 0)
+                return r;
+        if (streq(name, "eth-usd"))
+                return sd_bus_reply_method_return(m, "s",
+                        "{\"name\":\"eth-usd\",\"state\":\"running\",\"latest_answer\":\"334512345678\","
+                        "\"latest_answer_decimal\":\"3345.12345678\",\"reports_transmitted\":42,"
+                        "\"rounds_started\":50,\"rounds_transmitted\":40,"
+                        "\"rounds_skipped\":{\"total\":6,\"busy\":2,\"no_report\":4,\"not_accepted\":0,"
+                        "\"not_transmitted\":0},"
+                        "\"rounds_failed\":{\"total\":3,\"timeout\":1,\"plugin_unavailable\":2,"
+                        "\"not_enough_observations\":0,\"transmit_failed\":0,\"plugin_error\":0,\"setup\":0,"
+                        "\"internal\":0},\"last_reason\":\"plugin_unavailable\"}");
+        if (streq(name, "btc-usd"))
+                return sd_bus_reply_method_return(m, "s",
+                        "{\"name\":\"btc-usd\",\"state\":\"stopped\",\"latest_answer\":null,"
+                        "\"latest_answer_decimal\":null,\"rounds_started\":0,\"rounds_transmitted\":0,"
+                        "\"rounds_skipped\":{\"total\":0},\"rounds_failed\":{\"total\":0},"
+                        "\"last_reason\":null}");
+        return sd_bus_error_setf(error, "org.sdloop1.Error.NotFound", "no feed named %s", name);
+}
+
 static int property_get_manager(sd_bus *b, const char *path, const char *interface, const char *property,
                                 sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         return sd_bus_message_append(reply, "s", streq(property, "Version") ? "0.0.0-fake" : "exec");
@@ -312,6 +338,8 @@ static const sd_bus_vtable manager_vtable[] = {
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Reload", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_reload,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetFeedStatus", SD_BUS_ARGS("s", name), SD_BUS_RESULT("s", status),
+                                method_get_feed_status, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("ListFeeds", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(ssuytts)", feeds),
                                 method_list_feeds, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_SIGNAL_WITH_ARGS("PluginStateChanged", SD_BUS_ARGS("s", name, "s", state, "s", last_error), 0),

@@ -703,6 +703,51 @@ static int async_rp_close(SdloopPeer *p, const char *path, SdloopContext *ctx, R
         return sdloop_reporting_plugin_close_async(p, path, ctx, on_empty, rep, s);
 }
 
+/* org.sdloop1.Ledger is the ledger relayer's own interface, not one of libsdloop's services: the fixture
+ * provider carries it here, answering with fixtures. */
+#define FIXTURE_LEDGER_COUNT UINT64_C(123456789012)
+
+static int method_ledger_transmission_count(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        return sd_bus_reply_method_return(m, "tuy", FIXTURE_LEDGER_COUNT, (uint32_t) FIXTURE_EPOCH,
+                                          (uint8_t) FIXTURE_ROUND);
+}
+
+static const sd_bus_vtable ledger_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_METHOD_WITH_ARGS("TransmissionCount", SD_BUS_NO_ARGS, SD_BUS_RESULT("t", count, "u", epoch, "y", round),
+                                method_ledger_transmission_count, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_VTABLE_END,
+};
+
+int roundtrip_export_ledger(SdloopObject *o) {
+        return sdloop_object_add_interface(o, "org.sdloop1.Ledger", ledger_vtable, NULL, NULL);
+}
+
+static void on_count_epoch_round(SdloopPeer *peer, int r, uint64_t count, uint32_t epoch, uint8_t round,
+                                 sd_bus_error *error, void *userdata) {
+        Reply *rep = userdata;
+
+        rep->u = count;
+        rep->epoch = epoch;
+        rep->round = round;
+        reply_finish(rep, r, error);
+}
+
+static int sync_ledger_transmission_count(SdloopPeer *p, const char *path, Reply *rep, sd_bus_error *e) {
+        return sdloop_ledger_transmission_count(p, path, &rep->u, &rep->epoch, &rep->round, e);
+}
+
+static int async_ledger_transmission_count(SdloopPeer *p, const char *path, SdloopContext *ctx, Reply *rep,
+                                           sd_bus_slot **s) {
+        return sdloop_ledger_transmission_count_async(p, path, ctx, on_count_epoch_round, rep, s);
+}
+
+static void check_ledger_transmission_count(const Reply *rep) {
+        ck_assert_uint_eq(rep->u, FIXTURE_LEDGER_COUNT);
+        ck_assert_uint_eq(rep->epoch, FIXTURE_EPOCH);
+        ck_assert_uint_eq(rep->round, FIXTURE_ROUND);
+}
+
 /* --- the table ------------------------------------------------------------------------------------- */
 
 /* Naming both generated functions: a renamed or removed one fails the build. */
@@ -778,6 +823,9 @@ const Method roundtrip_methods[] = {
                .check = check_occ_encode),
         METHOD(sdloop_onchain_config_codec_decode, occ_decode, RELAYER_SIDE, .path = &env.median_provider,
                .check = check_occ_decode),
+
+        METHOD(sdloop_ledger_transmission_count, ledger_transmission_count, RELAYER_SIDE,
+               .path = &env.median_provider, .check = check_ledger_transmission_count),
 
         METHOD(sdloop_plugin_median_new_median_factory, plugin_median_new_median_factory, MEDIAN_SIDE,
                .creates = true, .check = check_created_median_side),

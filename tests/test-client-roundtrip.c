@@ -204,6 +204,7 @@ static void env_setup(void) {
                                                    &env.relayer, &error));
         check_ok(sdloop_relayer_new_plugin_provider(env.relayer_client, env.relayer, &fixture_relay_args,
                                                     &fixture_plugin_args, &env.median_provider, &error));
+        ck_assert_int_ge(roundtrip_export_ledger(sdloop_peer_find_object(env.relayer_server, env.median_provider)), 0);
         ck_assert_int_ge(sdloop_proxy_new(env.median_client, PROVIDER_PROXY_PATH, env.relayer_client,
                                           env.median_provider, &env.provider_proxy), 0);
         deps = (SdloopMedianDeps) {

@@ -76,5 +76,8 @@ void reply_done(Reply *rep);
 void reply_forget(Reply *rep);
 void reply_assert_equal(const Method *m, const Reply *a, const Reply *b);
 
+/* Add org.sdloop1.Ledger, answering with fixtures, to the fixture provider @o. */
+int roundtrip_export_ledger(SdloopObject *o);
+
 /* A fresh reporting plugin of the static factory (synchronous NewReportingPlugin()). */
 char *roundtrip_new_reporting_plugin(void);

@@ -452,7 +452,7 @@ END_TEST
 
 START_TEST(test_feed_equal) {
         _cleanup_(daemon_config_freep) DaemonConfig *c1 = NULL, *c2 = NULL, *c3 = NULL;
-        HostFeedConfig *hc = NULL;
+        FeedConfig *hc = NULL;
 
         write_feed_plugins();
         free(write_file("plugins.d/f.json", "{ \"feeds\": { \"eth\": " FEED_BODY("") " } }"));
@@ -466,17 +466,17 @@ START_TEST(test_feed_equal) {
         ck_assert(!daemon_feed_config_equal(c1->feeds, c3->feeds));
         ck_assert_uint_eq(c3->feeds[0].config->round_interval_usec, USEC_PER_SEC);
 
-        /* A copy of its own for host_feed_new(). */
+        /* A copy of its own for feed_new(). */
         ck_assert_int_eq(daemon_feed_config_instantiate(c3->feeds, &hc), 0);
         ck_assert_ptr_nonnull(hc);
         ck_assert_ptr_ne(hc, c3->feeds[0].config);
         ck_assert_str_eq(hc->name, "eth");
         ck_assert_uint_eq(hc->round_interval_usec, USEC_PER_SEC);
-        host_feed_config_free(hc);
+        feed_config_free(hc);
 }
 END_TEST
 
-/* What host_feed_config_parse() refuses, "FIELD: reason", is placed in the file like every other error. */
+/* What feed_config_parse() refuses, "FIELD: reason", is placed in the file like every other error. */
 START_TEST(test_error_feed_parse) {
         _cleanup_free_ char *f = NULL;
 

@@ -169,14 +169,14 @@ static void teardown(void) {
         ck_assert_int_eq(nftw(dir, remove_one, 16, FTW_DEPTH | FTW_PHYS), 0);
 }
 
-static HostFeedSourceConfig *parse(const char *json) {
+static FeedSourceConfig *parse(const char *json) {
         _cleanup_free_ char *error = NULL;
-        HostFeedSourceConfig *c = NULL;
+        FeedSourceConfig *c = NULL;
         json_object *j = json_tokener_parse(json);
         int r;
 
         ck_assert_msg(j, "test JSON does not parse: %s", json);
-        r = host_feed_source_config_parse(j, "feeds.t.value", "t", &c, &error);
+        r = feed_source_config_parse(j, "feeds.t.value", "t", &c, &error);
         json_object_put(j);
         ck_assert_msg(r == 0, "%s: %s", json, strempty(error));
         return c;
@@ -184,11 +184,11 @@ static HostFeedSourceConfig *parse(const char *json) {
 
 static void parse_fails(const char *json, const char *expected) {
         _cleanup_free_ char *error = NULL;
-        HostFeedSourceConfig *c = NULL;
+        FeedSourceConfig *c = NULL;
         json_object *j = json_tokener_parse(json);
 
         ck_assert_ptr_nonnull(j);
-        ck_assert_int_lt(host_feed_source_config_parse(j, "feeds.t.value", "t", &c, &error), 0);
+        ck_assert_int_lt(feed_source_config_parse(j, "feeds.t.value", "t", &c, &error), 0);
         json_object_put(j);
         ck_assert_ptr_null(c);
         ck_assert_msg(error && strstr(error, expected), "%s: expected \"%s\", got \"%s\"", json, expected,
@@ -207,7 +207,7 @@ static void result_done(Result *r) {
         *r = (Result) {};
 }
 
-static void on_done(HostFeedSource *s, const char *value, const char *error, void *userdata) {
+static void on_done(FeedSource *s, const char *value, const char *error, void *userdata) {
         Result *r = userdata;
 
         ck_assert(!r->done);
@@ -218,24 +218,24 @@ static void on_done(HostFeedSource *s, const char *value, const char *error, voi
 }
 
 /* Fetch and run the loop until the result is there (bounded). */
-static void fetch(HostFeedSource *s, uint64_t step, Result *ret) {
+static void fetch(FeedSource *s, uint64_t step, Result *ret) {
         uint64_t deadline = host_now() + 20 * USEC_PER_SEC;
 
         *ret = (Result) {};
-        ck_assert_int_eq(host_feed_source_fetch(s, step, on_done, ret), 0);
+        ck_assert_int_eq(feed_source_fetch(s, step, on_done, ret), 0);
         /* Never from within the call. */
         ck_assert(!ret->done);
         while (!ret->done && host_now() < deadline)
                 ck_assert_int_ge(sd_event_run(event, 100 * USEC_PER_MSEC), 0);
-        ck_assert_msg(ret->done, "%s: no result in time", host_feed_source_get_label(s));
+        ck_assert_msg(ret->done, "%s: no result in time", feed_source_get_label(s));
 }
 
 static void expect_value(const char *json, const char *value) {
-        _cleanup_(host_feed_source_config_freep) HostFeedSourceConfig *c = parse(json);
-        _cleanup_(host_feed_source_freep) HostFeedSource *s = NULL;
+        _cleanup_(feed_source_config_freep) FeedSourceConfig *c = parse(json);
+        _cleanup_(feed_source_freep) FeedSource *s = NULL;
         Result r;
 
-        ck_assert_int_eq(host_feed_source_new(c, event, 0, &s), 0);
+        ck_assert_int_eq(feed_source_new(c, event, 0, &s), 0);
         fetch(s, 1, &r);
         ck_assert_msg(r.value && streq(r.value, value), "%s: expected %s, got %s / %s", json, value,
                       strempty(r.value), strempty(r.error));
@@ -243,17 +243,17 @@ static void expect_value(const char *json, const char *value) {
 }
 
 static void expect_error(const char *json, const char *error) {
-        _cleanup_(host_feed_source_config_freep) HostFeedSourceConfig *c = parse(json);
-        _cleanup_(host_feed_source_freep) HostFeedSource *s = NULL;
+        _cleanup_(feed_source_config_freep) FeedSourceConfig *c = parse(json);
+        _cleanup_(feed_source_freep) FeedSource *s = NULL;
         const char *label;
         Result r;
 
-        ck_assert_int_eq(host_feed_source_new(c, event, 0, &s), 0);
+        ck_assert_int_eq(feed_source_new(c, event, 0, &s), 0);
         fetch(s, 1, &r);
         ck_assert_msg(r.error && strstr(r.error, error), "%s: expected error \"%s\", got %s / %s", json, error,
                       strempty(r.value), strempty(r.error));
         /* Errors name the source. */
-        label = host_feed_source_config_get_label(c);
+        label = feed_source_config_get_label(c);
         ck_assert_msg(strncmp(r.error, label, strlen(label)) == 0, "error does not start with the label: %s",
                       r.error);
         result_done(&r);
@@ -276,7 +276,7 @@ static char *write_file(const char *name, const char *contents) {
 static void scale_ok(const char *text, bool has, unsigned e, const char *expected) {
         _cleanup_free_ char *v = NULL;
         const char *reason = NULL;
-        int r = host_feed_decimal_scale(text, has, e, &v, &reason);
+        int r = feed_decimal_scale(text, has, e, &v, &reason);
 
         ck_assert_msg(r == 0 && streq(v, expected), "\"%s\" × 1e%u: expected %s, got %s (%s)", text, e, expected,
                       strempty(v), strempty(reason));
@@ -286,11 +286,34 @@ static void scale_fails(const char *text, bool has, unsigned e, const char *reas
         _cleanup_free_ char *v = NULL;
         const char *reason = NULL;
 
-        ck_assert_int_lt(host_feed_decimal_scale(text, has, e, &v, &reason), 0);
+        ck_assert_int_lt(feed_decimal_scale(text, has, e, &v, &reason), 0);
         ck_assert_ptr_null(v);
         ck_assert_msg(reason && strstr(reason, reason_part), "\"%s\": expected \"%s\", got \"%s\"", text,
                       reason_part, strempty(reason));
 }
+
+static void format_is(const char *value, unsigned exponent, const char *expected) {
+        _cleanup_free_ char *out = NULL;
+
+        ck_assert_int_eq(feed_decimal_format(value, exponent, &out), 0);
+        ck_assert_str_eq(out, expected);
+}
+
+/* The latest answer shown with the value source's decimals: the value rule read backwards. */
+START_TEST(test_decimal_format) {
+        char *out = NULL;
+
+        format_is("200012345678", 8, "2000.12345678");
+        format_is("-5", 2, "-0.05");
+        format_is("0", 3, "0.000");
+        format_is("123", 3, "0.123");
+        format_is("1234", 3, "1.234");
+        format_is("-1042", 0, "-1042");
+        ck_assert_int_eq(feed_decimal_format("1.5", 2, &out), -EINVAL);
+        ck_assert_int_eq(feed_decimal_format("007", 2, &out), -EINVAL);
+        ck_assert_ptr_null(out);
+}
+END_TEST
 
 START_TEST(test_decimal_rule) {
         scale_ok("123", false, 0, "123");
@@ -370,11 +393,11 @@ START_TEST(test_config_errors) {
 
         /* Labels. */
         {
-                _cleanup_(host_feed_source_config_freep) HostFeedSourceConfig *c =
+                _cleanup_(feed_source_config_freep) FeedSourceConfig *c =
                         parse("{\"type\": \"http\", \"url\": \"http://x\", \"name\": \"eth-usd\"}");
 
-                ck_assert_str_eq(host_feed_source_config_get_label(c), "http source eth-usd");
-                ck_assert_int_eq(host_feed_source_config_get_type(c), HOST_FEED_SOURCE_HTTP);
+                ck_assert_str_eq(feed_source_config_get_label(c), "http source eth-usd");
+                ck_assert_int_eq(feed_source_config_get_type(c), FEED_SOURCE_HTTP);
         }
 }
 END_TEST
@@ -415,11 +438,11 @@ START_TEST(test_file) {
 
         /* The label carries the path. */
         {
-                _cleanup_(host_feed_source_config_freep) HostFeedSourceConfig *c = parse(json);
+                _cleanup_(feed_source_config_freep) FeedSourceConfig *c = parse(json);
                 _cleanup_free_ char *label = NULL;
 
                 ck_assert_int_ge(asprintf(&label, "file source t (%s/missing)", dir), 0);
-                ck_assert_str_eq(host_feed_source_config_get_label(c), label);
+                ck_assert_str_eq(feed_source_config_get_label(c), label);
         }
 }
 END_TEST
@@ -440,14 +463,14 @@ START_TEST(test_command) {
         /* Its stderr is its own bytes: escaped, and cut after a whole character, the error can travel over
          * D-Bus and into a log line. */
         {
-                _cleanup_(host_feed_source_config_freep) HostFeedSourceConfig *c =
+                _cleanup_(feed_source_config_freep) FeedSourceConfig *c =
                         parse("{\"type\": \"command\", \"argv\": [\"/bin/sh\", \"-c\", "
                               "\"{ printf '\\\\377\\\\033[1m'; for i in $(seq 300); do printf '\\\\303\\\\251'; done; } >&2; "
                               "exit 3\"]}");
-                _cleanup_(host_feed_source_freep) HostFeedSource *src = NULL;
+                _cleanup_(feed_source_freep) FeedSource *src = NULL;
                 Result r;
 
-                ck_assert_int_eq(host_feed_source_new(c, event, 0, &src), 0);
+                ck_assert_int_eq(feed_source_new(c, event, 0, &src), 0);
                 fetch(src, 1, &r);
                 ck_assert_msg(r.error && strstr(r.error, "exited with status 3: \\xff\\x1b[1m\xc3\xa9\xc3\xa9"),
                               "error: %s", strempty(r.error));
@@ -524,8 +547,8 @@ START_TEST(test_http) {
 END_TEST
 
 START_TEST(test_http_reuse) {
-        _cleanup_(host_feed_source_config_freep) HostFeedSourceConfig *c = NULL;
-        _cleanup_(host_feed_source_freep) HostFeedSource *s = NULL;
+        _cleanup_(feed_source_config_freep) FeedSourceConfig *c = NULL;
+        _cleanup_(feed_source_freep) FeedSource *s = NULL;
         char json[256];
         unsigned before = requests;
 
@@ -533,7 +556,7 @@ START_TEST(test_http_reuse) {
         snprintf(json, sizeof(json), "{\"type\": \"http\", \"url\": \"http://127.0.0.1:%u/string\", \"json_path\": "
                  "\"data.price\"}", port);
         c = parse(json);
-        ck_assert_int_eq(host_feed_source_new(c, event, 0, &s), 0);
+        ck_assert_int_eq(feed_source_new(c, event, 0, &s), 0);
         for (int i = 0; i < 5; i++) {
                 Result r;
 
@@ -546,16 +569,16 @@ START_TEST(test_http_reuse) {
 END_TEST
 
 START_TEST(test_random_walk) {
-        _cleanup_(host_feed_source_config_freep) HostFeedSourceConfig *c =
+        _cleanup_(feed_source_config_freep) FeedSourceConfig *c =
                 parse("{\"type\": \"random_walk\", \"start\": \"2000000000\", \"step_ppm\": 1000, \"seed\": 1}");
-        _cleanup_(host_feed_source_freep) HostFeedSource *a = NULL, *b = NULL, *other = NULL;
+        _cleanup_(feed_source_freep) FeedSource *a = NULL, *b = NULL, *other = NULL;
         char *seq_a[20] = {}, *seq_other[20] = {};
         bool moved = false, differs = false;
         Result r;
 
-        ck_assert_int_eq(host_feed_source_new(c, event, 0, &a), 0);
-        ck_assert_int_eq(host_feed_source_new(c, event, 0, &b), 0);
-        ck_assert_int_eq(host_feed_source_new(c, event, 1, &other), 0);
+        ck_assert_int_eq(feed_source_new(c, event, 0, &a), 0);
+        ck_assert_int_eq(feed_source_new(c, event, 0, &b), 0);
+        ck_assert_int_eq(feed_source_new(c, event, 1, &other), 0);
 
         for (uint64_t step = 1; step <= 20; step++) {
                 fetch(a, step, &r);
@@ -605,26 +628,26 @@ START_TEST(test_random_walk) {
 END_TEST
 
 START_TEST(test_busy_and_cancel) {
-        _cleanup_(host_feed_source_config_freep) HostFeedSourceConfig *c =
+        _cleanup_(feed_source_config_freep) FeedSourceConfig *c =
                 parse("{\"type\": \"command\", \"argv\": [\"/bin/sh\", \"-c\", \"sleep 30\"], \"timeout_sec\": 60}");
-        _cleanup_(host_feed_source_config_freep) HostFeedSourceConfig *k =
+        _cleanup_(feed_source_config_freep) FeedSourceConfig *k =
                 parse("{\"type\": \"constant\", \"value\": \"1\"}");
-        _cleanup_(host_feed_source_freep) HostFeedSource *s = NULL, *constant = NULL;
+        _cleanup_(feed_source_freep) FeedSource *s = NULL, *constant = NULL;
         Result r = {};
 
-        ck_assert_int_eq(host_feed_source_new(c, event, 0, &s), 0);
-        ck_assert_int_eq(host_feed_source_fetch(s, 1, on_done, &r), 0);
-        ck_assert(host_feed_source_is_busy(s));
-        ck_assert_int_eq(host_feed_source_fetch(s, 1, on_done, &r), -EBUSY);
-        host_feed_source_cancel(s);
-        ck_assert(!host_feed_source_is_busy(s));
+        ck_assert_int_eq(feed_source_new(c, event, 0, &s), 0);
+        ck_assert_int_eq(feed_source_fetch(s, 1, on_done, &r), 0);
+        ck_assert(feed_source_is_busy(s));
+        ck_assert_int_eq(feed_source_fetch(s, 1, on_done, &r), -EBUSY);
+        feed_source_cancel(s);
+        ck_assert(!feed_source_is_busy(s));
         ck_assert_int_ge(sd_event_run(event, 50 * USEC_PER_MSEC), 0);
         ck_assert(!r.done);
 
         /* A cancelled constant does not answer either. */
-        ck_assert_int_eq(host_feed_source_new(k, event, 0, &constant), 0);
-        ck_assert_int_eq(host_feed_source_fetch(constant, 1, on_done, &r), 0);
-        host_feed_source_cancel(constant);
+        ck_assert_int_eq(feed_source_new(k, event, 0, &constant), 0);
+        ck_assert_int_eq(feed_source_fetch(constant, 1, on_done, &r), 0);
+        feed_source_cancel(constant);
         ck_assert_int_ge(sd_event_run(event, 50 * USEC_PER_MSEC), 0);
         ck_assert(!r.done);
         fetch(constant, 2, &r);
@@ -640,6 +663,7 @@ static Suite *sources_suite(void) {
         tcase_add_checked_fixture(tc, setup, teardown);
         tcase_set_timeout(tc, 60);
         tcase_add_test(tc, test_decimal_rule);
+        tcase_add_test(tc, test_decimal_format);
         tcase_add_test(tc, test_config_errors);
         tcase_add_test(tc, test_constant);
         tcase_add_test(tc, test_file);

@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
-/* The feed driver (src/host/feed.h) with the real plugins under the exec backend: sdloop-relayer-ledger
- * keeps the ledger, sdloop-median decides, the host plays four oracles (f = 1). The feed runs until enough
- * reports are on the ledger — while the relayer and then the median plugin are killed with SIGKILL in the
- * middle of a round — and the ledger is then read directly (SQLite, read-only): every report it holds was
- * transmitted by the feed, carries f+1 valid signatures by the feed's keys over its context, has an answer
- * within what the oracles observed in its round, and the (epoch, round) pairs grow strictly with no round
- * lost or repeated. A second feed on the same ledger goes on after the first without reusing a round. */
+/* The feed (src/feed/feed.h) with the real plugins under the exec backend: sdloop-relayer-ledger keeps the
+ * ledger, sdloop-median decides, the host plays four oracles (f = 1). The feed runs until enough reports are
+ * on the ledger — while the relayer and then the median plugin are killed with SIGKILL in the middle of a
+ * round, and then both together, again and again — and the ledger is then read directly (SQLite,
+ * read-only) and through org.sdloop1.Ledger: every report it holds was transmitted by the feed, carries f+1
+ * valid signatures by the feed's keys over its context, has an answer within what the oracles observed in
+ * its round, and the (epoch, round) pairs grow strictly with no round lost or repeated. A second feed on the
+ * same ledger goes on after the first without reusing a round. A reconfigured contract is followed on its
+ * ConfigChanged, between rounds. */
 
 #include <check.h>
 #include <fcntl.h>
@@ -17,6 +19,7 @@
 #include <sys/stat.h>
 
 #include "feed.h"
+#include "median-codec.h"
 #include "host-backend.h"
 #include "host-handle.h"
 #include "host-plugin.h"
@@ -35,7 +38,7 @@ typedef struct Observed {
 typedef struct Sent {
         SdloopReportContext ctx;
         SdloopBytes report;
-        SdloopAttributed sigs[HOST_FEED_ORACLES_MAX];
+        SdloopAttributed sigs[FEED_ORACLES_MAX];
         size_t n_sigs;
 } Sent;
 
@@ -47,7 +50,7 @@ static struct {
         HostKeystore *keystore;
         HostPlugin *relayer, *median;
         HostHandle *relayer_h;
-        HostFeed *feed;
+        Feed *feed;
 
         Observed *observed;
         size_t n_observed;
@@ -56,9 +59,15 @@ static struct {
         Sent *sent;
         size_t n_sent;
 
-        /* Kill this plugin from inside the next round (while an oracle observes). */
+        /* Kill this plugin from inside the next round (while an oracle observes); both, with kill_both. */
         HostPlugin *kill_next;
+        bool kill_both;
         unsigned kills;
+
+        /* Configuration digests the feed followed (config_followed). */
+        uint8_t followed[8][SDLOOP_DIGEST_SIZE];
+        unsigned n_followed;
+        uint64_t rounds_started_at_follow;
 } T;
 
 /* --- fixture ---------------------------------------------------------------------------------------------- */
@@ -144,7 +153,7 @@ static void records_clear(void) {
 }
 
 static void teardown(void) {
-        T.feed = host_feed_free(T.feed);
+        T.feed = feed_free(T.feed);
         T.host = host_free(T.host);
         T.keystore = host_keystore_free(T.keystore);
         records_clear();
@@ -155,7 +164,7 @@ static void teardown(void) {
 
 /* --- what the feed does, as seen from its hooks --------------------------------------------------------- */
 
-static void on_observed(HostFeed *f, unsigned oracle, bool juels, const SdloopReportTimestamp *ts,
+static void on_observed(Feed *f, unsigned oracle, bool juels, const SdloopReportTimestamp *ts,
                         const char *value, const char *error, void *userdata) {
         if (error) {
                 T.errors = reallocarray(T.errors, T.n_errors + 1, sizeof(char *));
@@ -173,6 +182,12 @@ static void on_observed(HostFeed *f, unsigned oracle, bool juels, const SdloopRe
         }
 
         /* Mid-round: the median plugin is inside Observation, waiting for this very answer. */
+        if (T.kill_both && oracle == 1 && T.relayer->main_pid > 0 && T.median->main_pid > 0) {
+                ck_assert_int_eq(kill((pid_t) T.relayer->main_pid, SIGKILL), 0);
+                ck_assert_int_eq(kill((pid_t) T.median->main_pid, SIGKILL), 0);
+                T.kill_both = false;
+                T.kills++;
+        }
         if (T.kill_next && oracle == 1 && T.kill_next->main_pid > 0) {
                 ck_assert_int_eq(kill((pid_t) T.kill_next->main_pid, SIGKILL), 0);
                 T.kill_next = NULL;
@@ -180,7 +195,7 @@ static void on_observed(HostFeed *f, unsigned oracle, bool juels, const SdloopRe
         }
 }
 
-static void on_transmitted(HostFeed *f, const SdloopReportContext *ctx, const SdloopBytes *report,
+static void on_transmitted(Feed *f, const SdloopReportContext *ctx, const SdloopBytes *report,
                            const SdloopAttributed *sigs, size_t n_sigs, void *userdata) {
         Sent *s;
 
@@ -189,16 +204,26 @@ static void on_transmitted(HostFeed *f, const SdloopReportContext *ctx, const Sd
         s = T.sent + T.n_sent++;
         *s = (Sent) { .ctx = *ctx, .n_sigs = n_sigs };
         ck_assert_int_eq(sdloop_bytes_copy(&s->report, report->data, report->size), 0);
-        ck_assert_uint_le(n_sigs, HOST_FEED_ORACLES_MAX);
+        ck_assert_uint_le(n_sigs, FEED_ORACLES_MAX);
         for (size_t i = 0; i < n_sigs; i++) {
                 s->sigs[i].oracle = sigs[i].oracle;
                 ck_assert_int_eq(sdloop_bytes_copy(&s->sigs[i].data, sigs[i].data.data, sigs[i].data.size), 0);
         }
 }
 
-static const HostFeedHooks hooks = {
+static void on_config_followed(Feed *f, const uint8_t digest[SDLOOP_DIGEST_SIZE], void *userdata) {
+        FeedStatus st;
+
+        ck_assert_uint_lt(T.n_followed, ELEMENTSOF(T.followed));
+        memcpy(T.followed[T.n_followed++], digest, SDLOOP_DIGEST_SIZE);
+        feed_get_status(f, &st);
+        T.rounds_started_at_follow = st.rounds_started;
+}
+
+static const FeedHooks hooks = {
         .observed = on_observed,
         .transmitted = on_transmitted,
+        .config_followed = on_config_followed,
 };
 
 static const char feed_json[] =
@@ -209,58 +234,60 @@ static const char feed_json[] =
         "  \"n\": 4, \"f\": 1,"
         "  \"onchain_config\": {\"min\": \"0\", \"max\": \"1000000000000000\"},"
         "  \"offchain_config\": {\"alpha_report_ppb\": 0, \"alpha_accept_ppb\": 0, \"delta_c_sec\": 0},"
-        "  \"round_interval_sec\": 0.05,"
+        "  \"round_interval_sec\": %s,"
         "  \"value\": {\"type\": \"random_walk\", \"start\": \"200000000000\", \"step_ppm\": 5000, \"seed\": 7},"
         "  \"juels_per_fee_coin\": {\"type\": \"constant\", \"value\": \"1000000000000000000\"}"
         "  %s"
         "}";
 
-static HostFeed *make_feed(const char *extra) {
+static Feed *make_feed_every(const char *interval_sec, const char *extra) {
         _cleanup_free_ char *text = NULL, *error = NULL;
-        HostFeedConfig *c = NULL;
-        HostFeed *f = NULL;
+        FeedConfig *c = NULL;
+        Feed *f = NULL;
         json_object *j;
 
-        ck_assert_int_ge(asprintf(&text, feed_json, strempty(extra)), 0);
+        ck_assert_int_ge(asprintf(&text, feed_json, interval_sec, strempty(extra)), 0);
         j = json_tokener_parse(text);
         ck_assert_msg(j, "feed JSON does not parse: %s", text);
-        ck_assert_msg(host_feed_config_parse(j, "eth-usd", &c, &error) == 0, "%s", strempty(error));
+        ck_assert_msg(feed_config_parse(j, "eth-usd", &c, &error) == 0, "%s", strempty(error));
         json_object_put(j);
-        ck_assert_int_eq(host_feed_new(T.host, c, T.relayer, T.median, T.keystore, &f), 0);
-        host_feed_set_hooks(f, &hooks, NULL);
-        ck_assert_int_eq(host_feed_start(f), 0);
+        ck_assert_int_eq(feed_new(T.host, c, T.relayer, T.median, T.keystore, &f), 0);
+        feed_set_hooks(f, &hooks, NULL);
+        ck_assert_int_eq(feed_start(f), 0);
         return f;
 }
 
-/* Drive the loop until @reports reports went out (or the deadline, which fails the test). */
-static void run_until(HostFeed *f, uint64_t reports, uint64_t timeout_usec) {
+static Feed *make_feed(const char *extra) {
+        return make_feed_every("0.05", extra);
+}
+
+/* Drive the loop until @reports reports of this feed went out (or the deadline, which fails the test). */
+static void run_until(Feed *f, uint64_t reports, uint64_t timeout_usec) {
         uint64_t deadline = host_now() + timeout_usec;
-        HostFeedStatus st;
+        FeedStatus st;
 
         for (;;) {
-                host_feed_get_status(f, &st);
-                if (st.reports_transmitted >= reports)
+                feed_get_status(f, &st);
+                if (st.rounds_transmitted >= reports && T.n_sent >= reports)
                         return;
                 ck_assert_msg(host_now() < deadline, "only %" PRIu64 " of %" PRIu64 " reports in time; state %s, "
-                              "latest round: %s; last error: %s", st.reports_transmitted, reports,
-                              host_feed_state_to_string(st.state), strempty(st.outcome), strempty(st.last_error));
+                              "latest round: %s; last error: %s", st.rounds_transmitted, reports,
+                              feed_state_to_string(st.state), strempty(st.outcome), strempty(st.last_error));
                 ck_assert_int_ge(sd_event_run(T.host->event, 100 * USEC_PER_MSEC), 0);
-                host_run_work(T.host);
         }
 }
 
 /* Drive the loop until @done says so. */
-static void run_while(bool (*done)(HostFeed *f), HostFeed *f, uint64_t timeout_usec, const char *what) {
+static void run_while(bool (*done)(Feed *f), Feed *f, uint64_t timeout_usec, const char *what) {
         uint64_t deadline = host_now() + timeout_usec;
 
         while (!done(f)) {
-                HostFeedStatus st;
+                FeedStatus st;
 
-                host_feed_get_status(f, &st);
+                feed_get_status(f, &st);
                 ck_assert_msg(host_now() < deadline, "%s did not happen in time; state %s, last error: %s", what,
-                              host_feed_state_to_string(st.state), strempty(st.last_error));
+                              feed_state_to_string(st.state), strempty(st.last_error));
                 ck_assert_int_ge(sd_event_run(T.host->event, 100 * USEC_PER_MSEC), 0);
-                host_run_work(T.host);
         }
 }
 
@@ -284,14 +311,14 @@ static void hex_decode(const char *hex, uint8_t *out, size_t n) {
                 ck_assert_int_eq(sscanf(hex + 2 * i, "%2hhx", out + i), 1);
 }
 
-static void check_signatures(HostFeed *f, const Sent *s) {
+static void check_signatures(Feed *f, const Sent *s) {
         _cleanup_(sdloop_bytes_done) SdloopBytes payload = {};
-        bool seen[HOST_FEED_ORACLES_MAX] = {};
+        bool seen[FEED_ORACLES_MAX] = {};
         size_t distinct = 0;
 
         ck_assert_int_eq(sdloop_report_signing_payload(&s->ctx, s->report.data, s->report.size, &payload), 0);
         for (size_t i = 0; i < s->n_sigs; i++) {
-                const char *signer = host_feed_get_signer(f, s->sigs[i].oracle);
+                const char *signer = feed_get_signer(f, s->sigs[i].oracle);
                 uint8_t pk[crypto_sign_PUBLICKEYBYTES];
 
                 ck_assert_ptr_nonnull(signer);
@@ -312,7 +339,7 @@ static void check_signatures(HostFeed *f, const Sent *s) {
 /* The answer lies within what the oracles observed in that round (each oracle counted once). */
 static void check_answer(uint32_t epoch, uint8_t round, const char *answer) {
         const char *lo = NULL, *hi = NULL;
-        bool seen[HOST_FEED_ORACLES_MAX] = {};
+        bool seen[FEED_ORACLES_MAX] = {};
         unsigned n = 0;
 
         for (size_t i = 0; i < T.n_observed; i++) {
@@ -345,7 +372,7 @@ typedef struct LedgerRow {
 /* Check every transmission of the contract with sequence number ≥ @from (0-based, in ledger order) against
  * what @f transmitted; with @consecutive, each round must follow the previous one directly (no round of the
  * feed went by without its report). Returns how many rows there are in all. */
-static size_t check_ledger(HostFeed *f, size_t from, bool consecutive) {
+static size_t check_ledger(Feed *f, size_t from, bool consecutive) {
         sqlite3 *db = NULL;
         sqlite3_stmt *st = NULL;
         size_t n = 0, checked = 0;
@@ -412,10 +439,83 @@ static size_t check_ledger(HostFeed *f, size_t from, bool consecutive) {
         return n;
 }
 
+/* --- the test's own view of the contract, through a provider of its own -------------------------------- */
+
+static char *probe_seed; /* RelayArgs.relay_config: NULL reads, a seed reconfigures the contract */
+
+static int probe_create(HostHandle *h, SdloopPeer *peer, const char *parent_path, sd_bus_slot **ret_slot) {
+        SdloopRelayArgs a = {
+                .external_job_id = (char *) "1051429b-aa66-11ed-b0d2-5cff35dfbe67",
+                .contract_id = (char *) CONTRACT,
+                .relay_config = probe_seed ?: (char *) "{}",
+                .provider_type = (char *) "median",
+        };
+
+        return sdloop_relayer_new_config_provider_async(peer, parent_path, &a, NULL, host_handle_created_reply, h,
+                                                        ret_slot);
+}
+
+static const HostHandleOps probe_ops = { .kind = "test_provider", .create = probe_create };
+
+static HostHandle *new_probe(void) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        HostHandle *h = NULL;
+
+        ck_assert_msg(host_handle_new(T.relayer, T.relayer_h, &probe_ops, NULL, &h, &error) == 0, "provider: %s",
+                      strempty(error.message));
+        return h;
+}
+
+typedef struct LedgerCount {
+        uint64_t count;
+        uint32_t epoch;
+        uint8_t round;
+} LedgerCount;
+
+static int call_count(SdloopPeer *peer, const char *path, void *userdata, sd_bus_error *error) {
+        LedgerCount *c = userdata;
+
+        return sdloop_ledger_transmission_count(peer, path, &c->count, &c->epoch, &c->round, error);
+}
+
+/* org.sdloop1.Ledger.TransmissionCount, as the test sees it: success, or PluginUnavailable while the relayer
+ * is away (then *ret is left as it is and false returned). Nothing else is acceptable. */
+static bool ledger_count(HostHandle *probe, LedgerCount *ret) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        int r;
+
+        r = host_handle_call(probe, call_count, ret, &error);
+        ck_assert_msg(r >= 0 || sd_bus_error_has_name(&error, SDLOOP_ERROR_PLUGIN_UNAVAILABLE),
+                      "TransmissionCount: %s: %s", strempty(error.name), strempty(error.message));
+        return r >= 0;
+}
+
+typedef struct ConfigDetails {
+        uint64_t block;
+        uint8_t digest[SDLOOP_DIGEST_SIZE];
+} ConfigDetails;
+
+static int call_details(SdloopPeer *peer, const char *path, void *userdata, sd_bus_error *error) {
+        ConfigDetails *d = userdata;
+
+        return sdloop_contract_config_tracker_latest_config_details(peer, path, &d->block, d->digest, error);
+}
+
+/* Every round started ended transmitted, skipped or failed, but the one in flight. Valid while no tick
+ * failed at set-up. */
+static void assert_rounds_add_up(const FeedStatus *st) {
+        uint64_t ended = st->rounds_transmitted + st->rounds_skipped.total -
+                st->rounds_skipped.by_reason[FEED_REASON_BUSY] + st->rounds_failed.total;
+
+        ck_assert_msg(st->rounds_started == ended + (st->in_round ? 1 : 0),
+                      "%" PRIu64 " rounds started, %" PRIu64 " ended, %s in flight", st->rounds_started, ended,
+                      st->in_round ? "one" : "none");
+}
+
 /* --- tests ------------------------------------------------------------------------------------------------ */
 
 START_TEST(test_feed_kill_and_recover) {
-        HostFeedStatus st;
+        FeedStatus st;
         uint32_t relayer_pid, median_pid;
         size_t rows;
         char *signers[4];
@@ -426,8 +526,8 @@ START_TEST(test_feed_kill_and_recover) {
         T.feed = make_feed(NULL);
 
         run_until(T.feed, 3, 60 * USEC_PER_SEC);
-        host_feed_get_status(T.feed, &st);
-        ck_assert_str_eq(host_feed_state_to_string(st.state), "running");
+        feed_get_status(T.feed, &st);
+        ck_assert_str_eq(feed_state_to_string(st.state), "running");
         ck_assert_ptr_nonnull(st.latest_answer);
         ck_assert_ptr_nonnull(st.config_digest);
         ck_assert_msg(strstr(st.outcome, ": transmitted, answer "), "%s", st.outcome);
@@ -451,69 +551,239 @@ START_TEST(test_feed_kill_and_recover) {
         ck_assert_uint_ne(T.median->main_pid, median_pid);
         ck_assert_uint_ge(T.median->n_restarts, 1);
 
-        ck_assert_int_eq(host_feed_stop(T.feed), 0);
-        host_feed_get_status(T.feed, &st);
-        ck_assert_str_eq(host_feed_state_to_string(st.state), "stopped");
-        /* The crashes cost no round: every round reported (alpha 0), and none failed. */
-        ck_assert_msg(st.rounds_failed == 0, "%" PRIu64 " rounds failed, last: %s", st.rounds_failed,
+        /* The crashes cost no round: every round started reported (alpha 0), none failed, and only the one
+         * in flight (if any) has not ended yet. */
+        feed_get_status(T.feed, &st);
+        assert_rounds_add_up(&st);
+        ck_assert_msg(st.rounds_failed.total == 0, "%" PRIu64 " rounds failed, last: %s", st.rounds_failed.total,
                       strempty(st.last_error));
-        ck_assert_uint_eq(st.rounds_run, st.reports_transmitted);
-        ck_assert_uint_ge(st.reports_transmitted, 12);
-        ck_assert_uint_eq(st.reports_transmitted, T.n_sent);
+        ck_assert_uint_eq(st.rounds_skipped.total, st.rounds_skipped.by_reason[FEED_REASON_BUSY]);
+        ck_assert_uint_eq(st.calls_timed_out, 0);
+        ck_assert_uint_ge(st.rounds_transmitted, 12);
+
+        feed_stop(T.feed);
+        feed_get_status(T.feed, &st);
+        ck_assert_str_eq(feed_state_to_string(st.state), "stopped");
+        ck_assert_uint_eq(st.rounds_transmitted, T.n_sent);
+        ck_assert(st.reports_transmitted_known);
         ck_assert_uint_eq(st.epoch, T.sent[T.n_sent - 1].ctx.timestamp.epoch);
         ck_assert_uint_eq(st.round, T.sent[T.n_sent - 1].ctx.timestamp.round);
         ck_assert_int_gt(st.latest_timestamp_usec, 0);
 
         rows = check_ledger(T.feed, 0, true);
         ck_assert_uint_eq(rows, T.n_sent);
+        /* The count is the ledger's. */
+        ck_assert_uint_eq(st.reports_transmitted, rows);
 
         /* The status JSON for sdloopctl --json. */
         {
                 json_object *j = NULL, *v;
 
-                ck_assert_int_eq(host_feed_status_to_json(&st, &j), 0);
+                json_object *o;
+
+                ck_assert_int_eq(feed_status_to_json(&st, &j), 0);
                 ck_assert(json_object_object_get_ex(j, "reports_transmitted", &v));
                 ck_assert_int_eq(json_object_get_int64(v), (int64_t) st.reports_transmitted);
                 ck_assert(json_object_object_get_ex(j, "latest_answer", &v));
                 ck_assert_str_eq(json_object_get_string(v), st.latest_answer);
+                /* No multiplier: the answer as it is. */
+                ck_assert(json_object_object_get_ex(j, "latest_answer_decimal", &v));
+                ck_assert_str_eq(json_object_get_string(v), st.latest_answer);
+                ck_assert(json_object_object_get_ex(j, "rounds_started", &v));
+                ck_assert_int_eq(json_object_get_int64(v), (int64_t) st.rounds_started);
+                ck_assert(json_object_object_get_ex(j, "rounds_failed", &o));
+                ck_assert(json_object_object_get_ex(o, "total", &v));
+                ck_assert_int_eq(json_object_get_int64(v), 0);
+                ck_assert(json_object_object_get_ex(o, "timeout", &v));
+                ck_assert_int_eq(json_object_get_int64(v), 0);
+                ck_assert(!json_object_object_get_ex(o, "busy", NULL));
+                ck_assert(json_object_object_get_ex(j, "rounds_skipped", &o));
+                ck_assert(json_object_object_get_ex(o, "busy", &v));
+                ck_assert_int_eq(json_object_get_int64(v), (int64_t) st.rounds_skipped.by_reason[FEED_REASON_BUSY]);
                 json_object_put(j);
         }
 
         /* A new feed on the same ledger and keystore — a restarted host — signs with the same keys and goes
          * on after the ledger: the next epoch, never a round used before. */
         for (unsigned i = 0; i < 4; i++)
-                signers[i] = strdup(host_feed_get_signer(T.feed, i));
+                signers[i] = strdup(feed_get_signer(T.feed, i));
         last_epoch = T.sent[T.n_sent - 1].ctx.timestamp.epoch;
-        T.feed = host_feed_free(T.feed);
+        T.feed = feed_free(T.feed);
         records_clear();
 
         T.feed = make_feed(NULL);
         run_until(T.feed, 3, 60 * USEC_PER_SEC);
         for (unsigned i = 0; i < 4; i++) {
-                ck_assert_str_eq(host_feed_get_signer(T.feed, i), signers[i]);
+                ck_assert_str_eq(feed_get_signer(T.feed, i), signers[i]);
                 free(signers[i]);
         }
         ck_assert_uint_eq(T.sent[0].ctx.timestamp.epoch, last_epoch + 1);
         ck_assert_uint_eq(T.sent[0].ctx.timestamp.round, 1);
-        ck_assert_int_eq(host_feed_stop(T.feed), 0);
+        feed_stop(T.feed);
         ck_assert_uint_eq(check_ledger(T.feed, rows, true), rows + T.n_sent);
+        /* Across the restart the count goes on from the ledger, not from zero. */
+        feed_get_status(T.feed, &st);
+        ck_assert_uint_eq(st.reports_transmitted, rows + T.n_sent);
+        ck_assert_uint_eq(st.rounds_transmitted, T.n_sent);
 
+        teardown();
+}
+END_TEST
+
+static bool both_back(Feed *f) {
+        return T.relayer->state == HOST_PLUGIN_RUNNING && T.median->state == HOST_PLUGIN_RUNNING &&
+                T.relayer->running_usec > T.relayer->lost_usec && T.median->running_usec > T.median->lost_usec;
+}
+
+/* Both plugins die together, five times, each time in the middle of a round (an oracle observing). They
+ * recover side by side — neither waits out the other's call timeout — and the feed's calls wait for them:
+ * no call times out, no round fails, and the ledger holds every round once, in order. */
+START_TEST(test_feed_kill_both) {
+        HostHandle *probe;
+        LedgerCount lc = {};
+        FeedStatus st;
+        unsigned relayer_timeouts, median_timeouts;
+        size_t rows;
+
+        setup();
+        create_relayer();
+        probe = new_probe();
+        T.feed = make_feed(NULL);
+        run_until(T.feed, 3, 60 * USEC_PER_SEC);
+        relayer_timeouts = T.relayer->n_timeouts;
+        median_timeouts = T.median->n_timeouts;
+
+        for (unsigned k = 1; k <= 5; k++) {
+                uint32_t relayer_pid = T.relayer->main_pid, median_pid = T.median->main_pid;
+                uint64_t sent;
+
+                T.kill_both = true;
+                while (T.kills < k) {
+                        feed_get_status(T.feed, &st);
+                        ck_assert_msg(st.rounds_failed.total == 0, "a round failed: %s", strempty(st.last_error));
+                        ck_assert_int_ge(sd_event_run(T.host->event, 100 * USEC_PER_MSEC), 0);
+                }
+
+                /* The test's own call, while both are away: it waits for the relayer, or says it is
+                 * unavailable — nothing else. */
+                (void) ledger_count(probe, &lc);
+
+                run_while(both_back, T.feed, 60 * USEC_PER_SEC, "both plugins back");
+                ck_assert_uint_ne(T.relayer->main_pid, relayer_pid);
+                ck_assert_uint_ne(T.median->main_pid, median_pid);
+                /* Side by side: each started reconnecting before the other was back. */
+                ck_assert_uint_lt(T.relayer->reconnect_usec, T.median->running_usec);
+                ck_assert_uint_lt(T.median->reconnect_usec, T.relayer->running_usec);
+                ck_assert_uint_ge(T.relayer->reconnect_usec, T.relayer->lost_usec);
+                ck_assert_uint_ge(T.median->reconnect_usec, T.median->lost_usec);
+
+                /* And the feed goes on. */
+                sent = T.n_sent;
+                run_until(T.feed, sent + 2, 60 * USEC_PER_SEC);
+                feed_get_status(T.feed, &st);
+                ck_assert_uint_eq(st.rounds_failed.by_reason[FEED_REASON_TIMEOUT], 0);
+                ck_assert_uint_eq(st.calls_timed_out, 0);
+        }
+        ck_assert_uint_eq(T.kills, 5);
+
+        /* No host-side call of either plugin timed out: their recoveries did not wait for each other. */
+        ck_assert_uint_eq(T.relayer->n_timeouts, relayer_timeouts);
+        ck_assert_uint_eq(T.median->n_timeouts, median_timeouts);
+
+        feed_get_status(T.feed, &st);
+        assert_rounds_add_up(&st);
+        ck_assert_msg(st.rounds_failed.total == 0, "%" PRIu64 " rounds failed, last: %s", st.rounds_failed.total,
+                      strempty(st.last_error));
+        ck_assert_uint_eq(st.rounds_skipped.total, st.rounds_skipped.by_reason[FEED_REASON_BUSY]);
+        feed_stop(T.feed);
+
+        /* The ledger: every round once, none lost (consecutive), and its own count agrees. */
+        rows = check_ledger(T.feed, 0, true);
+        ck_assert_uint_eq(rows, T.n_sent);
+        ck_assert(ledger_count(probe, &lc));
+        ck_assert_uint_eq(lc.count, rows);
+        ck_assert_uint_eq(lc.epoch, T.sent[T.n_sent - 1].ctx.timestamp.epoch);
+        ck_assert_uint_eq(lc.round, T.sent[T.n_sent - 1].ctx.timestamp.round);
+        feed_get_status(T.feed, &st);
+        ck_assert_uint_eq(st.reports_transmitted, rows);
+        host_handle_close(probe);
+        teardown();
+}
+END_TEST
+
+static bool followed_twice(Feed *f) {
+        return T.n_followed >= 2;
+}
+
+/* The contract is reconfigured (a new seed through another provider of the same relayer, as another job
+ * would): the feed hears ConfigChanged and follows at once, between rounds — the next round is an hour
+ * away, so no round read the configuration. */
+START_TEST(test_feed_follows_config_changed) {
+        _cleanup_(sdloop_bytes_done) SdloopBytes offchain = {};
+        _cleanup_free_ char *hex = NULL, *seed = NULL;
+        MedianOffchainConfig oc = { .alpha_report_ppb = 1, .alpha_accept_ppb = 1, .delta_c_nsec = 1000 };
+        ConfigDetails d = {};
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        HostHandle *probe;
+        FeedStatus st;
+
+        setup();
+        create_relayer();
+        T.feed = make_feed_every("3600", NULL);
+        run_until(T.feed, 1, 60 * USEC_PER_SEC);
+        ck_assert_uint_eq(T.n_followed, 1);
+        feed_get_status(T.feed, &st);
+        ck_assert_uint_eq(st.rounds_started, 1);
+        ck_assert_uint_eq(st.config_changes, 0);
+
+        /* The same oracles and keys, another offchain configuration: another digest. */
+        ck_assert_int_eq(median_offchain_config_encode(&oc, &offchain), 0);
+        hex = malloc(2 * offchain.size + 1);
+        ck_assert_ptr_nonnull(hex);
+        for (size_t i = 0; i < offchain.size; i++)
+                sprintf(hex + 2 * i, "%02x", offchain.data[i]);
+        hex[2 * offchain.size] = '\0';
+        ck_assert_int_ge(asprintf(&seed, "{\"config\": {\"signers\": [\"%s\", \"%s\", \"%s\", \"%s\"], "
+                                  "\"transmitters\": [\"eth-usd-0\", \"eth-usd-1\", \"eth-usd-2\", \"eth-usd-3\"], "
+                                  "\"f\": 1, \"onchain_config\": {\"min\": \"0\", \"max\": \"1000000000000000\"}, "
+                                  "\"offchain_config_version\": 1, \"offchain_config\": \"%s\"}}",
+                                  feed_get_signer(T.feed, 0), feed_get_signer(T.feed, 1), feed_get_signer(T.feed, 2),
+                                  feed_get_signer(T.feed, 3), hex), 0);
+        probe_seed = seed;
+        probe = new_probe();
+        probe_seed = NULL;
+
+        run_while(followed_twice, T.feed, 30 * USEC_PER_SEC, "following the new configuration");
+        ck_assert(memcmp(T.followed[0], T.followed[1], SDLOOP_DIGEST_SIZE) != 0);
+        ck_assert_uint_eq(T.rounds_started_at_follow, 1);
+        feed_get_status(T.feed, &st);
+        ck_assert_uint_eq(st.config_changes, 1);
+        ck_assert_ptr_nonnull(st.config_digest);
+        ck_assert(memcmp(st.config_digest, T.followed[1], SDLOOP_DIGEST_SIZE) == 0);
+
+        /* What the ledger says is the latest is what the feed follows now. */
+        ck_assert_msg(host_handle_call(probe, call_details, &d, &error) == 0, "%s", strempty(error.message));
+        ck_assert(memcmp(d.digest, T.followed[1], SDLOOP_DIGEST_SIZE) == 0);
+        sd_bus_error_free(&error);
+
+        feed_stop(T.feed);
+        host_handle_close(probe);
         teardown();
 }
 END_TEST
 
 static char *broken_file;
 
-static bool two_rounds_failed(HostFeed *f) {
-        HostFeedStatus st;
+static bool two_rounds_failed(Feed *f) {
+        FeedStatus st;
 
-        host_feed_get_status(f, &st);
-        return st.rounds_failed >= 2;
+        feed_get_status(f, &st);
+        return st.rounds_failed.total >= 2;
 }
 
 START_TEST(test_feed_failing_sources) {
         _cleanup_free_ char *extra = NULL;
-        HostFeedStatus st;
+        FeedStatus st;
         bool saw_file = false, saw_command = false;
         int fd;
 
@@ -534,9 +804,11 @@ START_TEST(test_feed_failing_sources) {
 
         /* Two of four cannot observe: fewer than 2f+1, the rounds fail and say why. */
         run_while(two_rounds_failed, T.feed, 60 * USEC_PER_SEC, "two failed rounds");
-        host_feed_get_status(T.feed, &st);
-        ck_assert_str_eq(host_feed_state_to_string(st.state), "failing");
+        feed_get_status(T.feed, &st);
+        ck_assert_str_eq(feed_state_to_string(st.state), "failing");
         ck_assert_uint_eq(st.reports_transmitted, 0);
+        ck_assert_uint_eq(st.rounds_failed.by_reason[FEED_REASON_NOT_ENOUGH_OBSERVATIONS], st.rounds_failed.total);
+        ck_assert_int_eq(st.last_reason, FEED_REASON_NOT_ENOUGH_OBSERVATIONS);
         ck_assert_msg(strstr(st.last_error, "only 2 of 4 oracles observed, 2f+1 = 3 needed"), "%s", st.last_error);
         ck_assert_msg(strstr(st.last_error, "malformed decimal \"garbage\""), "%s", st.last_error);
         ck_assert_msg(strstr(st.last_error, "no price today"), "%s", st.last_error);
@@ -561,7 +833,7 @@ START_TEST(test_feed_failing_sources) {
         ck_assert_int_eq(write(fd, "200000000000\n", 13), 13);
         close(fd);
         run_until(T.feed, 4, 60 * USEC_PER_SEC);
-        ck_assert_int_eq(host_feed_stop(T.feed), 0);
+        feed_stop(T.feed);
         check_ledger(T.feed, 0, false);
 
         free(broken_file);
@@ -569,30 +841,33 @@ START_TEST(test_feed_failing_sources) {
 }
 END_TEST
 
-static bool has_setup_error(HostFeed *f) {
-        HostFeedStatus st;
+static bool has_setup_error(Feed *f) {
+        FeedStatus st;
 
-        host_feed_get_status(f, &st);
+        feed_get_status(f, &st);
         return st.last_error != NULL;
 }
 
 START_TEST(test_feed_waits_for_relayer) {
-        HostFeedStatus st;
+        FeedStatus st;
 
         /* No relayer on the relayer plugin yet: the feed says so and keeps trying. */
         setup();
         T.feed = make_feed(NULL);
         run_while(has_setup_error, T.feed, 30 * USEC_PER_SEC, "a set-up error");
-        host_feed_get_status(T.feed, &st);
-        ck_assert_str_eq(host_feed_state_to_string(st.state), "starting");
+        feed_get_status(T.feed, &st);
+        ck_assert_str_eq(feed_state_to_string(st.state), "starting");
         ck_assert_msg(strstr(st.last_error, "plugin ledger has no relayer"), "%s", st.last_error);
-        ck_assert_uint_eq(st.rounds_run + st.rounds_failed, 0);
-        ck_assert(host_feed_uses_plugin(T.feed, T.relayer));
-        ck_assert(host_feed_uses_plugin(T.feed, T.median));
+        /* Each tick fails at set-up; no round starts. */
+        ck_assert_uint_eq(st.rounds_started, 0);
+        ck_assert_uint_ge(st.rounds_failed.by_reason[FEED_REASON_SETUP], 1);
+        ck_assert_uint_eq(st.rounds_failed.total, st.rounds_failed.by_reason[FEED_REASON_SETUP]);
+        ck_assert(feed_uses_plugin(T.feed, T.relayer));
+        ck_assert(feed_uses_plugin(T.feed, T.median));
 
         create_relayer();
         run_until(T.feed, 2, 60 * USEC_PER_SEC);
-        ck_assert_int_eq(host_feed_stop(T.feed), 0);
+        feed_stop(T.feed);
         check_ledger(T.feed, 0, true);
         teardown();
 }
@@ -600,11 +875,11 @@ END_TEST
 
 static void config_fails(const char *json, const char *expected) {
         _cleanup_free_ char *error = NULL;
-        HostFeedConfig *c = NULL;
+        FeedConfig *c = NULL;
         json_object *j = json_tokener_parse(json);
 
         ck_assert_msg(j, "test JSON does not parse: %s", json);
-        ck_assert_int_lt(host_feed_config_parse(j, "eth-usd", &c, &error), 0);
+        ck_assert_int_lt(feed_config_parse(j, "eth-usd", &c, &error), 0);
         json_object_put(j);
         ck_assert_ptr_null(c);
         ck_assert_msg(error && strstr(error, expected), "expected \"%s\", got \"%s\"", expected, strempty(error));
@@ -617,7 +892,7 @@ static void config_fails(const char *json, const char *expected) {
 
 START_TEST(test_config) {
         _cleanup_free_ char *error = NULL;
-        HostFeedConfig *c = NULL;
+        FeedConfig *c = NULL;
         json_object *j;
 
         config_fails("[]", "feeds.eth-usd: expected an object");
@@ -655,17 +930,17 @@ START_TEST(test_config) {
         j = json_tokener_parse("{" BASE ", \"n\": 4, \"f\": 1, \"offchain_config\": {\"alpha_accept_ppb\": "
                                "\"infinite\"}, \"relay_config\": {\"ledger\": \"/var/lib/x.sqlite\"}}");
         ck_assert_ptr_nonnull(j);
-        ck_assert_msg(host_feed_config_parse(j, "eth-usd", &c, &error) == 0, "%s", strempty(error));
+        ck_assert_msg(feed_config_parse(j, "eth-usd", &c, &error) == 0, "%s", strempty(error));
         json_object_put(j);
         ck_assert_str_eq(c->contract_id, "eth-usd");
         ck_assert_str_eq(c->transmitters[3], "eth-usd-3");
-        ck_assert_uint_eq(c->round_interval_usec, HOST_FEED_ROUND_INTERVAL_USEC_DEFAULT);
+        ck_assert_uint_eq(c->round_interval_usec, FEED_ROUND_INTERVAL_USEC_DEFAULT);
         ck_assert_uint_eq(c->alpha_report_ppb, 5000000);
         ck_assert(c->alpha_accept_infinite);
         ck_assert(sdloop_uuid_is_valid(c->external_job_id));
-        ck_assert_int_eq(host_feed_source_config_get_type(c->juels_per_fee_coin), HOST_FEED_SOURCE_CONSTANT);
+        ck_assert_int_eq(feed_source_config_get_type(c->juels_per_fee_coin), FEED_SOURCE_CONSTANT);
         ck_assert_ptr_nonnull(c->relay_config);
-        host_feed_config_free(c);
+        feed_config_free(c);
 }
 END_TEST
 
@@ -678,10 +953,12 @@ static Suite *feed_suite(void) {
         suite_add_tcase(s, tc);
 
         tc = tcase_create("exec");
-        tcase_set_timeout(tc, 240);
+        tcase_set_timeout(tc, 300);
         tcase_add_test(tc, test_feed_kill_and_recover);
         tcase_add_test(tc, test_feed_failing_sources);
         tcase_add_test(tc, test_feed_waits_for_relayer);
+        tcase_add_test(tc, test_feed_kill_both);
+        tcase_add_test(tc, test_feed_follows_config_changed);
         suite_add_tcase(s, tc);
         return s;
 }

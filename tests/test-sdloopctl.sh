@@ -223,16 +223,20 @@ ok "health of an unknown plugin exits 4"
 
 # --- feeds -------------------------------------------------------------------------------------------------
 ctl 0 feeds
-head -n1 "$tmp/out" | grep -qE '^FEED +STATE +ANSWER +EPOCH +ROUND +UPDATED +REPORTS$' || fail "feeds header"
-has '^btc-usd +stopped +-1042 +0 +0 +- +0$'
-has '^eth-usd +running +334512345678 +3 +7 +Wed 2024-11-27 21:45:01 UTC +42$'
+head -n1 "$tmp/out" | grep -qE '^FEED +STATE +ANSWER +EPOCH +ROUND +UPDATED +REPORTS +STARTED +SKIPPED +FAILED +LAST REASON$' \
+        || fail "feeds header"
+has '^btc-usd +stopped +-1042 +0 +0 +- +0 +0 +0 +0 +-$'
+has '^eth-usd +running +3345\.12345678 +3 +7 +Wed 2024-11-27 21:45:01 UTC +42 +50 +6 +3 +plugin_unavailable$'
 has '^2 feeds listed\.$'
 ctl 0 feeds --json
 json '[f["name"] for f in j] == ["btc-usd", "eth-usd"]' \
         'j[0]["latest_answer"] == "-1042" and j[1]["latest_answer"] == "334512345678"' \
         'j[1]["epoch"] == 3 and j[1]["round"] == 7 and j[1]["reports_transmitted"] == 42' \
-        'j[1]["latest_timestamp_usec"] == 1732743901000000 and j[1]["state"] == "running"'
-ok "feeds: table and --json (answers stay decimal strings)"
+        'j[1]["latest_timestamp_usec"] == 1732743901000000 and j[1]["state"] == "running"' \
+        'j[1]["latest_answer_decimal"] == "3345.12345678" and j[1]["rounds_started"] == 50' \
+        'j[1]["rounds_failed"]["timeout"] == 1 and j[1]["rounds_skipped"]["busy"] == 2' \
+        'j[1]["last_reason"] == "plugin_unavailable" and j[0]["last_reason"] is None'
+ok "feeds: table and --json (answers stay decimal strings, counters by reason)"
 
 # --- start, stop, restart, reload --------------------------------------------------------------------------
 ctl 4 start nope

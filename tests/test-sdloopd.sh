@@ -74,6 +74,8 @@ ctl() { "$SDLOOPCTL" --user "$@"; }
 feed_number() { ctl feeds --json=short | grep -o "\"$1\": *[0-9]*" | head -n1 | grep -o '[0-9]*$'; }
 feed_state() { ctl feeds --json=short | grep -o '"state": *"[a-z]*"' | head -n1 | grep -o '[a-z]*"$' | tr -d '"'; }
 reports() { feed_number reports_transmitted || echo 0; }
+# This run's, not the ledger's: a feed made anew starts again from 0.
+run_reports() { feed_number rounds_transmitted || echo 0; }
 reports_at_least() { [ "$(reports)" -ge "$1" ]; }
 feed_state_is() { [ "$(feed_state)" = "$1" ]; }
 
@@ -218,7 +220,7 @@ if $have_feed; then
         grep -qE '^eth-usd +running +[1-9][0-9]* +1 +[0-9]+ ' "$tmp/feeds.txt" || { cat "$tmp/feeds.txt"; fail "sdloopctl feeds"; }
         ok "ListFeeds and sdloopctl feeds show the latest answer, epoch 1, its round, time and reports"
 
-        grep -qE '^<6>sdloopd: Feed eth-usd: epoch 1 round [0-9]+: answer [0-9]+ transmitted \(report 1 of this run\)$' \
+        grep -qE '^<6>sdloopd: Feed eth-usd: epoch 1 round [0-9]+: answer [0-9]+ transmitted \(report 1 on the ledger\)$' \
                 "$tmp/sdloopd.log" || fail "no log line for the first transmitted report"
         ok "every transmitted report is logged"
 
@@ -392,13 +394,15 @@ wait_for 10 sh -c "! kill -0 $extra_pid" || fail "the removed plugin's process i
 ok "Reload stops a removed plugin"
 
 if $have_feed; then
-        # A changed feed is made anew (its count of this run starts again), on the plugins as they are.
+        # A changed feed is made anew (its count of this run starts again; the ledger's goes on), on the
+        # plugins as they are.
         pids="$(prop ledger MainPID) $(prop median MainPID)"
-        before=$(reports)
+        before=$(run_reports)
+        ledger_before=$(reports)
         write_config 0.1 4 0.1
         manager Reload || fail "Reload of a changed feed"
-        [ "$(reports)" -lt "$before" ] || fail "the changed feed was not made anew ($before → $(reports) reports)"
-        wait_for 20 reports_at_least 3 || fail "the changed feed does not transmit"
+        [ "$(run_reports)" -lt "$before" ] || fail "the changed feed was not made anew ($before → $(run_reports) reports)"
+        wait_for 20 reports_at_least $((ledger_before + 3)) || fail "the changed feed does not transmit"
         [ "$(prop ledger MainPID) $(prop median MainPID)" = "$pids" ] || fail "a changed feed restarted its plugins"
         ok "Reload makes a changed feed anew and leaves its plugins alone"
 fi

@@ -165,8 +165,8 @@ log, sdloopd_pid, sdloopctl, feed, victim, kill_after, wanted, seconds, out = sy
 sdloopd_pid, kill_after, wanted, seconds = int(sdloopd_pid), int(kill_after), int(wanted), float(seconds)
 
 f = re.escape(feed)
-ours = re.compile(r"Feed " + f + r": epoch (\d+) round (\d+): answer (-?\d+) transmitted \(report (\d+) of this run\)")
-unknown = re.compile(r"Feed " + f + r": epoch (\d+) round (\d+): transmitted \(report (\d+) of this run;")
+ours = re.compile(r"Feed " + f + r": epoch (\d+) round (\d+): answer (-?\d+) transmitted \(report (\d+) on the ledger\)")
+unknown = re.compile(r"Feed " + f + r": epoch (\d+) round (\d+): transmitted \(report (\d+) on the ledger;")
 detail = re.compile(r"Feed " + f + r": epoch (\d+) round (\d+): transmitted, answer \S+ \((\d+) observations, "
                     r"leader \d+, signed by oracles ([\d, ]+)\)")
 outcome = re.compile(r"^<(\d)>sdloopd: Feed " + f + r": (?:epoch (\d+) round (\d+): )?(.*)$")

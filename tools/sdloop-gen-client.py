@@ -23,7 +23,7 @@ TYPE_ANNOTATION = "org.sdloop1.Type"
 CLIENT_INTERFACES = [
     "Service", "Keystore", "DataSource", "ErrorLog", "PluginRelayer", "Relayer", "OffchainConfigDigester",
     "ContractConfigTracker", "ContractTransmitter", "ReportCodec", "MedianContract", "OnchainConfigCodec",
-    "PluginMedian", "ReportingPluginFactory", "ReportingPlugin",
+    "PluginMedian", "ReportingPluginFactory", "ReportingPlugin", "Ledger",
 ]
 # Methods of the root object of a plugin connection: no path argument.
 ROOT_INTERFACES = {"PluginRelayer", "PluginMedian"}

@@ -297,6 +297,33 @@ const SdloopOnchainConfigCodecOps ledger_onchain_config_codec_ops = {
         .decode = onchain_decode,
 };
 
+/* --- org.sdloop1.Ledger ---------------------------------------------------------------------------------- */
+
+/* The ledger's durable record of the contract, for a host that counts what was transmitted across its own
+ * restarts (dbus/org.sdloop1.Ledger.xml). Answered at once: one read of the store. */
+static int method_transmission_count(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        const SdloopBinding *b = userdata;
+        LedgerProvider *p = b->userdata;
+        uint64_t count = 0;
+        uint32_t epoch = 0;
+        uint8_t round = 0;
+        int r;
+
+        PROVIDER_LOG_CONTEXT(p);
+
+        r = ledger_store_transmission_count(p->store, p->contract_id, &count, &epoch, &round, error);
+        if (r < 0)
+                return sdloop_error_ensure(error, r, "counting transmissions");
+        return sd_bus_reply_method_return(m, "tuy", count, epoch, round);
+}
+
+static const sd_bus_vtable ledger_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_METHOD_WITH_ARGS("TransmissionCount", SD_BUS_NO_ARGS, SD_BUS_RESULT("t", count, "u", epoch, "y", round),
+                                method_transmission_count, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_VTABLE_END,
+};
+
 /* --- life cycle ------------------------------------------------------------------------------------------- */
 
 int ledger_provider_new(LedgerStore *store, LedgerProviderType type, const char *contract_id,
@@ -410,6 +437,8 @@ int ledger_provider_publish(LedgerProvider *p, SdloopObject *parent, sd_bus_erro
                 r = sdloop_median_contract_export(o, &ledger_median_contract_ops, p);
         if (r >= 0 && p->type == LEDGER_PROVIDER_MEDIAN)
                 r = sdloop_onchain_config_codec_export(o, &ledger_onchain_config_codec_ops, p);
+        if (r >= 0)
+                r = sdloop_object_add_interface(o, LEDGER_INTERFACE, ledger_vtable, NULL, p);
         if (r < 0) {
                 /* The object owns the provider now: closing it frees both. */
                 p->on_close = NULL;

@@ -9,6 +9,9 @@
 #include "sdloop-object.h"
 #include "sdloop-provider.h"
 
+/* The ledger's own interface on every provider (dbus/org.sdloop1.Ledger.xml). */
+#define LEDGER_INTERFACE "org.sdloop1.Ledger"
+
 typedef enum LedgerProviderType {
         LEDGER_PROVIDER_CONFIG, /* OffchainConfigDigester, ContractConfigTracker */
         LEDGER_PROVIDER_PLUGIN, /* … and ContractTransmitter */

@@ -38,6 +38,7 @@ typedef enum StoreStatement {
         STMT_TRANSMISSION_LATEST,
         STMT_TRANSMISSION_LATEST_DIGEST,
         STMT_TRANSMISSION_INSERT,
+        STMT_TRANSMISSION_COUNT,
         _STMT_MAX,
 } StoreStatement;
 
@@ -79,6 +80,12 @@ static const char *const statement_sql[_STMT_MAX] = {
                 "INSERT INTO transmissions "
                 "(contract_id, digest, epoch, round, block, time_usec, transmitter, answer, report) "
                 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        /* One statement, one snapshot: the count and the latest row agree. */
+        [STMT_TRANSMISSION_COUNT] =
+                "SELECT COUNT(*), "
+                "COALESCE((SELECT epoch FROM transmissions WHERE contract_id = ?1 ORDER BY id DESC LIMIT 1), 0), "
+                "COALESCE((SELECT round FROM transmissions WHERE contract_id = ?1 ORDER BY id DESC LIMIT 1), 0) "
+                "FROM transmissions WHERE contract_id = ?1",
 };
 
 /* Version 1. Balances and answers are decimal TEXT: they do not fit SQLite's 64-bit integers. */
@@ -1001,6 +1008,33 @@ int ledger_store_latest_transmission(LedgerStore *s, const char *contract_id, co
         if (r == 0)
                 return -ENOENT;
         return store_read_transmission(s, st, ret, error);
+}
+
+int ledger_store_transmission_count(LedgerStore *s, const char *contract_id, uint64_t *ret_count,
+                                    uint32_t *ret_epoch, uint8_t *ret_round, sd_bus_error *error) {
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r, rc;
+
+        assert(contract_id);
+
+        r = store_statement(s, STMT_TRANSMISSION_COUNT, &st, error);
+        if (r < 0)
+                return r;
+        rc = bind_text(st, 1, contract_id);
+        if (rc != SQLITE_OK)
+                return store_error(s, error, rc, "binding transmission count");
+        r = store_step(s, st, "counting transmissions", error);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return sdloop_error_setf(error, SDLOOP_ERROR_INTERNAL, "counting transmissions: no row");
+        if (ret_count)
+                *ret_count = (uint64_t) MAX(sqlite3_column_int64(st, 0), (sqlite3_int64) 0);
+        if (ret_epoch)
+                *ret_epoch = (uint32_t) sqlite3_column_int64(st, 1);
+        if (ret_round)
+                *ret_round = (uint8_t) sqlite3_column_int(st, 2);
+        return 0;
 }
 
 static int store_transmission_exists(LedgerStore *s, const char *contract_id, const SdloopReportTimestamp *ts,

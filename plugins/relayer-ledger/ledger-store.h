@@ -88,6 +88,10 @@ int ledger_store_config_in_block(LedgerStore *s, const char *contract_id, uint64
 int ledger_store_record_transmission(LedgerStore *s, const char *contract_id, const SdloopReportTimestamp *ts,
                                      const char *transmitter, const char *answer, const void *report, size_t size,
                                      bool *ret_recorded, uint64_t *ret_block, sd_bus_error *error);
+/* How many transmissions the ledger holds for the contract, under any configuration, and the (epoch, round)
+ * of the latest one (zeros when there is none). */
+int ledger_store_transmission_count(LedgerStore *s, const char *contract_id, uint64_t *ret_count,
+                                    uint32_t *ret_epoch, uint8_t *ret_round, sd_bus_error *error);
 /* The latest transmission of the contract, limited to config @digest if not NULL and to those recorded at
  * or after @since_usec; -ENOENT (no error set) if there is none. */
 int ledger_store_latest_transmission(LedgerStore *s, const char *contract_id, const uint8_t *digest,

@@ -227,6 +227,8 @@ int host_handle_call_async(HostHandle *h, uint64_t deadline, host_call_issue_fn 
 void host_handle_flush_calls(HostHandle *h) {
         if (!host_handle_is_live(h))
                 return;
+        /* Created (again): the object's signals are watched at its new path first. */
+        host_handle_refresh_matches(h);
         for (HostCall *c = h->calls_head; c; c = c->next)
                 if (!c->slot && !c->ready && c->fail_r >= 0)
                         call_issue(c);

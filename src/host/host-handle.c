@@ -31,6 +31,136 @@ static void handle_unlink(HostHandle *h) {
         h->prev = h->next = NULL;
 }
 
+struct HostSignalMatch {
+        HostHandle *handle; /* NULL once the handle went away */
+        char *interface, *member;
+        host_signal_fn handler;
+        void *userdata;
+
+        sd_bus_slot *slot;       /* installed on the connection of… */
+        uint64_t generation;     /* …this plugin generation (0: never installed) */
+        sd_event_source *notify; /* tell the owner of a re-installation, from the loop */
+
+        HostSignalMatch *prev, *next;
+};
+
+static void match_unlink(HostSignalMatch *m) {
+        HostHandle *h = m->handle;
+
+        if (!h)
+                return;
+        if (m->prev)
+                m->prev->next = m->next;
+        else if (h->matches == m)
+                h->matches = m->next;
+        if (m->next)
+                m->next->prev = m->prev;
+        m->prev = m->next = NULL;
+        m->handle = NULL;
+}
+
+HostSignalMatch *host_signal_match_free(HostSignalMatch *m) {
+        if (!m)
+                return NULL;
+        match_unlink(m);
+        m->slot = sd_bus_slot_unref(m->slot);
+        m->notify = sd_event_source_disable_unref(m->notify);
+        free(m->interface);
+        free(m->member);
+        return mfree(m);
+}
+
+static int on_match_signal(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        HostSignalMatch *m = userdata;
+
+        if (m->handle)
+                m->handler(m->handle, msg, m->userdata);
+        return 0;
+}
+
+static int on_match_reinstalled(sd_event_source *s, void *userdata) {
+        HostSignalMatch *m = userdata;
+
+        m->notify = sd_event_source_disable_unref(m->notify);
+        if (m->handle)
+                m->handler(m->handle, NULL, m->userdata);
+        return 0;
+}
+
+/* Install @m on the object as it exists now, unless it is there already. */
+static int match_install(HostSignalMatch *m) {
+        HostHandle *h = m->handle;
+        HostPlugin *p = h->plugin;
+        bool again;
+        int r;
+
+        if (!host_handle_is_live(h) || (m->slot && m->generation == h->generation))
+                return 0;
+
+        again = m->generation != 0;
+        m->slot = sd_bus_slot_unref(m->slot);
+        /* Peer to peer there is no bus daemon to tell and no sender to match on: the match is local to the
+         * connection, installed without a round trip. */
+        r = sd_bus_match_signal(sdloop_peer_get_bus(p->peer), &m->slot, NULL, h->remote_path, m->interface,
+                                m->member, on_match_signal, m);
+        if (r < 0)
+                return log_warning_errno(r, "%s: cannot watch %s.%s: %m", h->stable_path, m->interface, m->member);
+        m->generation = h->generation;
+
+        if (again && !m->notify) {
+                r = sd_event_add_defer(p->host->event, &m->notify, on_match_reinstalled, m);
+                if (r < 0) {
+                        m->notify = NULL;
+                        return log_warning_errno(r, "%s: cannot tell of the re-installed match: %m", h->stable_path);
+                }
+                (void) sd_event_source_set_description(m->notify, "host-signal-match");
+        }
+        return 0;
+}
+
+void host_handle_refresh_matches(HostHandle *h) {
+        for (HostSignalMatch *m = h->matches; m; m = m->next)
+                (void) match_install(m);
+}
+
+int host_handle_match_signal(HostHandle *h, const char *interface, const char *member, host_signal_fn handler,
+                             void *userdata, HostSignalMatch **ret) {
+        HostSignalMatch *m;
+        int r;
+
+        assert(h);
+        assert(handler);
+        assert(ret);
+
+        if (!interface || !member)
+                return -EINVAL;
+        m = new0(HostSignalMatch, 1);
+        if (!m)
+                return -ENOMEM;
+        m->interface = strdup(interface);
+        m->member = strdup(member);
+        if (!m->interface || !m->member) {
+                host_signal_match_free(m);
+                return -ENOMEM;
+        }
+        m->handler = handler;
+        m->userdata = userdata;
+
+        m->handle = h;
+        m->next = h->matches;
+        if (h->matches)
+                h->matches->prev = m;
+        h->matches = m;
+
+        r = match_install(m);
+        if (r < 0) {
+                host_signal_match_free(m);
+                return r;
+        }
+        *ret = m;
+        return 0;
+}
+
 static void handle_free(HostHandle *h) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         HostPlugin *p;
@@ -61,6 +191,14 @@ static void handle_free(HostHandle *h) {
         for (size_t i = 0; i < h->n_watchers; i++)
                 (void) sdloop_proxy_set_target(h->watchers[i], NULL, NULL);
         free(h->watchers);
+        /* Their owners free them; they hear nothing more. */
+        while (h->matches) {
+                HostSignalMatch *m = h->matches;
+
+                m->slot = sd_bus_slot_unref(m->slot);
+                m->notify = sd_event_source_disable_unref(m->notify);
+                match_unlink(m);
+        }
         if (h->ops->free)
                 h->ops->free(h->data);
         free(h->stable_path);
@@ -258,6 +396,9 @@ void host_handle_lost(HostHandle *h) {
         h->remote_path = mfree(h->remote_path);
         for (size_t i = 0; i < h->n_watchers; i++)
                 (void) sdloop_proxy_set_target(h->watchers[i], NULL, NULL);
+        /* Gone with the connection; installed again once the object is re-created. */
+        for (HostSignalMatch *m = h->matches; m; m = m->next)
+                m->slot = sd_bus_slot_unref(m->slot);
         host_handle_requeue_calls(h);
 }
 

@@ -11,6 +11,7 @@
 #include "host.h"
 
 typedef struct HostCall HostCall;
+typedef struct HostSignalMatch HostSignalMatch;
 
 typedef struct HostHandleOps {
         const char *kind; /* "relayer", "provider", "factory", "reporting_plugin": names the stable path */
@@ -55,6 +56,8 @@ struct HostHandle {
 
         SdloopProxy **watchers;
         size_t n_watchers;
+
+        HostSignalMatch *matches; /* host_handle_match_signal() */
 
         HostHandle *prev, *next; /* the plugin's handles, creation order */
 };
@@ -108,7 +111,7 @@ void host_call_complete(HostCall *c, int r, const sd_bus_error *error);
 /* Forget the call; @done is not called. */
 void host_call_cancel(HostCall *c);
 
-/* Synchronous, for top level only (the feed's driver, tests): wait for the object as
+/* Synchronous, for top level only (tests, tools): wait for the object as
  * host_handle_call_async() does, then run @fn on it, which may make synchronous calls; if it fails with
  * PluginUnavailable because the connection went away, wait and run it again, until the plugin's call
  * timeout has passed. */
@@ -119,7 +122,26 @@ int host_handle_call(HostHandle *h, host_call_fn fn, void *userdata, sd_bus_erro
 int host_handle_watch(HostHandle *h, SdloopProxy *proxy);
 void host_handle_unwatch(HostHandle *h, SdloopProxy *proxy);
 
+/* --- signals of a handle's object --- */
+
+/* A signal of the object (@m), or NULL @m: the match was installed again on a re-created object (the plugin
+ * was replaced), and signals sent meanwhile are lost — read again what they would have told. */
+typedef void (*host_signal_fn)(HostHandle *h, sd_bus_message *m, void *userdata);
+
+/* Be told of signal @interface.@member sent from the handle's object on its plugin's current connection:
+ * the match is installed at once if the object exists, and again after every re-creation (from the object's
+ * new path, on the new connection); @handler is told of each re-installation from the loop. *@ret is the
+ * caller's to free with host_signal_match_free(), before or after the handle goes away. */
+int host_handle_match_signal(HostHandle *h, const char *interface, const char *member, host_signal_fn handler,
+                             void *userdata, HostSignalMatch **ret);
+HostSignalMatch *host_signal_match_free(HostSignalMatch *m);
+static inline void host_signal_match_freep(HostSignalMatch **m) {
+        if (*m)
+                host_signal_match_free(*m);
+}
+
 /* Internal (host-recovery.c, host-call.c). */
+void host_handle_refresh_matches(HostHandle *h);
 void host_handle_lost(HostHandle *h);
 void host_handle_flush_calls(HostHandle *h);
 void host_handle_requeue_calls(HostHandle *h);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
-/* feeds: Manager.ListFeeds, each feed's latest answer. */
+/* feeds: Manager.ListFeeds, each feed's latest answer, and Manager.GetFeedStatus, its counters. */
 
 #include "sdloopctl.h"
 #include "table.h"
@@ -13,6 +13,7 @@ typedef struct Feed {
         uint64_t timestamp_usec;
         uint64_t reports_transmitted;
         char *state;
+        json_object *status; /* GetFeedStatus; NULL from a daemon without it */
 } Feed;
 
 static void feeds_free(Feed *feeds, size_t n) {
@@ -20,6 +21,8 @@ static void feeds_free(Feed *feeds, size_t n) {
                 free(feeds[i].name);
                 free(feeds[i].answer);
                 free(feeds[i].state);
+                if (feeds[i].status)
+                        json_object_put(feeds[i].status);
         }
         free(feeds);
 }
@@ -74,6 +77,24 @@ static int feeds_list(sd_bus *bus, Feed **ret, size_t *ret_n, sd_bus_error *erro
 
         if (n > 0)
                 qsort(feeds, n, sizeof(Feed), feed_compare);
+
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+                _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+                const char *text;
+
+                /* A feed removed meanwhile, or a daemon that does not know the method: the list as it is. */
+                if (sd_bus_call_method(bus, SDLOOP_SERVICE, SDLOOP_MANAGER_PATH, SDLOOP_MANAGER_INTERFACE,
+                                       "GetFeedStatus", &e, &m, "s", feeds[i].name) < 0)
+                        continue;
+                if (sd_bus_message_read(m, "s", &text) < 0)
+                        continue;
+                feeds[i].status = json_tokener_parse(text);
+                if (feeds[i].status && !json_object_is_type(feeds[i].status, json_type_object)) {
+                        json_object_put(feeds[i].status);
+                        feeds[i].status = NULL;
+                }
+        }
         *ret = feeds;
         *ret_n = n;
         return 0;
@@ -83,6 +104,23 @@ bad_reply:
 fail:
         feeds_free(feeds, n);
         return r;
+}
+
+/* A member of the feed's status, NULL if absent or null. */
+static json_object *status_get(const Feed *f, const char *key) {
+        json_object *v = NULL;
+
+        if (!f->status || !json_object_object_get_ex(f->status, key, &v))
+                return NULL;
+        return v;
+}
+
+static int64_t status_count(const Feed *f, const char *key) {
+        json_object *v = status_get(f, key), *t = NULL;
+
+        if (v && json_object_is_type(v, json_type_object) && json_object_object_get_ex(v, "total", &t))
+                v = t;
+        return v && json_object_is_type(v, json_type_int) ? json_object_get_int64(v) : -1;
 }
 
 static int print_feeds_json(const Feed *feeds, size_t n) {
@@ -111,6 +149,15 @@ static int print_feeds_json(const Feed *feeds, size_t n) {
                         json_object_put(a);
                         return log_oom();
                 }
+                /* Then the counters, as the daemon has them (docs/feeds.md). */
+                if (f->status) {
+                        json_object_object_foreach(f->status, key, value)
+                                if (!json_object_object_get_ex(o, key, NULL) &&
+                                    json_add(o, key, value ? json_object_get(value) : NULL) < 0) {
+                                        json_object_put(a);
+                                        return log_oom();
+                                }
+                }
         }
         ret = json_print(a);
         json_object_put(a);
@@ -119,7 +166,8 @@ static int print_feeds_json(const Feed *feeds, size_t n) {
 
 int verb_feeds(sd_bus *bus, char **args) {
         static const char * const headers[] = {
-                "FEED", "STATE", "ANSWER", "EPOCH", "ROUND", "UPDATED", "REPORTS", NULL
+                "FEED", "STATE", "ANSWER", "EPOCH", "ROUND", "UPDATED", "REPORTS", "STARTED", "SKIPPED", "FAILED",
+                "LAST REASON", NULL
         };
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_(table_freep) Table *t = NULL;
@@ -141,21 +189,41 @@ int verb_feeds(sd_bus *bus, char **args) {
                 ret = log_oom();
                 goto finish;
         }
-        for (size_t col = 2; col <= 6; col++)
+        for (size_t col = 2; col <= 9; col++)
                 if (col != 5)
                         table_set_align(t, col, TABLE_ALIGN_RIGHT);
 
         for (size_t i = 0; i < n; i++) {
                 const Feed *f = &feeds[i];
-                char stamp[FORMAT_TIMESTAMP_MAX];
+                char stamp[FORMAT_TIMESTAMP_MAX], counts[3][32];
+                const char * const keys[3] = { "rounds_started", "rounds_skipped", "rounds_failed" };
+                json_object *decimal = status_get(f, "latest_answer_decimal"), *reason = status_get(f, "last_reason");
+                const char *answer = f->answer;
+
+                /* With the value source's decimals, when the daemon knows them. */
+                if (decimal && json_object_is_type(decimal, json_type_string))
+                        answer = json_object_get_string(decimal);
+                for (size_t k = 0; k < 3; k++) {
+                        int64_t c = status_count(f, keys[k]);
+
+                        if (c < 0)
+                                strcpy(counts[k], "-");
+                        else
+                                snprintf(counts[k], sizeof(counts[k]), "%" PRIi64, c);
+                }
 
                 if (table_add_cell(t, f->name, ANSI_HIGHLIGHT) < 0 ||
                     table_add_cell(t, f->state, state_color(f->state)) < 0 ||
-                    table_add_cell(t, f->answer, NULL) < 0 ||
+                    table_add_cell(t, answer, NULL) < 0 ||
                     table_add_cellf(t, NULL, "%" PRIu32, f->epoch) < 0 ||
                     table_add_cellf(t, NULL, "%u", (unsigned) f->round) < 0 ||
                     table_add_cell(t, format_timestamp(stamp, sizeof(stamp), f->timestamp_usec), NULL) < 0 ||
-                    table_add_cellf(t, NULL, "%" PRIu64, f->reports_transmitted) < 0) {
+                    table_add_cellf(t, NULL, "%" PRIu64, f->reports_transmitted) < 0 ||
+                    table_add_cell(t, counts[0], NULL) < 0 ||
+                    table_add_cell(t, counts[1], NULL) < 0 ||
+                    table_add_cell(t, counts[2], NULL) < 0 ||
+                    table_add_cell(t, reason && json_object_is_type(reason, json_type_string) ?
+                                   json_object_get_string(reason) : "-", NULL) < 0) {
                         ret = log_oom();
                         goto finish;
                 }

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
-/* The configured feeds: each a HostFeed (src/host/feed.h) on two configured plugins, the relayer instance
+/* The configured feeds: each a Feed (src/feed/feed.h) on two configured plugins, the relayer instance
  * (whose relayer makes the feed's provider) and the median instance. What feed.h asks of its owner, and how
  * it is done here:
  *
@@ -12,8 +12,8 @@
  *  - A plugin that crashes, restarts or fails needs nothing from us: the feed's calls wait for the restart
  *    and its handles are re-created, and while a plugin stays away its rounds fail ("failing", or
  *    "starting" before set-up) with the reason in its status, until the plugin is back.
- *  - host_feed_stop() is -EBUSY inside a round of the feed. Feeds are stopped and freed only by Manager
- *    requests, and requests wait (manager.c) while daemon_feeds_busy().
+ *  - Stopping or freeing a feed cancels the round in flight (its calls and fetches), so requests may do it
+ *    at any time.
  *
  * Every transmitted report is logged at info level with FEED_ID= and CONTRACT_ID= (and JOB_ID=), so that
  * `journalctl FEED_ID=eth-usd` lists them; the ledger stays the durable record. */
@@ -23,20 +23,20 @@
 
 DaemonFeed *daemon_find_feed(Daemon *d, const char *name) {
         for (DaemonFeed *f = d->feeds; f; f = f->next)
-                if (streq(host_feed_get_name(f->feed), name))
+                if (streq(feed_get_name(f->feed), name))
                         return f;
         return NULL;
 }
 
-static void on_transmitted(HostFeed *hf, const SdloopReportContext *ctx, const SdloopBytes *report,
+static void on_transmitted(Feed *hf, const SdloopReportContext *ctx, const SdloopBytes *report,
                            const SdloopAttributed *signatures, size_t n_signatures, void *userdata) {
-        const HostFeedConfig *c = host_feed_get_config(hf);
+        const FeedConfig *c = feed_get_config(hf);
         _cleanup_free_ char *feed_id = NULL, *contract_id = NULL, *job_id = NULL, *epoch = NULL, *round = NULL,
                 *answer = NULL;
-        HostFeedStatus st;
+        FeedStatus st;
         bool known;
 
-        host_feed_get_status(hf, &st);
+        feed_get_status(hf, &st);
         /* The ledger's latest transmission, read back after Transmit: this report's, unless that failed. */
         known = st.latest_answer && st.epoch == ctx->timestamp.epoch && st.round == ctx->timestamp.round;
 
@@ -54,21 +54,21 @@ static void on_transmitted(HostFeed *hf, const SdloopReportContext *ctx, const S
         if (known)
                 sdloop_log_internal(LOG_INFO, 0, __FILE__, __LINE__, __func__, fields,
                                     "Feed %s: epoch %" PRIu32 " round %u: answer %s transmitted (report %" PRIu64
-                                    " of this run)", c->name, ctx->timestamp.epoch, ctx->timestamp.round,
+                                    " on the ledger)", c->name, ctx->timestamp.epoch, ctx->timestamp.round,
                                     st.latest_answer, st.reports_transmitted);
         else
                 sdloop_log_internal(LOG_INFO, 0, __FILE__, __LINE__, __func__, fields,
-                                    "Feed %s: epoch %" PRIu32 " round %u: transmitted (report %" PRIu64 " of this "
-                                    "run; the ledger's answer could not be read back)", c->name,
+                                    "Feed %s: epoch %" PRIu32 " round %u: transmitted (report %" PRIu64 " on the "
+                                    "ledger; the ledger's answer could not be read back)", c->name,
                                     ctx->timestamp.epoch, ctx->timestamp.round, st.reports_transmitted);
 }
 
-static const HostFeedHooks feed_hooks = {
+static const FeedHooks feed_hooks = {
         .transmitted = on_transmitted,
 };
 
 int daemon_feed_new(Daemon *d, const DaemonFeedConfig *fc, DaemonFeed **ret) {
-        HostFeedConfig *config = NULL;
+        FeedConfig *config = NULL;
         Instance *relayer, *median;
         DaemonFeed *f, **at;
         int r;
@@ -88,20 +88,20 @@ int daemon_feed_new(Daemon *d, const DaemonFeedConfig *fc, DaemonFeed **ret) {
 
         f = new0(DaemonFeed, 1);
         if (!f) {
-                host_feed_config_free(config);
+                feed_config_free(config);
                 return -ENOMEM;
         }
         f->daemon = d;
         /* Takes over config, on failure too. */
-        r = host_feed_new(d->host, config, relayer->plugin, median->plugin, d->keystore, &f->feed);
+        r = feed_new(d->host, config, relayer->plugin, median->plugin, d->keystore, &f->feed);
         if (r < 0) {
                 free(f);
                 return r;
         }
-        host_feed_set_hooks(f->feed, &feed_hooks, f);
+        feed_set_hooks(f->feed, &feed_hooks, f);
 
         /* Sorted by name, for ListFeeds. */
-        for (at = &d->feeds; *at && strcmp(host_feed_get_name((*at)->feed), fc->name) < 0; at = &(*at)->next)
+        for (at = &d->feeds; *at && strcmp(feed_get_name((*at)->feed), fc->name) < 0; at = &(*at)->next)
                 ;
         f->next = *at;
         *at = f;
@@ -121,23 +121,13 @@ void daemon_feed_free(DaemonFeed *f) {
                         break;
                 }
 
-        /* Not from inside its round (see above): host_feed_free() would only defer the free, and the caller
-         * is about to take its plugins away. */
-        assert(!host_feed_in_round(f->feed));
-        host_feed_free(f->feed);
+        feed_free(f->feed);
         free(f);
 }
 
 void daemon_feeds_free_all(Daemon *d) {
         while (d->feeds)
                 daemon_feed_free(d->feeds);
-}
-
-bool daemon_feeds_busy(Daemon *d) {
-        for (DaemonFeed *f = d->feeds; f; f = f->next)
-                if (host_feed_in_round(f->feed))
-                        return true;
-        return false;
 }
 
 unsigned daemon_feeds_create_missing(Daemon *d) {
@@ -160,51 +150,46 @@ unsigned daemon_feeds_create_missing(Daemon *d) {
 }
 
 static bool feed_uses_instance(DaemonFeed *f, Instance *i) {
-        return i && host_feed_uses_plugin(f->feed, i->plugin);
+        return i && feed_uses_plugin(f->feed, i->plugin);
 }
 
-static void feed_stop(DaemonFeed *f) {
-        int r;
-
-        r = host_feed_stop(f->feed);
-        if (r < 0)
-                /* -EBUSY: inside its round, which requests never run in. */
-                log_warning_errno(r, "Feed %s: cannot stop it now: %m", host_feed_get_name(f->feed));
+static void daemon_feed_stop(DaemonFeed *f) {
+        feed_stop(f->feed);
 }
 
 void daemon_feeds_update(Daemon *d) {
         for (DaemonFeed *f = d->feeds; f; f = f->next) {
-                const HostFeedConfig *c = host_feed_get_config(f->feed);
+                const FeedConfig *c = feed_get_config(f->feed);
                 Instance *relayer = daemon_find_instance(d, c->relayer), *median = daemon_find_instance(d, c->median);
-                HostFeedStatus st;
+                FeedStatus st;
                 int r;
 
-                host_feed_get_status(f->feed, &st);
+                feed_get_status(f->feed, &st);
                 if (relayer && relayer->wanted && median && median->wanted) {
-                        if (st.state != HOST_FEED_STOPPED)
+                        if (st.state != FEED_STOPPED)
                                 continue;
-                        r = host_feed_start(f->feed);
+                        r = feed_start(f->feed);
                         if (r < 0)
                                 log_error_errno(r, "Feed %s: cannot start it: %m", c->name);
-                } else if (st.state != HOST_FEED_STOPPED) {
+                } else if (st.state != FEED_STOPPED) {
                         log_info("Feed %s: plugin %s is stopped; stopping the feed until it is started again.",
                                  c->name, relayer && relayer->wanted ? c->median : c->relayer);
-                        feed_stop(f);
+                        daemon_feed_stop(f);
                 }
         }
 }
 
 void daemon_feeds_stop_using(Daemon *d, Instance *i) {
         for (DaemonFeed *f = d->feeds; f; f = f->next) {
-                HostFeedStatus st;
+                FeedStatus st;
 
                 if (!feed_uses_instance(f, i))
                         continue;
-                host_feed_get_status(f->feed, &st);
-                if (st.state == HOST_FEED_STOPPED)
+                feed_get_status(f->feed, &st);
+                if (st.state == FEED_STOPPED)
                         continue;
-                log_info("Feed %s: stopping it with plugin %s.", host_feed_get_name(f->feed), instance_name(i));
-                feed_stop(f);
+                log_info("Feed %s: stopping it with plugin %s.", feed_get_name(f->feed), instance_name(i));
+                daemon_feed_stop(f);
         }
 }
 
@@ -220,7 +205,7 @@ void daemon_feeds_reload_prepare(Daemon *d, const DaemonConfig *c, unsigned *ret
         unsigned removed = 0, changed = 0;
 
         for (DaemonFeed *f = d->feeds, *next; f; f = next) {
-                const HostFeedConfig *hc = host_feed_get_config(f->feed);
+                const FeedConfig *hc = feed_get_config(f->feed);
                 const DaemonFeedConfig *old = NULL, *new = NULL;
 
                 next = f->next;
@@ -244,7 +229,7 @@ void daemon_feeds_reload_prepare(Daemon *d, const DaemonConfig *c, unsigned *ret
                 } else if (plugin_changes(d, c, hc->relayer) || plugin_changes(d, c, hc->median)) {
                         /* Its plugins are about to be restarted with new settings: again when they are. */
                         log_info("Feed %s: its plugins change; stopping it meanwhile.", hc->name);
-                        feed_stop(f);
+                        daemon_feed_stop(f);
                 }
         }
 

@@ -250,10 +250,9 @@ static void request_run(Daemon *d, Request *req) {
 static void work_requests(Host *h, void *userdata) {
         Daemon *d = userdata;
 
-        /* Inside a call that waits (work_depth > 1), another request or a feed's round (which requests may
-         * have to stop): later, from the top. A timer, not the work queue, so that a long wait does not
-         * spin. */
-        if (d->processing || h->work_depth > 1 || daemon_feeds_busy(d)) {
+        /* Inside a call that waits (work_depth > 1) or another request: later, from the top. A timer, not
+         * the work queue, so that a long wait does not spin. */
+        if (d->processing || h->work_depth > 1) {
                 if (!d->requests_retry &&
                     sd_event_add_time_relative(d->event, &d->requests_retry, CLOCK_MONOTONIC, 10 * USEC_PER_MSEC, 0,
                                                on_requests_retry, d) < 0)
@@ -411,14 +410,14 @@ static int method_list_feeds(sd_bus_message *m, void *userdata, sd_bus_error *er
         if (r < 0)
                 return r;
         for (DaemonFeed *f = d->feeds; f; f = f->next) {
-                HostFeedStatus st;
+                FeedStatus st;
 
                 /* From memory, not from the plugins: a method handler must not call into them. The latest
                  * answer is the ledger's, as read after the feed's latest transmission or at its set-up. */
-                host_feed_get_status(f->feed, &st);
+                feed_get_status(f->feed, &st);
                 r = sd_bus_message_append(reply, "(ssuytts)", st.name, strempty(st.latest_answer), st.epoch,
                                           st.round, (uint64_t) MAX(st.latest_timestamp_usec, (int64_t) 0),
-                                          st.reports_transmitted, host_feed_state_to_string(st.state));
+                                          st.reports_transmitted, feed_state_to_string(st.state));
                 if (r < 0)
                         return r;
         }
@@ -426,6 +425,32 @@ static int method_list_feeds(sd_bus_message *m, void *userdata, sd_bus_error *er
         if (r < 0)
                 return r;
         return sd_bus_send(NULL, reply, NULL);
+}
+
+static int method_get_feed_status(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        Daemon *d = userdata;
+        json_object *j = NULL;
+        const char *name, *text;
+        DaemonFeed *f;
+        FeedStatus st;
+        int r;
+
+        r = sd_bus_message_read(m, "s", &name);
+        if (r < 0)
+                return r;
+        f = daemon_find_feed(d, name);
+        if (!f)
+                return sdloop_error_setf(error, SDLOOP_ERROR_NOT_FOUND, "no feed named %s", name);
+
+        /* From memory, as ListFeeds: the counts were read from the ledger after the latest transmission. */
+        feed_get_status(f->feed, &st);
+        r = feed_status_to_json(&st, &j);
+        if (r < 0)
+                return r;
+        text = json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN);
+        r = text ? sd_bus_reply_method_return(m, "s", text) : -ENOMEM;
+        json_object_put(j);
+        return r;
 }
 
 static int property_get_version(sd_bus *bus, const char *path, const char *interface, const char *property,
@@ -452,6 +477,8 @@ static const sd_bus_vtable manager_vtable[] = {
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Reload", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_reload,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetFeedStatus", SD_BUS_ARGS("s", name), SD_BUS_RESULT("s", status),
+                                method_get_feed_status, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("ListFeeds", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(ssuytts)", feeds), method_list_feeds,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_SIGNAL_WITH_ARGS("PluginStateChanged", SD_BUS_ARGS("s", name, "s", state, "s", last_error), 0),

@@ -1260,7 +1260,7 @@ static int load_feed(Loader *l, ConfigFile *f, const char *name, json_object *ob
         return 0;
 }
 
-/* A refusal of host_feed_config_parse(), "FIELD: reason", placed in @f like our own errors. */
+/* A refusal of feed_config_parse(), "FIELD: reason", placed in @f like our own errors. */
 static int feed_parse_error(Parser *p, const char *name, const char *message) {
         _cleanup_free_ char *field = NULL;
         const char *colon = message ? strstr(message, ": ") : NULL;
@@ -1312,7 +1312,7 @@ static int check_feeds(Loader *l) {
                 Parser p = { .f = fc->file, .error = l->error };
                 _cleanup_free_ char *message = NULL;
 
-                r = host_feed_config_parse(fc->json, fc->name, &fc->config, &message);
+                r = feed_config_parse(fc->json, fc->name, &fc->config, &message);
                 if (r == -ENOMEM)
                         return r;
                 if (r < 0)
@@ -1327,7 +1327,7 @@ static int check_feeds(Loader *l) {
 
                 /* Two feeds on one contract would each configure it with their own keys, in turn. */
                 for (size_t k = 0; k < i; k++) {
-                        const HostFeedConfig *other = l->c->feeds[k].config;
+                        const FeedConfig *other = l->c->feeds[k].config;
                         _cleanup_free_ char *field = NULL;
 
                         if (!streq(other->relayer, fc->config->relayer) ||
@@ -1704,7 +1704,7 @@ DaemonConfig *daemon_config_free(DaemonConfig *c) {
         for (size_t i = 0; i < c->n_feeds; i++) {
                 free(c->feeds[i].name);
                 json_object_put(c->feeds[i].json);
-                host_feed_config_free(c->feeds[i].config);
+                feed_config_free(c->feeds[i].config);
         }
         free(c->feeds);
         for (size_t i = 0; i < c->n_files; i++)
@@ -1746,14 +1746,14 @@ static bool strv_equal(char * const *a, char * const *b) {
         return true;
 }
 
-int daemon_feed_config_instantiate(const DaemonFeedConfig *fc, HostFeedConfig **ret) {
+int daemon_feed_config_instantiate(const DaemonFeedConfig *fc, FeedConfig **ret) {
         _cleanup_free_ char *message = NULL;
         int r;
 
         assert(fc);
         assert(ret);
 
-        r = host_feed_config_parse(fc->json, fc->name, ret, &message);
+        r = feed_config_parse(fc->json, fc->name, ret, &message);
         if (r < 0 && r != -ENOMEM)
                 /* It was accepted when the configuration was loaded. */
                 log_error("Feed %s: the configuration no longer parses: %s", fc->name, strempty(message));

@@ -5,7 +5,7 @@
  * /etc/sdloop/plugins.d (or plugins.d next to the file given with --config), in JSON. The schema is in docs/configuration.md.
  *
  * Loading is all or nothing: a file that does not parse, a key that is not known, a value of the wrong
- * type or out of range, a plugin defined twice, a feed that host_feed_config_parse() refuses or that names
+ * type or out of range, a plugin defined twice, a feed that feed_config_parse() refuses or that names
  * a plugin which cannot serve it — each refuses the whole configuration with one message
  *
  *     FILE:LINE:COLUMN: FIELD.PATH: what is wrong
@@ -40,7 +40,7 @@ typedef struct DaemonPluginConfig {
 typedef struct DaemonFeedConfig {
         char *name;
         struct json_object *json; /* the feed's object, as written: what a reload compares */
-        HostFeedConfig *config;   /* as parsed by host_feed_config_parse(), checked against the plugins */
+        FeedConfig *config;   /* as parsed by feed_config_parse(), checked against the plugins */
         ConfigFile *file;
 } DaemonFeedConfig;
 
@@ -75,9 +75,9 @@ void daemon_config_resolve(DaemonConfig *c, const char *backend);
 
 const DaemonPluginConfig *daemon_config_find_plugin(const DaemonConfig *c, const char *name);
 
-/* A HostFeedConfig of its own for host_feed_new(), which takes it over: parsed again from the feed's JSON by
+/* A FeedConfig of its own for feed_new(), which takes it over: parsed again from the feed's JSON by
  * the one parser, which accepted it at load time. */
-int daemon_feed_config_instantiate(const DaemonFeedConfig *fc, HostFeedConfig **ret);
+int daemon_feed_config_instantiate(const DaemonFeedConfig *fc, FeedConfig **ret);
 
 /* Whether the two define the same feed (so a reload leaves it alone). */
 bool daemon_feed_config_equal(const DaemonFeedConfig *a, const DaemonFeedConfig *b);

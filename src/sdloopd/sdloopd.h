@@ -6,8 +6,8 @@
  *
  * Manager requests that may call into plugins (Start/Stop/Restart/Reload), the initial start and the
  * shutdown are queued and run one at a time at top level (see the Host rule in host.h); their D-Bus reply
- * is sent when they are done. They never run inside a feed's round, so they may stop and free feeds
- * (feeds.c), which they do before touching the plugins the feeds use. */
+ * is sent when they are done. They may stop and free feeds at any time (a feed's round in flight is
+ * cancelled), which they do before touching the plugins the feeds use (feeds.c). */
 
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
@@ -95,7 +95,7 @@ void daemon_on_handle_removed(HostHandle *h, void *userdata);
 
 struct DaemonFeed {
         Daemon *daemon;
-        HostFeed *feed;
+        Feed *feed;
         DaemonFeed *next;
 };
 
@@ -105,8 +105,6 @@ DaemonFeed *daemon_find_feed(Daemon *d, const char *name);
 int daemon_feed_new(Daemon *d, const DaemonFeedConfig *fc, DaemonFeed **ret);
 void daemon_feed_free(DaemonFeed *f);
 void daemon_feeds_free_all(Daemon *d);
-/* Whether a feed's round is in progress: then feeds must not be stopped or freed, nor their plugins. */
-bool daemon_feeds_busy(Daemon *d);
 /* Create every configured feed that does not exist yet. Returns how many were created. */
 unsigned daemon_feeds_create_missing(Daemon *d);
 /* Run the feeds whose plugins are both wanted; stop the others. */
