@@ -19,7 +19,7 @@
 #include <sys/stat.h>
 
 #include "feed.h"
-#include "median-codec.h"
+#include "sdloop-median-config.h"
 #include "host-backend.h"
 #include "host-handle.h"
 #include "host-plugin.h"
@@ -721,7 +721,7 @@ static bool followed_twice(Feed *f) {
 START_TEST(test_feed_follows_config_changed) {
         _cleanup_(sdloop_bytes_done) SdloopBytes offchain = {};
         _cleanup_free_ char *hex = NULL, *seed = NULL;
-        MedianOffchainConfig oc = { .alpha_report_ppb = 1, .alpha_accept_ppb = 1, .delta_c_nsec = 1000 };
+        SdloopMedianOffchainConfig oc = { .alpha_report_ppb = 1, .alpha_accept_ppb = 1, .delta_c_nsec = 1000 };
         ConfigDetails d = {};
         sd_bus_error error = SD_BUS_ERROR_NULL;
         HostHandle *probe;
@@ -737,7 +737,7 @@ START_TEST(test_feed_follows_config_changed) {
         ck_assert_uint_eq(st.config_changes, 0);
 
         /* The same oracles and keys, another offchain configuration: another digest. */
-        ck_assert_int_eq(median_offchain_config_encode(&oc, &offchain), 0);
+        ck_assert_int_eq(sdloop_median_offchain_config_encode(&oc, &offchain), 0);
         hex = malloc(2 * offchain.size + 1);
         ck_assert_ptr_nonnull(hex);
         for (size_t i = 0; i < offchain.size; i++)
