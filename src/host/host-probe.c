@@ -15,8 +15,8 @@
  * (host_plugin_treat_as_crashed()): the backend kills it and the recovery state machine brings it back as
  * after any crash. A lost connection is the recovery's business, not a failed probe.
  *
- * One timer per plugin, re-armed in place; at most one Ping in flight. The next Ping is due one interval after
- * the previous one was sent, or at once when that one took longer. */
+ * One timer per plugin, re-armed in place: the Ping in flight's deadline, then the next Ping, due one interval
+ * after the previous one was sent (at once when that one took as long). At most one Ping in flight. */
 
 #include "host-plugin.h"
 #include "macro.h"
@@ -43,11 +43,44 @@ static void format_timeout(char *buf, size_t l, uint64_t usec) {
 
 static void probe_arm(HostPlugin *p, uint64_t usec);
 
+/* Not answered in time, or answered with an error while the connection stays. */
+static void probe_failed(HostPlugin *p, const char *why) {
+        char timeout[32], reason[256];
+
+        p->n_probes_failed++;
+        p->probe_failures_in_row++;
+        if (p->probe_failures_in_row == 1)
+                p->unresponsive_usec = host_now();
+
+        format_timeout(timeout, sizeof(timeout), probe_timeout(p));
+        if (why)
+                snprintf(reason, sizeof(reason), "Ping failed: %s", why);
+        else
+                snprintf(reason, sizeof(reason), "no answer to Ping in %s", timeout);
+
+        if (p->probe_failures_in_row >= p->settings.probe_failures) {
+                char msg[320];
+
+                snprintf(msg, sizeof(msg), "%s (%u time%s), restarted", reason, p->probe_failures_in_row,
+                         p->probe_failures_in_row == 1 ? "" : "s");
+                (void) host_plugin_treat_as_crashed(p, msg);
+                return;
+        }
+
+        if (p->probe_failures_in_row > 1) {
+                size_t n = strlen(reason);
+
+                snprintf(reason + n, sizeof(reason) - n, " (%u times)", p->probe_failures_in_row);
+        }
+        if (p->state != HOST_PLUGIN_UNRESPONSIVE)
+                log_warning("Plugin %s: %s; unresponsive.", p->settings.name, reason);
+        host_plugin_update(p, HOST_PLUGIN_UNRESPONSIVE, NULL, NULL, reason);
+        probe_arm(p, p->probe_sent_usec + p->settings.probe_interval_usec);
+}
+
 static int on_probe_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
         HostPlugin *p = userdata;
         const sd_bus_error *e = sd_bus_message_get_error(reply);
-        char timeout[32], reason[256];
-        bool timed_out;
 
         p->probe_slot = sd_bus_slot_unref(p->probe_slot);
 
@@ -68,38 +101,7 @@ static int on_probe_reply(sd_bus_message *reply, void *userdata, sd_bus_error *r
         /* The connection went: the disconnect handler starts the recovery, nothing to probe any more. */
         if (!sdloop_peer_is_connected(p->peer) || !probe_wanted(p))
                 return 0;
-
-        p->n_probes_failed++;
-        p->probe_failures_in_row++;
-        if (p->probe_failures_in_row == 1)
-                p->unresponsive_usec = host_now();
-
-        timed_out = sd_bus_error_has_name(e, SD_BUS_ERROR_NO_REPLY) ||
-                sd_bus_error_has_name(e, SD_BUS_ERROR_TIMEOUT);
-        format_timeout(timeout, sizeof(timeout), probe_timeout(p));
-        if (timed_out)
-                snprintf(reason, sizeof(reason), "no answer to Ping in %s", timeout);
-        else
-                snprintf(reason, sizeof(reason), "Ping failed: %s", strempty(e->message));
-
-        if (p->probe_failures_in_row >= p->settings.probe_failures) {
-                char msg[320];
-
-                snprintf(msg, sizeof(msg), "%s (%u time%s), restarted", reason, p->probe_failures_in_row,
-                         p->probe_failures_in_row == 1 ? "" : "s");
-                (void) host_plugin_treat_as_crashed(p, msg);
-                return 0;
-        }
-
-        if (p->probe_failures_in_row > 1) {
-                size_t n = strlen(reason);
-
-                snprintf(reason + n, sizeof(reason) - n, " (%u times)", p->probe_failures_in_row);
-        }
-        if (p->state != HOST_PLUGIN_UNRESPONSIVE)
-                log_warning("Plugin %s: %s; unresponsive.", p->settings.name, reason);
-        host_plugin_update(p, HOST_PLUGIN_UNRESPONSIVE, NULL, NULL, reason);
-        probe_arm(p, p->probe_sent_usec + p->settings.probe_interval_usec);
+        probe_failed(p, strempty(e->message));
         return 0;
 }
 
@@ -108,9 +110,11 @@ static void probe_send(HostPlugin *p) {
         sd_bus *bus = sdloop_peer_get_bus(p->peer);
         int r;
 
+        /* The deadline is the probe timer's (1 ms accuracy), not sd-bus's own reply timeout, which sd-event
+         * may fire up to 250 ms late. That one only backs it up. */
         r = sd_bus_message_new_method_call(bus, &m, NULL, SDLOOP_ROOT_PATH, "org.freedesktop.DBus.Peer", "Ping");
         if (r >= 0)
-                r = sd_bus_call_async(bus, &p->probe_slot, m, on_probe_reply, p, probe_timeout(p));
+                r = sd_bus_call_async(bus, &p->probe_slot, m, on_probe_reply, p, 2 * probe_timeout(p));
         if (r < 0) {
                 /* The connection is going (its handler recovers), or we are out of memory: try again. */
                 log_debug_errno(r, "Plugin %s: cannot send its probe: %m", p->settings.name);
@@ -120,13 +124,20 @@ static void probe_send(HostPlugin *p) {
         }
         p->probe_sent_usec = host_now();
         p->n_probes++;
+        probe_arm(p, p->probe_sent_usec + probe_timeout(p));
 }
 
+/* Either the next probe is due, or the one in flight missed its deadline. */
 static int on_probe_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         HostPlugin *p = userdata;
 
-        if (!probe_wanted(p) || p->probe_slot)
+        if (!probe_wanted(p))
                 return 0;
+        if (p->probe_slot) {
+                p->probe_slot = sd_bus_slot_unref(p->probe_slot);
+                probe_failed(p, NULL);
+                return 0;
+        }
         probe_send(p);
         return 0;
 }
@@ -139,10 +150,9 @@ static void probe_arm(HostPlugin *p, uint64_t usec) {
 
         usec = MAX(usec, host_now());
         if (!p->probe_timer) {
-                /* Coalescing within a twentieth of the interval: probes of several plugins may share a
-                 * wake-up, and a detection is late by that much at most. */
-                r = sd_event_add_time(p->host->event, &p->probe_timer, CLOCK_MONOTONIC, usec,
-                                      MAX(p->settings.probe_interval_usec / 20, 1U), on_probe_timer, p);
+                /* Accuracy 1 ms: sd-event's default would coalesce a deadline up to 250 ms late. */
+                r = sd_event_add_time(p->host->event, &p->probe_timer, CLOCK_MONOTONIC, usec, USEC_PER_MSEC,
+                                      on_probe_timer, p);
                 if (r < 0) {
                         p->probe_timer = NULL;
                         log_warning_errno(r, "Plugin %s: cannot schedule its probe: %m", p->settings.name);
@@ -159,7 +169,7 @@ static void probe_arm(HostPlugin *p, uint64_t usec) {
 }
 
 void host_probe_schedule(HostPlugin *p) {
-        /* A probe in flight comes back first and schedules the next one itself. */
+        /* A probe in flight has its deadline armed: it schedules the next one itself. */
         if (p->probe_slot)
                 return;
         probe_arm(p, host_now() + p->settings.probe_interval_usec);
