@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <sys/types.h>
 
+#include "host-handle.h"
 #include "host-plugin.h"
 #include "sdloop.h"
 
@@ -72,3 +73,7 @@ void bench_throughput(HostPlugin *p, double seconds);
  * Echo latency idle and while 8 Waits are kept in flight, at least @n_pings each: "ping_16B_idle",
  * "ping_16B_while_8_waits_in_flight". */
 void bench_concurrency(HostPlugin *p, uint64_t wait_usec, unsigned reps, unsigned n_pings);
+/* SIGSTOP of @p (probes on) → unresponsive → treated as crashed → running → the call through @h answered,
+ * @trials times: "hung_sigstop", with @recovery_p50_us (kill -9 → call answered; NAN: not measured) for the
+ * figure to compare with. */
+void bench_hung(HostPlugin *p, HostHandle *h, host_call_fn call, unsigned trials, double recovery_p50_us);

@@ -90,6 +90,12 @@ SDLOOP = {
     "recovery_detect_p50": lambda r: dig(r, "recovery_kill9", "kill_to_loss_noticed", "p50_us"),
     "recovery_restart_p50": lambda r: dig(r, "recovery_kill9", "loss_noticed_to_running", "p50_us"),
     "recovery_call_p50": lambda r: dig(r, "recovery_kill9", "running_to_call_answered", "p50_us"),
+    "hung_interval_us": lambda r: dig(r, "hung_sigstop", "probe_interval_usec"),
+    "hung_failures": lambda r: dig(r, "hung_sigstop", "probe_failures"),
+    "hung_unresponsive_p50": lambda r: dig(r, "hung_sigstop", "sigstop_to_unresponsive", "p50_us"),
+    "hung_detect_p50": lambda r: dig(r, "hung_sigstop", "sigstop_to_treated_as_crashed", "p50_us"),
+    "hung_total_p50": lambda r: dig(r, "hung_sigstop", "sigstop_to_call_via_handle", "p50_us"),
+    "hung_total_p99": lambda r: dig(r, "hung_sigstop", "sigstop_to_call_via_handle", "p99_us"),
     "plugin_rss_warm": lambda r: dig(r, "memory_kib", "after_warmup", "plugin_rss_kib"),
     "plugin_rss_load": lambda r: dig(r, "memory_kib", "after_load", "plugin_rss_kib"),
     "plugin_pss_load": lambda r: dig(r, "memory_kib", "after_load", "plugin_pss_kib"),
@@ -403,6 +409,20 @@ def main():
         elif c == "sandbox":
             rows.append(("Recovery, systemd backend", f"not measured: {nspawn_note}", "—", "—", "—", "—", ""))
 
+    hung_total = med(sd, "hung_total_p50")
+    if hung_total is not None:
+        interval, k = med(sd, "hung_interval_us") or 0, int(med(sd, "hung_failures") or 0)
+        # Found out within one interval more than interval × failures (the freeze falls between two probes).
+        bound = interval * (k + 1) + (med(sd, "recovery_p50") or 0)
+        ok = hung_total <= bound
+        verdicts["hung_exec"] = ok
+        rows.append((f"Hung plugin, exec backend: SIGSTOP → unresponsive / → restarted (probe every "
+                     f"{interval / 1000:.0f} ms, {k} unanswered) / → next call answered through its handle, p50",
+                     f"{fmt_us(med(sd, 'hung_unresponsive_p50'))} / {fmt_us(med(sd, 'hung_detect_p50'))} / "
+                     f"{fmt_us(hung_total)}", "—", "—", "—", "—",
+                     f"≤ interval × {k + 1} + recovery p50 = {fmt_us(bound)} (interval × {k} + recovery p50 = "
+                     f"{fmt_us(interval * k + (med(sd, 'recovery_p50') or 0))}): " + ("**met**" if ok else "not met")))
+
     def mem_row(label, s, g, target=None, vkey=None):
         t = ""
         if target is not None:
@@ -524,6 +544,7 @@ def main():
         "queues in its backlog), re-creates the factory and the reporting plugin on the new process and calls "
         "Observation; the plain-Echo variant only reconnects. Restart delay 0 on both sides (the anchor's restart "
         "loop has no delay either), start limit off.",
+        "- **Hung plugin** (`bench/bench-hung.c`): the plugin's main process is stopped with SIGSTOP — alive and connected, its event loop frozen — and at once a call is made through its handle. The host's health probes (a `Peer.Ping` every probe interval, each with the interval as its deadline; the watchdog off) find it unanswered, show it `unresponsive`, and after 3 unanswered Pings in a row treat it as crashed: SIGKILL, restart, handles re-created, the waiting call answered by the new process. The freeze falls anywhere between two probes, so detection takes between interval × 3 and interval × 4; the total is set against that plus the single-plugin recovery p50 above.",
         "- **Memory**: VmRSS as the anchor reads it; RssAnon and Pss say how much of it is the plugin's own.",
         "- **Scale**: one host, N plugin instances (exec backend): started one after another (each answering an "
         "Echo), host memory with all of them, then all killed with SIGKILL at once and Echo to each until every "

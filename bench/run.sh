@@ -8,7 +8,8 @@
 #
 # Steps, each repeated BENCH_RUNS times (default 5), interleaved so that both sides see the same machine:
 #   1. bench/sdloop-bench (exec backend): the host library starting and supervising bench-plugin,
-#      libsdloop clients calling it through its socket;
+#      libsdloop clients calling it through its socket — its sections include the hung plugin
+#      (bench/bench-hung.c: SIGSTOP → found out by the health probes → restarted → next call answered);
 #   2. the anchor, ../shared/anchors/goplugin-bench (GPBENCH_DIR): its run.sh builds it into
 #      BUILD_DIR/goplugin-bench (installing its Debian packages with its install.sh when they are missing
 #      and we are root) and runs it once; the later runs call its built binaries the same way. Each anchor

@@ -8,20 +8,23 @@
  *   sdloop-bench [OPTIONS] --plugin PATH
  *
  *   --backend exec|system   supervisor backend (system: inside a booted systemd, as root)
- *   --only LIST             comma-separated sections: start,rpc,throughput,concurrency,recovery,scale
- *                           (default: all)
+ *   --only LIST             comma-separated sections: start,rpc,throughput,concurrency,recovery,hung,
+ *                           scale (default: all)
  *   --sandbox yes|no        systemd backends: the unit's hardening and DynamicUser= (default yes)
  *   --dynamic-user yes|no   system backend: DynamicUser= (default: with the sandbox)
  *   --host-heap MIB         give the host a touched heap of this size, as a real host has (default 0)
  *   --starts N --n16 N --n64k N --nobs N --dur SEC --wait-ms N --wait-reps N --recoveries N --scale N
+ *   --hung-trials N --probe-ms N
  *
- * The sections share bench.h; throughput and concurrency live in bench-throughput.c and bench-concurrency.c.
+ * The sections share bench.h; throughput, concurrency and the hung plugin live in bench-throughput.c,
+ * bench-concurrency.c and bench-hung.c.
  * One JSON document on stdout; progress and a human summary on stderr. Nothing here asserts timings. */
 
 #include <dirent.h>
 #include <ftw.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +54,8 @@ static unsigned arg_wait_ms = 50;
 static unsigned arg_wait_reps = 10;
 static unsigned arg_recoveries = 10;
 static unsigned arg_scale = 100;
+static unsigned arg_hung_trials = 5;
+static unsigned arg_probe_ms = 250;
 static int arg_sandbox = -1; /* -1: the default (on) */
 static unsigned arg_host_heap_mib;
 static int arg_dynamic_user = -1; /* -1: with the sandbox, on the system backend */
@@ -59,6 +64,9 @@ static char *socket_dir;
 static char *temp_root;
 static char *out_buf;
 static size_t out_size;
+
+/* kill -9 → call answered through the handle, p50 (µs), once the recovery section ran. */
+static double recovery_p50_us = NAN;
 
 static bool section(const char *name) {
         const char *p;
@@ -402,6 +410,7 @@ static void bench_recovery(void) {
         }
         progress("kill -9 → Observation answered via handle: p50 %.0f µs; → Echo answered: p50 %.0f µs",
                  dist_p50(&handle_total), dist_p50(&echo_total));
+        recovery_p50_us = dist_p50(&handle_total);
 
         json_key("recovery_kill9");
         fprintf(out, "{\"backend\": \"%s\", \"restart_usec\": %" PRIu64 ", \"trials\": %u,\n"
@@ -430,7 +439,26 @@ static void bench_recovery(void) {
         plugin_remove(p);
 }
 
-/* ---------- 5. scale ---------- */
+/* ---------- 5. a hung plugin (bench-hung.c) ---------- */
+
+static void section_hung(void) {
+        BenchHandles bh = {};
+        HostPlugin *p;
+
+        p = plugin_add("bench-hung");
+        /* sdloopd's default of 3 unanswered Pings, each given the interval. */
+        p->settings.probe_interval_usec = (uint64_t) arg_probe_ms * USEC_PER_MSEC;
+        p->settings.probe_timeout_usec = 0;
+        p->settings.probe_failures = HOST_PROBE_FAILURES_DEFAULT;
+        /* Only a probe is to find it out. */
+        p->settings.watchdog_usec = 0;
+        plugin_start(p);
+        handles_new(p, &bh);
+        bench_hung(p, bh.reporting_plugin, observation, arg_hung_trials, recovery_p50_us);
+        plugin_remove(p);
+}
+
+/* ---------- 6. scale ---------- */
 
 static void closedirp(DIR **d) {
         if (*d)
@@ -577,12 +605,14 @@ static void help(void) {
                 "%s [OPTIONS] --plugin PATH\n\n"
                 "  --plugin PATH          the bench plugin binary\n"
                 "  --backend exec|system  supervisor backend (default exec)\n"
-                "  --only LIST            sections: start,rpc,throughput,concurrency,recovery,scale (default all)\n"
+                "  --only LIST            sections: start,rpc,throughput,concurrency,recovery,hung,scale (default all)\n"
                 "  --sandbox yes|no       systemd backends: hardening and DynamicUser= (default yes)\n"
                 "  --dynamic-user yes|no  system backend: DynamicUser= (default: with the sandbox)\n"
                 "  --host-heap MIB        give the host a touched heap of this size, as a real host has\n"
                 "  --wait-ms N            how long each Bench.Wait of the concurrency figures waits (default 50)\n"
                 "  --wait-reps N          repetitions of each concurrency figure (default 10)\n"
+                "  --hung-trials N        SIGSTOP trials of the hung plugin (default 5)\n"
+                "  --probe-ms N           its probe interval (default 250; 3 missed: restarted)\n"
                 "  --starts N --n16 N --n64k N --nobs N --dur SEC --recoveries N --scale N\n",
                 program_invocation_short_name);
 }
@@ -614,6 +644,8 @@ static void parse_argv(int argc, char *argv[]) {
                 { "dynamic-user", required_argument, NULL, 10 },
                 { "wait-ms",    required_argument, NULL, 11 },
                 { "wait-reps",  required_argument, NULL, 12 },
+                { "hung-trials", required_argument, NULL, 13 },
+                { "probe-ms",   required_argument, NULL, 14 },
                 {}
         };
         int c;
@@ -665,6 +697,8 @@ static void parse_argv(int argc, char *argv[]) {
                                 die("--wait-ms: at most 10000 (the bench plugin's bound)");
                         break;
                 case 12: arg_wait_reps = MAX(parse_unsigned(optarg), 1U); break;
+                case 13: arg_hung_trials = parse_unsigned(optarg); break;
+                case 14: arg_probe_ms = MAX(parse_unsigned(optarg), 1U); break;
                 default:
                         help();
                         exit(EXIT_FAILURE);
@@ -767,6 +801,8 @@ int main(int argc, char *argv[]) {
                 bench_steady();
         if (section("recovery"))
                 bench_recovery();
+        if (section("hung") && arg_hung_trials > 0 && arg_backend == &host_backend_exec)
+                section_hung();
         if (section("scale") && arg_scale > 0)
                 bench_scale();
 

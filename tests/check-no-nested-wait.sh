@@ -12,9 +12,9 @@ root=${1:?usage: check-no-nested-wait.sh SOURCE_ROOT}
 cd "$root"
 
 # file:pattern pairs that are allowed: the synchronous client (top level only, refuses inside callbacks),
-# the plugin runtime's main loop, and the host's main loop with its top-level wait (host_run(),
-# host_run_until(), which refuses inside callbacks). The systemd backend still creates its transient
-# units with a blocking call to the service manager (not to a plugin).
+# the plugin runtime's main loop, and the host's main loop with the engine of its top-level synchronous
+# helpers (host_run(), host_run_until(), which refuses inside callbacks). The systemd backend still creates
+# its transient units with a blocking call to the service manager (not to a plugin).
 allowed='src/libsdloop/client.c:sd_event_run
 src/libsdloop/client.c:sd_bus_call
 src/libsdloop/plugin.c:sd_event_loop
@@ -52,6 +52,25 @@ for f in $(find src/feed -name '*.c' -o -name '*.h' | sort); do
                 echo "check-no-nested-wait: $f makes a synchronous client call" >&2
                 rc=1
         fi
+done
+# The host's synchronous helpers run the loop nested (host_run_until()): top-level code only. sdloopd is a set
+# of state machines over the asynchronous forms and calls none of them; in src/host they are used only where
+# they are defined.
+sync_helpers='host_run_until|host_plugin_start|host_plugin_restart|host_plugin_ensure|host_handle_new|host_handle_call|host_run_work|host_queue_work|sdloop_peer_call|sdloop_peer_call_method|sdloop_peer_wait_for|sdloop_peer_handshake'
+sync_allowed='src/host/host.c
+src/host/host-plugin.c
+src/host/host-handle.c
+src/host/host-call.c'
+for f in $(find src/host src/sdloopd -name '*.c' | sort); do
+        # Calls, not mentions in comments: a name followed by "(" on a line that is not a comment.
+        hits=$(grep -nE "\b($sync_helpers) *\(" "$f" | grep -vE '^[0-9]+: *(/?\*|//)' || :)
+        [ -n "$hits" ] || continue
+        if printf '%s\n' "$sync_allowed" | grep -qx "$f"; then
+                continue
+        fi
+        printf '%s\n' "$hits" | sed "s|^|$f:|" >&2
+        echo "check-no-nested-wait: $f calls a synchronous host helper, which runs the loop nested; use the asynchronous form" >&2
+        rc=1
 done
 [ $rc = 0 ] && echo "check-no-nested-wait: no waiting call in src/libsdloop, src/host, src/feed, src/sdloopd or plugins"
 exit $rc

@@ -166,6 +166,9 @@ START_TEST(test_every_key) {
                         "                        \"start_limit_interval_sec\": 30,\n"
                         "                        \"watchdog_sec\": 20,\n"
                         "                        \"call_timeout_sec\": 2.5,\n"
+                        "                        \"probe_interval_sec\": 0.5,\n"
+                        "                        \"probe_timeout_sec\": 0.2,\n"
+                        "                        \"probe_failures\": 4,\n"
                         "                        \"memory_max\": \"64M\",\n"
                         "                        \"tasks_max\": 32,\n"
                         "                        \"cpu_quota\": \"50%\",\n"
@@ -217,6 +220,9 @@ START_TEST(test_every_key) {
         ck_assert_uint_eq(s->start_limit_interval_usec, 30 * USEC_PER_SEC);
         ck_assert_uint_eq(s->watchdog_usec, 20 * USEC_PER_SEC);
         ck_assert_uint_eq(s->call_timeout_usec, 2500 * USEC_PER_MSEC);
+        ck_assert_uint_eq(s->probe_interval_usec, 500 * USEC_PER_MSEC);
+        ck_assert_uint_eq(s->probe_timeout_usec, 200 * USEC_PER_MSEC);
+        ck_assert_uint_eq(s->probe_failures, 4);
         ck_assert_uint_eq(s->memory_max, 64ULL << 20);
         ck_assert_uint_eq(s->tasks_max, 32);
         ck_assert_uint_eq(s->cpu_quota_per_sec_usec, 500 * USEC_PER_MSEC);
@@ -271,6 +277,9 @@ START_TEST(test_defaults) {
         ck_assert_uint_eq(b->settings.start_limit_interval_usec, 10 * USEC_PER_SEC);
         ck_assert_uint_eq(b->settings.call_timeout_usec, 10 * USEC_PER_SEC);
         ck_assert_uint_eq(b->settings.watchdog_usec, 10 * USEC_PER_SEC);
+        ck_assert_uint_eq(b->settings.probe_interval_usec, 1 * USEC_PER_SEC);
+        ck_assert_uint_eq(b->settings.probe_timeout_usec, 0); /* the interval */
+        ck_assert_uint_eq(b->settings.probe_failures, 3);
         ck_assert_uint_eq(b->settings.tasks_max, 0);
         ck_assert_uint_eq(b->settings.cpu_quota_per_sec_usec, 0);
         ck_assert(b->settings.sandbox);
@@ -648,8 +657,9 @@ START_TEST(test_error_unknown_plugin_key) {
         write_plugin("\"restart_secs\": 1");
         expect_error(main_path, "5:25",
                      "plugins.p.restart_secs: unknown key (known: kind, binary, args, environment, restart, restart_sec, "
-                     "start_limit_burst, start_limit_interval_sec, watchdog_sec, call_timeout_sec, memory_max, "
-                     "tasks_max, cpu_quota, sandbox, dynamic_user, user, relayer)");
+                     "start_limit_burst, start_limit_interval_sec, watchdog_sec, call_timeout_sec, "
+                     "probe_interval_sec, probe_timeout_sec, probe_failures, memory_max, tasks_max, cpu_quota, "
+                     "sandbox, dynamic_user, user, relayer)");
 }
 END_TEST
 
@@ -669,6 +679,16 @@ END_TEST
 START_TEST(test_error_call_timeout_zero) {
         write_plugin("\"call_timeout_sec\": 0");
         expect_error(main_path, "5:45", "plugins.p.call_timeout_sec: expected a number of seconds greater than 0, got 0");
+}
+END_TEST
+
+START_TEST(test_error_probe_settings) {
+        write_plugin("\"probe_failures\": 0");
+        expect_error(main_path, "5:43", "plugins.p.probe_failures: 0 is out of range (1…1000)");
+        write_plugin("\"probe_timeout_sec\": 0");
+        expect_error(main_path, "5:46", "plugins.p.probe_timeout_sec: expected a number of seconds greater than 0, got 0");
+        write_plugin("\"probe_interval_sec\": \"1s\"");
+        expect_error(main_path, "5:47", "plugins.p.probe_interval_sec: expected a number of seconds, got \"1s\"");
 }
 END_TEST
 
@@ -931,6 +951,7 @@ static Suite *config_suite(void) {
         tcase_add_test(tc, test_error_seconds_type);
         tcase_add_test(tc, test_error_seconds_negative);
         tcase_add_test(tc, test_error_call_timeout_zero);
+        tcase_add_test(tc, test_error_probe_settings);
         tcase_add_test(tc, test_error_integer_range);
         tcase_add_test(tc, test_error_integer_fraction);
         tcase_add_test(tc, test_error_restart_value);

@@ -116,7 +116,10 @@ write_config() {
                 echo '        "backend": "exec",'
                 echo "        \"socket_directory\": \"$tmp/run/plugin\","
                 echo "        \"state_directory\": \"$tmp/state\","
-                echo '        "defaults": { "restart": "always", "restart_sec": 0.1, "call_timeout_sec": 10 },'
+                # Probes every 0.2 s, but never so many missed that a frozen plugin is restarted by them: the test
+        # looks at one while it is frozen.
+        echo '        "defaults": { "restart": "always", "restart_sec": 0.1, "call_timeout_sec": 10,'
+        echo '                      "probe_interval_sec": 0.2, "probe_failures": 1000 },'
                 echo '        "plugins": {'
                 echo '                "example": {'
                 echo '                        "kind": "example",'
@@ -327,6 +330,92 @@ if $have_feed; then
         wait_for 30 reports_at_least $((before + 5)) || { ctl feeds; fail "reports stopped after kill -9 ($(reports))"; }
         grep -q 'Plugin median: recovered in [0-9]* µs' "$tmp/sdloopd.log" || fail "no recovery time logged"
         ok "the feed goes on after kill -9 of the median and the relayer plugin ($before → $(reports) reports)"
+fi
+
+# --- a frozen plugin: unresponsive, and nothing an operator runs hangs ----------------------------------------
+# SIGSTOP: alive and connected, its event loop stopped. The ledger has re-exported objects (its relayer, the
+# feed's provider); without it, the example plugin.
+frozen=$($have_ledger && echo ledger || echo example)
+other=$($have_ledger && echo example || echo "")
+frozen_pid=$(prop $frozen MainPID)
+kill -STOP "$frozen_pid"
+wait_for 10 state_is $frozen unresponsive || fail "$frozen: not unresponsive when stopped (state $(prop $frozen State))"
+prop $frozen LastError | grep -q '^no answer to Ping in 200 ms' || fail "$frozen: LastError $(prop $frozen LastError)"
+ok "$frozen SIGSTOPped: State unresponsive, LastError \"$(prop $frozen LastError)\""
+
+# ctl_bounded EXPECTED-STATUS OUT ARGS...: sdloopctl under timeout(1); a hang is a failure of its own.
+ctl_bounded() {
+        local want=$1 out=$2 rc=0
+        shift 2
+        timeout 15 "$SDLOOPCTL" --user "$@" >"$out" 2>&1 || rc=$?
+        [ $rc -ne 124 ] || { cat "$out"; fail "sdloopctl $* hung while $frozen was frozen"; }
+        [ $rc -eq "$want" ] || { cat "$out"; fail "sdloopctl $* exited with $rc, expected $want"; }
+}
+if [ -n "$SDLOOPCTL" ]; then
+        ctl_bounded 0 "$tmp/frozen-list" list
+        grep -qE "^$frozen +[a-z]+ +.* unresponsive +[0-9]+ +$frozen_pid .*no answer to Ping in 200 ms" "$tmp/frozen-list" \
+                || { cat "$tmp/frozen-list"; fail "sdloopctl list does not show $frozen unresponsive"; }
+        grep -qE '^example +example +.* running ' "$tmp/frozen-list" || [ "$frozen" = example ] \
+                || { cat "$tmp/frozen-list"; fail "sdloopctl list: example is not running"; }
+        ctl_bounded 3 "$tmp/frozen-status" status $frozen
+        grep -q '^      State: unresponsive$' "$tmp/frozen-status" || { cat "$tmp/frozen-status"; fail "status"; }
+        ctl_bounded 1 "$tmp/frozen-health" health
+        grep -qE "^$frozen +- +unresponsive: no answer to Ping in 200 ms" "$tmp/frozen-health" \
+                || { cat "$tmp/frozen-health"; fail "health does not name $frozen unresponsive"; }
+        if $have_ledger; then
+                # Its objects, by the paths busctl tree shows, answer Timeout; the others are as they are.
+                grep -qE "^ledger +${relayer#/org/sdloop1/plugin/ledger/} +Timeout: plugin ledger is unresponsive" \
+                        "$tmp/frozen-health" || { cat "$tmp/frozen-health"; fail "health: the relayer's row"; }
+                grep -qE '^example +- +ok$' "$tmp/frozen-health" || { cat "$tmp/frozen-health"; fail "health: example"; }
+                ctl_bounded 0 "$tmp/other-health" health example
+                ctl_bounded 1 "$tmp/frozen-health.json" health --json=short
+                python3 -c '
+import json, sys
+j = {p["name"]: p for p in json.load(open(sys.argv[1]))["plugins"]}
+l = j["ledger"]
+assert l["state"] == "unresponsive" and not l["healthy"], l
+assert l["services"] and all(v.startswith("Timeout: ") for v in l["services"].values()), l
+assert j["example"]["healthy"] and j["example"]["state"] == "running", j["example"]
+' "$tmp/frozen-health.json" || { cat "$tmp/frozen-health.json"; fail "health --json while $frozen is frozen"; }
+        fi
+        ctl_bounded 0 "$tmp/frozen-feeds" feeds
+        ok "sdloopctl list, status, health and feeds return while $frozen is frozen; health shows its objects Timeout"
+fi
+
+if $have_ledger; then
+        # busctl on the frozen plugin's re-exported object: answered, at once, not after its own 25 s.
+        rc=0
+        timeout 15 busctl --user introspect org.sdloop1 "$relayer" >"$tmp/introspect" 2>&1 || rc=$?
+        [ $rc -ne 124 ] && [ $rc -ne 0 ] && grep -q 'unresponsive' "$tmp/introspect" \
+                || { cat "$tmp/introspect"; fail "introspect of the frozen relayer (exit $rc)"; }
+        rc=0
+        timeout 15 busctl --user call org.sdloop1 "$relayer" org.sdloop1.Service HealthReport >"$tmp/hr" 2>&1 || rc=$?
+        [ $rc -ne 124 ] && [ $rc -ne 0 ] && grep -q 'unresponsive' "$tmp/hr" || { cat "$tmp/hr"; fail "HealthReport (exit $rc)"; }
+        ok "Introspect and HealthReport of the frozen plugin's re-export are answered at once"
+fi
+
+if [ -n "$other" ]; then
+        # Requests on another plugin are answered while this one is frozen.
+        old=$(prop $other MainPID)
+        timeout 15 busctl --user call org.sdloop1 /org/sdloop1 org.sdloop1.Manager RestartPlugin s $other \
+                || fail "RestartPlugin $other while $frozen is frozen"
+        state_is $other running && [ "$(prop $other MainPID)" != "$old" ] || fail "$other after RestartPlugin: $(prop $other State)"
+        timeout 15 busctl --user call org.sdloop1 /org/sdloop1 org.sdloop1.Manager StartPlugin s $other \
+                || fail "StartPlugin $other while $frozen is frozen"
+        ok "RestartPlugin and StartPlugin of $other are answered while $frozen is frozen"
+fi
+
+# Restarting the frozen plugin kills it (it would not act on SIGTERM) and brings it back.
+rc=0
+timeout 30 busctl --user call org.sdloop1 /org/sdloop1 org.sdloop1.Manager RestartPlugin s $frozen 2>"$tmp/err" || rc=$?
+[ $rc -eq 0 ] || { cat "$tmp/err"; fail "RestartPlugin of the frozen $frozen (exit $rc)"; }
+state_is $frozen running || fail "$frozen after RestartPlugin: $(prop $frozen State)"
+[ "$(prop $frozen MainPID)" != "$frozen_pid" ] && ! kill -0 "$frozen_pid" 2>/dev/null || fail "the frozen process is still there"
+ok "RestartPlugin of the frozen $frozen is answered: a new process, running"
+if $have_feed; then
+        before=$(reports)
+        wait_for 30 reports_at_least $((before + 2)) || { ctl feeds; fail "the feed did not go on after $frozen was restarted"; }
+        ok "the feed goes on after the frozen $frozen was restarted"
 fi
 
 # --- Reload with a bad configuration: refused, the running one kept ------------------------------------------

@@ -12,6 +12,7 @@ static const char * const state_table[_HOST_PLUGIN_STATE_MAX] = {
         [HOST_PLUGIN_RECOVERING] = "recovering",
         [HOST_PLUGIN_FAILED] = "failed",
         [HOST_PLUGIN_STOPPING] = "stopping",
+        [HOST_PLUGIN_UNRESPONSIVE] = "unresponsive",
 };
 
 const char *host_plugin_state_to_string(HostPluginState s) {
@@ -44,6 +45,8 @@ void host_plugin_settings_init(HostPluginSettings *s) {
                 .start_limit_interval_usec = 10 * USEC_PER_SEC,
                 .watchdog_usec = HOST_WATCHDOG_USEC_DEFAULT,
                 .call_timeout_usec = 10 * USEC_PER_SEC,
+                .probe_interval_usec = HOST_PROBE_INTERVAL_USEC_DEFAULT,
+                .probe_failures = HOST_PROBE_FAILURES_DEFAULT,
                 .sandbox = true,
         };
 }
@@ -99,6 +102,10 @@ struct HostPluginWaiter {
         sd_event_source *timer;
         HostPluginWaiter *next;
 };
+
+bool host_plugin_is_up(HostPlugin *p) {
+        return p->state == HOST_PLUGIN_RUNNING || p->state == HOST_PLUGIN_UNRESPONSIVE;
+}
 
 bool host_plugin_is_down(HostPlugin *p) {
         return p->state == HOST_PLUGIN_STOPPED || p->state == HOST_PLUGIN_FAILED || p->state == HOST_PLUGIN_STOPPING;
@@ -203,6 +210,7 @@ void host_plugin_free(HostPlugin *p) {
         host_plugin_complete_waiters(p, r, &error);
         host_plugin_cancel_steps(p);
         p->step_timer = sd_event_source_disable_unref(p->step_timer);
+        host_probe_free(p);
         while (p->handles_tail)
                 host_handle_close(p->handles_tail);
         if (p->peer) {
@@ -223,6 +231,7 @@ void host_plugin_free(HostPlugin *p) {
         sdloop_plugin_identity_done(&p->identity);
         host_plugin_settings_done(&p->settings);
         free(p->last_error);
+        free(p->crash_reason);
         free(p->unit);
         free(p);
 }
@@ -234,13 +243,29 @@ static void plugin_changed(HostPlugin *p) {
 
 void host_plugin_update(HostPlugin *p, HostPluginState state, const unsigned *n_restarts, const uint32_t *main_pid,
                         const char *last_error) {
+        _cleanup_free_ char *combined = NULL;
         bool changed = false, down;
 
         if (state >= 0 && state != p->state) {
+                bool was_up = host_plugin_is_up(p);
+
                 log_debug("Plugin %s: %s → %s.", p->settings.name, host_plugin_state_to_string(p->state),
                           host_plugin_state_to_string(state));
                 p->state = state;
                 changed = true;
+                if (state == HOST_PLUGIN_RUNNING)
+                        p->crash_reason = mfree(p->crash_reason);
+                if (state == HOST_PLUGIN_RUNNING && !was_up)
+                        host_probe_schedule(p);
+                else if (!host_plugin_is_up(p))
+                        host_probe_stop(p);
+        }
+        if (last_error && p->crash_reason && !streq(last_error, p->crash_reason)) {
+                /* The backend's word on the end of a process we killed: both are worth reading. */
+                if (state != HOST_PLUGIN_FAILED &&
+                    asprintf(&combined, "%s; process %s", p->crash_reason, last_error) >= 0)
+                        last_error = combined;
+                p->crash_reason = mfree(p->crash_reason);
         }
         if (n_restarts && *n_restarts != p->n_restarts) {
                 p->n_restarts = *n_restarts;
@@ -294,7 +319,8 @@ int host_plugin_start_async(HostPlugin *p, host_plugin_done_fn done, void *userd
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         int r;
 
-        if (!IN_SET_STATE(p->state, HOST_PLUGIN_RUNNING, HOST_PLUGIN_STARTING, HOST_PLUGIN_RECOVERING)) {
+        if (!IN_SET_STATE(p->state, HOST_PLUGIN_RUNNING, HOST_PLUGIN_STARTING, HOST_PLUGIN_RECOVERING,
+                          HOST_PLUGIN_UNRESPONSIVE)) {
                 r = plugin_backend_start(p, &error);
                 if (r < 0)
                         return plugin_fail_later(p, &error, done, userdata);
@@ -311,6 +337,7 @@ int host_plugin_stop(HostPlugin *p) {
                 return 0;
 
         host_plugin_update(p, HOST_PLUGIN_STOPPING, NULL, NULL, NULL);
+        p->crash_reason = mfree(p->crash_reason);
         host_plugin_cancel_steps(p);
         for (HostHandle *h = p->handles_head; h; h = h->next)
                 host_handle_lost(h);
@@ -345,6 +372,13 @@ int host_plugin_restart_async(HostPlugin *p, host_plugin_done_fn done, void *use
                 if (r < 0)
                         return r;
         }
+        /* A frozen process does not act on the polite stop a restart begins with: insist. */
+        if (p->state == HOST_PLUGIN_UNRESPONSIVE && p->host->backend->kill) {
+                r = p->host->backend->kill(p);
+                if (r < 0)
+                        log_warning_errno(r, "Plugin %s: failed to kill the unresponsive process: %m",
+                                          p->settings.name);
+        }
         /* The connection to the old process is as good as gone: do not wait to notice. */
         host_plugin_connection_lost(p, "restarted");
         return host_plugin_wait_running(p, host_now() + p->settings.call_timeout_usec, done, userdata, NULL);
@@ -357,8 +391,11 @@ int host_plugin_treat_as_crashed(HostPlugin *p, const char *reason) {
                 return 0;
 
         log_warning("Plugin %s: %s; treating it as crashed.", p->settings.name, strempty(reason));
-        if (reason)
+        p->crash_reason = mfree(p->crash_reason);
+        if (reason) {
                 host_plugin_update(p, _HOST_PLUGIN_STATE_INVALID, NULL, NULL, reason);
+                p->crash_reason = strdup(reason);
+        }
         if (p->host->backend->kill) {
                 r = p->host->backend->kill(p);
                 if (r < 0)
@@ -369,7 +406,7 @@ int host_plugin_treat_as_crashed(HostPlugin *p, const char *reason) {
 }
 
 void host_plugin_process_lost(HostPlugin *p) {
-        if (p->state != HOST_PLUGIN_RUNNING)
+        if (!host_plugin_is_up(p))
                 return;
         host_plugin_connection_lost(p, "process gone");
 }

@@ -10,6 +10,7 @@ typedef enum HostPluginState {
         HOST_PLUGIN_RECOVERING, /* connection lost; waiting for the restarted process */
         HOST_PLUGIN_FAILED,     /* gave up (start limit hit); LastError says why */
         HOST_PLUGIN_STOPPING,
+        HOST_PLUGIN_UNRESPONSIVE, /* connected, but its event loop does not answer the health probe */
         _HOST_PLUGIN_STATE_MAX,
         _HOST_PLUGIN_STATE_INVALID = -EINVAL,
 } HostPluginState;
@@ -46,6 +47,13 @@ typedef struct HostPluginSettings {
         uint64_t watchdog_usec;
         uint64_t call_timeout_usec; /* per-call deadline, also for waiting out a restart */
 
+        /* Health probes (host-probe.c): a Peer.Ping every interval (0: none) while the plugin runs, each
+         * with its own deadline (0: the interval); after probe_failures unanswered ones in a row the
+         * plugin is treated as crashed. */
+        uint64_t probe_interval_usec;
+        uint64_t probe_timeout_usec;
+        unsigned probe_failures;
+
         /* Resource limits and sandboxing (systemd backends; 0/NULL = unset). */
         uint64_t memory_max;
         uint64_t tasks_max;
@@ -61,7 +69,11 @@ typedef struct HostPluginSettings {
 void host_plugin_settings_done(HostPluginSettings *s);
 /* A hung plugin is restarted by default: WatchdogSec= for units, enforced by the exec backend itself. */
 #define HOST_WATCHDOG_USEC_DEFAULT (10 * USEC_PER_SEC)
-/* Defaults: restart on-failure, 100 ms, start limit 5 in 10 s, watchdog 10 s, call timeout 10 s, sandbox on. */
+/* A frozen plugin (alive, connected, its loop stopped) is noticed within interval × failures. */
+#define HOST_PROBE_INTERVAL_USEC_DEFAULT (1 * USEC_PER_SEC)
+#define HOST_PROBE_FAILURES_DEFAULT 3U
+/* Defaults: restart on-failure, 100 ms, start limit 5 in 10 s, watchdog 10 s, call timeout 10 s, a probe
+ * every second (3 missed: restarted), sandbox on. */
 void host_plugin_settings_init(HostPluginSettings *s);
 
 typedef struct HostPluginWaiter HostPluginWaiter;
@@ -116,6 +128,19 @@ struct HostPlugin {
         uint64_t running_usec;
         unsigned n_timeouts;
 
+        /* Health probes (host-probe.c): one timer, at most one Ping in flight. Counters for tests and
+         * benchmarks: probes sent, answered, and failed (in all, and in a row now); when the first failure
+         * of the current run was noticed. */
+        sd_event_source *probe_timer;
+        sd_bus_slot *probe_slot;
+        uint64_t probe_sent_usec;
+        unsigned n_probes, n_probes_answered, n_probes_failed;
+        unsigned probe_failures_in_row;
+        uint64_t unresponsive_usec;
+        /* Why the plugin was last treated as crashed, until the backend reports the process's end (then
+         * both are said in LastError) or it runs again. */
+        char *crash_reason;
+
         HostHandle *handles_head, *handles_tail; /* creation order: parents before children */
 
         /* Export the host's objects (Keystore, …) on a new connection, before handles are replayed. */
@@ -146,6 +171,9 @@ int host_plugin_wait_running(HostPlugin *p, uint64_t deadline, host_plugin_done_
 /* Forget a waiter; its @done is not called. */
 void host_plugin_waiter_cancel(HostPluginWaiter *w);
 
+/* RUNNING or UNRESPONSIVE: connected, every handle created. */
+bool host_plugin_is_up(HostPlugin *p);
+
 /* Stop the process and remove the socket; calls and waiters still pending fail with PluginUnavailable. */
 int host_plugin_stop(HostPlugin *p);
 
@@ -169,6 +197,11 @@ int host_plugin_restart(HostPlugin *p, sd_bus_error *error);
 int host_plugin_ensure(HostPlugin *p, uint64_t deadline, sd_bus_error *error);
 
 uint64_t host_now(void);
+
+/* Internal (host-probe.c): (re)arm the probe for the next interval, or stop probing. */
+void host_probe_schedule(HostPlugin *p);
+void host_probe_stop(HostPlugin *p);
+void host_probe_free(HostPlugin *p);
 
 /* Internal (host-recovery.c, host-handle.c). */
 void host_plugin_kick(HostPlugin *p);

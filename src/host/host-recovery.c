@@ -11,7 +11,10 @@
  * fails with PluginUnavailable or Timeout because something it needs is coming back — is retried after an
  * exponential back-off with jitter (host_backoff_next()). Each plugin runs its own machine: two plugins
  * that die together recover in parallel, and one waits for the other only where one of its objects needs
- * an object of the other (HostHandleOps.needs), for exactly that object. */
+ * an object of the other (HostHandleOps.needs), for exactly that object.
+ *
+ * A plugin that is connected but does not answer its health probes (host-probe.c) is UNRESPONSIVE: its
+ * handles stay as they are, and it is treated as crashed after too many probes in a row went unanswered. */
 
 #include "host-handle.h"
 #include "host-plugin.h"
@@ -108,11 +111,13 @@ void host_plugin_connection_lost(HostPlugin *p, const char *why) {
                 p->lost_usec = host_now();
 
         host_plugin_cancel_steps(p);
+        host_probe_stop(p);
         for (HostHandle *h = p->handles_head; h; h = h->next)
                 host_handle_lost(h);
         plugin_bury(p, TAKE_PTR(p->peer));
 
-        if (p->state == HOST_PLUGIN_RUNNING || p->state == HOST_PLUGIN_STARTING)
+        if (p->state == HOST_PLUGIN_RUNNING || p->state == HOST_PLUGIN_STARTING ||
+            p->state == HOST_PLUGIN_UNRESPONSIVE)
                 host_plugin_update(p, HOST_PLUGIN_RECOVERING, NULL, NULL, NULL);
         /* A new process is a new start: begin with the shortest back-off again. */
         p->backoff_usec = 0;
@@ -392,6 +397,10 @@ static void plugin_advance(HostPlugin *p) {
         }
 
         p->blocked_on = NULL;
+        if (p->state == HOST_PLUGIN_UNRESPONSIVE)
+                /* Connected and complete, but not answering its probes: whoever waits for it to run waits
+                 * on, until it answers again (host-probe.c) or is restarted. */
+                return;
         if (p->state != HOST_PLUGIN_RUNNING) {
                 uint64_t now = host_now();
 

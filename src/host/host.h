@@ -11,7 +11,8 @@
  * driver — and refuse inside a dispatch (host_run_until()).
  *
  * Work queued with host_queue_work() runs from host_run() between loop iterations, at top level: where a
- * driver that still uses the synchronous helpers (the feed's rounds) may use them. */
+ * driver that still uses the synchronous helpers (the feed's rounds) may use them. sdloopd itself queues
+ * none: its requests are state machines over the asynchronous forms. */
 
 #include <errno.h>
 #include <stdbool.h>

@@ -72,7 +72,7 @@ const char *state_color(const char *state) {
                 return NULL;
         if (streq(state, "running"))
                 return ANSI_GREEN;
-        if (streq(state, "failed"))
+        if (streq(state, "failed") || streq(state, "unresponsive"))
                 return ANSI_RED;
         if (streq(state, "starting") || streq(state, "recovering") || streq(state, "stopping"))
                 return ANSI_YELLOW;

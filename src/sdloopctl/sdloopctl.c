@@ -16,6 +16,7 @@ bool arg_full = false;
 bool arg_user = false;
 const char *arg_host = NULL;
 unsigned arg_lines = 10;
+uint64_t arg_timeout_usec = SDLOOPCTL_TIMEOUT_USEC_DEFAULT;
 
 typedef struct Verb {
         const char *name;
@@ -64,11 +65,14 @@ static void help(void) {
                "                         tables: no header and footer\n"
                "  -l --full              Do not ellipsize table cells to fit the terminal\n"
                "  -n --lines=N           Journal lines shown by status (default: 10)\n"
+               "     --timeout=SECONDS   How long to wait for each answer of list, status, health\n"
+               "                         and feeds (default: 5; also \"500ms\")\n"
                "\nExit status:\n"
                "  0  success: status found every plugin running, health found all healthy\n"
                "  1  failure, or health found something unhealthy\n"
                "  2  bad usage: unknown command or option, wrong number of arguments\n"
-               "  3  status: a plugin is not running (stopped, failed, starting, recovering...)\n"
+               "  3  status: a plugin is not running (stopped, failed, starting, recovering,\n"
+               "     unresponsive...)\n"
                "  4  no such plugin\n",
                program_invocation_short_name, ansi(ANSI_HIGHLIGHT), ansi(ANSI_NORMAL));
 }
@@ -90,6 +94,25 @@ static int parse_json_mode(const char *s) {
         return 1;
 }
 
+/* Seconds, with a fraction or an "s" or "ms" suffix: "5", "2.5", "500ms". */
+static int parse_timeout(const char *s, uint64_t *ret) {
+        double d, unit = (double) USEC_PER_SEC;
+        char *end;
+
+        errno = 0;
+        d = strtod(s, &end);
+        if (errno != 0 || end == s || !(d > 0))
+                return -EINVAL;
+        if (streq(end, "ms"))
+                unit = (double) USEC_PER_MSEC;
+        else if (!streq(end, "") && !streq(end, "s"))
+                return -EINVAL;
+        if (d * unit >= (double) (UINT64_MAX / 2) || d * unit < 1)
+                return -ERANGE;
+        *ret = (uint64_t) (d * unit);
+        return 0;
+}
+
 /* 1: go on; 0: done (help, version); -EINVAL: usage error, already reported. */
 static int parse_argv(int argc, char *argv[]) {
         enum {
@@ -99,6 +122,7 @@ static int parse_argv(int argc, char *argv[]) {
                 ARG_JSON,
                 ARG_NO_LEGEND,
                 ARG_NO_PAGER,
+                ARG_TIMEOUT,
         };
         static const struct option options[] = {
                 { "help",      no_argument,       NULL, 'h'           },
@@ -112,6 +136,7 @@ static int parse_argv(int argc, char *argv[]) {
                 { "quiet",     no_argument,       NULL, 'q'           },
                 { "full",      no_argument,       NULL, 'l'           },
                 { "lines",     required_argument, NULL, 'n'           },
+                { "timeout",   required_argument, NULL, ARG_TIMEOUT   },
                 {}
         };
         int c, r;
@@ -168,6 +193,12 @@ static int parse_argv(int argc, char *argv[]) {
                         arg_lines = (unsigned) v;
                         break;
                 }
+                case ARG_TIMEOUT:
+                        if (parse_timeout(optarg, &arg_timeout_usec) < 0) {
+                                log_error("Invalid timeout: %s", optarg);
+                                return -EINVAL;
+                        }
+                        break;
                 case ':':
                         if (optopt >= 0x100 || optopt == 0)
                                 log_error("Option %s requires an argument.", argv[optind - 1]);
@@ -259,6 +290,10 @@ int main(int argc, char *argv[]) {
 
         if (bus_connect(&bus) < 0)
                 return EXIT_FAILED;
+        /* Every call that does not say otherwise: list, status, feeds, health's list of plugins. */
+        r = sd_bus_set_method_call_timeout(bus, arg_timeout_usec);
+        if (r < 0)
+                log_error("Failed to set the call timeout, ignoring: %s", strerror(-r));
 
         return verb->dispatch(bus, args);
 }

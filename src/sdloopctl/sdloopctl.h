@@ -35,8 +35,11 @@ typedef enum JsonMode {
 #define SDLOOP_INSTANCE_PATH_PREFIX "/org/sdloop1/plugin"
 #define SDLOOP_SERVICE_INTERFACE    "org.sdloop1.Service"
 
-/* Manager calls that wait for a plugin to start or stop: sdloopd answers when it is done. */
+/* Manager calls that wait for a plugin to start or stop: sdloopd answers when it is done, or with
+ * org.sdloop1.Error.Timeout at the plugin's call timeout. */
 #define SDLOOPCTL_MANAGE_TIMEOUT_USEC (300ULL * USEC_PER_SEC)
+/* Every other call (--timeout): sdloopd answers those from memory, or within a bound of its own. */
+#define SDLOOPCTL_TIMEOUT_USEC_DEFAULT (5ULL * USEC_PER_SEC)
 
 extern JsonMode arg_json;
 extern bool arg_legend;
@@ -45,6 +48,7 @@ extern bool arg_full;
 extern bool arg_user;
 extern const char *arg_host;
 extern unsigned arg_lines;
+extern uint64_t arg_timeout_usec;
 
 /* The bus is this machine's: /proc, the journal and terminals mean something. */
 static inline bool bus_is_local(void) {

@@ -1,18 +1,14 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
 /* One configured plugin: its HostPlugin, its org.sdloop1.PluginInstance object on the bus, its relayer
- * (kind "relayer" with a "relayer" config) and the re-exports of its objects: every HostHandle gets a
- * forwarding proxy on the bus at the handle's stable path, kept pointed at the current process's object,
- * so `busctl tree org.sdloop1` shows what the plugins serve and `busctl call` reaches it. */
+ * (kind "relayer" with a "relayer" config) and the re-exports of its objects (reexport.c).
+ *
+ * Starting, restarting and connecting are asynchronous operations: the host is asked to bring the plugin
+ * to RUNNING (host_plugin_wait_running(), with the plugin's call timeout), then the relayer is created
+ * (host_handle_new_async(), the same timeout), and the caller is told once. */
 
 #include "macro.h"
 #include "sdloopd.h"
-
-struct Reexport {
-        HostHandle *handle;
-        SdloopProxy *proxy;
-        Reexport *next;
-};
 
 const char *instance_name(Instance *i) {
         return i->plugin->settings.name;
@@ -25,7 +21,7 @@ Instance *daemon_find_instance(Daemon *d, const char *name) {
         return NULL;
 }
 
-static Instance *instance_from_plugin(HostPlugin *p) {
+Instance *instance_from_plugin(HostPlugin *p) {
         return p ? p->on_connect_userdata : NULL;
 }
 
@@ -127,62 +123,7 @@ void daemon_on_plugin_changed(HostPlugin *p, void *userdata) {
                 daemon_update_status(d);
 }
 
-/* --- re-exports ------------------------------------------------------------------------------------------ */
-
-void daemon_on_handle_added(HostHandle *h, void *userdata) {
-        Daemon *d = userdata;
-        Instance *i = instance_from_plugin(h->plugin);
-        Reexport *e;
-        int r;
-
-        if (!i || !d->bus_peer)
-                return;
-
-        e = new0(Reexport, 1);
-        if (!e) {
-                log_oom();
-                return;
-        }
-        e->handle = h;
-        r = sdloop_proxy_new(d->bus_peer, h->stable_path, NULL, NULL, &e->proxy);
-        if (r < 0) {
-                log_warning_errno(r, "Failed to re-export %s on the bus, ignoring: %m", h->stable_path);
-                free(e);
-                return;
-        }
-        r = host_handle_watch(h, e->proxy);
-        if (r < 0) {
-                log_warning_errno(r, "Failed to re-export %s on the bus, ignoring: %m", h->stable_path);
-                sdloop_proxy_free(e->proxy);
-                free(e);
-                return;
-        }
-        e->next = i->reexports;
-        i->reexports = e;
-        log_debug("Re-exporting %s.", h->stable_path);
-}
-
-void daemon_on_handle_removed(HostHandle *h, void *userdata) {
-        Instance *i = instance_from_plugin(h->plugin);
-
-        if (!i)
-                return;
-        if (i->relayer == h)
-                i->relayer = NULL;
-
-        for (Reexport **e = &i->reexports; *e; e = &(*e)->next)
-                if ((*e)->handle == h) {
-                        Reexport *dead = *e;
-
-                        *e = dead->next;
-                        host_handle_unwatch(h, dead->proxy);
-                        sdloop_proxy_free(dead->proxy);
-                        free(dead);
-                        return;
-                }
-}
-
-/* --- the relayer ------------------------------------------------------------------------------------------ */
+/* --- the relayer ---------------------------------------------------------------------------------------- */
 
 static int relayer_create(HostHandle *h, SdloopPeer *peer, const char *parent_path, sd_bus_slot **ret_slot) {
         return sdloop_plugin_relayer_new_relayer_async(peer, h->data, HOST_KEYSTORE_PATH, NULL,
@@ -195,28 +136,97 @@ static const HostHandleOps relayer_handle_ops = {
         .free = free,
 };
 
-static int instance_ensure_relayer(Instance *i, sd_bus_error *error) {
-        _cleanup_free_ char *msg = NULL;
-        char *config;
-        int r;
+/* --- the operation in progress --------------------------------------------------------------------------- */
 
-        if (!i->relayer_config || i->relayer)
-                return 0;
+static void op_finish(Instance *i, int r, const sd_bus_error *error) {
+        instance_done_fn done = i->op_done;
+        void *userdata = i->op_userdata;
 
-        config = strdup(i->relayer_config);
-        if (!config)
-                return -ENOMEM;
-        r = host_handle_new(i->plugin, NULL, &relayer_handle_ops, config, &i->relayer, error);
+        i->op_done = NULL;
+        i->op_userdata = NULL;
+        if (done)
+                done(i, r, error, userdata);
+}
+
+static void on_relayer_created(HostHandle *h, int r, const sd_bus_error *error, void *userdata) {
+        Instance *i = userdata;
+
+        i->op_relayer = false;
         if (r < 0) {
-                if (asprintf(&msg, "NewRelayer failed: %s", error->message ?: strerror(-r)) < 0)
+                _cleanup_free_ char *msg = NULL;
+
+                /* The handle is gone already (on_handle_removed forgot it). */
+                if (asprintf(&msg, "NewRelayer failed: %s", error && error->message ? error->message : strerror(-r)) < 0)
                         msg = NULL;
                 log_error("Plugin %s: %s", instance_name(i), strempty(msg));
                 /* The process runs; it just has no relayer. Say so where operators look. */
-                host_plugin_update(i->plugin, -1, NULL, NULL, msg);
-                return r;
+                host_plugin_update(i->plugin, _HOST_PLUGIN_STATE_INVALID, NULL, NULL, msg);
+                op_finish(i, r, error);
+                return;
         }
-        log_info("Plugin %s: relayer at %s.", instance_name(i), i->relayer->stable_path);
+        log_info("Plugin %s: relayer at %s.", instance_name(i), h->stable_path);
+        op_finish(i, 0, NULL);
+}
+
+/* The plugin runs: the relayer next, if configured and not made yet. */
+static void op_continue(Instance *i) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        char *config;
+        int r;
+
+        if (!i->relayer_config || i->relayer) {
+                op_finish(i, 0, NULL);
+                return;
+        }
+        config = strdup(i->relayer_config);
+        if (!config)
+                r = -ENOMEM;
+        else
+                /* Takes over config, on failure too. */
+                r = host_handle_new_async(i->plugin, NULL, &relayer_handle_ops, config, on_relayer_created, i,
+                                          &i->relayer);
+        if (r < 0) {
+                i->relayer = NULL;
+                (void) sdloop_error_ensure(&error, r, "NewRelayer");
+                op_finish(i, r, &error);
+                return;
+        }
+        i->op_relayer = true;
+}
+
+static void on_op_running(HostPlugin *p, int r, const sd_bus_error *error, void *userdata) {
+        Instance *i = userdata;
+
+        i->op_waiter = NULL;
+        if (r < 0) {
+                op_finish(i, r, error);
+                return;
+        }
+        op_continue(i);
+}
+
+static int op_begin(Instance *i, instance_done_fn done, void *userdata) {
+        HostPlugin *p = i->plugin;
+        int r;
+
+        assert(!i->op_done && !i->op_waiter);
+
+        r = host_plugin_wait_running(p, host_now() + p->settings.call_timeout_usec, on_op_running, i, &i->op_waiter);
+        if (r < 0)
+                return r;
+        i->op_done = done;
+        i->op_userdata = userdata;
         return 0;
+}
+
+void instance_cancel_op(Instance *i) {
+        host_plugin_waiter_cancel(TAKE_PTR(i->op_waiter));
+        i->op_done = NULL;
+        i->op_userdata = NULL;
+}
+
+bool instance_busy(Instance *i) {
+        return i->op_done || i->op_waiter || i->op_relayer;
 }
 
 /* --- life cycle ---------------------------------------------------------------------------------------- */
@@ -303,6 +313,20 @@ void instance_free(Instance *i, bool stop) {
                         break;
                 }
 
+        /* Whoever waits for it hears so now, not from the teardown. */
+        if (i->op_done) {
+                _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+                instance_done_fn done = i->op_done;
+                void *userdata = i->op_userdata;
+                int r;
+
+                r = sdloop_error_setf(&error, SDLOOP_ERROR_PLUGIN_UNAVAILABLE, "plugin %s was removed",
+                                      instance_name(i));
+                instance_cancel_op(i);
+                done(i, r, &error, userdata);
+        }
+        instance_cancel_op(i);
+
         /* Gone from the bus first: nothing should observe the teardown half-way. */
         if (i->slot) {
                 (void) sd_bus_emit_object_removed(d->bus, i->path);
@@ -312,20 +336,14 @@ void instance_free(Instance *i, bool stop) {
                 (void) host_plugin_stop(i->plugin);
         /* Closes the handles, which withdraws their re-exports. */
         host_plugin_free(i->plugin);
-        while (i->reexports) {
-                Reexport *e = i->reexports;
-
-                i->reexports = e->next;
-                sdloop_proxy_free(e->proxy);
-                free(e);
-        }
+        reexport_free_all(i);
         free(i->relayer_config);
         free(i->last_error);
         free(i->path);
         free(i);
 }
 
-int instance_start(Instance *i, sd_bus_error *error) {
+int instance_start_async(Instance *i, instance_done_fn done, void *userdata) {
         HostPlugin *p = i->plugin;
         int r;
 
@@ -334,20 +352,26 @@ int instance_start(Instance *i, sd_bus_error *error) {
         if (p->state == HOST_PLUGIN_FAILED)
                 (void) host_plugin_stop(p);
 
-        r = host_plugin_start(p, error);
+        /* Its own waiter below: this one's outcome is that one's. */
+        r = host_plugin_start_async(p, NULL, NULL);
         if (r < 0)
                 return r;
-        return instance_ensure_relayer(i, error);
+        return op_begin(i, done, userdata);
 }
 
-int instance_connect(Instance *i, sd_bus_error *error) {
+int instance_connect_async(Instance *i, instance_done_fn done, void *userdata) {
+        i->wanted = true;
+        return op_begin(i, done, userdata);
+}
+
+int instance_restart_async(Instance *i, instance_done_fn done, void *userdata) {
         int r;
 
         i->wanted = true;
-        r = host_plugin_ensure(i->plugin, host_now() + i->plugin->settings.call_timeout_usec, error);
+        r = host_plugin_restart_async(i->plugin, NULL, NULL);
         if (r < 0)
                 return r;
-        return instance_ensure_relayer(i, error);
+        return op_begin(i, done, userdata);
 }
 
 int instance_stop(Instance *i) {
@@ -355,21 +379,11 @@ int instance_stop(Instance *i) {
         return host_plugin_stop(i->plugin);
 }
 
-int instance_restart(Instance *i, sd_bus_error *error) {
-        int r;
-
-        i->wanted = true;
-        r = host_plugin_restart(i->plugin, error);
-        if (r < 0)
-                return r;
-        return instance_ensure_relayer(i, error);
-}
-
-int instance_reconfigure(Instance *i, const DaemonPluginConfig *pc, sd_bus_error *error) {
+int instance_reconfigure(Instance *i, const DaemonPluginConfig *pc, bool *ret_start) {
         HostPlugin *p = i->plugin;
         HostPluginSettings settings;
         _cleanup_free_ char *relayer_config = NULL;
-        bool restart = i->wanted && p->state != HOST_PLUGIN_STOPPED;
+        bool start = i->wanted && p->state != HOST_PLUGIN_STOPPED;
         int r;
 
         if (pc->relayer_config) {
@@ -393,7 +407,7 @@ int instance_reconfigure(Instance *i, const DaemonPluginConfig *pc, sd_bus_error
         host_plugin_settings_done(&p->settings);
         p->settings = settings;
 
-        if (!restart)
-                return 0;
-        return instance_start(i, error);
+        if (ret_start)
+                *ret_start = start;
+        return 0;
 }

@@ -1,13 +1,27 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
-/* org.sdloop1.Manager at /org/sdloop1, and the queue of requests that call into plugins.
+/* org.sdloop1.Manager at /org/sdloop1, and the requests that call into plugins.
  *
- * A method handler runs inside the bus connection's dispatch, where the host must not call into a plugin
- * (host.h). So StartPlugin, StopPlugin, RestartPlugin and Reload keep a reference on their message, queue
- * a request and return; the request runs at top level and sends the reply. Requests run one at a time and
- * only from the outermost work (not from inside a call that waits for a plugin): a Reload may remove the
- * very plugin such a call is waiting for. Who may call is the bus policy's business (org.sdloop1.conf):
- * every method is SD_BUS_VTABLE_UNPRIVILEGED. */
+ * StartPlugin, StopPlugin, RestartPlugin and Reload, the start of every plugin when sdloopd comes up and the
+ * shutdown are requests: asynchronous state machines over the event loop, never waiting inside it. A method
+ * handler keeps its message (as logind and hostnamed do for their polkit-checked methods) and queues a
+ * request; the request drives the host's asynchronous operations (instance.c) and sends the reply from
+ * their completion — or org.sdloop1.Error.Timeout at its deadline, the plugin's call timeout from when the
+ * call came in; what it started then goes on, and the reply is not sent again.
+ *
+ * Which request may run is explicit state, the list of requests in arrival order:
+ *
+ *  - one on a plugin (Start, Stop, Restart) runs once no earlier request names the same plugin and none is
+ *    on all plugins: requests on different plugins run side by side, so a plugin that does not answer holds
+ *    up only the requests that are about it;
+ *  - one on all plugins (Reload, the start-up, the shutdown) runs once every earlier request is done, and
+ *    holds up every later one: a Reload never frees a plugin that a request still uses;
+ *  - those that stop or free feeds (Stop, Reload, the shutdown) start only between the feeds' rounds
+ *    (feeds.c), retried on a short timer while a round is in progress.
+ *
+ * The list is worked from a deferred event source, never from inside the host's callbacks: those only
+ * record an outcome. Who may call is the bus policy's business (org.sdloop1.conf): every method is
+ * SD_BUS_VTABLE_UNPRIVILEGED. */
 
 #include <systemd/sd-daemon.h>
 
@@ -15,6 +29,8 @@
 #include "host-backend.h"
 #include "macro.h"
 #include "sdloopd.h"
+
+/* While a feed's round is in progress, how often a request that stops feeds looks again. */
 
 typedef enum RequestType {
         REQUEST_START,
@@ -26,52 +42,140 @@ typedef enum RequestType {
 } RequestType;
 
 struct Request {
+        Daemon *daemon;
         RequestType type;
         char *name;
-        sd_bus_message *message; /* NULL: internal */
-        Request *next;
+        sd_bus_message *message; /* NULL: internal, or answered already */
+        uint64_t timeout;        /* µs from arrival; 0: none */
+        sd_event_source *timer;
+
+        bool running;
+        bool applied;            /* Reload: the new configuration was taken */
+        unsigned n_pending;      /* instance operations not done yet */
+        int r;                   /* the first failure */
+        sd_bus_error error;
+
+        unsigned added, removed, changed, feeds_removed, feeds_changed;
+
+        Request *prev, *next;
 };
+
+static bool request_is_global(const Request *req) {
+        return req->type == REQUEST_RELOAD || req->type == REQUEST_START_ALL || req->type == REQUEST_SHUTDOWN;
+}
+
+static const char *request_what(const Request *req) {
+        static const char * const table[] = {
+                [REQUEST_START] = "StartPlugin",
+                [REQUEST_STOP] = "StopPlugin",
+                [REQUEST_RESTART] = "RestartPlugin",
+                [REQUEST_RELOAD] = "Reload",
+                [REQUEST_START_ALL] = "the start of the plugins",
+                [REQUEST_SHUTDOWN] = "the shutdown",
+        };
+
+        return table[req->type];
+}
+
+static void requests_kick(Daemon *d);
+
+static void request_unlink(Request *req) {
+        Daemon *d = req->daemon;
+
+        if (req->prev)
+                req->prev->next = req->next;
+        else if (d->requests_head == req)
+                d->requests_head = req->next;
+        if (req->next)
+                req->next->prev = req->prev;
+        else if (d->requests_tail == req)
+                d->requests_tail = req->prev;
+        req->prev = req->next = NULL;
+}
 
 static void request_free(Request *req) {
         if (!req)
                 return;
+        request_unlink(req);
+        sd_event_source_disable_unref(req->timer);
         sd_bus_message_unref(req->message);
+        sd_bus_error_free(&req->error);
         free(req->name);
         free(req);
 }
 
-static void request_reply(Request *req, int r, sd_bus_error *error) {
+static void request_reply(Request *req, int r, const sd_bus_error *error) {
+        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
         int k;
 
         if (!req->message)
                 return;
         if (r < 0) {
-                if (!sd_bus_error_is_set(error))
-                        (void) sdloop_error_ensure(error, r, NULL);
+                if (!sd_bus_error_is_set(error)) {
+                        (void) sdloop_error_ensure(&e, r, NULL);
+                        error = &e;
+                }
                 k = sd_bus_reply_method_error(req->message, error);
         } else
                 k = sd_bus_reply_method_return(req->message, NULL);
         if (k < 0)
-                log_debug_errno(k, "Failed to reply to %s(): %m", strempty(sd_bus_message_get_member(req->message)));
+                log_debug_errno(k, "Failed to reply to %s(): %m", request_what(req));
+        req->message = sd_bus_message_unref(req->message);
+}
+
+/* The first failure is the request's. */
+static void request_fail(Request *req, int r, const sd_bus_error *error) {
+        if (req->r < 0)
+                return;
+        req->r = r;
+        if (sd_bus_error_is_set(error))
+                (void) sd_bus_error_copy(&req->error, error);
+        else
+                (void) sdloop_error_ensure(&req->error, r, request_what(req));
+}
+
+static void format_usec(char *buf, size_t l, uint64_t usec) {
+        if (usec % USEC_PER_SEC == 0)
+                snprintf(buf, l, "%" PRIu64 " s", usec / USEC_PER_SEC);
+        else
+                snprintf(buf, l, "%" PRIu64 " ms", usec / USEC_PER_MSEC);
+}
+
+/* An instance's operation ended: only noted here, the request moves on from the list. */
+static void on_instance_done(Instance *i, int r, const sd_bus_error *error, void *userdata) {
+        Request *req = userdata;
+
+        assert(req->n_pending > 0);
+        req->n_pending--;
+        if (r < 0) {
+                if (req->type == REQUEST_START_ALL || req->type == REQUEST_RELOAD)
+                        log_error("Plugin %s: failed to start: %s", instance_name(i),
+                                  error && error->message ? error->message : strerror(-r));
+                else
+                        request_fail(req, r, error);
+        }
+        requests_kick(req->daemon);
+}
+
+/* An instance operation begun (@r: what beginning it returned) is one more to wait for. */
+static void request_track(Request *req, Instance *i, int r) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+
+        req->n_pending++;
+        if (r >= 0)
+                return;
+        (void) sdloop_error_ensure(&error, r, instance_name(i));
+        on_instance_done(i, r, &error, req);
 }
 
 /* --- running requests ------------------------------------------------------------------------------------ */
 
-static void work_requests(Host *h, void *userdata);
-
-static int on_requests_retry(sd_event_source *s, uint64_t usec, void *userdata) {
-        Daemon *d = userdata;
-
-        d->requests_retry = sd_event_source_disable_unref(d->requests_retry);
-        (void) host_queue_work(d->host, work_requests, d);
-        return 0;
-}
-
-static int reload(Daemon *d, sd_bus_error *error) {
+static void reload_begin(Request *req) {
         _cleanup_(daemon_config_freep) DaemonConfig *c = NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_free_ char *msg = NULL;
-        unsigned added = 0, removed = 0, changed = 0, feeds_added, feeds_removed, feeds_changed;
-        int r, ret = 0;
+        Daemon *d = req->daemon;
+        int r;
 
         log_info("Reloading configuration from %s.", d->config_path ?: d->config->path);
         (void) sd_notify(false, "RELOADING=1\nSTATUS=Reloading configuration…");
@@ -79,13 +183,16 @@ static int reload(Daemon *d, sd_bus_error *error) {
         r = daemon_config_load(d->config_path, d->scope, &c, &msg);
         if (r < 0) {
                 log_error("Refusing the new configuration, keeping the running one: %s", strempty(msg));
-                (void) sd_notify(false, "READY=1");
-                daemon_update_status(d);
                 if (r == -ENOMEM && !msg)
-                        return r;
-                return sdloop_error_setf(error, SDLOOP_ERROR_INVALID_ARGUMENT, "%s", strempty(msg));
+                        request_fail(req, r, NULL);
+                else {
+                        r = sdloop_error_setf(&error, SDLOOP_ERROR_INVALID_ARGUMENT, "%s", strempty(msg));
+                        request_fail(req, r, &error);
+                }
+                return;
         }
         daemon_config_resolve(c, d->backend_name);
+        req->applied = true;
 
         if (!streq_ptr(c->state_directory, d->config->state_directory))
                 log_warning("state_directory changed to %s; keys stay in %s until sdloopd restarts.",
@@ -95,7 +202,7 @@ static int reload(Daemon *d, sd_bus_error *error) {
 
         /* Feeds before their plugins: the feeds that go or change are freed, those whose plugins change are
          * stopped meanwhile. */
-        daemon_feeds_reload_prepare(d, c, &feeds_removed, &feeds_changed);
+        daemon_feeds_reload_prepare(d, c, &req->feeds_removed, &req->feeds_changed);
 
         /* Removed plugins first: a renamed plugin may want the socket path of the old one. */
         for (Instance *i = d->instances, *next; i; i = next) {
@@ -104,55 +211,65 @@ static int reload(Daemon *d, sd_bus_error *error) {
                         continue;
                 log_info("Plugin %s was removed from the configuration; stopping it.", instance_name(i));
                 instance_free(i, true);
-                removed++;
+                req->removed++;
         }
 
         for (size_t k = 0; k < c->n_plugins; k++) {
                 const DaemonPluginConfig *pc = c->plugins + k, *old;
-                _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
                 Instance *i = daemon_find_instance(d, pc->settings.name);
+                bool start = true;
 
                 if (!i) {
                         log_info("Plugin %s was added to the configuration; starting it.", pc->settings.name);
                         r = instance_new(d, pc, &i);
                         if (r < 0) {
                                 log_error_errno(r, "Failed to set up plugin %s: %m", pc->settings.name);
-                                ret = ret ?: r;
+                                request_fail(req, r, NULL);
                                 continue;
                         }
-                        added++;
-                        r = instance_start(i, &e);
+                        req->added++;
                 } else {
                         old = daemon_config_find_plugin(d->config, pc->settings.name);
                         if (old && daemon_plugin_config_equal(old, pc))
                                 continue;
                         log_info("Plugin %s changed; restarting it with the new settings.", pc->settings.name);
-                        changed++;
-                        r = instance_reconfigure(i, pc, &e);
+                        req->changed++;
+                        r = instance_reconfigure(i, pc, &start);
+                        if (r < 0) {
+                                log_error_errno(r, "Plugin %s: cannot take the new settings: %m", pc->settings.name);
+                                continue;
+                        }
                 }
-                if (r < 0)
-                        /* The configuration is taken all the same: the plugin says what is wrong. */
-                        log_error("Plugin %s: %s", pc->settings.name, e.message ?: strerror(-r));
+                /* The configuration is taken all the same: a plugin that does not start says why. */
+                if (start)
+                        request_track(req, i, instance_start_async(i, on_instance_done, req));
         }
 
         daemon_config_free(d->config);
         d->config = TAKE_PTR(c);
-
-        /* Then the feeds, on the plugins as they are now. */
-        feeds_added = daemon_feeds_create_missing(d);
-        feeds_added = feeds_added > feeds_changed ? feeds_added - feeds_changed : 0;
-        daemon_feeds_update(d);
-
-        log_info("Configuration reloaded: plugins %u added, %u removed, %u changed; feeds %u added, %u removed, "
-                 "%u changed.", added, removed, changed, feeds_added, feeds_removed, feeds_changed);
-        (void) sd_notify(false, "READY=1");
-        daemon_update_status(d);
-        return ret;
 }
 
-static void start_all(Daemon *d) {
+static void reload_end(Request *req) {
+        Daemon *d = req->daemon;
+        unsigned feeds_added;
+
+        if (req->applied) {
+                /* The feeds, on the plugins as they are now. */
+                feeds_added = daemon_feeds_create_missing(d);
+                feeds_added = feeds_added > req->feeds_changed ? feeds_added - req->feeds_changed : 0;
+                daemon_feeds_update(d);
+                log_info("Configuration reloaded: plugins %u added, %u removed, %u changed; feeds %u added, %u "
+                         "removed, %u changed.", req->added, req->removed, req->changed, feeds_added,
+                         req->feeds_removed, req->feeds_changed);
+        }
+        (void) sd_notify(false, "READY=1");
+        daemon_update_status(d);
+}
+
+static void start_all_begin(Request *req) {
+        Daemon *d = req->daemon;
+
         for (Instance *i = d->instances; i; i = i->next) {
-                _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
                 HostPlugin *p = i->plugin;
                 bool adopted = false;
                 int r;
@@ -168,20 +285,27 @@ static void start_all(Daemon *d) {
                                 adopted = true;
                         }
                 }
-
-                r = adopted ? instance_connect(i, &error) : instance_start(i, &error);
-                if (r < 0)
-                        log_error("Plugin %s: failed to start: %s", instance_name(i), error.message ?: strerror(-r));
+                request_track(req, i, adopted ? instance_connect_async(i, on_instance_done, req) :
+                                                instance_start_async(i, on_instance_done, req));
         }
+}
+
+static void daemon_ready(Daemon *d) {
+        if (d->ready)
+                return;
+        d->ready = true;
+        (void) sd_notify(false, "READY=1");
+        daemon_update_status(d);
+}
+
+static void start_all_end(Request *req) {
+        Daemon *d = req->daemon;
 
         /* The feeds once their plugins run (a plugin that failed to start only delays a feed's set-up, which
          * is tried again every round). */
         (void) daemon_feeds_create_missing(d);
         daemon_feeds_update(d);
-
-        d->ready = true;
-        (void) sd_notify(false, "READY=1");
-        daemon_update_status(d);
+        daemon_ready(d);
 }
 
 static void shutdown_all(Daemon *d) {
@@ -199,17 +323,19 @@ static void shutdown_all(Daemon *d) {
         (void) sd_event_exit(d->event, EXIT_SUCCESS);
 }
 
-static void request_run(Daemon *d, Request *req) {
+static void request_begin(Request *req) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        Daemon *d = req->daemon;
         Instance *i = NULL;
-        int r = 0;
+        int r;
 
+        req->running = true;
         if (req->name) {
                 /* Looked up now: a reload may have removed it since the call came in. */
                 i = daemon_find_instance(d, req->name);
                 if (!i) {
                         r = sdloop_error_setf(&error, SDLOOP_ERROR_NOT_FOUND, "no plugin named \"%s\"", req->name);
-                        request_reply(req, r, &error);
+                        request_fail(req, r, &error);
                         return;
                 }
         }
@@ -217,60 +343,153 @@ static void request_run(Daemon *d, Request *req) {
         switch (req->type) {
         case REQUEST_START:
                 log_info("Starting plugin %s on request.", req->name);
-                r = instance_start(i, &error);
-                daemon_feeds_update(d);
+                request_track(req, i, instance_start_async(i, on_instance_done, req));
                 break;
         case REQUEST_STOP:
                 log_info("Stopping plugin %s on request.", req->name);
                 /* Its feeds first: stopped for good, the plugin would leave their rounds waiting in vain. */
                 daemon_feeds_stop_using(d, i);
                 r = instance_stop(i);
+                if (r < 0)
+                        request_fail(req, r, NULL);
                 break;
         case REQUEST_RESTART:
                 log_info("Restarting plugin %s on request.", req->name);
-                r = instance_restart(i, &error);
-                daemon_feeds_update(d);
+                request_track(req, i, instance_restart_async(i, on_instance_done, req));
                 break;
         case REQUEST_RELOAD:
-                r = reload(d, &error);
+                reload_begin(req);
                 break;
         case REQUEST_START_ALL:
-                start_all(d);
+                start_all_begin(req);
                 break;
         case REQUEST_SHUTDOWN:
                 shutdown_all(d);
                 break;
         }
-        if (r < 0 && req->message && req->type != REQUEST_RELOAD)
-                log_warning("%s(%s) failed: %s", sd_bus_message_get_member(req->message), strempty(req->name),
-                            error.message ?: strerror(-r));
-        request_reply(req, r, &error);
 }
 
-static void work_requests(Host *h, void *userdata) {
+static void request_end(Request *req) {
+        switch (req->type) {
+        case REQUEST_START:
+        case REQUEST_RESTART:
+                daemon_feeds_update(req->daemon);
+                break;
+        case REQUEST_RELOAD:
+                reload_end(req);
+                break;
+        case REQUEST_START_ALL:
+                start_all_end(req);
+                break;
+        case REQUEST_STOP:
+        case REQUEST_SHUTDOWN:
+                break;
+        }
+        if (req->r < 0 && req->message && req->type != REQUEST_RELOAD)
+                log_warning("%s(%s) failed: %s", request_what(req), strempty(req->name),
+                            req->error.message ?: strerror(-req->r));
+        request_reply(req, req->r, &req->error);
+        request_free(req);
+}
+
+static int on_request_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        Request *req = userdata;
+        Daemon *d = req->daemon;
+        Instance *i = req->name ? daemon_find_instance(d, req->name) : NULL;
+        char t[32];
+        int r;
+
+        format_usec(t, sizeof(t), req->timeout);
+        if (!req->running)
+                r = sdloop_error_setf(&error, SDLOOP_ERROR_TIMEOUT, "%s%s%s%s: not begun within %s: earlier "
+                                      "requests are still in progress", request_what(req), req->name ? "(" : "",
+                                      strempty(req->name), req->name ? ")" : "", t);
+        else if (i)
+                r = sdloop_error_setf(&error, SDLOOP_ERROR_TIMEOUT, "plugin %s is still %s after %s%s%s",
+                                      instance_name(i), host_plugin_state_to_string(i->plugin->state), t,
+                                      i->plugin->last_error ? ": " : "", strempty(i->plugin->last_error));
+        else
+                r = sdloop_error_setf(&error, SDLOOP_ERROR_TIMEOUT, "%s: plugins still starting after %s",
+                                      request_what(req), t);
+        log_warning("%s", error.message);
+        request_reply(req, r, &error);
+
+        if (req->type == REQUEST_START_ALL)
+                /* Not to keep systemd waiting: the stragglers come up (or fail) on their own. */
+                daemon_ready(d);
+        if (!req->running) {
+                request_free(req);
+                requests_kick(d);
+        }
+        /* Otherwise what it started goes on, and it keeps its place until that is done. */
+        return 0;
+}
+
+/* --- the list -------------------------------------------------------------------------------------------- */
+
+static bool request_may_begin(Request *req) {
+        if (request_is_global(req))
+                return req == req->daemon->requests_head;
+        for (Request *q = req->daemon->requests_head; q && q != req; q = q->next)
+                if (request_is_global(q) || streq_ptr(q->name, req->name))
+                        return false;
+        return true;
+}
+
+/* One pass: finish the first request that is done, or begin the first one that may begin. False when
+ * there is nothing to do. */
+static bool requests_step(Daemon *d) {
+        for (Request *req = d->requests_head; req; req = req->next) {
+                if (req->running) {
+                        if (req->n_pending == 0) {
+                                request_end(req);
+                                return true;
+                        }
+                } else if (request_may_begin(req)) {
+                        /* A feed stopped meanwhile cancels its round's calls: no need to wait for it. */
+                        request_begin(req);
+                        return true;
+                }
+                /* Nothing behind one on all plugins moves before it is done. */
+                if (request_is_global(req))
+                        break;
+        }
+        return false;
+}
+
+static int on_requests_kick(sd_event_source *s, void *userdata) {
         Daemon *d = userdata;
 
-        /* Inside a call that waits (work_depth > 1) or another request: later, from the top. A timer, not
-         * the work queue, so that a long wait does not spin. */
-        if (d->processing || h->work_depth > 1) {
-                if (!d->requests_retry &&
-                    sd_event_add_time_relative(d->event, &d->requests_retry, CLOCK_MONOTONIC, 10 * USEC_PER_MSEC, 0,
-                                               on_requests_retry, d) < 0)
-                        log_warning("Failed to schedule pending requests; they run with the next event.");
-                return;
-        }
+        while (requests_step(d))
+                ;
+        return 0;
+}
 
-        d->processing = true;
-        while (d->requests_head) {
-                Request *req = d->requests_head;
+static void requests_kick(Daemon *d) {
+        int r;
 
-                d->requests_head = req->next;
-                if (!d->requests_head)
-                        d->requests_tail = NULL;
-                request_run(d, req);
-                request_free(req);
+        if (!d->requests_kick) {
+                r = sd_event_add_defer(d->event, &d->requests_kick, on_requests_kick, d);
+                if (r < 0) {
+                        d->requests_kick = NULL;
+                        log_error_errno(r, "Failed to schedule the pending requests: %m");
+                        return;
+                }
+                (void) sd_event_source_set_description(d->requests_kick, "sdloopd-requests");
         }
-        d->processing = false;
+        r = sd_event_source_set_enabled(d->requests_kick, SD_EVENT_ONESHOT);
+        if (r < 0)
+                log_error_errno(r, "Failed to schedule the pending requests: %m");
+}
+
+static uint64_t requests_timeout(Daemon *d, const char *name) {
+        uint64_t t = 0;
+
+        for (Instance *i = d->instances; i; i = i->next)
+                if (!name || streq(instance_name(i), name))
+                        t = MAX(t, i->plugin->settings.call_timeout_usec);
+        return t ?: 10 * USEC_PER_SEC;
 }
 
 static int request_queue(Daemon *d, RequestType type, const char *name, sd_bus_message *m) {
@@ -280,7 +499,9 @@ static int request_queue(Daemon *d, RequestType type, const char *name, sd_bus_m
         req = new0(Request, 1);
         if (!req)
                 return -ENOMEM;
+        req->daemon = d;
         req->type = type;
+        req->error = SD_BUS_ERROR_NULL;
         if (name) {
                 req->name = strdup(name);
                 if (!req->name) {
@@ -290,16 +511,25 @@ static int request_queue(Daemon *d, RequestType type, const char *name, sd_bus_m
         }
         req->message = sd_bus_message_ref(m);
 
-        r = host_queue_work(d->host, work_requests, d);
-        if (r < 0) {
-                request_free(req);
-                return r;
+        if (type != REQUEST_SHUTDOWN) {
+                req->timeout = requests_timeout(d, name);
+                r = sd_event_add_time_relative(d->event, &req->timer, CLOCK_MONOTONIC, req->timeout, USEC_PER_MSEC,
+                                               on_request_timeout, req);
+                if (r < 0) {
+                        req->timer = NULL;
+                        request_free(req);
+                        return r;
+                }
+                (void) sd_event_source_set_description(req->timer, "sdloopd-request-deadline");
         }
+
+        req->prev = d->requests_tail;
         if (d->requests_tail)
                 d->requests_tail->next = req;
         else
                 d->requests_head = req;
         d->requests_tail = req;
+        requests_kick(d);
         return 0;
 }
 
@@ -311,6 +541,8 @@ int manager_queue_shutdown(Daemon *d) {
         if (d->shutting_down)
                 return 0;
         d->shutting_down = true;
+        /* Nothing pending is worth waiting for now. */
+        manager_drop_requests(d);
         return request_queue(d, REQUEST_SHUTDOWN, NULL, NULL);
 }
 
@@ -319,18 +551,18 @@ int manager_queue_reload(Daemon *d) {
 }
 
 void manager_drop_requests(Daemon *d) {
-        d->requests_retry = sd_event_source_disable_unref(d->requests_retry);
-        host_cancel_work(d->host, d);
+        /* Their operations are forgotten: none of them tells a request that is gone. */
+        for (Instance *i = d->instances; i; i = i->next)
+                instance_cancel_op(i);
         while (d->requests_head) {
                 _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
                 Request *req = d->requests_head;
+                int r;
 
-                d->requests_head = req->next;
-                (void) sd_bus_error_set(&error, SDLOOP_ERROR_PLUGIN_UNAVAILABLE, "sdloopd is shutting down");
-                request_reply(req, -EHOSTDOWN, &error);
+                r = sdloop_error_setf(&error, SDLOOP_ERROR_PLUGIN_UNAVAILABLE, "sdloopd is shutting down");
+                request_reply(req, r, &error);
                 request_free(req);
         }
-        d->requests_tail = NULL;
 }
 
 /* --- org.sdloop1.Manager ------------------------------------------------------------------------------- */

@@ -965,8 +965,8 @@ static int parse_relayer(Parser *p, const char *field, json_object *v, char **re
 
 static const char * const settings_keys[] = {
         "kind", "binary", "args", "environment", "restart", "restart_sec", "start_limit_burst",
-        "start_limit_interval_sec", "watchdog_sec", "call_timeout_sec", "memory_max", "tasks_max", "cpu_quota",
-        "sandbox", "dynamic_user", "user", "relayer", NULL,
+        "start_limit_interval_sec", "watchdog_sec", "call_timeout_sec", "probe_interval_sec", "probe_timeout_sec",
+        "probe_failures", "memory_max", "tasks_max", "cpu_quota", "sandbox", "dynamic_user", "user", "relayer", NULL,
 };
 
 static char *known_keys(const char * const *keys) {
@@ -1060,6 +1060,15 @@ static int parse_settings(Parser *p, const char *prefix, json_object *obj, Setti
                         r = get_seconds(p, f, v, true, &s->watchdog_usec);
                 else if (streq(key, "call_timeout_sec"))
                         r = get_seconds(p, f, v, false, &s->call_timeout_usec);
+                else if (streq(key, "probe_interval_sec"))
+                        r = get_seconds(p, f, v, true, &s->probe_interval_usec);
+                else if (streq(key, "probe_timeout_sec"))
+                        r = get_seconds(p, f, v, false, &s->probe_timeout_usec);
+                else if (streq(key, "probe_failures")) {
+                        r = get_uint64(p, f, v, "a number of probes", 1, 1000, &u);
+                        if (r >= 0)
+                                s->probe_failures = (unsigned) u;
+                }
                 else if (streq(key, "memory_max"))
                         r = get_bytes(p, f, v, &s->memory_max);
                 else if (streq(key, "tasks_max")) {
@@ -1780,6 +1789,9 @@ bool daemon_plugin_config_equal(const DaemonPluginConfig *a, const DaemonPluginC
                 x->start_limit_interval_usec == y->start_limit_interval_usec &&
                 x->watchdog_usec == y->watchdog_usec &&
                 x->call_timeout_usec == y->call_timeout_usec &&
+                x->probe_interval_usec == y->probe_interval_usec &&
+                x->probe_timeout_usec == y->probe_timeout_usec &&
+                x->probe_failures == y->probe_failures &&
                 x->memory_max == y->memory_max &&
                 x->tasks_max == y->tasks_max &&
                 x->cpu_quota_per_sec_usec == y->cpu_quota_per_sec_usec &&

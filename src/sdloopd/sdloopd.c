@@ -186,6 +186,9 @@ static int setup_bus(Daemon *d) {
         r = manager_export(d);
         if (r < 0)
                 return log_error_errno(r, "Failed to export the Manager: %m");
+        r = reexport_setup(d);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up the re-exports: %m");
         r = sd_bus_add_object_manager(d->bus, NULL, MANAGER_PATH);
         if (r < 0)
                 return log_error_errno(r, "Failed to add the object manager: %m");
@@ -208,6 +211,7 @@ static int request_name(Daemon *d) {
 static void daemon_free(Daemon *d) {
         if (d->host)
                 manager_drop_requests(d);
+        d->requests_kick = sd_event_source_disable_unref(d->requests_kick);
 
         /* Feeds before the plugins they use. With a systemd backend, freeing a plugin leaves its units
          * running (see shutdown). */
@@ -217,6 +221,7 @@ static void daemon_free(Daemon *d) {
         host_free(d->host);
 
         d->manager_slot = sd_bus_slot_unref(d->manager_slot);
+        d->reexport_filter = sd_bus_slot_unref(d->reexport_filter);
         sdloop_peer_unref(d->bus_peer);
         if (d->bus) {
                 (void) sd_bus_flush(d->bus);

@@ -2,12 +2,15 @@
 #pragma once
 
 /* sdloopd: the host daemon. One sd-event loop drives the bus connection (org.sdloop1), the plugins'
- * peer-to-peer connections, the supervisor backend and the feeds' rounds.
+ * peer-to-peer connections, the supervisor backend and the feeds' rounds, and nothing in sdloopd waits
+ * inside it.
  *
- * Manager requests that may call into plugins (Start/Stop/Restart/Reload), the initial start and the
- * shutdown are queued and run one at a time at top level (see the Host rule in host.h); their D-Bus reply
- * is sent when they are done. They may stop and free feeds at any time (a feed's round in flight is
- * cancelled), which they do before touching the plugins the feeds use (feeds.c). */
+ * Manager requests that call into plugins (Start/Stop/Restart/Reload), the initial start and the shutdown
+ * are asynchronous state machines (manager.c): the method call is kept, the host's asynchronous API is
+ * driven, and the reply goes out when they are done or, with org.sdloop1.Error.Timeout, at their deadline
+ * (the plugin's call timeout). Requests on different plugins run side by side; those on one plugin, and
+ * those on all of them (Reload, start-up, shutdown), one after another. A feed stopped or freed by
+ * one cancels its round's calls (feeds.c). */
 
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
@@ -29,6 +32,13 @@ typedef struct Request Request;
 typedef struct Reexport Reexport;
 typedef struct DaemonFeed DaemonFeed;
 
+/* How an instance's asynchronous operation ended: 0, or a negative errno with @error set. */
+typedef void (*instance_done_fn)(Instance *i, int r, const sd_bus_error *error, void *userdata);
+
+/* How long a re-exported object's HealthReport, Ready or Introspect may take (at most the plugin's call
+ * timeout): operators' tools ask these, and one plugin must not hold them up. */
+#define DAEMON_PROBE_CALL_TIMEOUT_USEC (2 * USEC_PER_SEC)
+
 struct Daemon {
         sd_event *event;
         sd_bus *bus;
@@ -45,9 +55,11 @@ struct Daemon {
         DaemonFeed *feeds;   /* sorted by name; each on two of the instances */
         sd_bus_slot *manager_slot;
 
-        Request *requests_head, *requests_tail;
-        bool processing;
-        sd_event_source *requests_retry;
+        Request *requests_head, *requests_tail; /* arrival order, running and waiting */
+        sd_event_source *requests_kick;  /* deferred: run what may run, finish what is done */
+        bool dispatching, dispatch_again;
+
+        sd_bus_slot *reexport_filter;
 
         bool ready;
         bool shutting_down;
@@ -63,6 +75,13 @@ struct Instance {
         HostHandle *relayer;
         bool wanted;          /* should be running: false after StopPlugin */
 
+        /* The asynchronous operation in progress (start, restart, connect): told once, at the latest at
+         * the plugin's call timeout. One at a time (manager.c serialises requests per plugin). */
+        instance_done_fn op_done;
+        void *op_userdata;
+        HostPluginWaiter *op_waiter; /* waiting for RUNNING */
+        bool op_relayer;             /* the relayer's creation is in flight */
+
         Reexport *reexports;
 
         /* As last announced on the bus, so that only real changes are signalled. */
@@ -76,20 +95,30 @@ struct Instance {
 
 /* instance.c */
 int instance_new(Daemon *d, const DaemonPluginConfig *pc, Instance **ret);
-/* Stop the plugin if @stop, release everything. */
+/* Stop the plugin if @stop, release everything. An operation in progress is told PluginUnavailable first. */
 void instance_free(Instance *i, bool stop);
 Instance *daemon_find_instance(Daemon *d, const char *name);
-/* Take new settings: stop, replace, start again if it was wanted. Top level. */
-int instance_reconfigure(Instance *i, const DaemonPluginConfig *pc, sd_bus_error *error);
-/* Top level: start (also from failed), create the relayer if configured. */
-int instance_start(Instance *i, sd_bus_error *error);
-/* Top level: connect to a plugin the backend adopted (reattach), create the relayer if configured. */
-int instance_connect(Instance *i, sd_bus_error *error);
+Instance *instance_from_plugin(HostPlugin *p);
+/* Take new settings: stop, replace. *@ret_start: whether it was wanted, and is to be started again. */
+int instance_reconfigure(Instance *i, const DaemonPluginConfig *pc, bool *ret_start);
+/* Asynchronous, @done told once (never from inside the call): start (also from failed) and create the
+ * relayer if configured; the same after a restart; the same for a plugin the backend adopted (reattach). */
+int instance_start_async(Instance *i, instance_done_fn done, void *userdata);
+int instance_restart_async(Instance *i, instance_done_fn done, void *userdata);
+int instance_connect_async(Instance *i, instance_done_fn done, void *userdata);
+/* Forget the operation in progress: its @done is not called. */
+void instance_cancel_op(Instance *i);
+bool instance_busy(Instance *i);
 int instance_stop(Instance *i);
-int instance_restart(Instance *i, sd_bus_error *error);
 const char *instance_name(Instance *i);
 
 void daemon_on_plugin_changed(HostPlugin *p, void *userdata);
+
+/* reexport.c: every handle's object on the bus at its stable path. HealthReport, Ready and Introspect of
+ * these are answered within DAEMON_PROBE_CALL_TIMEOUT_USEC whatever the plugin does, and HealthReport names
+ * the plugin's objects by their stable paths. */
+int reexport_setup(Daemon *d);
+void reexport_free_all(Instance *i);
 void daemon_on_handle_added(HostHandle *h, void *userdata);
 void daemon_on_handle_removed(HostHandle *h, void *userdata);
 
@@ -117,10 +146,12 @@ void daemon_feeds_reload_prepare(Daemon *d, const DaemonConfig *c, unsigned *ret
 
 /* manager.c */
 int manager_export(Daemon *d);
-/* Queue the start of every plugin (and READY=1 when done), or the orderly shutdown. */
+/* Queue the start of every plugin (and READY=1 when done), or the orderly shutdown (which answers the
+ * requests still pending with PluginUnavailable first). */
 int manager_queue_start_all(Daemon *d);
 int manager_queue_shutdown(Daemon *d);
 int manager_queue_reload(Daemon *d);
+/* Answer every pending request with PluginUnavailable and forget them. */
 void manager_drop_requests(Daemon *d);
 void manager_emit_state_changed(Daemon *d, Instance *i);
 
