@@ -262,12 +262,43 @@ void host_plugin_update(HostPlugin *p, HostPluginState state, const unsigned *n_
                 host_plugin_kick(p);
 }
 
+static void on_backend_started(HostPlugin *p, int r, const char *message, void *userdata) {
+        _cleanup_free_ char *msg = NULL;
+
+        if (p->state != HOST_PLUGIN_STARTING)
+                return;
+        if (r < 0) {
+                if (asprintf(&msg, "failed to start: %s", message ?: strerror(-r)) < 0)
+                        msg = NULL;
+                host_plugin_update(p, HOST_PLUGIN_FAILED, NULL, NULL, msg ?: "failed to start");
+                return;
+        }
+        /* The socket is there now: connect without waiting out a back-off begun before it was. */
+        if (p->step == HOST_PLUGIN_STEP_BACKOFF)
+                p->step = HOST_PLUGIN_STEP_IDLE;
+        p->backoff_usec = 0;
+        host_plugin_kick(p);
+}
+
+static void on_backend_stopped(HostPlugin *p, int r, const char *message, void *userdata) {
+        if (r < 0)
+                log_warning("Plugin %s: stopping: %s", p->settings.name, message ?: strerror(-r));
+        /* Unless started again meanwhile. */
+        if (p->state == HOST_PLUGIN_STOPPING)
+                host_plugin_update(p, HOST_PLUGIN_STOPPED, NULL, NULL, NULL);
+}
+
+static void on_backend_restarted(HostPlugin *p, int r, const char *message, void *userdata) {
+        if (r < 0)
+                log_warning("Plugin %s: restarting: %s", p->settings.name, message ?: strerror(-r));
+}
+
 static int plugin_backend_start(HostPlugin *p, sd_bus_error *error) {
         _cleanup_free_ char *msg = NULL;
         int r;
 
         host_plugin_update(p, HOST_PLUGIN_STARTING, NULL, NULL, NULL);
-        r = p->host->backend->start(p);
+        r = p->host->backend->start(p, on_backend_started, NULL);
         if (r >= 0)
                 return 0;
 
@@ -307,7 +338,7 @@ int host_plugin_stop(HostPlugin *p) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         int r = 0, k;
 
-        if (p->state == HOST_PLUGIN_STOPPED)
+        if (IN_SET_STATE(p->state, HOST_PLUGIN_STOPPED, HOST_PLUGIN_STOPPING))
                 return 0;
 
         host_plugin_update(p, HOST_PLUGIN_STOPPING, NULL, NULL, NULL);
@@ -320,9 +351,11 @@ int host_plugin_stop(HostPlugin *p) {
                 p->dead_peer = sdloop_peer_unref(p->dead_peer);
                 p->dead_peer = TAKE_PTR(p->peer);
         }
+        /* STOPPED once the backend says the process is gone (a start asked for meanwhile runs after that). */
         if (p->host->backend->stop)
-                r = p->host->backend->stop(p);
-        host_plugin_update(p, HOST_PLUGIN_STOPPED, NULL, NULL, NULL);
+                r = p->host->backend->stop(p, on_backend_stopped, NULL);
+        if (!p->host->backend->stop || r < 0)
+                host_plugin_update(p, HOST_PLUGIN_STOPPED, NULL, NULL, NULL);
 
         k = sdloop_error_setf(&error, SDLOOP_ERROR_PLUGIN_UNAVAILABLE, "plugin %s was stopped", p->settings.name);
         host_plugin_complete_waiters(p, k, &error);
@@ -334,14 +367,14 @@ int host_plugin_stop(HostPlugin *p) {
 int host_plugin_restart_async(HostPlugin *p, host_plugin_done_fn done, void *userdata) {
         int r;
 
-        if (IN_SET_STATE(p->state, HOST_PLUGIN_STOPPED, HOST_PLUGIN_FAILED)) {
+        if (IN_SET_STATE(p->state, HOST_PLUGIN_STOPPED, HOST_PLUGIN_FAILED, HOST_PLUGIN_STOPPING)) {
                 /* Like systemctl restart of a failed unit: a fresh start with a clean slate. */
                 (void) host_plugin_stop(p);
                 return host_plugin_start_async(p, done, userdata);
         }
 
         if (p->host->backend->restart) {
-                r = p->host->backend->restart(p);
+                r = p->host->backend->restart(p, on_backend_restarted, NULL);
                 if (r < 0)
                         return r;
         }
