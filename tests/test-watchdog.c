@@ -169,6 +169,8 @@ START_TEST(test_watchdog_off) {
         on->settings.start_limit_burst = 0;
         ck_assert_int_eq(h->backend->start(off, NULL, NULL), 0);
         ck_assert_int_eq(h->backend->start(on, NULL, NULL), 0);
+        /* Started from the loop. */
+        ck_assert(WAIT_FOR(h, 10 * USEC_PER_SEC, off->main_pid > 0 && on->main_pid > 0));
         pid = off->main_pid;
 
         ck_assert(WAIT_FOR(h, 30 * USEC_PER_SEC, on->n_restarts >= 3));

@@ -38,6 +38,7 @@ typedef struct ExecPlugin {
         sd_event_source *child_source;
         sd_event_source *restart_timer;
         sd_event_source *kill_timer; /* SIGKILL if SIGTERM (stop, restart) did not end it in time */
+        bool sigkill_sent;
         uint64_t n_starts;
         unsigned n_restarts;
         bool stopping;
@@ -152,11 +153,14 @@ static int on_child_exit(sd_event_source *s, const siginfo_t *si, void *userdata
         _cleanup_free_ char *watchdog = NULL;
         char why[192];
         uint32_t zero = 0;
+        bool sigkilled;
         int r;
 
         e->child_source = sd_event_source_disable_unref(e->child_source);
         e->kill_timer = sd_event_source_disable_unref(e->kill_timer);
         e->pid = 0;
+        sigkilled = e->sigkill_sent;
+        e->sigkill_sent = false;
 
         if (exec_notify_exited(e->notify, si, &watchdog) > 0)
                 snprintf(why, sizeof(why), "%s", watchdog);
@@ -168,7 +172,9 @@ static int on_child_exit(sd_event_source *s, const siginfo_t *si, void *userdata
                               "Plugin %s process %s.", p->settings.name, why);
 
         if (e->stopping) {
-                host_plugin_update(p, -1, NULL, &zero, NULL);
+                /* Said in LastError: a plugin that needs SIGKILL to stop loses what it did not save. */
+                host_plugin_update(p, -1, NULL, &zero,
+                                   sigkilled ? "did not stop within the stop timeout after SIGTERM, killed" : NULL);
                 backend_ops_finish(&e->ops, 0, NULL);
                 return 0;
         }
@@ -450,6 +456,7 @@ static int on_kill_timer(sd_event_source *s, uint64_t usec, void *userdata) {
                 return 0;
         log_warning("Plugin %s: PID " PID_FMT " still there %" PRIu64 " s after SIGTERM, sending SIGKILL.",
                     p->settings.name, e->pid, EXEC_STOP_TIMEOUT_USEC / USEC_PER_SEC);
+        e->sigkill_sent = true;
         (void) kill(e->pid, SIGKILL);
         return 0;
 }
