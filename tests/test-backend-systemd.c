@@ -533,7 +533,10 @@ int main(int argc, char *argv[]) {
         CHECK(r >= 0);
         adopt = add_plugin(h, "adopt", "example", example_binary, NULL);
         start_plugin(adopt);
-        CHECK(adopt->main_pid == adopt_pid);
+        /* The host may have connected to the running socket before the backend's start had read the
+         * units: the MainPID follows from the loop. */
+        CHECK(WAIT_FOR(h, 10 * USEC_PER_SEC, adopt->main_pid == adopt_pid), "MainPID %" PRIu32 ", was %" PRIu32,
+              adopt->main_pid, adopt_pid);
         CHECK(count_units("sdloop-*") == n_all, "%u units, was %u", count_units("sdloop-*"), n_all);
         step("start of a running plugin: adopted, %u sdloop-* units as before", n_all);
         kill_and_recover(adopt); /* the adopted units are followed as well */
