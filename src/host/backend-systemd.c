@@ -76,11 +76,23 @@ static void op_cancel(SystemdPlugin *sp) {
         systemd_state_refresh_cancel(sp);
 }
 
+static void on_orphan_stop_started(int r, const char *message, void *userdata) {
+        /* Detached before it could end: never called. */
+}
+
 static void systemd_plugin_data_free(SystemdPlugin *sp) {
+        SystemdBackend *b;
+
         if (!sp)
                 return;
+        b = systemd_backend_of(sp->plugin);
+        /* A stop asked for and not begun yet (a plugin stopped and freed at once, as a reload removing it
+         * does) is begun now; one under way is seen through: nothing of the plugin is left behind. */
+        if (!sp->stop && backend_ops_pending(&sp->ops, BACKEND_OP_STOP) && b->bus &&
+            systemd_stop_new(b, sp->socket_unit, sp->service_unit, STOP_TIMEOUT_USEC + SYSTEMD_JOB_TIMEOUT_USEC,
+                             on_orphan_stop_started, NULL, &sp->stop) < 0)
+                log_warning("Plugin %s: cannot stop %s; it stays.", sp->plugin->settings.name, sp->socket_unit);
         backend_ops_done(&sp->ops);
-        /* A stop under way is seen through: nothing of the plugin is left behind. */
         if (sp->stop) {
                 systemd_stop_detach(sp->stop);
                 sp->stop = NULL;
