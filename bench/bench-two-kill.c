@@ -221,7 +221,8 @@ static void run(void) {
         fprintf(out, "{\"backend\": \"%s\", \"trials\": %u, \"restart_usec\": %" PRIu64 ",\n"
                 "  \"what\": \"kill -9 → host_handle_call(factory handle of the median plugin, Service.Ready) "
                 "answered; the factory is handed the relayer's provider through the host's proxy\",\n"
-                "  \"kill_median_to_call_via_factory\": ", arg_backend->name, arg_trials, P.median->settings.restart_usec);
+                "  \"kill_median_to_call_via_factory\": ", arg_backend->name, arg_trials,
+                P.median->settings.restart_usec);
         json_dist(out, &single);
         fputs(",\n  \"kill_relayer_and_median_to_call_via_factory\": ", out);
         json_dist(out, &two);
@@ -294,9 +295,11 @@ int main(int argc, char *argv[]) {
         }
         (void) host_plugin_stop(P.median);
         (void) host_plugin_stop(P.relayer);
-        for (uint64_t deadline = host_now() + 60 * USEC_PER_SEC;
-             (P.median->state != HOST_PLUGIN_STOPPED || P.relayer->state != HOST_PLUGIN_STOPPED) && host_now() < deadline;)
+        for (uint64_t deadline = host_now() + 60 * USEC_PER_SEC; host_now() < deadline;) {
+                if (P.median->state == HOST_PLUGIN_STOPPED && P.relayer->state == HOST_PLUGIN_STOPPED)
+                        break;
                 idle(10 * USEC_PER_MSEC);
+        }
         host = host_free(host);
         if (arg_backend == &host_backend_exec)
                 (void) rmdir(tmpl);

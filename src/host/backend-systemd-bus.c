@@ -303,10 +303,9 @@ int systemd_bus_setup(SystemdBackend *b) {
         r = sd_bus_attach_event(b->bus, b->host->event, SD_EVENT_PRIORITY_NORMAL);
         if (r < 0)
                 return r;
-        /* Local: no AddMatch goes anywhere. */
-        r = sd_bus_match_signal(b->bus, &b->disconnected_slot, "org.freedesktop.DBus.Local",
-                                "/org/freedesktop/DBus/Local", "org.freedesktop.DBus.Local", "Disconnected",
-                                on_disconnected, b);
+        r = sd_bus_match_signal_async(b->bus, &b->disconnected_slot, "org.freedesktop.DBus.Local",
+                                      "/org/freedesktop/DBus/Local", "org.freedesktop.DBus.Local", "Disconnected",
+                                      on_disconnected, NULL, b);
         if (r < 0)
                 return r;
         /* The bus daemon's AddMatch is answered later; it is in place before anything we send after it

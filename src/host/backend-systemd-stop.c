@@ -174,7 +174,8 @@ int systemd_stop_new(SystemdBackend *b, const char *socket_unit, const char *ser
         }
         /* In this order: the manager handles one connection's calls in the order sent. */
         for (size_t i = 0; i < 2; i++) {
-                r = systemd_manager_call(b, &s->slots[i], reply_handlers[i], s, "StopUnit", "ss", s->units[i], "replace");
+                r = systemd_manager_call(b, &s->slots[i], reply_handlers[i], s, "StopUnit", "ss", s->units[i],
+                                         "replace");
                 if (r < 0) {
                         systemd_stop_free(s);
                         return r;
