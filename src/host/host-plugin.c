@@ -280,12 +280,24 @@ static void on_backend_started(HostPlugin *p, int r, const char *message, void *
         host_plugin_kick(p);
 }
 
+/* A top-level caller waiting for a stop (host_plugin_stop_wait()); if it gave up, the completion frees it. */
+typedef struct StopWait {
+        bool done;
+        bool abandoned;
+} StopWait;
+
 static void on_backend_stopped(HostPlugin *p, int r, const char *message, void *userdata) {
+        StopWait *w = userdata;
+
         if (r < 0)
                 log_warning("Plugin %s: stopping: %s", p->settings.name, message ?: strerror(-r));
         /* Unless started again meanwhile. */
         if (p->state == HOST_PLUGIN_STOPPING)
                 host_plugin_update(p, HOST_PLUGIN_STOPPED, NULL, NULL, NULL);
+        if (w && w->abandoned)
+                free(w);
+        else if (w)
+                w->done = true;
 }
 
 static void on_backend_restarted(HostPlugin *p, int r, const char *message, void *userdata) {
@@ -334,7 +346,7 @@ int host_plugin_start_async(HostPlugin *p, host_plugin_done_fn done, void *userd
         return host_plugin_wait_running(p, host_now() + p->settings.call_timeout_usec, done, userdata, NULL);
 }
 
-int host_plugin_stop(HostPlugin *p) {
+static int plugin_stop(HostPlugin *p, StopWait *w) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         int r = 0, k;
 
@@ -353,15 +365,22 @@ int host_plugin_stop(HostPlugin *p) {
         }
         /* STOPPED once the backend says the process is gone (a start asked for meanwhile runs after that). */
         if (p->host->backend->stop)
-                r = p->host->backend->stop(p, on_backend_stopped, NULL);
-        if (!p->host->backend->stop || r < 0)
+                r = p->host->backend->stop(p, on_backend_stopped, w);
+        if (!p->host->backend->stop || r < 0) {
                 host_plugin_update(p, HOST_PLUGIN_STOPPED, NULL, NULL, NULL);
+                if (w)
+                        w->done = true;
+        }
 
         k = sdloop_error_setf(&error, SDLOOP_ERROR_PLUGIN_UNAVAILABLE, "plugin %s was stopped", p->settings.name);
         host_plugin_complete_waiters(p, k, &error);
         for (HostHandle *h = p->handles_head; h; h = h->next)
                 host_handle_fail_calls(h, k, &error);
         return r;
+}
+
+int host_plugin_stop(HostPlugin *p) {
+        return plugin_stop(p, NULL);
 }
 
 int host_plugin_restart_async(HostPlugin *p, host_plugin_done_fn done, void *userdata) {
@@ -485,4 +504,33 @@ int host_plugin_ensure(HostPlugin *p, uint64_t deadline, sd_bus_error *error) {
         if (r < 0)
                 return sdloop_error_ensure(error, r, "wait");
         return sync_finish(p, &w, "host_plugin_ensure()", error);
+}
+
+int host_plugin_stop_wait(HostPlugin *p, sd_bus_error *error) {
+        StopWait *w;
+        int r;
+
+        if (refuse_in_dispatch(p, "host_plugin_stop_wait()", error, &r))
+                return r;
+        if (p->state == HOST_PLUGIN_STOPPED)
+                return 0;
+        w = new0(StopWait, 1);
+        if (!w)
+                return -ENOMEM;
+        if (p->state == HOST_PLUGIN_STOPPING)
+                /* A stop is under way: one more, queued behind it, ends after it. */
+                r = p->host->backend->stop ? p->host->backend->stop(p, on_backend_stopped, w) : 0;
+        else
+                r = plugin_stop(p, w);
+        if (r < 0 || w->done) {
+                free(w);
+                return r;
+        }
+        r = host_run_until(p->host, &w->done, "host_plugin_stop_wait()", error);
+        if (r < 0) {
+                w->abandoned = true;
+                return r;
+        }
+        free(w);
+        return 0;
 }

@@ -352,7 +352,8 @@ int instance_connect(Instance *i, sd_bus_error *error) {
 
 int instance_stop(Instance *i) {
         i->wanted = false;
-        return host_plugin_stop(i->plugin);
+        /* From the top level (requests, shutdown): answered once the process is gone. */
+        return host_plugin_stop_wait(i->plugin, NULL);
 }
 
 int instance_restart(Instance *i, sd_bus_error *error) {
