@@ -170,3 +170,28 @@ log "report"
 python3 "$src/bench/report.py" --raw "$raw" --anchor-note "$anchor_note" --nspawn-note "$nspawn_note" \
         --json "$src/bench/results/latest.json" --markdown "$src/BENCHMARKS.md"
 echo "raw results: $raw" >&2
+
+# --- two plugins killed at once (bench/bench-two-kill.c), both backends; its own section of BENCHMARKS.md ---
+log "two-plugin kill: exec backend"
+meson compile -C "$build" sdloop-bench-two-kill sdloop-test-plugin >&2
+two_kill=$build/bench/sdloop-bench-two-kill
+test_plugin=$build/tests/conformance/sdloop-test-plugin
+for k in $(seq 1 "$runs"); do
+        "$two_kill" --plugin "$test_plugin" --trials 10 >"$raw/two-kill-exec-$k.json" 2>"$raw/two-kill-exec-$k.log" ||
+                tail -n 20 "$raw/two-kill-exec-$k.log" >&2
+        grep -E '^\s+\.\. ' "$raw/two-kill-exec-$k.log" >&2 || true
+done
+if [ "$nspawn_runs" != 0 ] && [ "$(id -u)" = 0 ] && command -v systemd-nspawn >/dev/null; then
+        for k in $(seq 1 "$nspawn_runs"); do
+                log "two-plugin kill: systemd backend $k/$nspawn_runs, in a container"
+                out=$raw/two-kill-system-$k
+                if "$src/tests/nspawn/run.sh" "$build" "$src" "$src/bench/nspawn-two-kill.sh" "$two_kill" \
+                                "$test_plugin" --trials 10 >"$out.log" 2>"$out.console"; then
+                        sed -n '/^BENCH-JSON-BEGIN$/,/^BENCH-JSON-END$/p' "$out.log" | sed '1d;$d' >"$out.json"
+                        grep -E '^\s+\.\. ' "$out.log" >&2 || true
+                else
+                        tail -n 30 "$out.log" >&2 || true
+                fi
+        done
+fi
+python3 "$src/bench/two-kill-report.py" --markdown "$src/BENCHMARKS.md" "$raw"/two-kill-*.json

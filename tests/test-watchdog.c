@@ -144,7 +144,7 @@ START_TEST(test_silent_process_hits_start_limit) {
         p = add_plugin(h, "silent", "/bin/sleep", strv_of("1000", NULL, NULL), 200 * USEC_PER_MSEC);
         p->settings.start_limit_burst = 3;
         p->settings.start_limit_interval_usec = 600 * USEC_PER_SEC;
-        ck_assert_int_eq(h->backend->start(p), 0);
+        ck_assert_int_eq(h->backend->start(p, NULL, NULL), 0);
 
         ck_assert_msg(WAIT_FOR(h, 30 * USEC_PER_SEC, p->state == HOST_PLUGIN_FAILED), "%s, %u restarts",
                       host_plugin_state_to_string(p->state), p->n_restarts);
@@ -167,8 +167,10 @@ START_TEST(test_watchdog_off) {
         off = add_plugin(h, "off", "/bin/sleep", strv_of("1000", NULL, NULL), 0);
         on = add_plugin(h, "on", "/bin/sleep", strv_of("1000", NULL, NULL), 100 * USEC_PER_MSEC);
         on->settings.start_limit_burst = 0;
-        ck_assert_int_eq(h->backend->start(off), 0);
-        ck_assert_int_eq(h->backend->start(on), 0);
+        ck_assert_int_eq(h->backend->start(off, NULL, NULL), 0);
+        ck_assert_int_eq(h->backend->start(on, NULL, NULL), 0);
+        /* Started from the loop. */
+        ck_assert(WAIT_FOR(h, 10 * USEC_PER_SEC, off->main_pid > 0 && on->main_pid > 0));
         pid = off->main_pid;
 
         ck_assert(WAIT_FOR(h, 30 * USEC_PER_SEC, on->n_restarts >= 3));

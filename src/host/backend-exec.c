@@ -18,6 +18,7 @@
 #include <systemd/sd-journal.h>
 
 #include "backend-exec-notify.h"
+#include "backend-op.h"
 #include "host-backend.h"
 #include "host-plugin.h"
 #include "macro.h"
@@ -26,12 +27,18 @@
 #define START_HISTORY 64
 #define SPAWN_STACK_SIZE (64U * 1024U)
 #define DECIMAL_STR_MAX(type) (2U + sizeof(type) * 3U)
+/* The grace after SIGTERM before SIGKILL, as a unit's TimeoutStopSec= (the systemd backends give the same). */
+#define EXEC_STOP_TIMEOUT_USEC (5 * USEC_PER_SEC)
 
 typedef struct ExecPlugin {
+        BackendOps ops;
         int listen_fd;
+        char *socket_path; /* where listen_fd is bound: removed on stop even if the settings changed since */
         pid_t pid;
         sd_event_source *child_source;
         sd_event_source *restart_timer;
+        sd_event_source *kill_timer; /* SIGKILL if SIGTERM (stop, restart) did not end it in time */
+        bool sigkill_sent;
         uint64_t n_starts;
         unsigned n_restarts;
         bool stopping;
@@ -40,6 +47,20 @@ typedef struct ExecPlugin {
         ExecNotify *notify;
         uint64_t start_times[START_HISTORY];
 } ExecPlugin;
+
+/* A process whose plugin is gone while it was still stopping: the host reaps it (SIGKILL at the end). */
+typedef struct ExecOrphan ExecOrphan;
+struct ExecOrphan {
+        Host *host;
+        pid_t pid;
+        sd_event_source *child_source;
+        sd_event_source *kill_timer;
+        ExecOrphan *next;
+};
+
+typedef struct ExecBackend {
+        ExecOrphan *orphans;
+} ExecBackend;
 
 static int exec_spawn(HostPlugin *p);
 
@@ -69,7 +90,17 @@ static int exec_bind(HostPlugin *p) {
                 return -errno;
         if (listen(fd, SOMAXCONN) < 0)
                 return -errno;
+        r = free_and_strdup(&((ExecPlugin *) p->backend_data)->socket_path, path);
+        if (r < 0)
+                return r;
         return TAKE_FD(fd);
+}
+
+static void exec_unbind(ExecPlugin *e) {
+        e->listen_fd = safe_close(e->listen_fd);
+        if (e->socket_path)
+                (void) unlink(e->socket_path);
+        e->socket_path = mfree(e->socket_path);
 }
 
 static bool exec_start_limit_hit(HostPlugin *p, ExecPlugin *e, uint64_t now) {
@@ -122,10 +153,14 @@ static int on_child_exit(sd_event_source *s, const siginfo_t *si, void *userdata
         _cleanup_free_ char *watchdog = NULL;
         char why[192];
         uint32_t zero = 0;
+        bool sigkilled;
         int r;
 
         e->child_source = sd_event_source_disable_unref(e->child_source);
+        e->kill_timer = sd_event_source_disable_unref(e->kill_timer);
         e->pid = 0;
+        sigkilled = e->sigkill_sent;
+        e->sigkill_sent = false;
 
         if (exec_notify_exited(e->notify, si, &watchdog) > 0)
                 snprintf(why, sizeof(why), "%s", watchdog);
@@ -136,8 +171,13 @@ static int on_child_exit(sd_event_source *s, const siginfo_t *si, void *userdata
         sdloop_log_full_errno(si->si_code == CLD_EXITED && si->si_status == 0 ? LOG_INFO : LOG_WARNING, 0,
                               "Plugin %s process %s.", p->settings.name, why);
 
-        if (e->stopping)
+        if (e->stopping) {
+                /* Said in LastError: a plugin that needs SIGKILL to stop loses what it did not save. */
+                host_plugin_update(p, -1, NULL, &zero,
+                                   sigkilled ? "did not stop within the stop timeout after SIGTERM, killed" : NULL);
+                backend_ops_finish(&e->ops, 0, NULL);
                 return 0;
+        }
 
         if (e->restart_requested) {
                 e->restart_requested = false;
@@ -145,13 +185,13 @@ static int on_child_exit(sd_event_source *s, const siginfo_t *si, void *userdata
                 r = exec_spawn(p);
                 if (r < 0)
                         host_plugin_update(p, HOST_PLUGIN_FAILED, NULL, NULL, "failed to spawn after restart");
+                backend_ops_finish(&e->ops, r, r < 0 ? "failed to spawn after restart" : NULL);
                 return 0;
         }
 
         if (!exit_wants_restart(p->settings.restart, si)) {
                 /* Nothing will accept on the socket any more: refuse connections instead of queueing. */
-                e->listen_fd = safe_close(e->listen_fd);
-                (void) unlink(p->settings.socket_path);
+                exec_unbind(e);
                 host_plugin_update(p, HOST_PLUGIN_FAILED, NULL, &zero, why);
                 return 0;
         }
@@ -163,8 +203,7 @@ static int on_child_exit(sd_event_source *s, const siginfo_t *si, void *userdata
                          p->settings.start_limit_burst, p->settings.start_limit_interval_usec / USEC_PER_MSEC, why);
                 log_error("Plugin %s: %s. Giving up.", p->settings.name, msg);
                 /* Like a failed socket unit: connections are refused from now on. */
-                e->listen_fd = safe_close(e->listen_fd);
-                (void) unlink(p->settings.socket_path);
+                exec_unbind(e);
                 host_plugin_update(p, HOST_PLUGIN_FAILED, NULL, &zero, msg);
                 return 0;
         }
@@ -406,26 +445,110 @@ static int exec_spawn(HostPlugin *p) {
         return 0;
 }
 
-static int exec_init(Host *h) {
-        sigset_t mask;
+/* --- stopping without waiting: SIGTERM, then SIGKILL from a timer; the child watch says when it is gone --- */
 
-        /* sd_event_add_child() wants SIGCHLD blocked. */
-        sigemptyset(&mask);
-        sigaddset(&mask, SIGCHLD);
-        return RET_NERRNO(sigprocmask(SIG_BLOCK, &mask, NULL));
+static int on_kill_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        HostPlugin *p = userdata;
+        ExecPlugin *e = p->backend_data;
+
+        e->kill_timer = sd_event_source_disable_unref(e->kill_timer);
+        if (e->pid <= 0)
+                return 0;
+        log_warning("Plugin %s: PID " PID_FMT " still there %" PRIu64 " s after SIGTERM, sending SIGKILL.",
+                    p->settings.name, e->pid, EXEC_STOP_TIMEOUT_USEC / USEC_PER_SEC);
+        e->sigkill_sent = true;
+        (void) kill(e->pid, SIGKILL);
+        return 0;
 }
 
-static int exec_start(HostPlugin *p) {
-        ExecPlugin *e = p->backend_data;
+/* Ask the process to go; it has the stop timeout, then it is killed. Its exit (on_child_exit()) ends the
+ * operation. */
+static int exec_terminate(HostPlugin *p, ExecPlugin *e) {
         int r;
 
-        if (!e) {
-                e = new0(ExecPlugin, 1);
-                if (!e)
-                        return -ENOMEM;
-                e->listen_fd = -EBADF;
-                p->backend_data = e;
+        if (kill(e->pid, SIGTERM) < 0 && errno != ESRCH)
+                return -errno;
+        if (e->kill_timer)
+                return 0;
+        r = sd_event_add_time_relative(p->host->event, &e->kill_timer, CLOCK_MONOTONIC, EXEC_STOP_TIMEOUT_USEC,
+                                       USEC_PER_MSEC, on_kill_timer, p);
+        if (r < 0) {
+                e->kill_timer = NULL;
+                log_warning_errno(r, "Plugin %s: cannot schedule SIGKILL, sending it now: %m", p->settings.name);
+                (void) kill(e->pid, SIGKILL);
         }
+        return 0;
+}
+
+static int on_orphan_exit(sd_event_source *s, const siginfo_t *si, void *userdata);
+
+static void orphan_free(ExecOrphan *o) {
+        ExecBackend *b = o->host->backend_data;
+
+        for (ExecOrphan **i = &b->orphans; *i; i = &(*i)->next)
+                if (*i == o) {
+                        *i = o->next;
+                        break;
+                }
+        sd_event_source_disable_unref(o->child_source);
+        sd_event_source_disable_unref(o->kill_timer);
+        free(o);
+}
+
+static int on_orphan_exit(sd_event_source *s, const siginfo_t *si, void *userdata) {
+        orphan_free(userdata);
+        return 0;
+}
+
+static int on_orphan_kill_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        ExecOrphan *o = userdata;
+
+        o->kill_timer = sd_event_source_disable_unref(o->kill_timer);
+        (void) kill(o->pid, SIGKILL);
+        return 0;
+}
+
+/* The plugin goes away while its process is still there: ask it to stop, and reap it later. */
+static void exec_orphan(HostPlugin *p, ExecPlugin *e) {
+        ExecBackend *b = p->host->backend_data;
+        ExecOrphan *o;
+        int r;
+
+        if (e->pid <= 0)
+                return;
+        (void) kill(e->pid, SIGTERM);
+        e->child_source = sd_event_source_disable_unref(e->child_source);
+        e->kill_timer = sd_event_source_disable_unref(e->kill_timer);
+
+        o = b ? new0(ExecOrphan, 1) : NULL;
+        if (!o)
+                goto kill_now;
+        *o = (ExecOrphan) { .host = p->host, .pid = e->pid };
+        r = sd_event_add_child(p->host->event, &o->child_source, o->pid, WEXITED, on_orphan_exit, o);
+        if (r >= 0)
+                r = sd_event_add_time_relative(p->host->event, &o->kill_timer, CLOCK_MONOTONIC,
+                                               EXEC_STOP_TIMEOUT_USEC, USEC_PER_MSEC, on_orphan_kill_timer, o);
+        if (r < 0) {
+                sd_event_source_disable_unref(o->child_source);
+                free(o);
+                goto kill_now;
+        }
+        o->next = b->orphans;
+        b->orphans = o;
+        e->pid = 0;
+        return;
+
+kill_now:
+        (void) kill(e->pid, SIGKILL);
+        (void) waitpid(e->pid, NULL, 0);
+        e->pid = 0;
+}
+
+/* --- the operations --------------------------------------------------------------------------------- */
+
+static int exec_do_start(HostPlugin *p, ExecPlugin *e) {
+        int r;
+
         if (e->pid > 0 || e->restart_timer)
                 return 0;
 
@@ -449,52 +572,99 @@ static int exec_start(HostPlugin *p) {
         return exec_spawn(p);
 }
 
-static void exec_reap(ExecPlugin *e) {
-        int status;
+static int exec_do_stop(HostPlugin *p, ExecPlugin *e) {
+        uint32_t zero = 0;
+        int r;
 
-        if (e->pid <= 0)
-                return;
-
-        /* Give it the same grace a unit gets, in small steps, then insist. */
-        (void) kill(e->pid, SIGTERM);
-        for (int i = 0; i < 500; i++) {
-                if (waitpid(e->pid, &status, WNOHANG) == e->pid) {
-                        e->pid = 0;
-                        break;
-                }
-                usleep(10 * 1000);
+        e->stopping = true;
+        e->restart_requested = false;
+        e->restart_timer = sd_event_source_disable_unref(e->restart_timer);
+        /* Nobody may connect to a plugin being stopped: connections are refused from now on. */
+        exec_unbind(e);
+        (void) exec_notify_exited(e->notify, NULL, NULL);
+        if (e->pid <= 0) {
+                host_plugin_update(p, -1, NULL, &zero, NULL);
+                return 1;
         }
-        if (e->pid > 0) {
-                (void) kill(e->pid, SIGKILL);
-                (void) waitpid(e->pid, &status, 0);
-                e->pid = 0;
-        }
-        e->child_source = sd_event_source_disable_unref(e->child_source);
+        r = exec_terminate(p, e);
+        return r < 0 ? r : 0;
 }
 
-static int exec_stop(HostPlugin *p) {
+static int exec_run(HostPlugin *p, BackendOpType type) {
         ExecPlugin *e = p->backend_data;
-        uint32_t zero = 0;
+        int r;
 
-        if (!e)
-                return 0;
-        e->stopping = true;
-        e->restart_timer = sd_event_source_disable_unref(e->restart_timer);
-        exec_reap(e);
-        (void) exec_notify_exited(e->notify, NULL, NULL);
-        e->listen_fd = safe_close(e->listen_fd);
-        (void) unlink(p->settings.socket_path);
-        host_plugin_update(p, -1, NULL, &zero, NULL);
+        switch (type) {
+        case BACKEND_OP_START:
+                r = exec_do_start(p, e);
+                break;
+        case BACKEND_OP_STOP:
+                r = exec_do_stop(p, e);
+                if (r == 0)
+                        return 0; /* on_child_exit() ends it */
+                break;
+        case BACKEND_OP_RESTART:
+                if (e->pid <= 0) {
+                        r = exec_do_start(p, e);
+                        break;
+                }
+                /* on_child_exit() spawns the next process and ends it. */
+                e->restart_requested = true;
+                r = exec_terminate(p, e);
+                if (r >= 0)
+                        return 0;
+                e->restart_requested = false;
+                break;
+        case BACKEND_OP_REATTACH:
+                /* Our children die with us only if they notice; there is nothing to adopt without systemd. */
+                r = 0;
+                break;
+        default:
+                r = -EOPNOTSUPP;
+        }
+        backend_ops_finish(&e->ops, r < 0 ? r : 0, NULL);
         return 0;
 }
 
-static int exec_restart(HostPlugin *p) {
+static int exec_data(HostPlugin *p, ExecPlugin **ret) {
         ExecPlugin *e = p->backend_data;
 
-        if (!e || e->pid <= 0)
-                return exec_start(p);
-        e->restart_requested = true;
-        return RET_NERRNO(kill(e->pid, SIGTERM));
+        if (!e) {
+                e = new0(ExecPlugin, 1);
+                if (!e)
+                        return -ENOMEM;
+                e->listen_fd = -EBADF;
+                backend_ops_init(&e->ops, p, exec_run);
+                p->backend_data = e;
+        }
+        *ret = e;
+        return 0;
+}
+
+static int exec_push(HostPlugin *p, BackendOpType type, host_backend_done_fn done, void *userdata) {
+        ExecPlugin *e;
+        int r;
+
+        r = exec_data(p, &e);
+        if (r < 0)
+                return r;
+        return backend_ops_push(&e->ops, type, done, userdata);
+}
+
+static int exec_start(HostPlugin *p, host_backend_done_fn done, void *userdata) {
+        return exec_push(p, BACKEND_OP_START, done, userdata);
+}
+
+static int exec_stop(HostPlugin *p, host_backend_done_fn done, void *userdata) {
+        return exec_push(p, BACKEND_OP_STOP, done, userdata);
+}
+
+static int exec_restart(HostPlugin *p, host_backend_done_fn done, void *userdata) {
+        return exec_push(p, BACKEND_OP_RESTART, done, userdata);
+}
+
+static int exec_reattach(HostPlugin *p, host_backend_done_fn done, void *userdata) {
+        return exec_push(p, BACKEND_OP_REATTACH, done, userdata);
 }
 
 static int exec_kill(HostPlugin *p) {
@@ -506,25 +676,52 @@ static int exec_kill(HostPlugin *p) {
         return RET_NERRNO(kill(e->pid, SIGKILL));
 }
 
-static int exec_reattach(HostPlugin *p) {
-        /* Our children die with us only if they notice; there is nothing to adopt without systemd. */
-        return 0;
-}
-
 static void exec_free(HostPlugin *p) {
         ExecPlugin *e = p->backend_data;
 
         if (!e)
                 return;
-        (void) exec_stop(p);
+        backend_ops_done(&e->ops);
+        e->restart_timer = sd_event_source_disable_unref(e->restart_timer);
+        exec_orphan(p, e);
+        exec_unbind(e);
         exec_notify_free(e->notify);
         free(e->state_directory);
         p->backend_data = mfree(e);
 }
 
+static int exec_init(Host *h) {
+        sigset_t mask;
+
+        h->backend_data = new0(ExecBackend, 1);
+        if (!h->backend_data)
+                return -ENOMEM;
+        /* sd_event_add_child() wants SIGCHLD blocked. */
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGCHLD);
+        return RET_NERRNO(sigprocmask(SIG_BLOCK, &mask, NULL));
+}
+
+static void exec_done(Host *h) {
+        ExecBackend *b = h->backend_data;
+
+        if (!b)
+                return;
+        /* The host goes: what did not stop in time is killed now. */
+        while (b->orphans) {
+                pid_t pid = b->orphans->pid;
+
+                (void) kill(pid, SIGKILL);
+                orphan_free(b->orphans);
+                (void) waitpid(pid, NULL, 0);
+        }
+        h->backend_data = mfree(b);
+}
+
 const HostBackend host_backend_exec = {
         .name = "exec",
         .init = exec_init,
+        .done = exec_done,
         .start = exec_start,
         .stop = exec_stop,
         .restart = exec_restart,

@@ -56,7 +56,7 @@ static int append_common(sd_bus_message *m, HostPlugin *p, const char *what) {
                 return r;
         /* A plugin that failed (its start limit hit, say) stays a failed unit that systemctl --failed,
          * systemctl status and journalctl -u show until an operator starts or resets it; a stop through
-         * sdloopd resets it itself (stop_units()). */
+         * sdloopd resets it itself (backend-systemd-stop.c). */
         return append_prop_string(m, "CollectMode", "inactive");
 }
 
@@ -337,3 +337,42 @@ int systemd_units_append_service(sd_bus_message *m, HostPlugin *p, bool user) {
         return sd_bus_message_close_container(m);
 }
 
+
+int systemd_units_new_start(sd_bus *bus, HostPlugin *p, const char *socket_unit, const char *service_unit,
+                            bool user, sd_bus_message **ret) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        int r;
+
+        r = sd_bus_message_new_method_call(bus, &m, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
+                                           "org.freedesktop.systemd1.Manager", "StartTransientUnit");
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(m, "ss", socket_unit, "fail");
+        if (r < 0)
+                return r;
+        r = systemd_units_append_socket(m, p, user);
+        if (r < 0)
+                return r;
+
+        /* The service, as the socket's aux unit: both made in one call. */
+        r = sd_bus_message_open_container(m, 'a', "(sa(sv))");
+        if (r < 0)
+                return r;
+        r = sd_bus_message_open_container(m, 'r', "sa(sv)");
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(m, "s", service_unit);
+        if (r < 0)
+                return r;
+        r = systemd_units_append_service(m, p, user);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_close_container(m);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_close_container(m);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(m);
+        return 0;
+}

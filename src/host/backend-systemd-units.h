@@ -13,3 +13,6 @@
  * manager (only the sandboxing it can apply without privileges). */
 int systemd_units_append_socket(sd_bus_message *m, HostPlugin *p, bool user);
 int systemd_units_append_service(sd_bus_message *m, HostPlugin *p, bool user);
+/* Manager.StartTransientUnit(@socket_unit, "fail", its properties, [(@service_unit, its properties)]). */
+int systemd_units_new_start(sd_bus *bus, HostPlugin *p, const char *socket_unit, const char *service_unit,
+                            bool user, sd_bus_message **ret);

@@ -287,12 +287,55 @@ void host_plugin_update(HostPlugin *p, HostPluginState state, const unsigned *n_
                 host_plugin_kick(p);
 }
 
+static void on_backend_started(HostPlugin *p, int r, const char *message, void *userdata) {
+        _cleanup_free_ char *msg = NULL;
+
+        if (p->state != HOST_PLUGIN_STARTING)
+                return;
+        if (r < 0) {
+                if (asprintf(&msg, "failed to start: %s", message ?: strerror(-r)) < 0)
+                        msg = NULL;
+                host_plugin_update(p, HOST_PLUGIN_FAILED, NULL, NULL, msg ?: "failed to start");
+                return;
+        }
+        /* The socket is there now: connect without waiting out a back-off begun before it was. */
+        if (p->step == HOST_PLUGIN_STEP_BACKOFF)
+                p->step = HOST_PLUGIN_STEP_IDLE;
+        p->backoff_usec = 0;
+        host_plugin_kick(p);
+}
+
+/* A top-level caller waiting for a stop (host_plugin_stop_wait()); if it gave up, the completion frees it. */
+typedef struct StopWait {
+        bool done;
+        bool abandoned;
+} StopWait;
+
+static void on_backend_stopped(HostPlugin *p, int r, const char *message, void *userdata) {
+        StopWait *w = userdata;
+
+        if (r < 0)
+                log_warning("Plugin %s: stopping: %s", p->settings.name, message ?: strerror(-r));
+        /* Unless started again meanwhile. */
+        if (p->state == HOST_PLUGIN_STOPPING)
+                host_plugin_update(p, HOST_PLUGIN_STOPPED, NULL, NULL, NULL);
+        if (w && w->abandoned)
+                free(w);
+        else if (w)
+                w->done = true;
+}
+
+static void on_backend_restarted(HostPlugin *p, int r, const char *message, void *userdata) {
+        if (r < 0)
+                log_warning("Plugin %s: restarting: %s", p->settings.name, message ?: strerror(-r));
+}
+
 static int plugin_backend_start(HostPlugin *p, sd_bus_error *error) {
         _cleanup_free_ char *msg = NULL;
         int r;
 
         host_plugin_update(p, HOST_PLUGIN_STARTING, NULL, NULL, NULL);
-        r = p->host->backend->start(p);
+        r = p->host->backend->start(p, on_backend_started, NULL);
         if (r >= 0)
                 return 0;
 
@@ -329,11 +372,11 @@ int host_plugin_start_async(HostPlugin *p, host_plugin_done_fn done, void *userd
         return host_plugin_wait_running(p, host_now() + p->settings.call_timeout_usec, done, userdata, NULL);
 }
 
-int host_plugin_stop(HostPlugin *p) {
+static int plugin_stop(HostPlugin *p, StopWait *w) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         int r = 0, k;
 
-        if (p->state == HOST_PLUGIN_STOPPED)
+        if (IN_SET_STATE(p->state, HOST_PLUGIN_STOPPED, HOST_PLUGIN_STOPPING))
                 return 0;
 
         host_plugin_update(p, HOST_PLUGIN_STOPPING, NULL, NULL, NULL);
@@ -347,9 +390,14 @@ int host_plugin_stop(HostPlugin *p) {
                 p->dead_peer = sdloop_peer_unref(p->dead_peer);
                 p->dead_peer = TAKE_PTR(p->peer);
         }
+        /* STOPPED once the backend says the process is gone (a start asked for meanwhile runs after that). */
         if (p->host->backend->stop)
-                r = p->host->backend->stop(p);
-        host_plugin_update(p, HOST_PLUGIN_STOPPED, NULL, NULL, NULL);
+                r = p->host->backend->stop(p, on_backend_stopped, w);
+        if (!p->host->backend->stop || r < 0) {
+                host_plugin_update(p, HOST_PLUGIN_STOPPED, NULL, NULL, NULL);
+                if (w)
+                        w->done = true;
+        }
 
         k = sdloop_error_setf(&error, SDLOOP_ERROR_PLUGIN_UNAVAILABLE, "plugin %s was stopped", p->settings.name);
         host_plugin_complete_waiters(p, k, &error);
@@ -358,17 +406,21 @@ int host_plugin_stop(HostPlugin *p) {
         return r;
 }
 
+int host_plugin_stop(HostPlugin *p) {
+        return plugin_stop(p, NULL);
+}
+
 int host_plugin_restart_async(HostPlugin *p, host_plugin_done_fn done, void *userdata) {
         int r;
 
-        if (IN_SET_STATE(p->state, HOST_PLUGIN_STOPPED, HOST_PLUGIN_FAILED)) {
+        if (IN_SET_STATE(p->state, HOST_PLUGIN_STOPPED, HOST_PLUGIN_FAILED, HOST_PLUGIN_STOPPING)) {
                 /* Like systemctl restart of a failed unit: a fresh start with a clean slate. */
                 (void) host_plugin_stop(p);
                 return host_plugin_start_async(p, done, userdata);
         }
 
         if (p->host->backend->restart) {
-                r = p->host->backend->restart(p);
+                r = p->host->backend->restart(p, on_backend_restarted, NULL);
                 if (r < 0)
                         return r;
         }
@@ -489,4 +541,33 @@ int host_plugin_ensure(HostPlugin *p, uint64_t deadline, sd_bus_error *error) {
         if (r < 0)
                 return sdloop_error_ensure(error, r, "wait");
         return sync_finish(p, &w, "host_plugin_ensure()", error);
+}
+
+int host_plugin_stop_wait(HostPlugin *p, sd_bus_error *error) {
+        StopWait *w;
+        int r;
+
+        if (refuse_in_dispatch(p, "host_plugin_stop_wait()", error, &r))
+                return r;
+        if (p->state == HOST_PLUGIN_STOPPED)
+                return 0;
+        w = new0(StopWait, 1);
+        if (!w)
+                return -ENOMEM;
+        if (p->state == HOST_PLUGIN_STOPPING)
+                /* A stop is under way: one more, queued behind it, ends after it. */
+                r = p->host->backend->stop ? p->host->backend->stop(p, on_backend_stopped, w) : 0;
+        else
+                r = plugin_stop(p, w);
+        if (r < 0 || w->done) {
+                free(w);
+                return r;
+        }
+        r = host_run_until(p->host, &w->done, "host_plugin_stop_wait()", error);
+        if (r < 0) {
+                w->abandoned = true;
+                return r;
+        }
+        free(w);
+        return 0;
 }

@@ -174,7 +174,8 @@ void host_plugin_waiter_cancel(HostPluginWaiter *w);
 /* RUNNING or UNRESPONSIVE: connected, every handle created. */
 bool host_plugin_is_up(HostPlugin *p);
 
-/* Stop the process and remove the socket; calls and waiters still pending fail with PluginUnavailable. */
+/* Stop the process and remove the socket; calls and waiters still pending fail with PluginUnavailable.
+ * STOPPING until the backend has stopped it (a start asked for meanwhile runs after that), then STOPPED. */
 int host_plugin_stop(HostPlugin *p);
 
 /* Health probes and watchdogs: the plugin is alive but not answering. Kill the process (the backend
@@ -193,6 +194,9 @@ void host_plugin_update(HostPlugin *p, HostPluginState state, const unsigned *n_
 
 int host_plugin_start(HostPlugin *p, sd_bus_error *error);
 int host_plugin_restart(HostPlugin *p, sd_bus_error *error);
+/* host_plugin_stop(), then wait until the backend says the process is gone (STOPPED, or started again
+ * meanwhile). */
+int host_plugin_stop_wait(HostPlugin *p, sd_bus_error *error);
 /* Wait until the plugin is RUNNING, until @deadline. PluginUnavailable when it is not by then. */
 int host_plugin_ensure(HostPlugin *p, uint64_t deadline, sd_bus_error *error);
 

@@ -376,7 +376,8 @@ int instance_restart_async(Instance *i, instance_done_fn done, void *userdata) {
 
 int instance_stop(Instance *i) {
         i->wanted = false;
-        return host_plugin_stop(i->plugin);
+        /* From the top level (requests, shutdown): answered once the process is gone. */
+        return host_plugin_stop_wait(i->plugin, NULL);
 }
 
 int instance_reconfigure(Instance *i, const DaemonPluginConfig *pc, bool *ret_start) {

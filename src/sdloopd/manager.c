@@ -276,7 +276,7 @@ static void start_all_begin(Request *req) {
 
                 /* Units left running by a previous sdloopd are adopted rather than started anew. */
                 if (p->host->backend->reattach) {
-                        r = p->host->backend->reattach(p);
+                        r = host_backend_reattach(p);
                         if (r < 0)
                                 log_warning_errno(r, "Plugin %s: cannot adopt a running instance, starting anew: %m",
                                                   instance_name(i));

@@ -15,6 +15,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,9 +111,12 @@ static int connection_setup(SdloopPlugin *plugin, SdloopPeer *peer, SdloopObject
         return static_plugin_median_export(root);
 }
 
+static void ignore_sigterm_if_asked(void);
+
 static int startup(SdloopPlugin *plugin, void *userdata) {
         SdloopPluginDescription *d = userdata;
 
+        ignore_sigterm_if_asked();
         for (char **a = sdloop_plugin_get_args(plugin); a && *a; a++) {
                 const char *v = *a;
 
@@ -238,4 +242,20 @@ static int break_setup(SdloopPeer *peer) {
         if (break_mode == BREAK_NONE)
                 return 0;
         return sd_bus_add_filter(sdloop_peer_get_bus(peer), NULL, on_break_call, NULL);
+}
+
+/* $SDLOOP_TEST_IGNORE_SIGTERM=1: SIGTERM does nothing (the runtime's own handling of it is undone), the way
+ * a plugin stuck in its shutdown would — only SIGKILL ends it, after the stop timeout. It serves on. */
+static void ignore_sigterm_if_asked(void) {
+        const char *e = getenv("SDLOOP_TEST_IGNORE_SIGTERM");
+        sigset_t mask;
+
+        if (!e || !streq(e, "1"))
+                return;
+        /* Ignored and unblocked: discarded when sent, never read by the loop's signalfd. */
+        (void) signal(SIGTERM, SIG_IGN);
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        (void) sigprocmask(SIG_UNBLOCK, &mask, NULL);
+        log_info("Ignoring SIGTERM on purpose.");
 }

@@ -200,9 +200,14 @@ ok "StopPlugin removes the units, StartPlugin creates them again"
 
 wait_for 30 state_is crashloop failed || fail "crashloop is $(prop crashloop State) under sdloopd-2"
 manager StopPlugin s crashloop || fail "StopPlugin crashloop"
+# "stopped" once the backend has stopped and reset both units (asynchronously, after the reply).
+wait_for 20 state_is crashloop stopped || fail "crashloop is $(prop crashloop State) after StopPlugin"
+systemctl --failed --no-legend --plain | grep -q "^sdloop-crashloop\." \
+        && fail "still failed after StopPlugin: $(systemctl --failed --no-legend --plain)"
 wait_for 20 sh -c '[ -z "$(systemctl list-units --all --no-legend --plain "sdloop-crashloop.*")" ]' \
         || fail "StopPlugin left units behind: $(systemctl list-units --all --no-legend --plain 'sdloop-crashloop.*')"
-ok "StopPlugin of a failed plugin leaves no unit behind"
+[ ! -e /run/sdloop/plugin/crashloop.sock ] || fail "StopPlugin left the socket behind"
+ok "StopPlugin of a failed plugin leaves no unit behind (not failed, not loaded, no socket)"
 
 manager StopPlugin s example
 systemctl stop sdloopd-2.service

@@ -1,0 +1,185 @@
+#!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# Inside the booted container (tests/nspawn/run.sh), as root: sdloopd (unit sdloopd.service, system
+# backend) runs the example feed every 0.2 s on the relayer-ledger and the median plugin; both plugins are
+# killed with SIGKILL together, several times. From sdloopd's journal, in log order: both connections were
+# lost before either plugin had recovered (the two recoveries ran side by side), and nothing waited out a
+# call timeout. From sdloopctl feeds --json: the feed went on. From the ledger's own sqlite file: every
+# transmission once, in order, as many as the feed counted, and every round skipped in it explained by a
+# failed round in sdloopd's journal, none of them for a timeout.
+#
+#   test-two-kill.sh SDLOOPD RELAYER_LEDGER MEDIAN_PLUGIN DBUS_POLICY SDLOOPCTL
+
+set -u
+
+sdloopd=$1 ledger=$2 median=$3 policy=$4 sdloopctl=$5
+cfg=/tmp/sdloop-etc
+kills=${SDLOOP_TWO_KILL_ROUNDS:-4}
+chain=two-kill-1
+db=/var/lib/sdloop-ledger/$chain.sqlite
+passed=0
+
+dump() {
+        echo "=== units ==="
+        systemctl list-units --all --no-pager 'sdloop*' || :
+        echo "=== sdloopd ==="
+        journalctl --no-pager -o short-monotonic -n 150 -u sdloopd.service || :
+}
+
+fail() {
+        echo "FAIL: $*"
+        dump
+        exit 1
+}
+
+ok() {
+        passed=$((passed + 1))
+        echo "ok $passed - $*"
+}
+
+# A bound for giving up, not a measurement.
+wait_for() {
+        n=$(( $1 * 20 ))
+        shift
+        while ! "$@" >/dev/null 2>&1; do
+                n=$((n - 1))
+                [ $n -gt 0 ] || return 1
+                sleep 0.05
+        done
+}
+
+prop() { busctl get-property org.sdloop1 "/org/sdloop1/plugin/$1" org.sdloop1.PluginInstance "$2" | cut -d' ' -f2- | tr -d '"'; }
+state_is() { [ "$(prop "$1" State)" = "$2" ]; }
+feeds_json() { "$sdloopctl" feeds --json=short; }
+feed_field() { feeds_json | /usr/bin/python3 -c "import json,sys; print(json.load(sys.stdin)[0]['$1'])"; }
+reports() { feed_field reports_transmitted 2>/dev/null || echo 0; }
+reports_at_least() { [ "$(reports)" -ge "$1" ]; }
+pid_changed() { p=$(prop "$1" MainPID); [ "$p" != 0 ] && [ "$p" != "$2" ]; }
+journal() { journalctl --no-pager -o cat -u sdloopd.service "$@"; }
+
+echo "$(systemctl --version | head -n 1); system: $(systemctl is-system-running 2>/dev/null || true)"
+
+mkdir -p /etc/dbus-1/system.d
+cp "$policy" /etc/dbus-1/system.d/org.sdloop1.conf
+busctl call org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus ReloadConfig || fail "ReloadConfig"
+
+mkdir -p "$cfg"
+cat >"$cfg/sdloopd.json" <<EOF2
+{
+        "defaults": { "restart": "always", "restart_sec": 0.1, "call_timeout_sec": 10 },
+        "plugins": {
+                "ledger": { "kind": "relayer", "binary": "$ledger",
+                            "relayer": { "config": { "chain_id": "$chain" } } },
+                "median": { "kind": "median", "binary": "$median" }
+        },
+        "feeds": {
+                "eth-usd": {
+                        "relayer": "ledger", "median": "median", "n": 4, "f": 1,
+                        "onchain_config": { "min": "0", "max": "1000000000000000" },
+                        "offchain_config": { "alpha_report_ppb": 0, "alpha_accept_ppb": 0, "delta_c_sec": 0 },
+                        "round_interval_sec": 0.2,
+                        "value": { "type": "random_walk", "start": "200000000000", "step_ppm": 2000, "seed": 1 },
+                        "juels_per_fee_coin": { "type": "constant", "value": "1000000000000000000" }
+                }
+        }
+}
+EOF2
+
+systemd-run --quiet --unit=sdloopd -p Type=notify -p NotifyAccess=main -p WatchdogSec=20s \
+        -E SDLOOP_LOG_LEVEL=debug "$sdloopd" --system --backend=system --config "$cfg/sdloopd.json" \
+        || fail "sdloopd did not start"
+wait_for 30 state_is ledger running || fail "ledger is $(prop ledger State)"
+wait_for 30 state_is median running || fail "median is $(prop median State)"
+wait_for 30 reports_at_least 3 || fail "the feed did not transmit 3 reports ($(feeds_json))"
+ok "sdloopd runs the feed on the ledger and the median plugin ($(reports) reports)"
+
+# --- kill -9 of both, together -------------------------------------------------------------------------
+i=0
+while [ $i -lt "$kills" ]; do
+        i=$((i + 1))
+        cursor=$(journalctl -u sdloopd.service -n 0 --show-cursor --no-pager | sed -n 's/^-- cursor: //p')
+        lp=$(prop ledger MainPID) mp=$(prop median MainPID)
+        before=$(reports)
+        kill -KILL "$lp" "$mp" || fail "kill $lp $mp"
+        wait_for 30 pid_changed ledger "$lp" || fail "round $i: the ledger did not come back"
+        wait_for 30 pid_changed median "$mp" || fail "round $i: the median plugin did not come back"
+        wait_for 30 state_is ledger running || fail "round $i: ledger is $(prop ledger State)"
+        wait_for 30 state_is median running || fail "round $i: median is $(prop median State)"
+        # The feed goes on: two more reports after both are back.
+        wait_for 30 reports_at_least $((before + 2)) || fail "round $i: reports stuck at $(reports) (were $before)"
+
+        journal --after-cursor="$cursor" >/tmp/kill-$i.log
+        # In log order: both losses, then the recoveries — neither waited for the other to be back.
+        /usr/bin/python3 - /tmp/kill-$i.log <<'PY' || fail "round $i: recoveries not side by side:
+$(grep -E 'connection lost|recovered in' /tmp/kill-$i.log)"
+import re, sys
+lines = open(sys.argv[1], errors="replace").read().splitlines()
+lost = {n: min((k for k, l in enumerate(lines) if re.match(r"Plugin %s: connection lost" % n, l)), default=None)
+        for n in ("ledger", "median")}
+rec = {n: min((k for k, l in enumerate(lines) if re.match(r"Plugin %s: recovered in \d+ µs" % n, l)), default=None)
+       for n in ("ledger", "median")}
+assert all(v is not None for v in lost.values()), lost
+assert all(v is not None for v in rec.values()), rec
+assert max(lost.values()) < min(rec.values()), (lost, rec)
+PY
+        if grep -E 'no reply to .* in time|org\.sdloop1\.Error\.Timeout|[Tt]imed? ?out' /tmp/kill-$i.log; then
+                fail "round $i: something waited for a call timeout"
+        fi
+        ok "round $i: kill -9 of ledger ($lp) and median ($mp) together: $(grep -oE '^Plugin (ledger|median): recovered in [0-9]+ µs' /tmp/kill-$i.log | sed 's/^Plugin //' | tr '\n' ';') reports $before → $(reports)"
+done
+
+# The feed's own counters. Per-reason failure counters, when sdloopctl feeds --json has them: no round
+# may have failed for a timeout.
+feeds_json >/tmp/feeds.json
+/usr/bin/python3 - /tmp/feeds.json <<'PY' || fail "sdloopctl feeds --json: $(cat /tmp/feeds.json)"
+import json, sys
+f = json.load(open(sys.argv[1]))[0]
+assert f["state"] == "running", f
+assert f["reports_transmitted"] > 0, f
+def timeouts(o, path=""):
+    if isinstance(o, dict):
+        for k, v in o.items():
+            yield from timeouts(v, path + "." + k)
+    elif isinstance(o, (int, float)) and "timeout" in path.lower() and "fail" in path.lower():
+        yield path, o
+bad = [(p, v) for p, v in timeouts(f) if v]
+assert not bad, bad
+PY
+ok "the feed is running, $(reports) reports transmitted, no round failed for a timeout"
+
+# --- the ledger's record ---------------------------------------------------------------------------------
+n_feed=$(reports)
+systemctl stop sdloopd.service   # the plugins stay; nothing transmits any more
+journal >/tmp/sdloopd-all.log
+[ -e "$db" ] || fail "no ledger at $db"
+sqlite3 -readonly -separator ' ' "file:$db?mode=ro" \
+        'SELECT epoch, round FROM transmissions ORDER BY id' >/tmp/transmissions || fail "sqlite3 $db"
+/usr/bin/python3 - /tmp/transmissions /tmp/sdloopd-all.log "$n_feed" <<'PY' || fail "the ledger's transmissions"
+import re, sys
+rows = [tuple(map(int, l.split())) for l in open(sys.argv[1]) if l.strip()]
+log = open(sys.argv[2], errors="replace").read()
+n_feed = int(sys.argv[3])
+assert len(rows) == len(set(rows)), "a transmission twice"
+assert rows == sorted(rows), "transmissions out of order"
+# Every transmission the feed counted is in the ledger, and no other.
+assert len(rows) == n_feed, (len(rows), n_feed)
+failed = {(int(e), int(r)): why for e, r, why in re.findall(r"Feed eth-usd: epoch (\d+) round (\d+): (.*)", log)}
+def after(e, r):
+    return (e + 1, 1) if r >= 255 else (e, r + 1)
+gaps = []
+for a, b in zip(rows, rows[1:]):
+    x = after(*a)
+    while x < b:
+        gaps.append(x)
+        x = after(*x)
+unexplained = [g for g in gaps if g not in failed]
+assert not unexplained, ("rounds missing from the ledger with no failed round logged", unexplained)
+timeouts = {g: failed[g] for g in gaps if re.search(r"in time|Timeout|timed out", failed[g])}
+assert not timeouts, ("rounds failed for a timeout", timeouts)
+print("%d transmissions, %d rounds skipped, each a failed round logged: %s" %
+      (len(rows), len(gaps), "; ".join("%d/%d %s" % (g[0], g[1], failed[g][:80]) for g in gaps) or "none"))
+PY
+ok "the ledger has each transmission once, in order, $n_feed as the feed counted; gaps only where a round failed (not for a timeout)"
+
+echo "$passed passed, 0 failed"
