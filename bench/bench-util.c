@@ -207,7 +207,6 @@ void echo_or_die(SdloopPeer *peer, const void *data, size_t size, bool verify) {
 
 void turn_loop(uint64_t usec) {
         (void) sd_event_run(host->event, usec);
-        host_run_work(host);
 }
 
 void idle(uint64_t usec) {

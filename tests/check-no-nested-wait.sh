@@ -40,9 +40,9 @@ for f in $(find plugins -name '*.c' | sort); do
         fi
 done
 # The feed is a state machine throughout: no synchronous client call, none of the host's waiting helpers
-# (host_handle_call(), host_handle_new(), host_plugin_start()…, host_run_until()) and no top-level work.
+# (host_handle_call(), host_handle_new(), host_plugin_start()…, host_run_until()).
 for f in $(find src/feed -name '*.c' -o -name '*.h' | sort); do
-        if grep -nE "sdloop_peer_call\(|sdloop_peer_call_method\(|sdloop_peer_wait_for\(|host_handle_call\(|host_handle_new\(|host_plugin_(start|restart|ensure)\(|host_run_until\(|host_run_work\(|host_queue_work\(" "$f" >&2; then
+        if grep -nE "sdloop_peer_call\(|sdloop_peer_call_method\(|sdloop_peer_wait_for\(|host_handle_call\(|host_handle_new\(|host_plugin_(start|restart|ensure)\(|host_run_until\(" "$f" >&2; then
                 echo "check-no-nested-wait: $f waits or queues top-level work; use the asynchronous forms" >&2
                 rc=1
         fi
@@ -55,7 +55,7 @@ done
 # The host's synchronous helpers run the loop nested (host_run_until()): top-level code only. sdloopd is a set
 # of state machines over the asynchronous forms and calls none of them; in src/host they are used only where
 # they are defined.
-sync_helpers='host_run_until|host_plugin_start|host_plugin_restart|host_plugin_ensure|host_handle_new|host_handle_call|host_run_work|host_queue_work|sdloop_peer_call|sdloop_peer_call_method|sdloop_peer_wait_for|sdloop_peer_handshake'
+sync_helpers='host_run_until|host_plugin_start|host_plugin_restart|host_plugin_ensure|host_handle_new|host_handle_call|sdloop_peer_call|sdloop_peer_call_method|sdloop_peer_wait_for|sdloop_peer_handshake'
 sync_allowed='src/host/host.c
 src/host/host-plugin.c
 src/host/host-handle.c

@@ -140,7 +140,6 @@ static uint64_t unit_property_u64(const char *unit, const char *property) {
                 uint64_t _deadline = host_now() + (usec);                               \
                 while (!(cond) && host_now() < _deadline) {                             \
                         (void) sd_event_run((h)->event, 10 * USEC_PER_MSEC);            \
-                        host_run_work(h);                                               \
                 }                                                                       \
                 (cond);                                                                 \
         })

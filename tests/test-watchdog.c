@@ -31,7 +31,6 @@ static char tmpdir[64];
                 uint64_t _deadline = host_now() + (usec);                               \
                 while (!(cond) && host_now() < _deadline) {                             \
                         (void) sd_event_run((h)->event, 10 * USEC_PER_MSEC);            \
-                        host_run_work(h);                                               \
                 }                                                                       \
                 (cond);                                                                 \
         })

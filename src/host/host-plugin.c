@@ -205,7 +205,6 @@ void host_plugin_free(HostPlugin *p) {
                 return;
         h = p->host;
 
-        host_cancel_work(h, p);
         r = sdloop_error_setf(&error, SDLOOP_ERROR_PLUGIN_UNAVAILABLE, "plugin %s is going away", p->settings.name);
         host_plugin_complete_waiters(p, r, &error);
         host_plugin_cancel_steps(p);

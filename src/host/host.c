@@ -9,12 +9,6 @@
 #include "macro.h"
 #include "util.h"
 
-struct HostWork {
-        host_work_fn fn;
-        void *key;
-        HostWork *next;
-};
-
 uint64_t host_now(void) {
         return now_monotonic_usec();
 }
@@ -60,86 +54,18 @@ Host *host_free(Host *h) {
 
         while (h->plugins)
                 host_plugin_free(h->plugins);
-        while (h->work_head) {
-                HostWork *w = h->work_head;
-
-                h->work_head = w->next;
-                free(w);
-        }
         if (h->backend && h->backend->done)
                 h->backend->done(h);
         sd_event_unref(h->event);
         return mfree(h);
 }
 
-int host_queue_work(Host *h, host_work_fn fn, void *key) {
-        HostWork *w;
-
-        for (w = h->work_head; w; w = w->next)
-                if (w->fn == fn && w->key == key)
-                        return 0;
-
-        w = new0(HostWork, 1);
-        if (!w)
-                return -ENOMEM;
-        w->fn = fn;
-        w->key = key;
-        if (h->work_tail)
-                h->work_tail->next = w;
-        else
-                h->work_head = w;
-        h->work_tail = w;
-        return 1;
-}
-
-void host_cancel_work(Host *h, void *key) {
-        HostWork **w = &h->work_head, *prev = NULL;
-
-        while (*w) {
-                if ((*w)->key == key) {
-                        HostWork *dead = *w;
-
-                        *w = dead->next;
-                        if (h->work_tail == dead)
-                                h->work_tail = prev;
-                        free(dead);
-                } else {
-                        prev = *w;
-                        w = &(*w)->next;
-                }
-        }
-}
-
-void host_run_work(Host *h) {
-        /* Work runs from the top only: never from inside a synchronous helper's wait, nor nested. */
-        if (h->work_depth > 0 || h->wait_depth > 0)
-                return;
-        h->work_depth++;
-        while (h->work_head) {
-                HostWork *w = h->work_head;
-                host_work_fn fn = w->fn;
-                void *key = w->key;
-
-                h->work_head = w->next;
-                if (!h->work_head)
-                        h->work_tail = NULL;
-                free(w);
-                fn(h, key);
-        }
-        h->work_depth--;
-}
-
 int host_run(Host *h) {
         int r;
 
-        for (;;) {
-                host_run_work(h);
-                if (sd_event_get_state(h->event) == SD_EVENT_FINISHED)
-                        break;
-                r = sd_event_run(h->event, UINT64_MAX);
-                if (r < 0)
-                        return r;
-        }
+        r = sd_event_loop(h->event);
+        if (r < 0)
+                return r;
 
         r = 0;
         (void) sd_event_get_exit_code(h->event, &r);
@@ -179,7 +105,6 @@ int host_run_until(Host *h, const bool *done, const char *what, sd_bus_error *er
                 return -EDEADLK;
         }
 
-        h->wait_depth++;
         while (!*done) {
                 if (sd_event_get_state(h->event) == SD_EVENT_FINISHED) {
                         r = -ESHUTDOWN;
@@ -190,7 +115,6 @@ int host_run_until(Host *h, const bool *done, const char *what, sd_bus_error *er
                         break;
                 r = 0;
         }
-        h->wait_depth--;
 
         if (*done)
                 return 0;

@@ -7,12 +7,8 @@
  * Everything the host does with a plugin is an asynchronous state machine over the host's sd-event loop
  * (host-plugin.h: connect → handshake → re-create the handles → running, again after every crash), so
  * nothing ever waits inside an event-loop callback. The synchronous helpers (host_plugin_start(),
- * host_handle_new(), host_handle_call(), …) are for top-level code only — tests, tools, the feed's
- * driver — and refuse inside a dispatch (host_run_until()).
- *
- * Work queued with host_queue_work() runs from host_run() between loop iterations, at top level: where a
- * driver that still uses the synchronous helpers (the feed's rounds) may use them. sdloopd itself queues
- * none: its requests are state machines over the asynchronous forms. */
+ * host_handle_new(), host_handle_call(), …) are for top-level code only — tests and tools — and refuse
+ * inside a dispatch (host_run_until()). */
 
 #include <errno.h>
 #include <stdbool.h>
@@ -26,10 +22,6 @@ typedef struct HostPlugin HostPlugin;
 typedef struct HostHandle HostHandle;
 typedef struct HostBackend HostBackend;
 
-typedef void (*host_work_fn)(Host *h, void *userdata);
-
-typedef struct HostWork HostWork;
-
 struct Host {
         sd_event *event;
         const HostBackend *backend;
@@ -39,11 +31,6 @@ struct Host {
 
         /* Stable handle paths: /org/sdloop1/plugin/<name>/<kind>/<n>. */
         uint64_t next_handle_id;
-
-        HostWork *work_head, *work_tail;
-        unsigned work_depth;
-        /* Nonzero while host_run_until() waits: queued work is not run from there. */
-        unsigned wait_depth;
 
         /* Called after a plugin's state, restarts, pid or last error changed. */
         void (*on_plugin_changed)(HostPlugin *p, void *userdata);
@@ -61,15 +48,7 @@ static inline void host_freep(Host **h) {
                 host_free(*h);
 }
 
-/* Run @fn at top level soon. @key deduplicates: work with the same fn and key already queued is not
- * queued twice. */
-int host_queue_work(Host *h, host_work_fn fn, void *key);
-/* Forget queued work for @key (its object is going away). */
-void host_cancel_work(Host *h, void *key);
-/* Run queued work now (top level only). */
-void host_run_work(Host *h);
-
-/* Main loop: sd_event_run() + queued work until the event loop exits. */
+/* Main loop: sd_event_loop() until the event loop exits; returns its exit code. */
 int host_run(Host *h);
 
 /* True while an event-loop callback runs: the synchronous helpers refuse there. */
