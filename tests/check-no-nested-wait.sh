@@ -18,7 +18,8 @@ cd "$root"
 allowed='src/libsdloop/client.c:sd_event_run
 src/libsdloop/client.c:sd_bus_call
 src/libsdloop/plugin.c:sd_event_loop
-src/host/host.c:sd_event_run'
+src/host/host.c:sd_event_run
+src/host/host.c:sd_event_loop'
 
 rc=0
 for f in $(find src/libsdloop src/host src/feed src/sdloopd plugins -name '*.c' | sort); do
@@ -55,11 +56,12 @@ done
 # The host's synchronous helpers run the loop nested (host_run_until()): top-level code only. sdloopd is a set
 # of state machines over the asynchronous forms and calls none of them; in src/host they are used only where
 # they are defined.
-sync_helpers='host_run_until|host_plugin_start|host_plugin_restart|host_plugin_ensure|host_handle_new|host_handle_call|sdloop_peer_call|sdloop_peer_call_method|sdloop_peer_wait_for|sdloop_peer_handshake'
+sync_helpers='host_run_until|host_plugin_stop_wait|host_backend_reattach|host_plugin_start|host_plugin_restart|host_plugin_ensure|host_handle_new|host_handle_call|sdloop_peer_call|sdloop_peer_call_method|sdloop_peer_wait_for|sdloop_peer_handshake'
 sync_allowed='src/host/host.c
 src/host/host-plugin.c
 src/host/host-handle.c
-src/host/host-call.c'
+src/host/host-call.c
+src/host/backend.c'
 for f in $(find src/host src/sdloopd -name '*.c' | sort); do
         # Calls, not mentions in comments: a name followed by "(" on a line that is not a comment.
         hits=$(grep -nE "\b($sync_helpers) *\(" "$f" | grep -vE '^[0-9]+: *(/?\*|//)' || :)

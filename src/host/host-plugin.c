@@ -304,11 +304,32 @@ static void on_backend_started(HostPlugin *p, int r, const char *message, void *
         host_plugin_kick(p);
 }
 
-/* A top-level caller waiting for a stop (host_plugin_stop_wait()); if it gave up, the completion frees it. */
+/* Someone waiting for a stop: a top-level caller (host_plugin_stop_wait(); if it gave up, the completion
+ * frees it) or a completion (host_plugin_stop_async(), told from the loop). */
 typedef struct StopWait {
         bool done;
         bool abandoned;
+        host_plugin_done_fn cb;
+        void *userdata;
+        HostPlugin *plugin;
+        sd_event_source *defer; /* the stop ended at once: cb runs from here */
 } StopWait;
+
+static void stop_wait_finish(HostPlugin *p, StopWait *w) {
+        if (w->cb) {
+                host_plugin_done_fn cb = w->cb;
+                void *userdata = w->userdata;
+
+                sd_event_source_disable_unref(w->defer);
+                free(w);
+                cb(p, 0, NULL, userdata);
+                return;
+        }
+        if (w->abandoned)
+                free(w);
+        else
+                w->done = true;
+}
 
 static void on_backend_stopped(HostPlugin *p, int r, const char *message, void *userdata) {
         StopWait *w = userdata;
@@ -318,10 +339,8 @@ static void on_backend_stopped(HostPlugin *p, int r, const char *message, void *
         /* Unless started again meanwhile. */
         if (p->state == HOST_PLUGIN_STOPPING)
                 host_plugin_update(p, HOST_PLUGIN_STOPPED, NULL, NULL, NULL);
-        if (w && w->abandoned)
-                free(w);
-        else if (w)
-                w->done = true;
+        if (w)
+                stop_wait_finish(p, w);
 }
 
 static void on_backend_restarted(HostPlugin *p, int r, const char *message, void *userdata) {
@@ -407,6 +426,45 @@ static int plugin_stop(HostPlugin *p, StopWait *w) {
 
 int host_plugin_stop(HostPlugin *p) {
         return plugin_stop(p, NULL);
+}
+
+static int on_stop_deferred(sd_event_source *s, void *userdata) {
+        StopWait *w = userdata;
+
+        stop_wait_finish(w->plugin, w);
+        return 0;
+}
+
+int host_plugin_stop_async(HostPlugin *p, host_plugin_done_fn done, void *userdata) {
+        StopWait *w;
+        int r = 0;
+
+        w = new0(StopWait, 1);
+        if (!w)
+                return -ENOMEM;
+        *w = (StopWait) { .cb = done, .userdata = userdata, .plugin = p };
+
+        if (p->state == HOST_PLUGIN_STOPPED)
+                w->done = true;
+        else if (p->state == HOST_PLUGIN_STOPPING) {
+                /* A stop is under way: one more, queued behind it, ends after it. */
+                if (p->host->backend->stop)
+                        r = p->host->backend->stop(p, on_backend_stopped, w);
+                if (!p->host->backend->stop || r < 0)
+                        w->done = true;
+        } else
+                (void) plugin_stop(p, w);
+
+        if (!w->done)
+                return 0; /* the backend tells on_backend_stopped() */
+
+        /* Nothing to wait for: told from the loop all the same, never from inside this call. */
+        r = sd_event_add_defer(p->host->event, &w->defer, on_stop_deferred, w);
+        if (r < 0) {
+                free(w);
+                return r;
+        }
+        return 0;
 }
 
 int host_plugin_restart_async(HostPlugin *p, host_plugin_done_fn done, void *userdata) {

@@ -177,6 +177,8 @@ bool host_plugin_is_up(HostPlugin *p);
 /* Stop the process and remove the socket; calls and waiters still pending fail with PluginUnavailable.
  * STOPPING until the backend has stopped it (a start asked for meanwhile runs after that), then STOPPED. */
 int host_plugin_stop(HostPlugin *p);
+/* The same, and @done is told (from the loop, r = 0) once the backend has stopped the process. */
+int host_plugin_stop_async(HostPlugin *p, host_plugin_done_fn done, void *userdata);
 
 /* Health probes and watchdogs: the plugin is alive but not answering. Kill the process (the backend
  * restarts it under its policy), say @reason in LastError, and recover as after a crash. */

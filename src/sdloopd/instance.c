@@ -7,6 +7,7 @@
  * to RUNNING (host_plugin_wait_running(), with the plugin's call timeout), then the relayer is created
  * (host_handle_new_async(), the same timeout), and the caller is told once. */
 
+#include "host-backend.h"
 #include "macro.h"
 #include "sdloopd.h"
 
@@ -226,7 +227,7 @@ void instance_cancel_op(Instance *i) {
 }
 
 bool instance_busy(Instance *i) {
-        return i->op_done || i->op_waiter || i->op_relayer;
+        return i->op_done || i->op_waiter || i->op_relayer || i->op_reattach;
 }
 
 /* --- life cycle ---------------------------------------------------------------------------------------- */
@@ -374,10 +375,67 @@ int instance_restart_async(Instance *i, instance_done_fn done, void *userdata) {
         return op_begin(i, done, userdata);
 }
 
-int instance_stop(Instance *i) {
+static void on_op_stopped(HostPlugin *p, int r, const sd_bus_error *error, void *userdata) {
+        op_finish(userdata, r, error);
+}
+
+int instance_stop_async(Instance *i, instance_done_fn done, void *userdata) {
+        int r;
+
+        assert(!i->op_done && !i->op_waiter);
+
         i->wanted = false;
-        /* From the top level (requests, shutdown): answered once the process is gone. */
-        return host_plugin_stop_wait(i->plugin, NULL);
+        r = host_plugin_stop_async(i->plugin, on_op_stopped, i);
+        if (r < 0)
+                return r;
+        i->op_done = done;
+        i->op_userdata = userdata;
+        return 0;
+}
+
+static void on_reattached(HostPlugin *p, int r, const char *message, void *userdata) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        Instance *i = userdata;
+
+        i->op_reattach = false;
+        if (r < 0)
+                log_warning("Plugin %s: cannot adopt a running instance, starting anew: %s", instance_name(i),
+                            message ?: strerror(-r));
+        else if (r > 0)
+                log_info("Plugin %s: adopted the running instance.", instance_name(i));
+        if (r <= 0)
+                r = host_plugin_start_async(p, NULL, NULL);
+        else
+                r = 0;
+        if (r >= 0)
+                r = host_plugin_wait_running(p, host_now() + p->settings.call_timeout_usec, on_op_running, i,
+                                             &i->op_waiter);
+        if (r < 0) {
+                (void) sdloop_error_ensure(&error, r, instance_name(i));
+                op_finish(i, r, &error);
+        }
+}
+
+int instance_adopt_or_start_async(Instance *i, instance_done_fn done, void *userdata) {
+        HostPlugin *p = i->plugin;
+        int r;
+
+        if (!p->host->backend->reattach)
+                return instance_start_async(i, done, userdata);
+
+        assert(!i->op_done && !i->op_waiter);
+        i->wanted = true;
+        /* Units left running by a previous sdloopd are adopted rather than started anew. */
+        r = p->host->backend->reattach(p, on_reattached, i);
+        if (r < 0) {
+                log_warning_errno(r, "Plugin %s: cannot adopt a running instance, starting anew: %m",
+                                  instance_name(i));
+                return instance_start_async(i, done, userdata);
+        }
+        i->op_reattach = true;
+        i->op_done = done;
+        i->op_userdata = userdata;
+        return 0;
 }
 
 int instance_reconfigure(Instance *i, const DaemonPluginConfig *pc, bool *ret_start) {

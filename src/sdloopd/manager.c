@@ -269,25 +269,8 @@ static void reload_end(Request *req) {
 static void start_all_begin(Request *req) {
         Daemon *d = req->daemon;
 
-        for (Instance *i = d->instances; i; i = i->next) {
-                HostPlugin *p = i->plugin;
-                bool adopted = false;
-                int r;
-
-                /* Units left running by a previous sdloopd are adopted rather than started anew. */
-                if (p->host->backend->reattach) {
-                        r = host_backend_reattach(p);
-                        if (r < 0)
-                                log_warning_errno(r, "Plugin %s: cannot adopt a running instance, starting anew: %m",
-                                                  instance_name(i));
-                        else if (r > 0) {
-                                log_info("Plugin %s: adopted the running instance.", instance_name(i));
-                                adopted = true;
-                        }
-                }
-                request_track(req, i, adopted ? instance_connect_async(i, on_instance_done, req) :
-                                                instance_start_async(i, on_instance_done, req));
-        }
+        for (Instance *i = d->instances; i; i = i->next)
+                request_track(req, i, instance_adopt_or_start_async(i, on_instance_done, req));
 }
 
 static void daemon_ready(Daemon *d) {
@@ -308,7 +291,8 @@ static void start_all_end(Request *req) {
         daemon_ready(d);
 }
 
-static void shutdown_all(Daemon *d) {
+static void shutdown_begin(Request *req) {
+        Daemon *d = req->daemon;
         bool leave_running = !streq(d->host->backend->name, "exec");
 
         (void) sd_notify(false, "STOPPING=1\nSTATUS=Shutting down…");
@@ -319,8 +303,7 @@ static void shutdown_all(Daemon *d) {
                 log_info("Leaving the plugin units running for the next start.");
         else
                 for (Instance *i = d->instances; i; i = i->next)
-                        (void) instance_stop(i);
-        (void) sd_event_exit(d->event, EXIT_SUCCESS);
+                        request_track(req, i, instance_stop_async(i, on_instance_done, req));
 }
 
 static void request_begin(Request *req) {
@@ -349,9 +332,7 @@ static void request_begin(Request *req) {
                 log_info("Stopping plugin %s on request.", req->name);
                 /* Its feeds first: stopped for good, the plugin would leave their rounds waiting in vain. */
                 daemon_feeds_stop_using(d, i);
-                r = instance_stop(i);
-                if (r < 0)
-                        request_fail(req, r, NULL);
+                request_track(req, i, instance_stop_async(i, on_instance_done, req));
                 break;
         case REQUEST_RESTART:
                 log_info("Restarting plugin %s on request.", req->name);
@@ -364,7 +345,7 @@ static void request_begin(Request *req) {
                 start_all_begin(req);
                 break;
         case REQUEST_SHUTDOWN:
-                shutdown_all(d);
+                shutdown_begin(req);
                 break;
         }
 }
@@ -382,7 +363,10 @@ static void request_end(Request *req) {
                 start_all_end(req);
                 break;
         case REQUEST_STOP:
+                break;
         case REQUEST_SHUTDOWN:
+                /* Every process stopped (exec) or left for the next sdloopd (systemd). */
+                (void) sd_event_exit(req->daemon->event, EXIT_SUCCESS);
                 break;
         }
         if (req->r < 0 && req->message && req->type != REQUEST_RELOAD)

@@ -81,6 +81,7 @@ struct Instance {
         void *op_userdata;
         HostPluginWaiter *op_waiter; /* waiting for RUNNING */
         bool op_relayer;             /* the relayer's creation is in flight */
+        bool op_reattach;            /* the backend is asked whether it runs already */
 
         Reexport *reexports;
 
@@ -109,7 +110,10 @@ int instance_connect_async(Instance *i, instance_done_fn done, void *userdata);
 /* Forget the operation in progress: its @done is not called. */
 void instance_cancel_op(Instance *i);
 bool instance_busy(Instance *i);
-int instance_stop(Instance *i);
+/* Told once the process is gone (StopPlugin, shutdown). */
+int instance_stop_async(Instance *i, instance_done_fn done, void *userdata);
+/* Adopt what a previous sdloopd left running (systemd backends), else start; then as instance_start_async(). */
+int instance_adopt_or_start_async(Instance *i, instance_done_fn done, void *userdata);
 const char *instance_name(Instance *i);
 
 void daemon_on_plugin_changed(HostPlugin *p, void *userdata);
