@@ -435,28 +435,38 @@ static int on_stop_deferred(sd_event_source *s, void *userdata) {
         return 0;
 }
 
+/* Begin the stop @w waits for, or queue it behind one under way: w->done once nothing is left to wait for
+ * (the backend tells on_backend_stopped() otherwise). */
+static int stop_wait_begin(HostPlugin *p, StopWait *w) {
+        int r = 0;
+
+        if (p->state == HOST_PLUGIN_STOPPED) {
+                w->done = true;
+                return 0;
+        }
+        if (p->state != HOST_PLUGIN_STOPPING)
+                return plugin_stop(p, w);
+
+        /* A stop is under way: one more, queued behind it, ends after it. */
+        if (p->host->backend->stop)
+                r = p->host->backend->stop(p, on_backend_stopped, w);
+        if (!p->host->backend->stop || r < 0)
+                w->done = true;
+        return r;
+}
+
 int host_plugin_stop_async(HostPlugin *p, host_plugin_done_fn done, void *userdata) {
         StopWait *w;
-        int r = 0;
+        int r;
 
         w = new0(StopWait, 1);
         if (!w)
                 return -ENOMEM;
         *w = (StopWait) { .cb = done, .userdata = userdata, .plugin = p };
 
-        if (p->state == HOST_PLUGIN_STOPPED)
-                w->done = true;
-        else if (p->state == HOST_PLUGIN_STOPPING) {
-                /* A stop is under way: one more, queued behind it, ends after it. */
-                if (p->host->backend->stop)
-                        r = p->host->backend->stop(p, on_backend_stopped, w);
-                if (!p->host->backend->stop || r < 0)
-                        w->done = true;
-        } else
-                (void) plugin_stop(p, w);
-
+        (void) stop_wait_begin(p, w);
         if (!w->done)
-                return 0; /* the backend tells on_backend_stopped() */
+                return 0;
 
         /* Nothing to wait for: told from the loop all the same, never from inside this call. */
         r = sd_event_add_defer(p->host->event, &w->defer, on_stop_deferred, w);
@@ -606,16 +616,10 @@ int host_plugin_stop_wait(HostPlugin *p, sd_bus_error *error) {
 
         if (refuse_in_dispatch(p, "host_plugin_stop_wait()", error, &r))
                 return r;
-        if (p->state == HOST_PLUGIN_STOPPED)
-                return 0;
         w = new0(StopWait, 1);
         if (!w)
                 return -ENOMEM;
-        if (p->state == HOST_PLUGIN_STOPPING)
-                /* A stop is under way: one more, queued behind it, ends after it. */
-                r = p->host->backend->stop ? p->host->backend->stop(p, on_backend_stopped, w) : 0;
-        else
-                r = plugin_stop(p, w);
+        r = stop_wait_begin(p, w);
         if (r < 0 || w->done) {
                 free(w);
                 return r;
