@@ -11,7 +11,7 @@ MESON      ?= meson
 DEB_PACKAGES = \
 	meson ninja-build pkg-config gcc libc6-dev \
 	libsystemd-dev libjson-c-dev libprotobuf-c-dev protobuf-c-compiler check \
-	libsodium-dev libsqlite3-dev libcurl4-openssl-dev sqlite3 \
+	libsodium-dev libsqlite3-dev libcurl4-openssl-dev libmicrohttpd-dev sqlite3 prometheus \
 	systemd systemd-container dbus python3 \
 	dpkg-dev debhelper lintian
 

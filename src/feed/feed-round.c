@@ -32,6 +32,7 @@ typedef enum RoundOutcome {
 } RoundOutcome;
 
 struct FeedRound {
+        uint64_t start_usec; /* CLOCK_MONOTONIC, at the fetch */
         Feed *feed;
         RoundStep step;
         bool started; /* counted: it has its (epoch, round) */
@@ -141,6 +142,8 @@ static void round_conclude(FeedRound *rd) {
         f->round = NULL;
         f->job = FEED_JOB_NONE;
         f->round_active = false;
+        if (rd->started)
+                f->last_round_usec = host_now() - rd->start_usec;
 
         switch (rd->outcome) {
         case ROUND_TRANSMITTED:
@@ -671,6 +674,7 @@ int feed_round_start(Feed *f) {
                 return -ENOMEM;
         rd->feed = f;
         rd->step = ROUND_FETCH;
+        rd->start_usec = host_now();
         f->round = rd;
         f->job = FEED_JOB_ROUND;
         f->step++;

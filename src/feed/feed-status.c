@@ -168,6 +168,7 @@ void feed_get_status(Feed *f, FeedStatus *ret) {
                 .last_reason = f->last_reason,
                 .observations_failed = f->observations_failed,
                 .calls_timed_out = f->calls_timed_out,
+                .last_round_usec = f->last_round_usec,
                 .config_changes = f->config_changes,
                 .in_round = f->round_active,
                 .outcome = f->outcome,

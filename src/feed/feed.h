@@ -169,6 +169,7 @@ typedef struct FeedStatus {
         uint64_t observations_failed; /* oracles left out of a round's observations */
         uint64_t calls_timed_out;     /* this feed's calls that ended in org.sdloop1.Error.Timeout */
         uint64_t config_changes;      /* new configuration digests followed */
+        uint64_t last_round_usec;     /* how long the latest round that ended took (fetch to end) */
         bool in_round;                /* a round started and has not ended */
         /* What the latest round came to: "epoch 3 round 7: transmitted, answer …", "…: no report (…)",
          * "…: not transmitted: 1 of 4 oracles accepted the report, …", or the error of a failed

@@ -564,6 +564,7 @@ const HostBackend host_backend_system = {
         .restart = systemd_restart,
         .kill = systemd_kill,
         .reattach = systemd_reattach,
+        .accounting = systemd_accounting,
         .free = systemd_free,
 };
 
@@ -576,5 +577,6 @@ const HostBackend host_backend_user = {
         .restart = systemd_restart,
         .kill = systemd_kill,
         .reattach = systemd_reattach,
+        .accounting = systemd_accounting,
         .free = systemd_free,
 };

@@ -104,6 +104,9 @@ int systemd_job_wait(SystemdBackend *b, const char *path, uint64_t timeout_usec,
 SystemdJob *systemd_job_cancel(SystemdJob *j);
 bool systemd_error_is_no_such_unit(const sd_bus_error *e);
 
+/* --- backend-systemd-accounting.c --- */
+int systemd_accounting(HostAccountingRequest *q);
+
 /* --- backend-systemd-stop.c --- */
 /* Stop the socket, then the service (so that no connection starts it again), wait for both jobs, reset
  * what failed. @done: r = 0, or the first error and what it was. */

@@ -13,6 +13,7 @@
  * restart and kill processes and report what the processes do (host_plugin_update(),
  * host_plugin_process_lost()); bringing the plugin back is the host's one recovery path. */
 
+#include "host-accounting.h"
 #include "host.h"
 
 /* How a backend operation ended: 0 (reattach: 1 when a running instance was adopted, 0 when there was
@@ -36,6 +37,9 @@ struct HostBackend {
         int (*kill)(HostPlugin *p);
         /* Adopt a plugin that is still running from a previous host instance. */
         int (*reattach)(HostPlugin *p, host_backend_done_fn done, void *userdata);
+        /* Read the unit's accounting into q->accounting and host_accounting_request_complete() it from a
+         * reply handler (q->slot holds the call). NULL: the host reads /proc of the main process. */
+        int (*accounting)(HostAccountingRequest *q);
         /* Release per-plugin state. Completions still pending are dropped, not called; a stop under way
          * finishes by itself (the process is not left behind). */
         void (*free)(HostPlugin *p);

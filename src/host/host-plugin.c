@@ -207,6 +207,7 @@ void host_plugin_free(HostPlugin *p) {
 
         r = sdloop_error_setf(&error, SDLOOP_ERROR_PLUGIN_UNAVAILABLE, "plugin %s is going away", p->settings.name);
         host_plugin_complete_waiters(p, r, &error);
+        host_accounting_free_all(p);
         host_plugin_cancel_steps(p);
         p->step_timer = sd_event_source_disable_unref(p->step_timer);
         host_probe_free(p);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include "host-accounting.h"
 #include "host.h"
 
 typedef enum HostPluginState {
@@ -140,6 +141,8 @@ struct HostPlugin {
         /* Why the plugin was last treated as crashed, until the backend reports the process's end (then
          * both are said in LastError) or it runs again. */
         char *crash_reason;
+
+        HostAccountingRequest *accounting_requests; /* host-accounting.c */
 
         HostHandle *handles_head, *handles_tail; /* creation order: parents before children */
 

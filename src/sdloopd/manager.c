@@ -28,6 +28,7 @@
 #include "config.h"
 #include "host-backend.h"
 #include "macro.h"
+#include "metrics.h"
 #include "sdloopd.h"
 
 /* While a feed's round is in progress, how often a request that stops feeds looks again. */
@@ -175,6 +176,7 @@ static void reload_begin(Request *req) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_free_ char *msg = NULL;
         Daemon *d = req->daemon;
+        bool metrics_changed;
         int r;
 
         log_info("Reloading configuration from %s.", d->config_path ?: d->config->path);
@@ -245,8 +247,14 @@ static void reload_begin(Request *req) {
                         request_track(req, i, instance_start_async(i, on_instance_done, req));
         }
 
+        metrics_changed = !streq_ptr(d->config->metrics_listen, c->metrics_listen);
         daemon_config_free(d->config);
         d->config = TAKE_PTR(c);
+        if (metrics_changed) {
+                /* Another address (or none): the endpoint moves; a bad one is said in the journal. */
+                metrics_http_stop(d);
+                (void) metrics_http_start(d);
+        }
 }
 
 static void reload_end(Request *req) {

@@ -15,6 +15,8 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/un.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 
 #include "config.h"
 #include "macro.h"
@@ -1000,6 +1002,68 @@ static bool key_is_known(const char *key, const char * const *keys) {
         return false;
 }
 
+static const char * const metrics_keys[] = { "listen", "scrape_timeout_sec", NULL };
+
+/* A numeric address and port: nothing is resolved while the configuration is read. */
+static bool listen_address_is_valid(const char *s) {
+        _cleanup_free_ char *host = NULL;
+        const char *port, *e;
+        unsigned char buf[sizeof(struct in6_addr)];
+        unsigned long p;
+        char *end;
+
+        if (s[0] == '[') {
+                e = strchr(s, ']');
+                if (!e || e[1] != ':')
+                        return false;
+                host = strndup(s + 1, (size_t) (e - s - 1));
+                port = e + 2;
+                if (!host || inet_pton(AF_INET6, host, buf) != 1)
+                        return false;
+        } else {
+                e = strrchr(s, ':');
+                if (!e)
+                        return false;
+                host = strndup(s, (size_t) (e - s));
+                port = e + 1;
+                if (!host || inet_pton(AF_INET, host, buf) != 1)
+                        return false;
+        }
+        errno = 0;
+        p = strtoul(port, &end, 10);
+        return *port >= '0' && *port <= '9' && !*end && errno == 0 && p > 0 && p <= 65535;
+}
+
+static int parse_metrics(Parser *p, const char *field, json_object *v, DaemonConfig *c) {
+        int r;
+
+        if (!json_object_is_type(v, json_type_object))
+                return type_error(p, field, "an object");
+        json_object_object_foreach(v, key, value) {
+                _cleanup_free_ char *sub = path_member(field, key);
+
+                if (!sub)
+                        return -ENOMEM;
+                if (!key_is_known(key, metrics_keys))
+                        return unknown_key(p, sub, metrics_keys);
+                if (streq(key, "listen")) {
+                        const char *s;
+
+                        r = get_string(p, sub, value, "an address and port, as \"127.0.0.1:9466\" or \"[::1]:9466\"", &s);
+                        if (r < 0)
+                                return r;
+                        if (!listen_address_is_valid(s))
+                                return field_error(p, sub, "expected a numeric address and port, as "
+                                                   "\"127.0.0.1:9466\" or \"[::1]:9466\", got \"%s\"", s);
+                        r = free_and_strdup(&c->metrics_listen, s);
+                } else
+                        r = get_seconds(p, sub, value, false, &c->metrics_timeout_usec);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
 /* Apply the keys of @obj (at @prefix in p->f) to @pc. */
 static int parse_settings(Parser *p, const char *prefix, json_object *obj, SettingsContext ctx,
                           DaemonPluginConfig *pc) {
@@ -1389,7 +1453,7 @@ static int get_directory(Parser *p, const char *field, json_object *v, char **re
 }
 
 static const char * const main_keys[] = {
-        "backend", "socket_directory", "state_directory", "defaults", "plugins", "feeds", NULL,
+        "backend", "socket_directory", "state_directory", "metrics", "defaults", "plugins", "feeds", NULL,
 };
 static const char * const dropin_keys[] = { "plugins", "feeds", NULL };
 
@@ -1416,6 +1480,8 @@ static int load_main_globals(Loader *l, ConfigFile *f) {
                         r = get_directory(&p, key, v, &l->c->socket_directory);
                 else if (streq(key, "state_directory"))
                         r = get_directory(&p, key, v, &l->c->state_directory);
+                else if (streq(key, "metrics"))
+                        r = parse_metrics(&p, key, v, l->c);
                 else if (streq(key, "defaults")) {
                         DaemonPluginConfig probe;
 
@@ -1722,6 +1788,7 @@ DaemonConfig *daemon_config_free(DaemonConfig *c) {
         free(c->path);
         free(c->backend);
         free(c->socket_directory);
+        free(c->metrics_listen);
         free(c->state_directory);
         return mfree(c);
 }

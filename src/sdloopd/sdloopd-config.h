@@ -49,6 +49,10 @@ typedef struct DaemonConfig {
         char *backend;           /* "auto", "system", "user", "exec"; NULL: not given */
         char *socket_directory;  /* absolute; defaulted */
         char *state_directory;   /* absolute; defaulted */
+        /* "metrics": the Prometheus endpoint's address ("127.0.0.1:9466", "[::1]:9466"; NULL: off) and how
+         * long a scrape waits for the plugins. */
+        char *metrics_listen;
+        uint64_t metrics_timeout_usec;
 
         DaemonPluginConfig *plugins; /* sorted by name */
         size_t n_plugins;

@@ -12,6 +12,7 @@
 #include "config.h"
 #include "host-backend.h"
 #include "macro.h"
+#include "metrics.h"
 #include "sdloopd.h"
 
 static char *arg_config = NULL;
@@ -209,6 +210,7 @@ static int request_name(Daemon *d) {
 }
 
 static void daemon_free(Daemon *d) {
+        metrics_http_stop(d);
         if (d->host)
                 manager_drop_requests(d);
         d->requests_kick = sd_event_source_disable_unref(d->requests_kick);
@@ -320,6 +322,12 @@ static int run(int argc, char *argv[]) {
                         r = EXIT_FAILURE;
                         goto finish;
                 }
+        }
+
+        r = metrics_http_start(&d);
+        if (r < 0) {
+                r = EXIT_FAILURE;
+                goto finish;
         }
 
         /* The name last: whoever sees it can rely on the objects being there. */

@@ -31,6 +31,7 @@ typedef struct Instance Instance;
 typedef struct Request Request;
 typedef struct Reexport Reexport;
 typedef struct DaemonFeed DaemonFeed;
+typedef struct MetricsHttp MetricsHttp;
 
 /* How an instance's asynchronous operation ended: 0, or a negative errno with @error set. */
 typedef void (*instance_done_fn)(Instance *i, int r, const sd_bus_error *error, void *userdata);
@@ -60,6 +61,8 @@ struct Daemon {
         bool dispatching, dispatch_again;
 
         sd_bus_slot *reexport_filter;
+
+        MetricsHttp *metrics; /* the Prometheus endpoint (metrics-http.c); NULL: off */
 
         bool ready;
         bool shutting_down;
