@@ -200,13 +200,28 @@ kill -STOP "$median_pid"
 start=$(date +%s%N)
 curl -sf --max-time 10 "$base/metrics" >"$tmp/frozen.txt" || fail "/metrics did not answer with the median plugin frozen"
 elapsed_ms=$(( ($(date +%s%N) - start) / 1000000 ))
-kill -CONT "$median_pid"
 grep -q '^sdloop_plugin_scrape_result{plugin="median",result="timeout"} 1$' "$tmp/frozen.txt" \
         || { grep scrape "$tmp/frozen.txt"; fail "the frozen plugin is not marked as timed out"; }
 grep -q '^sdloop_plugin_scrape_up{plugin="median"} 0$' "$tmp/frozen.txt" || fail "the frozen plugin is not stale"
 grep -q '^sdloop_plugin_scrape_result{plugin="ledger",result="timeout"}' "$tmp/frozen.txt" && fail "the ledger timed out too"
 grep -q '^sdloop_feed_rounds_started_total{feed="eth-usd"}' "$tmp/frozen.txt" || fail "the rest is not served"
 ok "with the median plugin frozen, /metrics answers (in $elapsed_ms ms) with it stale and the rest served"
+
+# Reload moves the endpoint; a scrape still waiting for the frozen plugin is answered, not dropped.
+new_port=$(free_port)
+sed -i "s/127.0.0.1:$metrics_port/127.0.0.1:$new_port/; s/\"scrape_timeout_sec\": 0.5/\"scrape_timeout_sec\": 5/" "$tmp/sdloopd.json"
+busctl --user call org.sdloop1 /org/sdloop1 org.sdloop1.Manager Reload >/dev/null || fail "Reload (old timeout)"
+curl -s --max-time 20 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$new_port/metrics" >"$tmp/inflight.code" &
+curl_pid=$!
+sleep 0.5
+sed -i "s/127.0.0.1:$new_port/127.0.0.1:$metrics_port/" "$tmp/sdloopd.json"
+busctl --user call org.sdloop1 /org/sdloop1 org.sdloop1.Manager Reload >/dev/null || fail "Reload"
+wait "$curl_pid" || :
+grep -qx 503 "$tmp/inflight.code" || { cat "$tmp/inflight.code"; fail "the scrape in flight at Reload was not answered 503"; }
+kill -CONT "$median_pid"
+curl -sf "$base/metrics" >/dev/null || fail "the endpoint is not back on its port after Reload"
+curl -s --max-time 2 "http://127.0.0.1:$new_port/metrics" >/dev/null && fail "the old address still answers"
+ok "Reload moves the endpoint; a scrape in flight is answered 503, the new address serves"
 
 kill -TERM "$sdloopd_pid"
 wait "$sdloopd_pid" || fail "sdloopd did not exit cleanly"

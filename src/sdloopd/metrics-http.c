@@ -28,14 +28,18 @@
 #define METRICS_CONNECTIONS_MAX 16
 #define METRICS_CONNECTION_TIMEOUT_SEC 10
 
+typedef struct HttpRequest HttpRequest;
+
 struct MetricsHttp {
         Daemon *daemon;
         struct MHD_Daemon *mhd;
         sd_event_source *io, *timer, *kick;
+        HttpRequest *suspended; /* waiting for their scrape */
 };
 
-typedef struct HttpRequest {
+struct HttpRequest {
         MetricsHttp *http;
+        HttpRequest *next, *prev;
         struct MHD_Connection *connection;
         MetricsScrape *scrape;
         bool answered;
@@ -44,7 +48,35 @@ typedef struct HttpRequest {
         size_t size;
         unsigned status;
         const char *content_type;
-} HttpRequest;
+};
+
+static int on_mhd_kick(sd_event_source *s, void *userdata);
+static void http_request_answer(HttpRequest *q, unsigned status, const char *content_type, char *body, size_t size);
+
+static void request_unlink(HttpRequest *q) {
+        if (q->prev)
+                q->prev->next = q->next;
+        else if (q->http->suspended == q)
+                q->http->suspended = q->next;
+        if (q->next)
+                q->next->prev = q->prev;
+        q->next = q->prev = NULL;
+}
+
+/* Resume @q with what it has (its answer, or 503), for MHD to send when it runs next. */
+static void request_resume(HttpRequest *q) {
+        MetricsHttp *h = q->http;
+
+        request_unlink(q);
+        if (!q->answered) {
+                q->body = strdup("Scrape abandoned: sdloopd is stopping the endpoint.\n");
+                http_request_answer(q, MHD_HTTP_SERVICE_UNAVAILABLE, "text/plain; charset=utf-8", q->body,
+                                    q->body ? strlen(q->body) : 0);
+        }
+        MHD_resume_connection(q->connection);
+        if (!h->kick && sd_event_add_defer(h->daemon->event, &h->kick, on_mhd_kick, h) < 0)
+                h->kick = NULL;
+}
 
 static void http_arm(MetricsHttp *h);
 
@@ -91,8 +123,6 @@ static void http_request_answer(HttpRequest *q, unsigned status, const char *con
 
 static void on_scraped(int r, char *text, size_t size, void *userdata) {
         HttpRequest *q = userdata;
-        MetricsHttp *h = q->http;
-
         q->scrape = metrics_scrape_cancel(q->scrape);
         if (r < 0) {
                 char *msg = NULL;
@@ -104,10 +134,8 @@ static void on_scraped(int r, char *text, size_t size, void *userdata) {
         } else
                 http_request_answer(q, MHD_HTTP_OK, METRICS_CONTENT_TYPE, text, size);
 
-        MHD_resume_connection(q->connection);
-        /* MHD learns of the resumption when it runs next: make that now, from the loop. */
-        if (!h->kick && sd_event_add_defer(h->daemon->event, &h->kick, on_mhd_kick, h) < 0)
-                h->kick = NULL;
+        /* MHD learns of the resumption when it runs next: that is made now, from the loop. */
+        request_resume(q);
 }
 
 static void json_putp(json_object **j) {
@@ -232,6 +260,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                 return queue_static(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "Cannot scrape.\n");
         }
         *con_cls = q;
+        q->next = h->suspended;
+        if (q->next)
+                q->next->prev = q;
+        h->suspended = q;
         MHD_suspend_connection(c);
         return MHD_YES;
 }
@@ -241,6 +273,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
 
         if (!q)
                 return;
+        request_unlink(q);
         metrics_scrape_cancel(q->scrape);
         free(q->body);
         free(q);
@@ -363,8 +396,15 @@ void metrics_http_stop(Daemon *d) {
 
         if (!h)
                 return;
-        /* Suspended connections are resumed and completed by MHD_stop_daemon(): their scrapes are cancelled
-         * in on_completed(). */
+        /* MHD must not be stopped with connections suspended: each is resumed with a 503 and its scrape
+         * cancelled, and MHD runs once more to take them back before it closes them all. */
+        while (h->suspended) {
+                HttpRequest *q = h->suspended;
+
+                q->scrape = metrics_scrape_cancel(q->scrape);
+                request_resume(q);
+        }
+        (void) MHD_run(h->mhd);
         h->io = sd_event_source_disable_unref(h->io);
         h->timer = sd_event_source_disable_unref(h->timer);
         h->kick = sd_event_source_disable_unref(h->kick);
