@@ -3,7 +3,8 @@
 /* Accounting requests: one per asker, kept on the plugin so that freeing the plugin tells each of them.
  * A backend with an accounting operation (systemd) answers through host_accounting_request_complete()
  * from its reply handler; without one, the figures come from /proc of the main process and are handed
- * over from a deferred event, so that done never runs inside host_plugin_accounting_async(). */
+ * over from a deferred event, so that done never runs inside host_plugin_accounting_async(). A figure the
+ * manager does not account is taken from /proc too. */
 
 #include <errno.h>
 #include <stdio.h>
@@ -55,9 +56,29 @@ static int on_defer(sd_event_source *s, void *userdata) {
         return 0;
 }
 
+static void fill_from_proc(HostAccountingRequest *q) {
+        HostAccounting *a = &q->accounting, p;
+
+        /* Where the manager does not account a figure (a controller not delegated to it, as in some
+         * containers), the main process's own is the next best thing. */
+        if (a->memory_bytes != HOST_ACCOUNTING_UNKNOWN && a->cpu_usec != HOST_ACCOUNTING_UNKNOWN &&
+            a->tasks != HOST_ACCOUNTING_UNKNOWN)
+                return;
+        if (host_accounting_read_proc(q->plugin->main_pid, &p) < 0)
+                return;
+        if (a->memory_bytes == HOST_ACCOUNTING_UNKNOWN)
+                a->memory_bytes = p.memory_bytes;
+        if (a->cpu_usec == HOST_ACCOUNTING_UNKNOWN)
+                a->cpu_usec = p.cpu_usec;
+        if (a->tasks == HOST_ACCOUNTING_UNKNOWN)
+                a->tasks = p.tasks;
+}
+
 void host_accounting_request_complete(HostAccountingRequest *q, int r) {
         q->slot = sd_bus_slot_unref(q->slot);
         q->result = r;
+        if (r >= 0)
+                fill_from_proc(q);
         request_tell(q);
 }
 

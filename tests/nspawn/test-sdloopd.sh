@@ -66,6 +66,7 @@ mkdir -p "$cfg/plugins.d" "$state"
 cat >"$cfg/sdloopd.json" <<EOF
 {
         "state_directory": "$state",
+        "metrics": { "listen": "127.0.0.1:9466" },
         "defaults": { "restart": "always", "restart_sec": 0.2, "memory_max": "256M", "tasks_max": 64 },
         "plugins": {
                 "example": { "kind": "example", "binary": "$example" }
@@ -117,6 +118,18 @@ ok "the relayer is re-exported at $relayer and answers"
 [ "$(systemctl show -P DynamicUser sdloop-ledger.service)" = yes ] || fail "the ledger does not run as a dynamic user"
 [ -e /var/lib/sdloop-ledger/nspawn-1.sqlite ] || fail "no ledger in the plugin's state directory"
 ok "the ledger runs sandboxed and keeps its database in /var/lib/sdloop-ledger"
+
+# The units' accounting on the metrics endpoint: systemd's where it keeps it (a container may not have the
+# controllers delegated: then MemoryCurrent is "[not set]" and the main process's figures stand in).
+curl -sf http://127.0.0.1:9466/metrics >/tmp/metrics.txt || fail "GET /metrics"
+for unit_prop in MemoryCurrent:sdloop_plugin_memory_bytes TasksCurrent:sdloop_plugin_tasks; do
+        value=$(sed -n "s/^${unit_prop#*:}{plugin=\"ledger\"} //p" /tmp/metrics.txt)
+        [ -n "$value" ] && [ "$value" -gt 0 ] || fail "${unit_prop#*:} of the ledger is '$value'"
+done
+restarts=$(sed -n 's/^sdloop_plugin_unit_restarts_total{plugin="ledger"} //p' /tmp/metrics.txt)
+[ "$restarts" = "$(systemctl show -P NRestarts sdloop-ledger.service)" ] || fail "NRestarts of the ledger: $restarts"
+grep -q '^sdloop_plugin_cpu_seconds_total{plugin="ledger"} ' /tmp/metrics.txt || fail "no CPU time of the ledger unit"
+ok "/metrics serves the plugin units' accounting (systemd: MemoryCurrent=$(systemctl show -P MemoryCurrent sdloop-ledger.service), NRestarts=$restarts)"
 
 journalctl --no-pager -o cat SDLOOP_PLUGIN=example | grep -q "example plugin example .* ready" \
         || fail "journalctl SDLOOP_PLUGIN=example shows no line of the plugin's own"
