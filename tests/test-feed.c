@@ -813,6 +813,10 @@ START_TEST(test_feed_failing_sources) {
         ck_assert_msg(strstr(st.last_error, "malformed decimal \"garbage\""), "%s", st.last_error);
         ck_assert_msg(strstr(st.last_error, "no price today"), "%s", st.last_error);
         ck_assert_uint_ge(st.observations_failed, 4);
+        /* Two broken value sources a round, each counted; the juels sources are fine. */
+        ck_assert_uint_ge(st.value_source_failures, 4);
+        ck_assert_uint_eq(st.juels_source_failures, 0);
+        ck_assert_uint_gt(st.last_round_usec, 0);
 
         /* The DataSources answered with errors naming the source (the median plugin saves them in the
          * host's ErrorLog). */

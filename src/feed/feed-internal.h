@@ -114,6 +114,7 @@ struct Feed {
         bool ledger_transmissions_known;
         uint64_t rounds_started, rounds_transmitted, observations_failed, calls_timed_out, config_changes;
         uint64_t last_round_usec; /* how long the latest round started and ended took */
+        uint64_t source_failures[_SOURCE_MAX]; /* reads of an oracle's source that failed */
         FeedCounter skipped, failed;
         FeedReason last_reason;
         char *outcome; /* what the latest round came to */

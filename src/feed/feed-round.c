@@ -656,8 +656,10 @@ static void on_fetched(FeedSource *s, const char *value, const char *error, void
         o->fetch_error[k] = error ? strdup(error) : NULL;
         if (!o->fetched[k] && !o->fetch_error[k])
                 o->fetch_error[k] = strdup("out of memory");
-        if (error)
+        if (error) {
+                f->source_failures[k]++;
                 log_debug("Feed %s: oracle %u: %s", f->config->name, o->id, error);
+        }
 
         assert(rd);
         assert(rd->fetches_pending > 0);

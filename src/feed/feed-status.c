@@ -169,6 +169,8 @@ void feed_get_status(Feed *f, FeedStatus *ret) {
                 .observations_failed = f->observations_failed,
                 .calls_timed_out = f->calls_timed_out,
                 .last_round_usec = f->last_round_usec,
+                .value_source_failures = f->source_failures[SOURCE_VALUE],
+                .juels_source_failures = f->source_failures[SOURCE_JUELS],
                 .config_changes = f->config_changes,
                 .in_round = f->round_active,
                 .outcome = f->outcome,
@@ -208,7 +210,7 @@ static void json_object_putp(json_object **j) {
 }
 
 int feed_status_to_json(const FeedStatus *s, json_object **ret) {
-        _cleanup_(json_object_putp) json_object *skipped = NULL, *failed = NULL;
+        _cleanup_(json_object_putp) json_object *skipped = NULL, *failed = NULL, *sources = NULL;
         char digest[2 * SDLOOP_DIGEST_SIZE + 1];
         int r;
 
@@ -220,6 +222,10 @@ int feed_status_to_json(const FeedStatus *s, json_object **ret) {
         r = counter_to_json(&s->rounds_failed, false, &failed);
         if (r < 0)
                 return r;
+        sources = json_object_new_object();
+        if (!sources || json_object_object_add(sources, "value", json_object_new_uint64(s->value_source_failures)) < 0 ||
+            json_object_object_add(sources, "juels_per_fee_coin", json_object_new_uint64(s->juels_source_failures)) < 0)
+                return -ENOMEM;
 
         struct {
                 const char *key;
@@ -244,8 +250,10 @@ int feed_status_to_json(const FeedStatus *s, json_object **ret) {
                 { "last_reason", s->last_reason >= 0 ?
                         json_object_new_string(feed_reason_to_string(s->last_reason)) : NULL },
                 { "observations_failed", json_object_new_uint64(s->observations_failed) },
+                { "source_failures", TAKE_PTR(sources) },
                 { "calls_timed_out", json_object_new_uint64(s->calls_timed_out) },
                 { "config_changes", json_object_new_uint64(s->config_changes) },
+                { "last_round_usec", json_object_new_uint64(s->last_round_usec) },
                 { "in_round", json_object_new_boolean(s->in_round) },
                 { "outcome", s->outcome ? json_object_new_string(s->outcome) : NULL },
                 { "last_error", s->last_error ? json_object_new_string(s->last_error) : NULL },

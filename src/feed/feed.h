@@ -170,6 +170,8 @@ typedef struct FeedStatus {
         uint64_t calls_timed_out;     /* this feed's calls that ended in org.sdloop1.Error.Timeout */
         uint64_t config_changes;      /* new configuration digests followed */
         uint64_t last_round_usec;     /* how long the latest round that ended took (fetch to end) */
+        /* Reads of the oracles' sources that failed, by role: the value, the juels per fee coin. */
+        uint64_t value_source_failures, juels_source_failures;
         bool in_round;                /* a round started and has not ended */
         /* What the latest round came to: "epoch 3 round 7: transmitted, answer …", "…: no report (…)",
          * "…: not transmitted: 1 of 4 oracles accepted the report, …", or the error of a failed
@@ -220,7 +222,8 @@ void feed_get_status(Feed *f, FeedStatus *ret);
 /* {"name", "state", "latest_answer", "latest_answer_decimal", "epoch", "round", "latest_timestamp_usec",
  *  "current_epoch", "current_round", "reports_transmitted", "rounds_started", "rounds_transmitted",
  *  "rounds_skipped": {"total", <reason>…}, "rounds_failed": {"total", <reason>…}, "last_reason",
- *  "observations_failed", "calls_timed_out", "config_changes", "in_round", "outcome", "last_error",
+ *  "observations_failed", "source_failures": {"value", "juels_per_fee_coin"}, "calls_timed_out",
+ *  "config_changes", "last_round_usec", "in_round", "outcome", "last_error",
  *  "config_digest"}: docs/feeds.md */
 int feed_status_to_json(const FeedStatus *s, json_object **ret);
 

@@ -37,6 +37,8 @@ static const FamilyDecl daemon_families[] = {
         { "sdloop_feed_latest_answer", "gauge", "The latest answer on the ledger, scaled back by the value source's multiplier." },
         { "sdloop_feed_latest_timestamp_seconds", "gauge", "The ledger's timestamp of the latest transmission." },
         { "sdloop_feed_observations_failed_total", "counter", "Oracles left out of a round's observations (their sources failed)." },
+        { "sdloop_feed_source_failures_total", "counter",
+          "Reads of the oracles' data sources that failed, by source (value, juels_per_fee_coin)." },
         { "sdloop_feed_calls_timed_out_total", "counter", "The feed's calls that ended in org.sdloop1.Error.Timeout." },
         { "sdloop_feed_config_changes_total", "counter", "New configuration digests the feed followed." },
         { "sdloop_feed_last_round_duration_seconds", "gauge", "How long the latest round that ended took." },
@@ -132,6 +134,16 @@ static int render_feed(MetricsText *t, DaemonFeed *df) {
                 r = metrics_text_sample(t, "sdloop_feed_observations_failed_total",
                                         "sdloop_feed_observations_failed_total", labels,
                                         (double) st.observations_failed);
+        if (r >= 0) {
+                snprintf(l2, sizeof(l2), "%s,source=\"value\"", labels);
+                r = metrics_text_sample(t, "sdloop_feed_source_failures_total", "sdloop_feed_source_failures_total",
+                                        l2, (double) st.value_source_failures);
+        }
+        if (r >= 0) {
+                snprintf(l2, sizeof(l2), "%s,source=\"juels_per_fee_coin\"", labels);
+                r = metrics_text_sample(t, "sdloop_feed_source_failures_total", "sdloop_feed_source_failures_total",
+                                        l2, (double) st.juels_source_failures);
+        }
         if (r >= 0)
                 r = metrics_text_sample(t, "sdloop_feed_calls_timed_out_total", "sdloop_feed_calls_timed_out_total",
                                         labels, (double) st.calls_timed_out);
