@@ -1,28 +1,21 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
 /* The HTTP source: {"type": "http", "url": "http://…", "json_path": "data.price", "timeout_sec": 2}. One
- * libcurl multi handle per instance, driven by sd-event I/O and timer sources, so that a slow endpoint
- * never blocks the loop; the value is taken from the JSON response at json_path. */
+ * libcurl multi handle per instance on the loop (curl-event.h), so that a slow endpoint never blocks it; the
+ * value is taken from the JSON response at json_path. */
 
 #include <curl/curl.h>
-#include <sys/epoll.h>
+
+#include "curl-event.h"
 
 #include "config.h"
 #include "source-internal.h"
 #include "util.h"
 
-typedef struct CurlSocket {
-        curl_socket_t fd;
-        sd_event_source *io;
-        struct CurlSocket *next;
-} CurlSocket;
-
 struct SourceHttp {
-        CURLM *multi;
+        CurlEvent *curl;
         CURL *easy;
         struct curl_slist *curl_headers;
-        CurlSocket *sockets;
-        sd_event_source *curl_timer;
         char curl_error[CURL_ERROR_SIZE];
         SourceBuffer body;
 };
@@ -109,115 +102,11 @@ static int http_parse(FeedSourceConfig *c, json_object *j, const char *field, ch
 }
 #undef SUBFIELD
 
-static void curl_global(void) {
-        static bool initialized = false;
+static void http_finish(FeedSource *s, CURLcode result);
 
-        if (!initialized && curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK)
-                initialized = true;
-}
-
-static CurlSocket *curl_socket_find(FeedSource *s, curl_socket_t fd) {
-        for (CurlSocket *c = s->http->sockets; c; c = c->next)
-                if (c->fd == fd)
-                        return c;
-        return NULL;
-}
-
-static void curl_socket_remove(FeedSource *s, curl_socket_t fd) {
-        for (CurlSocket **c = &s->http->sockets; *c; c = &(*c)->next)
-                if ((*c)->fd == fd) {
-                        CurlSocket *dead = *c;
-
-                        *c = dead->next;
-                        sd_event_source_disable_unref(dead->io);
-                        free(dead);
-                        return;
-                }
-}
-
-static void http_check_done(FeedSource *s);
-
-static int on_curl_io(sd_event_source *es, int fd, uint32_t revents, void *userdata) {
-        FeedSource *s = userdata;
-        int action = 0, running;
-
-        if (revents & EPOLLIN)
-                action |= CURL_CSELECT_IN;
-        if (revents & EPOLLOUT)
-                action |= CURL_CSELECT_OUT;
-        if (revents & (EPOLLERR | EPOLLHUP))
-                action |= CURL_CSELECT_ERR;
-
-        (void) curl_multi_socket_action(s->http->multi, fd, action, &running);
-        http_check_done(s);
-        return 0;
-}
-
-static int curl_socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp) {
-        FeedSource *s = userp;
-        CurlSocket *c;
-        uint32_t events = 0;
-        int r;
-
-        if (what == CURL_POLL_REMOVE) {
-                curl_socket_remove(s, fd);
-                return 0;
-        }
-        if (what & CURL_POLL_IN)
-                events |= EPOLLIN;
-        if (what & CURL_POLL_OUT)
-                events |= EPOLLOUT;
-
-        c = curl_socket_find(s, fd);
-        if (c)
-                return sd_event_source_set_io_events(c->io, events) < 0 ? -1 : 0;
-
-        c = new0(CurlSocket, 1);
-        if (!c)
-                return -1;
-        c->fd = fd;
-        r = sd_event_add_io(s->event, &c->io, fd, events, on_curl_io, s);
-        if (r < 0) {
-                free(c);
-                return -1;
-        }
-        (void) sd_event_source_set_description(c->io, "feed-source-http-io");
-        c->next = s->http->sockets;
-        s->http->sockets = c;
-        return 0;
-}
-
-static int on_curl_timer(sd_event_source *es, uint64_t usec, void *userdata) {
-        FeedSource *s = userdata;
-        int running;
-
-        (void) curl_multi_socket_action(s->http->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-        http_check_done(s);
-        return 0;
-}
-
-static int curl_timer_cb(CURLM *multi, long timeout_ms, void *userp) {
-        FeedSource *s = userp;
-        uint64_t when;
-        int r;
-
-        if (timeout_ms < 0) {
-                if (s->http->curl_timer)
-                        (void) sd_event_source_set_enabled(s->http->curl_timer, SD_EVENT_OFF);
-                return 0;
-        }
-
-        when = now_monotonic_usec() + (uint64_t) timeout_ms * USEC_PER_MSEC;
-        if (s->http->curl_timer) {
-                r = sd_event_source_set_time(s->http->curl_timer, when);
-                if (r >= 0)
-                        r = sd_event_source_set_enabled(s->http->curl_timer, SD_EVENT_ONESHOT);
-        } else {
-                r = sd_event_add_time(s->event, &s->http->curl_timer, CLOCK_MONOTONIC, when, 0, on_curl_timer, s);
-                if (r >= 0)
-                        (void) sd_event_source_set_description(s->http->curl_timer, "feed-source-http-timer");
-        }
-        return r < 0 ? -1 : 0;
+static void on_transfer_done(CurlEvent *ce, CURL *easy, CURLcode result, void *userdata) {
+        /* May free the source: nothing after this. */
+        http_finish(userdata, result);
 }
 
 static size_t curl_write_cb(char *data, size_t size, size_t nmemb, void *userdata) {
@@ -289,7 +178,6 @@ static void http_finish(FeedSource *s, CURLcode result) {
         int r;
 
         (void) curl_easy_getinfo(s->http->easy, CURLINFO_RESPONSE_CODE, &code);
-        (void) curl_multi_remove_handle(s->http->multi, s->http->easy);
 
         if (result == CURLE_OPERATION_TIMEDOUT)
                 r = source_errorf(&error, s, "timed out after %g s", (double) s->config->timeout_usec / 1e6);
@@ -343,33 +231,17 @@ finish:
         source_complete(s, NULL, error);
 }
 
-static void http_check_done(FeedSource *s) {
-        CURLMsg *msg;
-        int left;
-
-        while ((msg = curl_multi_info_read(s->http->multi, &left)))
-                if (msg->msg == CURLMSG_DONE && msg->easy_handle == s->http->easy) {
-                        /* May free @s: return at once. */
-                        http_finish(s, msg->data.result);
-                        return;
-                }
-}
-
 static int http_setup(FeedSource *s) {
         const FeedSourceConfig *c = s->config;
 
-        curl_global();
+        int r;
 
-        s->http->multi = curl_multi_init();
+        r = curl_event_new(s->event, "feed-source-http", on_transfer_done, s, &s->http->curl);
+        if (r < 0)
+                return r;
         s->http->easy = curl_easy_init();
-        if (!s->http->multi || !s->http->easy)
+        if (!s->http->easy)
                 return -ENOMEM;
-
-        if (curl_multi_setopt(s->http->multi, CURLMOPT_SOCKETFUNCTION, curl_socket_cb) != CURLM_OK ||
-            curl_multi_setopt(s->http->multi, CURLMOPT_SOCKETDATA, s) != CURLM_OK ||
-            curl_multi_setopt(s->http->multi, CURLMOPT_TIMERFUNCTION, curl_timer_cb) != CURLM_OK ||
-            curl_multi_setopt(s->http->multi, CURLMOPT_TIMERDATA, s) != CURLM_OK)
-                return -EIO;
 
         s->http->curl_headers = curl_slist_append(NULL, "Accept: application/json");
         if (!s->http->curl_headers)
@@ -407,7 +279,7 @@ static int http_fetch(FeedSource *s, uint64_t step) {
                 if (!s->http)
                         return -ENOMEM;
         }
-        if (!s->http->multi) {
+        if (!s->http->curl) {
                 r = http_setup(s);
                 if (r < 0)
                         return r;
@@ -416,16 +288,14 @@ static int http_fetch(FeedSource *s, uint64_t step) {
         source_buffer_reset(&s->http->body);
         s->http->curl_error[0] = '\0';
         /* The transfer starts from the timer libcurl asks for, i.e. from the loop. */
-        if (curl_multi_add_handle(s->http->multi, s->http->easy) != CURLM_OK)
-                return -EIO;
-        return 0;
+        return curl_event_add(s->http->curl, s->http->easy);
 }
 
 static void http_cancel(FeedSource *s) {
         if (!s->http)
                 return;
-        if (s->http->multi && s->http->easy)
-                (void) curl_multi_remove_handle(s->http->multi, s->http->easy);
+        if (s->http->curl && s->http->easy)
+                curl_event_remove(s->http->curl, s->http->easy);
         source_buffer_reset(&s->http->body);
 }
 
@@ -433,16 +303,11 @@ static void http_release(FeedSource *s) {
         if (!s->http)
                 return;
         http_cancel(s);
+        /* The multi handle first: it must not outlive the easy handle it had. */
+        s->http->curl = curl_event_free(s->http->curl);
         if (s->http->easy)
                 curl_easy_cleanup(s->http->easy);
-        if (s->http->multi)
-                curl_multi_cleanup(s->http->multi);
         s->http->easy = NULL;
-        s->http->multi = NULL;
-        /* Sockets libcurl did not say goodbye to (a cached connection). */
-        while (s->http->sockets)
-                curl_socket_remove(s, s->http->sockets->fd);
-        s->http->curl_timer = sd_event_source_disable_unref(s->http->curl_timer);
         curl_slist_free_all(s->http->curl_headers);
         s->http = mfree(s->http);
 }
