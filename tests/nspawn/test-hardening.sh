@@ -191,7 +191,7 @@ done
 ok "$keys is 0700, its $n_keys keys 0600, none of their secrets in the journal"
 
 # --- the bus policy -------------------------------------------------------------------------------------------
-for verb in list feeds health; do
+for verb in list status feeds health; do
         out=$(nobody "$sdloopctl" $verb 2>&1) || fail "sdloopctl $verb as nobody: $out"
 done
 nobody "$sdloopctl" feeds --json=short | grep -q '"name": *"eth-usd"' || fail "sdloopctl feeds as nobody"
@@ -199,7 +199,7 @@ out=$(call_as nobody /org/sdloop1 org.sdloop1.Manager.GetFeedStatus string:eth-u
         fail "GetFeedStatus as nobody: $out"
 nobody busctl get-property org.sdloop1 /org/sdloop1/plugin/ledger org.sdloop1.PluginInstance State >/dev/null ||
         fail "reading a property as nobody"
-ok "as nobody: sdloopctl list, feeds and health, GetFeedStatus and the properties work"
+ok "as nobody: sdloopctl list, status, feeds and health, GetFeedStatus and the properties work"
 
 for call in "StartPlugin string:median" "StopPlugin string:median" "RestartPlugin string:median" "Reload"; do
         set -- $call
