@@ -202,7 +202,9 @@ elif grep -q AccessDenied /tmp/nobody.err; then
 else
         not_ok "sdloopctl restart as nobody failed, but not with AccessDenied: $(cat /tmp/nobody.err)"
 fi
-# A member added to the group the package made (the policy names it: it must have been read with the group).
+# A member added to the group the package made. dbus-daemon resolves a policy's group names when it reads
+# it: the group is made in postinst (systemd-sysusers, from sdloop.conf), after the policy was unpacked, and
+# dbus's own trigger on /usr/share/dbus-1/system.d has it read the policy again once the group is there.
 systemd-sysusers --inline 'u sdloopop - "sdloop operator"' 'm sdloopop sdloop' || not_ok "an operator in group sdloop"
 if setpriv --reuid=sdloopop --regid=sdloopop --init-groups sdloopctl restart median 2>/tmp/op.err; then
         ok "as a member of group sdloop: sdloopctl restart median"
