@@ -192,7 +192,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         rd = &readers[fuzz_take_u8(&data, &size) % ELEMENTSOF(readers)];
         flags = fuzz_take_u8(&data, &size);
         if (flags & 1) {
-                size_t n = MIN((size_t) fuzz_take_u8(&data, &size), size);
+                size_t n = fuzz_take_u8(&data, &size);
+
+                n = MIN(n, size);
 
                 memcpy(signature, data, n);
                 signature[n] = 0;

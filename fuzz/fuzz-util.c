@@ -91,11 +91,14 @@ void fuzz_check_text(const char *s, size_t max) {
 }
 
 void fuzz_check_bus_error(int r, const sd_bus_error *e, const char *name, const char *field_prefix) {
+        char detail[SDLOOP_ERROR_MESSAGE_MAX + 128];
         const char *colon;
 
-        fuzz_assert(r == -EINVAL, e ? e->message : NULL);
-        fuzz_assert(e && sd_bus_error_is_set(e), NULL);
-        fuzz_assert(sd_bus_error_has_name(e, name ?: SDLOOP_ERROR_INVALID_ARGUMENT), e->name);
+        snprintf(detail, sizeof detail, "r=%d (%s) %s: %s", r, strerror(-r), e && e->name ? e->name : "-",
+                 e && e->message ? e->message : "-");
+        fuzz_assert(r == -EINVAL, detail);
+        fuzz_assert(e && sd_bus_error_is_set(e), detail);
+        fuzz_assert(sd_bus_error_has_name(e, name ?: SDLOOP_ERROR_INVALID_ARGUMENT), detail);
         fuzz_check_text(e->message, SDLOOP_ERROR_MESSAGE_MAX);
         if (field_prefix)
                 fuzz_assert(strncmp(e->message, field_prefix, strlen(field_prefix)) == 0, e->message);
