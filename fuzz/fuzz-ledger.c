@@ -129,7 +129,8 @@ static void fuzz_build(const uint8_t *data, size_t size) {
         size_t n;
         int r;
 
-        n = MIN((size_t) fuzz_take_u8(&data, &size) % 40, size / OBSERVATION_BYTES);
+        n = fuzz_take_u8(&data, &size) % ELEMENTSOF(obs);
+        n = MIN(n, size / OBSERVATION_BYTES);
         for (size_t i = 0; i < n; i++, data += OBSERVATION_BYTES) {
                 uint32_t juels;
 

@@ -25,8 +25,10 @@ if [ ! -f "$build/build.ninja" ]; then
         CC=${FUZZ_CC:-clang} meson setup "$build" "$src" -Dfuzz=true -Dtests=false -Dwerror=false \
                 -Db_sanitize=address,undefined -Db_lundef=false
 fi
+# Regenerate first: a target added since the last run is not known to meson compile otherwise.
+ninja -C "$build" build.ninja >/dev/null
 for t in $targets; do
-        meson compile -C "$build" "fuzz-$t"
+        meson compile -C "$build" "fuzz/fuzz-$t"
 done
 
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}"

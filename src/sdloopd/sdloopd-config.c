@@ -18,6 +18,7 @@
 
 #include "config.h"
 #include "macro.h"
+#include "sdloop-error.h"
 #include "sdloop-log.h"
 #include "sdloopd-config.h"
 
@@ -557,23 +558,28 @@ static int key_error(Parser *p, const char *field, const char *format, ...) {
 /* What the value looks like, for "got …": the literal text from the file, shortened. */
 static char *describe(Parser *p, const char *field) {
         const Position *pos = config_file_find(p->f, field);
-        size_t len;
+        _cleanup_free_ char *escaped = NULL;
+        size_t len, cut;
         char *s;
 
         if (!pos)
                 return strdup("?");
         len = pos->end - pos->value;
+        cut = len;
         if (len > 40) {
-                size_t cut = 37;
-
+                cut = 37;
                 /* Not in the middle of a character: the message must stay valid UTF-8 for D-Bus. */
                 while (cut > 0 && ((unsigned char) p->f->text[pos->value + cut] & 0xC0) == 0x80)
                         cut--;
-                if (asprintf(&s, "%.*s…", (int) cut, p->f->text + pos->value) < 0)
-                        return NULL;
-                return s;
         }
-        return strndup(p->f->text + pos->value, len);
+        /* Escaped (at most 4 bytes for one): an object or array spanning lines stays on the message's line. */
+        escaped = malloc(4 * cut + 4);
+        if (!escaped)
+                return NULL;
+        sdloop_escape_into(escaped, 4 * cut + 4, p->f->text + pos->value, cut, 0);
+        if (asprintf(&s, "%s%s", escaped, cut < len ? "…" : "") < 0)
+                return NULL;
+        return s;
 }
 
 static int type_error(Parser *p, const char *field, const char *expected) {
