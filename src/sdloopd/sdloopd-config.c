@@ -121,6 +121,7 @@ static size_t config_file_locate(const ConfigFile *f, const char *field, Positio
 
 static char *config_file_verror(const ConfigFile *f, const char *field, PositionKind kind, const char *format,
                                 va_list ap) {
+        char field_buf[256], msg_buf[SDLOOP_ERROR_MESSAGE_MAX];
         _cleanup_free_ char *msg = NULL;
         unsigned line, column;
         char *s;
@@ -128,7 +129,11 @@ static char *config_file_verror(const ConfigFile *f, const char *field, Position
         if (vasprintf(&msg, format, ap) < 0)
                 return NULL;
         offset_to_line_column(f->text, f->size, config_file_locate(f, field, kind), &line, &column);
-        if (asprintf(&s, "%s:%u:%u: %s: %s", f->path, line, column, field, msg) < 0)
+        /* Both carry what the file says (keys, names, values): escaped and bounded, the error stays one
+         * line of valid UTF-8. */
+        if (asprintf(&s, "%s:%u:%u: %s: %s", f->path, line, column,
+                     sdloop_escape_into(field_buf, sizeof field_buf, field, SIZE_MAX, 0),
+                     sdloop_escape_into(msg_buf, sizeof msg_buf, msg, SIZE_MAX, 0)) < 0)
                 return NULL;
         return s;
 }
@@ -558,28 +563,23 @@ static int key_error(Parser *p, const char *field, const char *format, ...) {
 /* What the value looks like, for "got …": the literal text from the file, shortened. */
 static char *describe(Parser *p, const char *field) {
         const Position *pos = config_file_find(p->f, field);
-        _cleanup_free_ char *escaped = NULL;
-        size_t len, cut;
+        size_t len;
         char *s;
 
         if (!pos)
                 return strdup("?");
         len = pos->end - pos->value;
-        cut = len;
         if (len > 40) {
-                cut = 37;
+                size_t cut = 37;
+
                 /* Not in the middle of a character: the message must stay valid UTF-8 for D-Bus. */
                 while (cut > 0 && ((unsigned char) p->f->text[pos->value + cut] & 0xC0) == 0x80)
                         cut--;
+                if (asprintf(&s, "%.*s…", (int) cut, p->f->text + pos->value) < 0)
+                        return NULL;
+                return s;
         }
-        /* Escaped (at most 4 bytes for one): an object or array spanning lines stays on the message's line. */
-        escaped = malloc(4 * cut + 4);
-        if (!escaped)
-                return NULL;
-        sdloop_escape_into(escaped, 4 * cut + 4, p->f->text + pos->value, cut, 0);
-        if (asprintf(&s, "%s%s", escaped, cut < len ? "…" : "") < 0)
-                return NULL;
-        return s;
+        return strndup(p->f->text + pos->value, len);
 }
 
 static int type_error(Parser *p, const char *field, const char *expected) {
