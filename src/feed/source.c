@@ -4,7 +4,6 @@
  * common keys, the value rule, instances and how a fetch completes. Every fetch completes from the event
  * loop; each type (source-<type>.c) says how it reads. */
 
-#include <limits.h>
 #include <stdarg.h>
 
 #include "feed-median.h"
@@ -289,7 +288,7 @@ int feed_source_config_parse(json_object *j, const char *field, const char *defa
                              FeedSourceConfig **ret, char **ret_error) {
         _cleanup_(feed_source_config_freep) FeedSourceConfig *c = NULL;
         _cleanup_free_ char *f_type = NULL, *f_name = NULL, *f_multiplier = NULL, *f_timeout = NULL;
-        char name[256], path[PATH_MAX];
+        char name[256], path[256];
         json_object *v;
         const char *s = NULL;
         int r;
@@ -355,7 +354,8 @@ int feed_source_config_parse(json_object *j, const char *field, const char *defa
         if (r < 0)
                 return r;
 
-        /* The label starts every message about the source: escaped, they stay valid UTF-8 on one line. */
+        /* The label starts every message about the source: escaped and bounded, they stay valid UTF-8 on
+         * one line. */
         sdloop_escape_into(name, sizeof name, c->name, SIZE_MAX, 0);
         if (c->type == FEED_SOURCE_FILE)
                 r = asprintf(&c->label, "file source %s (%s)", name,
