@@ -5,7 +5,10 @@
 
 BUILD      ?= build
 BUILD_SAN  ?= build-sanitize
+BUILD_FUZZ ?= build-fuzz
 MESON      ?= meson
+# Seconds per fuzz target for `make fuzz`.
+FUZZ_TIME  ?= 300
 
 # Build and test dependencies, by Debian package name.
 DEB_PACKAGES = \
@@ -15,7 +18,7 @@ DEB_PACKAGES = \
 	systemd systemd-container dbus python3 \
 	dpkg-dev debhelper lintian
 
-.PHONY: all deps build test test-fast demo bench clean
+.PHONY: all deps build test test-fast demo bench fuzz clean
 
 all: build
 
@@ -58,5 +61,11 @@ demo: build
 bench: build
 	./bench/run.sh $(BUILD)
 
+# Each libFuzzer target (fuzz/) for FUZZ_TIME seconds, one after the other, in a clang build of its own;
+# crashes are kept in $(BUILD_FUZZ)/fuzz-crashes/ and printed. `make test` replays the committed corpora.
+fuzz: deps
+	@command -v clang >/dev/null || { echo "clang is missing. Run:"; echo "  sudo apt-get install clang"; exit 1; }
+	FUZZ_TIME=$(FUZZ_TIME) FUZZ_BUILD=$(abspath $(BUILD_FUZZ)) ./tools/fuzz.sh
+
 clean:
-	rm -rf $(BUILD) $(BUILD_SAN)
+	rm -rf $(BUILD) $(BUILD_SAN) $(BUILD_FUZZ)

@@ -119,7 +119,7 @@ static size_t curl_write_cb(char *data, size_t size, size_t nmemb, void *userdat
 }
 
 /* Walk "data.prices.0.usd" down from @root. */
-static int json_path_lookup(json_object *root, const char *path, json_object **ret, char **ret_reason) {
+int source_json_path_lookup(json_object *root, const char *path, json_object **ret, char **ret_reason) {
         _cleanup_free_ char *copy = strdup(path);
         json_object *cur = root;
         char *state = NULL;
@@ -195,7 +195,7 @@ static void http_finish(FeedSource *s, CURLcode result) {
                                           json_tokener_error_desc(jerr),
                                           SDLOOP_QUOTE_N(s->http->body.data ?: "", s->http->body.size));
                 else {
-                        r = json_path_lookup(root, path, &v, &reason);
+                        r = source_json_path_lookup(root, path, &v, &reason);
                         if (r == -ENOMEM)
                                 goto finish;
                         if (r < 0)

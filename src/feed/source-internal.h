@@ -105,6 +105,9 @@ int source_complete_later(FeedSource *s, char *value, char *error);
 /* JSON helpers of source-json.c used by the types' parsers. */
 char *source_field_join(const char *field, const char *key);
 int source_json_get_string(json_object *v, const char *field, const char **ret, char **ret_error);
+/* The element at the dotted @path ("data.prices.0.usd") of @root (source-http.c); -ENOENT with the reason
+ * in *@ret_reason (malloc'd) if it is not there. */
+int source_json_path_lookup(json_object *root, const char *path, json_object **ret, char **ret_reason);
 /* json-c clamps integers that do not fit 64 bits; such a clamped value cannot be told from a real one. */
 bool source_json_int_is_clamped(json_object *v);
 int source_parse_multiplier(json_object *v, const char *field, unsigned *ret, char **ret_error);

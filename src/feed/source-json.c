@@ -29,9 +29,11 @@ int feed_field_error(char **ret_error, const char *field, const char *format, ..
 }
 
 char *source_field_join(const char *field, const char *key) {
+        char buf[SDLOOP_QUOTE_SIZE];
         char *s;
 
-        if (asprintf(&s, "%s.%s", field, key) < 0)
+        /* A key is whatever the file says: escaped, the message stays one line of valid UTF-8. */
+        if (asprintf(&s, "%s.%s", field, sdloop_escape_into(buf, sizeof buf, key, SIZE_MAX, 0)) < 0)
                 return NULL;
         return s;
 }

@@ -288,6 +288,7 @@ int feed_source_config_parse(json_object *j, const char *field, const char *defa
                              FeedSourceConfig **ret, char **ret_error) {
         _cleanup_(feed_source_config_freep) FeedSourceConfig *c = NULL;
         _cleanup_free_ char *f_type = NULL, *f_name = NULL, *f_multiplier = NULL, *f_timeout = NULL;
+        char name[256], path[256];
         json_object *v;
         const char *s = NULL;
         int r;
@@ -353,10 +354,14 @@ int feed_source_config_parse(json_object *j, const char *field, const char *defa
         if (r < 0)
                 return r;
 
+        /* The label starts every message about the source: escaped and bounded, they stay valid UTF-8 on
+         * one line. */
+        sdloop_escape_into(name, sizeof name, c->name, SIZE_MAX, 0);
         if (c->type == FEED_SOURCE_FILE)
-                r = asprintf(&c->label, "file source %s (%s)", c->name, c->path);
+                r = asprintf(&c->label, "file source %s (%s)", name,
+                             sdloop_escape_into(path, sizeof path, c->path, SIZE_MAX, 0));
         else
-                r = asprintf(&c->label, "%s source %s", feed_source_type_to_string(c->type), c->name);
+                r = asprintf(&c->label, "%s source %s", feed_source_type_to_string(c->type), name);
         if (r < 0) {
                 c->label = NULL;
                 return -ENOMEM;

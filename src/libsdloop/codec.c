@@ -55,11 +55,12 @@ static _printf_(2, 3) const char *fieldf(char buf[static FIELD_MAX], const char 
 }
 
 /* sd-bus could not read what the contract says comes next: the sender used another type (-ENXIO), the
- * message is malformed (-EBADMSG), or it ended early (0, the end of the enclosing array). That is the
- * sender's mistake, so it becomes InvalidArgument too. Anything else (-ENOMEM, or a programming error
- * such as an unsealed message) is passed on unchanged. */
+ * message is malformed (-EBADMSG), an array's elements do not end where its length says (-EBUSY, on
+ * leaving it), or it ended early (0, the end of the enclosing array). That is the sender's mistake, so it
+ * becomes InvalidArgument too. Anything else (-ENOMEM, or a programming error such as an unsealed message)
+ * is passed on unchanged. */
 static bool bus_read_is_invalid(int r) {
-        return r == 0 || r == -ENXIO || r == -EBADMSG;
+        return r == 0 || r == -ENXIO || r == -EBADMSG || r == -EBUSY;
 }
 
 static int bus_read_failed(sd_bus_error *error, const char *field, const char *signature, int r) {

@@ -20,6 +20,7 @@
 
 #include "config.h"
 #include "macro.h"
+#include "sdloop-error.h"
 #include "sdloop-log.h"
 #include "sdloopd-config.h"
 
@@ -122,6 +123,7 @@ static size_t config_file_locate(const ConfigFile *f, const char *field, Positio
 
 static char *config_file_verror(const ConfigFile *f, const char *field, PositionKind kind, const char *format,
                                 va_list ap) {
+        char field_buf[256], msg_buf[SDLOOP_ERROR_MESSAGE_MAX];
         _cleanup_free_ char *msg = NULL;
         unsigned line, column;
         char *s;
@@ -129,7 +131,11 @@ static char *config_file_verror(const ConfigFile *f, const char *field, Position
         if (vasprintf(&msg, format, ap) < 0)
                 return NULL;
         offset_to_line_column(f->text, f->size, config_file_locate(f, field, kind), &line, &column);
-        if (asprintf(&s, "%s:%u:%u: %s: %s", f->path, line, column, field, msg) < 0)
+        /* Both carry what the file says (keys, names, values): escaped and bounded, the error stays one
+         * line of valid UTF-8. */
+        if (asprintf(&s, "%s:%u:%u: %s: %s", f->path, line, column,
+                     sdloop_escape_into(field_buf, sizeof field_buf, field, SIZE_MAX, 0),
+                     sdloop_escape_into(msg_buf, sizeof msg_buf, msg, SIZE_MAX, 0)) < 0)
                 return NULL;
         return s;
 }
