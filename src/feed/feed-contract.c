@@ -216,7 +216,8 @@ static int choose_signers(Feed *f, const SdloopContractConfig *config, sd_bus_er
         bool reuse = false;
         int r;
 
-        r = host_keystore_accounts(f->keystore, &accounts);
+        /* Listed, not made: the oracles' keys are made below, n at a time. */
+        r = host_keystore_list(f->keystore, &accounts);
         if (r < 0)
                 return sdloop_error_setf(error, SDLOOP_ERROR_INTERNAL, "keystore %s: %s",
                                          host_keystore_get_directory(f->keystore), strerror(-r));

@@ -93,7 +93,7 @@ int daemon_feed_new(Daemon *d, const DaemonFeedConfig *fc, DaemonFeed **ret) {
         }
         f->daemon = d;
         /* Takes over config, on failure too. */
-        r = feed_new(d->host, config, relayer->plugin, median->plugin, d->keystore, &f->feed);
+        r = feed_new(d->host, config, relayer->plugin, median->plugin, d->ocr_keystore, &f->feed);
         if (r < 0) {
                 free(f);
                 return r;
