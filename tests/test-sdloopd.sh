@@ -287,10 +287,13 @@ if $have_ledger; then
         bus call org.sdloop1 "$relayer" org.sdloop1.Service HealthReport | grep -q '^a{ss} ' || fail "HealthReport"
         ok "busctl call reaches the relayer through its re-export"
 
-        # Keys by trust: the relayer's keystore holds the one account made when it first asked for accounts,
-        # the feed's four OCR signing keys stay in sdloopd's own keystore, which no plugin sees.
+        # Keys by trust: the relayer's keystore holds its chain accounts — the one made when it first asked for
+        # accounts, and with the feed the feed's four transmitters (the first among them) — and the feed's
+        # four OCR signing keys stay in sdloopd's own keystore, which no plugin sees.
         relayer_keys=("$tmp"/state/relayers/ledger/keys/*.key)
-        [ ${#relayer_keys[@]} -eq 1 ] && [ -f "${relayer_keys[0]}" ] || fail "${#relayer_keys[@]} relayer keys, not 1"
+        n_relayer_keys=$($have_feed && echo 4 || echo 1)
+        [ ${#relayer_keys[@]} -eq "$n_relayer_keys" ] && [ -f "${relayer_keys[0]}" ] \
+                || fail "${#relayer_keys[@]} relayer keys, not $n_relayer_keys"
         ocr_keys=()
         if $have_feed; then
                 ocr_keys=("$tmp"/state/keys/*.key)
@@ -310,7 +313,19 @@ if $have_ledger; then
         for key in "${ocr_keys[@]}"; do
                 [ ! -e "$tmp/state/relayers/ledger/keys/$(basename "$key")" ] || fail "an OCR key in the relayer's keystore"
         done
-        ok "keys by trust: the relayer's keystore holds 1 account, sdloopd's ${#ocr_keys[@]} OCR keys (0600 in 0700 directories)"
+        ok "keys by trust: the relayer's keystore holds $n_relayer_keys accounts, sdloopd's ${#ocr_keys[@]} OCR keys (0600 in 0700 directories)"
+fi
+
+if $have_feed; then
+        # The feed transmits from the relayer's first account: the contract names the relayer's accounts
+        # as transmitters and the ledger records transmissions from it.
+        transmitter=$(sed -nE "s/^<6>sdloopd: Feed eth-usd: transmitting from account ([0-9a-f]{64}) of ledger's keystore\.$/\1/p" \
+                "$tmp/sdloopd.log" | head -n1)
+        [ -n "$transmitter" ] && [ -f "$tmp/state/relayers/ledger/keys/$transmitter.key" ] \
+                || fail "the feed's transmitter ${transmitter:-(none logged)} is not an account of the relayer"
+        [ "$(sqlite3 -readonly "$tmp/state/ledger.db" "SELECT DISTINCT transmitter FROM transmissions")" = "$transmitter" ] \
+                || fail "the ledger's transmissions come from $(sqlite3 -readonly "$tmp/state/ledger.db" "SELECT DISTINCT transmitter FROM transmissions")"
+        ok "the feed transmits from an account of the relayer's keystore (${transmitter:0:16}…), and the ledger records it"
 fi
 
 if $have_feed; then
@@ -319,7 +334,7 @@ if $have_feed; then
         wait_for 20 grep -q 'Forgery done:' "$tmp/sdloopd.log" || fail "the relayer did not try its forgery"
         ! grep -q 'ACCEPTED by the ledger' "$tmp/sdloopd.log" \
                 || { grep 'Forge' "$tmp/sdloopd.log"; fail "the ledger accepted a forged report"; }
-        grep -q 'Forgery done: 1 account, 1 forged report submitted, 1 refused\.' "$tmp/sdloopd.log" \
+        grep -q 'Forgery done: 4 accounts, 5 forged reports submitted, 5 refused\.' "$tmp/sdloopd.log" \
                 || { grep 'Forge' "$tmp/sdloopd.log"; fail "the forgery's outcome"; }
         grep -qE 'Forged report of epoch [0-9]+ round [0-9]+ \(answer 666\) signed by account [0-9a-f]{64} as oracle [0-9]: refused: .*signature 0 \(signer [0-9]\) does not verify' \
                 "$tmp/sdloopd.log" || { grep 'Forge' "$tmp/sdloopd.log"; fail "the forged report was not refused for its signature"; }
@@ -466,6 +481,11 @@ if $have_feed; then
         n_forgeries=$(grep -c 'Forgery done:' "$tmp/sdloopd.log")
         [ "$n_ledger" -gt 0 ] && [ "$n_forgeries" -ge 3 ] || fail "$n_ledger transmissions, $n_forgeries forgeries"
         ! grep -q 'ACCEPTED by the ledger' "$tmp/sdloopd.log" || fail "the ledger accepted a forged report"
+        # Every set-up of the feed (start, recoveries) went on with the transmitters the contract names.
+        transmitters=$(sed -nE "s/^<6>sdloopd: Feed eth-usd: transmitting from account ([0-9a-f]{64}) .*/\1/p" "$tmp/sdloopd.log" | sort -u)
+        [ "$transmitters" = "$transmitter" ] || fail "the feed changed transmitters: $transmitters"
+        [ "$(sqlite3 -readonly "$tmp/state/ledger.db" "SELECT DISTINCT transmitter FROM transmissions")" = "$transmitter" ] \
+                || fail "transmissions from another account"
         ok "ledger audit: all $n_ledger transmissions are the feed's; all $n_forgeries forgeries were refused"
 fi
 

@@ -71,6 +71,7 @@ int daemon_feed_new(Daemon *d, const DaemonFeedConfig *fc, DaemonFeed **ret) {
         FeedConfig *config = NULL;
         Instance *relayer, *median;
         DaemonFeed *f, **at;
+        HostKeystore *ks;
         int r;
 
         assert(d);
@@ -99,6 +100,9 @@ int daemon_feed_new(Daemon *d, const DaemonFeedConfig *fc, DaemonFeed **ret) {
                 return r;
         }
         feed_set_hooks(f->feed, &feed_hooks, f);
+        /* The feed names transmitters from the relayer's own accounts; it never hands out the OCR keys. */
+        if (instance_keystore(relayer, &ks) >= 0)
+                feed_set_transmitter_keystore(f->feed, ks);
 
         /* Sorted by name, for ListFeeds. */
         for (at = &d->feeds; *at && strcmp(feed_get_name((*at)->feed), fc->name) < 0; at = &(*at)->next)

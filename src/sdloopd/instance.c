@@ -232,17 +232,14 @@ bool instance_busy(Instance *i) {
 
 /* --- life cycle ---------------------------------------------------------------------------------------- */
 
-static int instance_on_connect(HostPlugin *p, SdloopPeer *peer, void *userdata) {
-        Instance *i = userdata;
+int instance_keystore(Instance *i, HostKeystore **ret) {
+        _cleanup_free_ char *directory = NULL;
         int r;
 
-        /* Only relayers sign: other kinds do not get to see a keystore at all. A relayer sees its own chain
-         * accounts and nothing else; the oracles' keys never leave this process. */
-        if (!streq_ptr(p->settings.kind, SDLOOP_KIND_RELAYER))
-                return 0;
+        if (!streq_ptr(i->plugin->settings.kind, SDLOOP_KIND_RELAYER))
+                return -EOPNOTSUPP;
         if (!i->keystore) {
-                _cleanup_free_ char *directory = NULL;
-
+                /* Nothing touches the disk until the first key is made. */
                 if (asprintf(&directory, "%s/relayers/%s/keys", i->daemon->keys_state_directory,
                              instance_name(i)) < 0)
                         return -ENOMEM;
@@ -251,7 +248,23 @@ static int instance_on_connect(HostPlugin *p, SdloopPeer *peer, void *userdata) 
                         return log_error_errno(r, "Plugin %s: cannot set up its keystore %s: %m", instance_name(i),
                                                directory);
         }
-        return host_services_export(peer, i->keystore);
+        *ret = i->keystore;
+        return 0;
+}
+
+static int instance_on_connect(HostPlugin *p, SdloopPeer *peer, void *userdata) {
+        Instance *i = userdata;
+        HostKeystore *ks;
+        int r;
+
+        /* Only relayers sign: other kinds do not get to see a keystore at all. A relayer sees its own chain
+         * accounts and nothing else; the oracles' keys never leave this process. */
+        if (!streq_ptr(p->settings.kind, SDLOOP_KIND_RELAYER))
+                return 0;
+        r = instance_keystore(i, &ks);
+        if (r < 0)
+                return r;
+        return host_services_export(peer, ks);
 }
 
 int instance_new(Daemon *d, const DaemonPluginConfig *pc, Instance **ret) {

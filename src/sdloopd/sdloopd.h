@@ -121,6 +121,8 @@ int instance_stop_async(Instance *i, instance_done_fn done, void *userdata);
 /* Adopt what a previous sdloopd left running (systemd backends), else start; then as instance_start_async(). */
 int instance_adopt_or_start_async(Instance *i, instance_done_fn done, void *userdata);
 const char *instance_name(Instance *i);
+/* Kind "relayer": its own Keystore (made on first use), else -EOPNOTSUPP. */
+int instance_keystore(Instance *i, HostKeystore **ret);
 
 void daemon_on_plugin_changed(HostPlugin *p, void *userdata);
 
