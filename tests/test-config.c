@@ -656,10 +656,39 @@ END_TEST
 START_TEST(test_error_unknown_plugin_key) {
         write_plugin("\"restart_secs\": 1");
         expect_error(main_path, "5:25",
-                     "plugins.p.restart_secs: unknown key (known: kind, binary, args, environment, restart, restart_sec, "
+                     "plugins.p.restart_secs: unknown key (known: kind, binary, binary_sha256, args, environment, restart, restart_sec, "
                      "start_limit_burst, start_limit_interval_sec, watchdog_sec, call_timeout_sec, "
                      "probe_interval_sec, probe_timeout_sec, probe_failures, memory_max, tasks_max, cpu_quota, "
                      "sandbox, dynamic_user, user, relayer)");
+}
+END_TEST
+
+START_TEST(test_binary_sha256) {
+        _cleanup_(daemon_config_freep) DaemonConfig *c = NULL;
+
+        /* sha256sum's digits, in either case, kept in lower case. */
+        write_plugin("\"binary_sha256\": \"E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855\"");
+        c = load_ok();
+        ck_assert_uint_eq(c->n_plugins, 1);
+        ck_assert_str_eq(c->plugins[0].settings.binary_sha256,
+                         "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+}
+END_TEST
+
+START_TEST(test_error_binary_sha256) {
+        write_plugin("\"binary_sha256\": \"e3b0\"");
+        expect_error(main_path, "5:42",
+                     "plugins.p.binary_sha256: expected the SHA-256 of the binary (64 hex digits), got \"e3b0\"");
+        /* 64 characters, one of them not a hex digit. */
+        write_plugin("\"binary_sha256\": \"g3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\"");
+        expect_error(main_path, "5:42",
+                     "plugins.p.binary_sha256: expected the SHA-256 of the binary (64 hex digits), got "
+                     "\"g3b0c44298fc1c149afbf4c8996fb92427ae…");
+        write_plugin("\"binary_sha256\": true");
+        expect_error(main_path, "5:42",
+                     "plugins.p.binary_sha256: expected the SHA-256 of the binary (64 hex digits), got true");
+        free(write_file("sdloopd.json", "{\n  \"defaults\": { \"binary_sha256\": \"\" }\n}\n"));
+        expect_error(main_path, "2:17", "defaults.binary_sha256: not allowed in defaults: every plugin names its own");
 }
 END_TEST
 
@@ -949,6 +978,8 @@ static Suite *config_suite(void) {
         tcase_add_test(tc, test_error_unknown_top_level_key);
         tcase_add_test(tc, test_error_unknown_plugin_key);
         tcase_add_test(tc, test_error_seconds_type);
+        tcase_add_test(tc, test_binary_sha256);
+        tcase_add_test(tc, test_error_binary_sha256);
         tcase_add_test(tc, test_error_seconds_negative);
         tcase_add_test(tc, test_error_call_timeout_zero);
         tcase_add_test(tc, test_error_probe_settings);

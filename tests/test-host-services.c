@@ -85,8 +85,14 @@ START_TEST(test_nothing_until_used) {
 END_TEST
 
 START_TEST(test_first_use_creates_key) {
-        _cleanup_strv_free_ char **accounts = NULL, **again = NULL;
+        _cleanup_strv_free_ char **accounts = NULL, **again = NULL, **none = NULL;
         _cleanup_free_ char *path = NULL;
+        struct stat st;
+
+        /* Listing alone makes nothing (the feed lists the OCR keystore before making its keys). */
+        ck_assert_int_eq(host_keystore_list(ks, &none), 0);
+        ck_assert_uint_eq(strv_length(none), 0);
+        ck_assert_int_eq(stat(keys_dir, &st), -1);
 
         ck_assert_int_eq(host_keystore_accounts(ks, &accounts), 0);
         ck_assert_uint_eq(strv_length(accounts), 1);

@@ -132,7 +132,10 @@ write_config() {
                         echo '                "ledger": {'
                         echo '                        "kind": "relayer",'
                         echo "                        \"binary\": \"$SDLOOP_RELAYER_LEDGER\","
-                        echo "                        \"relayer\": { \"config\": { \"chain_id\": \"sdloop-test\", \"ledger\": \"$tmp/state/ledger.db\" } }"
+                        # A relayer that turns against its oracles: it forges a report with every key its
+                        # keystore holds next to the first real one of each provider.
+                        echo "                        \"relayer\": { \"config\": { \"chain_id\": \"sdloop-test\", \"ledger\": \"$tmp/state/ledger.db\","
+                        echo '                                                     "test_forge_reports": true } }'
                         echo -n '                }'
                 fi
                 if $have_feed; then
@@ -284,18 +287,58 @@ if $have_ledger; then
         bus call org.sdloop1 "$relayer" org.sdloop1.Service HealthReport | grep -q '^a{ss} ' || fail "HealthReport"
         ok "busctl call reaches the relayer through its re-export"
 
-        # One made when the relayer first asked for accounts, and the feed's four signing keys.
-        keys=("$tmp"/state/keys/*.key)
-        n_keys=$($have_feed && echo 5 || echo 1)
-        [ ${#keys[@]} -eq "$n_keys" ] && [ -f "${keys[0]}" ] || fail "${#keys[@]} keys, not $n_keys"
-        [ "$(stat -c %a "$tmp/state/keys")" = 700 ] || fail "key directory mode $(stat -c %a "$tmp/state/keys")"
-        for key in "${keys[@]}"; do
+        # Keys by trust: the relayer's keystore holds its chain accounts — the one made when it first asked for
+        # accounts, and with the feed the feed's four transmitters (the first among them) — and the feed's
+        # four OCR signing keys stay in sdloopd's own keystore, which no plugin sees.
+        relayer_keys=("$tmp"/state/relayers/ledger/keys/*.key)
+        n_relayer_keys=$($have_feed && echo 4 || echo 1)
+        [ ${#relayer_keys[@]} -eq "$n_relayer_keys" ] && [ -f "${relayer_keys[0]}" ] \
+                || fail "${#relayer_keys[@]} relayer keys, not $n_relayer_keys"
+        ocr_keys=()
+        if $have_feed; then
+                ocr_keys=("$tmp"/state/keys/*.key)
+                [ ${#ocr_keys[@]} -eq 4 ] && [ -f "${ocr_keys[0]}" ] || fail "${#ocr_keys[@]} OCR keys, not 4"
+        else
+                [ ! -e "$tmp/state/keys" ] || fail "OCR keys without a feed: $(ls "$tmp/state/keys")"
+        fi
+        for dir in "$tmp/state/relayers/ledger/keys" $($have_feed && echo "$tmp/state/keys"); do
+                [ "$(stat -c %a "$dir")" = 700 ] || fail "key directory $dir has mode $(stat -c %a "$dir")"
+        done
+        for key in "${relayer_keys[@]}" "${ocr_keys[@]}"; do
                 [ "$(stat -c %a "$key")" = 600 ] || fail "key file mode $(stat -c %a "$key")"
                 [ "$(stat -c %s "$key")" = 64 ] || fail "key file size"
                 basename "$key" | grep -qE '^[0-9a-f]{64}\.key$' || fail "key file name"
                 ! grep -q "$(od -An -tx1 -N32 "$key" | tr -d ' \n')" "$tmp/sdloopd.log" || fail "secret key in the log"
         done
-        ok "the keystore made $n_keys Ed25519 keys on first use (0600 in a 0700 directory)"
+        for key in "${ocr_keys[@]}"; do
+                [ ! -e "$tmp/state/relayers/ledger/keys/$(basename "$key")" ] || fail "an OCR key in the relayer's keystore"
+        done
+        ok "keys by trust: the relayer's keystore holds $n_relayer_keys accounts, sdloopd's ${#ocr_keys[@]} OCR keys (0600 in 0700 directories)"
+fi
+
+if $have_feed; then
+        # The feed transmits from the relayer's first account: the contract names the relayer's accounts
+        # as transmitters and the ledger records transmissions from it.
+        transmitter=$(sed -nE "s/^<6>sdloopd: Feed eth-usd: transmitting from account ([0-9a-f]{64}) of ledger's keystore\.$/\1/p" \
+                "$tmp/sdloopd.log" | head -n1)
+        [ -n "$transmitter" ] && [ -f "$tmp/state/relayers/ledger/keys/$transmitter.key" ] \
+                || fail "the feed's transmitter ${transmitter:-(none logged)} is not an account of the relayer"
+        [ "$(sqlite3 -readonly "$tmp/state/ledger.db" "SELECT DISTINCT transmitter FROM transmissions")" = "$transmitter" ] \
+                || fail "the ledger's transmissions come from $(sqlite3 -readonly "$tmp/state/ledger.db" "SELECT DISTINCT transmitter FROM transmissions")"
+        ok "the feed transmits from an account of the relayer's keystore (${transmitter:0:16}…), and the ledger records it"
+fi
+
+if $have_feed; then
+        # The relayer forged a report with every account it could list and submitted it: the ledger refused
+        # each, since none of those keys is an oracle's.
+        wait_for 20 grep -q 'Forgery done:' "$tmp/sdloopd.log" || fail "the relayer did not try its forgery"
+        ! grep -q 'ACCEPTED by the ledger' "$tmp/sdloopd.log" \
+                || { grep 'Forge' "$tmp/sdloopd.log"; fail "the ledger accepted a forged report"; }
+        grep -q 'Forgery done: 4 accounts, 5 forged reports submitted, 5 refused\.' "$tmp/sdloopd.log" \
+                || { grep 'Forge' "$tmp/sdloopd.log"; fail "the forgery's outcome"; }
+        grep -qE 'Forged report of epoch [0-9]+ round [0-9]+ \(answer 666\) signed by account [0-9a-f]{64} as oracle [0-9]: refused: .*signature 0 \(signer [0-9]\) does not verify' \
+                "$tmp/sdloopd.log" || { grep 'Forge' "$tmp/sdloopd.log"; fail "the forged report was not refused for its signature"; }
+        ok "a relayer forging reports with every key of its keystore is refused by the ledger"
 fi
 
 # --- kill -9: restarted, recovered --------------------------------------------------------------------------
@@ -416,6 +459,34 @@ if $have_feed; then
         before=$(reports)
         wait_for 30 reports_at_least $((before + 2)) || { ctl feeds; fail "the feed did not go on after $frozen was restarted"; }
         ok "the feed goes on after the frozen $frozen was restarted"
+fi
+
+if $have_feed; then
+        # The audit: every transmission on the ledger is a report the feed's oracles signed and logged, none a
+        # forged one, though each relayer process (started, killed, frozen and restarted) tried once. The
+        # feed logs a transmission when the relayer answered: one just recorded is logged a moment later.
+        ledger_rows() {
+                sqlite3 -readonly "$tmp/state/ledger.db" \
+                        "SELECT epoch || ' ' || round || ' ' || answer FROM transmissions WHERE contract_id = 'eth-usd'" \
+                        | sort -u
+        }
+        feed_rows() {
+                sed -nE 's/^<6>sdloopd: Feed eth-usd: epoch ([0-9]+) round ([0-9]+): answer ([0-9]+) transmitted .*/\1 \2 \3/p' \
+                        "$tmp/sdloopd.log" | sort -u
+        }
+        ledger_rows >"$tmp/ledger-transmissions" || fail "cannot read the ledger"
+        all_logged() { [ -z "$(comm -23 "$tmp/ledger-transmissions" <(feed_rows))" ]; }
+        wait_for 20 all_logged || fail "transmissions on the ledger the feed never made: $(comm -23 "$tmp/ledger-transmissions" <(feed_rows))"
+        n_ledger=$(wc -l <"$tmp/ledger-transmissions")
+        n_forgeries=$(grep -c 'Forgery done:' "$tmp/sdloopd.log")
+        [ "$n_ledger" -gt 0 ] && [ "$n_forgeries" -ge 3 ] || fail "$n_ledger transmissions, $n_forgeries forgeries"
+        ! grep -q 'ACCEPTED by the ledger' "$tmp/sdloopd.log" || fail "the ledger accepted a forged report"
+        # Every set-up of the feed (start, recoveries) went on with the transmitters the contract names.
+        transmitters=$(sed -nE "s/^<6>sdloopd: Feed eth-usd: transmitting from account ([0-9a-f]{64}) .*/\1/p" "$tmp/sdloopd.log" | sort -u)
+        [ "$transmitters" = "$transmitter" ] || fail "the feed changed transmitters: $transmitters"
+        [ "$(sqlite3 -readonly "$tmp/state/ledger.db" "SELECT DISTINCT transmitter FROM transmissions")" = "$transmitter" ] \
+                || fail "transmissions from another account"
+        ok "ledger audit: all $n_ledger transmissions are the feed's; all $n_forgeries forgeries were refused"
 fi
 
 # --- Reload with a bad configuration: refused, the running one kept ------------------------------------------

@@ -267,9 +267,12 @@ static int parse_ledger_path(json_object *j, const char *field, char **ret, sd_b
 }
 
 int ledger_relayer_config_parse(const char *json, LedgerRelayerConfig *ret, sd_bus_error *error) {
-        static const char * const keys[] = { "chain_id", "ledger", "nodes", "balances", "poll_interval_usec", NULL };
+        static const char * const keys[] = {
+                "chain_id", "ledger", "nodes", "balances", "poll_interval_usec", "test_forge_reports", NULL
+        };
         _cleanup_(ledger_relayer_config_done) LedgerRelayerConfig c = {};
         _cleanup_json_ json_object *j = NULL;
+        json_object *v;
         int r;
 
         assert(ret);
@@ -300,6 +303,11 @@ int ledger_relayer_config_parse(const char *json, LedgerRelayerConfig *ret, sd_b
                             &c.poll_interval_usec, error);
         if (r < 0)
                 return r;
+        if (json_object_object_get_ex(j, "test_forge_reports", &v)) {
+                if (!json_object_is_type(v, json_type_boolean))
+                        return sdloop_error_invalid(error, "config.test_forge_reports", "expected true or false");
+                c.test_forge_reports = json_object_get_boolean(v);
+        }
 
         *ret = c;
         c = (LedgerRelayerConfig) {};

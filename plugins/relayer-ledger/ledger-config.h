@@ -32,6 +32,7 @@ typedef struct LedgerRelayerConfig {
         LedgerBalance *balances;
         size_t n_balances;
         uint64_t poll_interval_usec; /* 0: do not watch for changes made by other processes */
+        bool test_forge_reports;     /* testing only: play a relayer forging reports (ledger-forge.h) */
 } LedgerRelayerConfig;
 
 typedef struct LedgerRelayConfig {

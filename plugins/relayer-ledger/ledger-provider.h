@@ -19,6 +19,7 @@ typedef enum LedgerProviderType {
 } LedgerProviderType;
 
 typedef struct LedgerProvider LedgerProvider;
+typedef struct LedgerForgery LedgerForgery;
 
 struct LedgerProvider {
         LedgerStore *store;
@@ -32,6 +33,11 @@ struct LedgerProvider {
         /* The latest configuration as last announced: ConfigChanged goes out when it moves. */
         uint64_t seen_block;
         uint8_t seen_digest[SDLOOP_DIGEST_SIZE];
+
+        /* Testing only ("test_forge_reports"): the relayer's Keystore to forge reports with, NULL: never;
+         * the forgery under way or done. */
+        char *forge_keystore;
+        LedgerForgery *forgery;
 
         /* Called when the object closes, before the provider is freed (the relayer unlinks it). */
         void (*on_close)(LedgerProvider *p, void *userdata);
@@ -51,6 +57,12 @@ static inline void ledger_provider_freep(LedgerProvider **p) {
 /* Create the provider's object under @parent and add its interfaces. Takes @p: from now on the object owns
  * it, and on failure it is freed. */
 int ledger_provider_publish(LedgerProvider *p, SdloopObject *parent, sd_bus_error *error);
+
+/* What Transmit does, callable directly: check @ctx and @signatures against the contract's current
+ * configuration and record the report. *@ret_recorded (may be NULL): false if it was recorded before. */
+int ledger_provider_transmit(LedgerProvider *p, const SdloopReportContext *ctx, const SdloopBytes *report,
+                             const SdloopAttributed *signatures, size_t n_signatures, bool *ret_recorded,
+                             sd_bus_error *error);
 
 /* Look at the contract's latest configuration; if it moved since last seen, emit ConfigChanged. */
 int ledger_provider_refresh(LedgerProvider *p);

@@ -220,6 +220,14 @@ static int relayer_new_provider(LedgerRelayer *rl, SdloopObject *relayer, Ledger
         if (r < 0)
                 goto finish;
 
+        if (rl->config.test_forge_reports && type == LEDGER_PROVIDER_MEDIAN) {
+                p->forge_keystore = strdup(rl->keystore_path);
+                if (!p->forge_keystore) {
+                        r = -ENOMEM;
+                        goto finish;
+                }
+        }
+
         published = TAKE_PTR(p);
         r = ledger_provider_publish(published, relayer, error);
         if (r < 0)

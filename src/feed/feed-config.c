@@ -252,6 +252,7 @@ static int parse_transmitters(json_object *j, const char *base, FeedConfig *c, c
                 return -ENOMEM;
 
         if (!json_object_object_get_ex(j, "transmitters", &a)) {
+                c->transmitters_default = true;
                 for (uint32_t i = 0; i < c->n; i++)
                         if (asprintf(&c->transmitters[i], "%s-%" PRIu32, c->name, i) < 0) {
                                 c->transmitters[i] = NULL;

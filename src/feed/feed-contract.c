@@ -216,7 +216,8 @@ static int choose_signers(Feed *f, const SdloopContractConfig *config, sd_bus_er
         bool reuse = false;
         int r;
 
-        r = host_keystore_accounts(f->keystore, &accounts);
+        /* Listed, not made: the oracles' keys are made below, n at a time. */
+        r = host_keystore_list(f->keystore, &accounts);
         if (r < 0)
                 return sdloop_error_setf(error, SDLOOP_ERROR_INTERNAL, "keystore %s: %s",
                                          host_keystore_get_directory(f->keystore), strerror(-r));
@@ -267,6 +268,61 @@ fail:
         return r;
 }
 
+/* Transmitters from the relayer's own keystore (feed_set_transmitter_keystore()), for a feed that names
+ * none: those the contract is configured with (@config, NULL: none) if the keystore holds all of them, else
+ * its first n accounts, made as needed. The accounts stay in the relayer's keystore: the relayer transmits
+ * from them; the feed only names them in the contract's configuration. */
+static int choose_transmitters(Feed *f, const SdloopContractConfig *config, sd_bus_error *error) {
+        HostKeystore *ks = f->transmitter_keystore;
+        _cleanup_strv_free_ char **accounts = NULL;
+        unsigned n = f->config->n;
+        bool reuse;
+        int r;
+
+        if (!ks || !f->config->transmitters_default)
+                return 0;
+
+        r = host_keystore_list(ks, &accounts);
+        if (r < 0)
+                goto fail;
+
+        reuse = config && strv_length(config->transmitters) == n;
+        for (unsigned i = 0; reuse && i < n; i++)
+                reuse = strv_contains(accounts, config->transmitters[i]);
+        if (!reuse) {
+                for (size_t k = strv_length(accounts); k < n; k++) {
+                        r = host_keystore_create_account(ks, NULL);
+                        if (r < 0)
+                                goto fail;
+                }
+                strv_free(TAKE_PTR(accounts));
+                r = host_keystore_list(ks, &accounts);
+                if (r < 0)
+                        goto fail;
+                if (strv_length(accounts) < n) {
+                        r = -EIO;
+                        goto fail;
+                }
+        }
+
+        for (unsigned i = 0; i < n; i++) {
+                char *t = strdup(reuse ? config->transmitters[i] : accounts[i]);
+
+                if (!t)
+                        return -ENOMEM;
+                free(f->config->transmitters[i]);
+                f->config->transmitters[i] = t;
+        }
+        log_info("Feed %s: transmitting from account %s of %s's keystore%s.", f->config->name,
+                 f->config->transmitters[0], f->relayer->settings.name,
+                 reuse ? ", as contract's configuration says" : "");
+        return 0;
+
+fail:
+        return sdloop_error_setf(error, SDLOOP_ERROR_INTERNAL, "keystore %s: cannot choose transmitters: %s",
+                                 host_keystore_get_directory(ks), strerror(-r));
+}
+
 /* --- the steps ------------------------------------------------------------------------------------------- */
 
 static void setup_provider(FeedSetup *s);
@@ -279,6 +335,12 @@ static void setup_signers_chosen(FeedSetup *s, const SdloopContractConfig *confi
         host_handle_close(s->probe);
         s->probe = NULL;
         r = choose_signers(s->feed, config, &e);
+        if (r >= 0) {
+                r = choose_transmitters(s->feed, config, &e);
+                /* Signers and transmitters are chosen together, or again both. */
+                for (unsigned i = 0; r < 0 && i < s->feed->config->n; i++)
+                        s->feed->oracles[i].account = mfree(s->feed->oracles[i].account);
+        }
         if (r < 0) {
                 setup_finish(s, r, &e);
                 return;

@@ -60,7 +60,8 @@ struct Feed {
         Host *host;
         FeedConfig *config;
         HostPlugin *relayer, *median;
-        HostKeystore *keystore;
+        HostKeystore *keystore;             /* the OCR keys: sdloopd's, no plugin's */
+        HostKeystore *transmitter_keystore; /* the relayer's chain accounts, or NULL */
         char *proxy_path;
         FeedOracle *oracles;
         unsigned value_exponent; /* the value source's multiplier 10^k: k (0 without) */

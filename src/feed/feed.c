@@ -230,6 +230,11 @@ void feed_set_hooks(Feed *f, const FeedHooks *hooks, void *userdata) {
         f->hooks_userdata = userdata;
 }
 
+void feed_set_transmitter_keystore(Feed *f, HostKeystore *keystore) {
+        assert(f);
+        f->transmitter_keystore = keystore;
+}
+
 const char *feed_get_signer(Feed *f, unsigned oracle) {
         if (!f || oracle >= f->config->n)
                 return NULL;

@@ -88,6 +88,7 @@ typedef struct FeedConfig {
         FeedSourceConfig *juels_per_fee_coin;
         FeedOracleConfig *oracles; /* n entries */
         char **transmitters;           /* n entries */
+        bool transmitters_default;     /* not configured: "<name>-<i>", or the relayer's accounts (below) */
         json_object *relay_config;     /* extra keys of RelayArgs.relay_config (the feed adds "config") */
 } FeedConfig;
 
@@ -232,5 +233,9 @@ const FeedConfig *feed_get_config(Feed *f);
 /* Whether the feed uses @p: stop such feeds before stopping for good, reconfiguring or freeing @p. */
 bool feed_uses_plugin(Feed *f, HostPlugin *p);
 void feed_set_hooks(Feed *f, const FeedHooks *hooks, void *userdata);
+/* The relayer's own Keystore (must outlive the feed; NULL: none). A feed whose configuration names no
+ * transmitters then transmits from accounts of it: those the contract is configured with if it holds them
+ * all, else its first n accounts, made as needed. Set before the feed starts. */
+void feed_set_transmitter_keystore(Feed *f, HostKeystore *keystore);
 /* The Keystore accounts (hex Ed25519 public keys) signing for oracles 0…n-1, once set up; else NULL. */
 const char *feed_get_signer(Feed *f, unsigned oracle);

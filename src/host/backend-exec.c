@@ -20,6 +20,7 @@
 #include "backend-exec-notify.h"
 #include "backend-op.h"
 #include "host-backend.h"
+#include "host-integrity.h"
 #include "host-plugin.h"
 #include "macro.h"
 #include "util.h"
@@ -114,12 +115,29 @@ static bool exec_start_limit_hit(HostPlugin *p, ExecPlugin *e, uint64_t now) {
         return now - oldest < p->settings.start_limit_interval_usec;
 }
 
+/* Our own restarts check a pinned binary as the host's starts do: one that no longer matches is not run,
+ * and, like a failed socket unit, nothing accepts connections any more. */
+static int exec_check_binary(HostPlugin *p, ExecPlugin *e, char **ret_message) {
+        uint32_t zero = 0;
+        int r;
+
+        r = host_plugin_check_binary(p, ret_message);
+        if (r >= 0)
+                return 0;
+        exec_unbind(e);
+        host_plugin_update(p, HOST_PLUGIN_FAILED, NULL, &zero, *ret_message ?: "binary does not match binary_sha256");
+        return r;
+}
+
 static int on_restart_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         HostPlugin *p = userdata;
         ExecPlugin *e = p->backend_data;
+        _cleanup_free_ char *refused = NULL;
         int r;
 
         e->restart_timer = sd_event_source_disable_unref(e->restart_timer);
+        if (exec_check_binary(p, e, &refused) < 0)
+                return 0;
         r = exec_spawn(p);
         if (r < 0) {
                 _cleanup_free_ char *msg = NULL;
@@ -180,8 +198,15 @@ static int on_child_exit(sd_event_source *s, const siginfo_t *si, void *userdata
         }
 
         if (e->restart_requested) {
+                _cleanup_free_ char *refused = NULL;
+
                 e->restart_requested = false;
                 host_plugin_update(p, -1, NULL, &zero, NULL);
+                r = exec_check_binary(p, e, &refused);
+                if (r < 0) {
+                        backend_ops_finish(&e->ops, r, refused);
+                        return 0;
+                }
                 r = exec_spawn(p);
                 if (r < 0)
                         host_plugin_update(p, HOST_PLUGIN_FAILED, NULL, NULL, "failed to spawn after restart");

@@ -20,10 +20,10 @@ struct HostKeystore {
         char *directory; /* <state>/keys */
 };
 
-int host_keystore_new(const char *state_directory, HostKeystore **ret) {
+int host_keystore_new_directory(const char *directory, HostKeystore **ret) {
         HostKeystore *ks;
 
-        if (!state_directory || state_directory[0] != '/' || !ret)
+        if (!directory || directory[0] != '/' || !ret)
                 return -EINVAL;
         if (sodium_init() < 0)
                 return -EIO;
@@ -31,12 +31,23 @@ int host_keystore_new(const char *state_directory, HostKeystore **ret) {
         ks = new0(HostKeystore, 1);
         if (!ks)
                 return -ENOMEM;
-        if (asprintf(&ks->directory, "%s/keys", state_directory) < 0) {
+        ks->directory = strdup(directory);
+        if (!ks->directory) {
                 free(ks);
                 return -ENOMEM;
         }
         *ret = ks;
         return 0;
+}
+
+int host_keystore_new(const char *state_directory, HostKeystore **ret) {
+        _cleanup_free_ char *directory = NULL;
+
+        if (!state_directory || state_directory[0] != '/' || !ret)
+                return -EINVAL;
+        if (asprintf(&directory, "%s/keys", state_directory) < 0)
+                return -ENOMEM;
+        return host_keystore_new_directory(directory, ret);
 }
 
 HostKeystore *host_keystore_free(HostKeystore *ks) {
@@ -192,6 +203,13 @@ static int list_accounts(HostKeystore *ks, char ***ret) {
                 return -ENOMEM;
         *ret = l;
         return 0;
+}
+
+int host_keystore_list(HostKeystore *ks, char ***ret_accounts) {
+        assert(ks);
+        assert(ret_accounts);
+
+        return list_accounts(ks, ret_accounts);
 }
 
 int host_keystore_accounts(HostKeystore *ks, char ***ret_accounts) {

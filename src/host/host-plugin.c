@@ -2,6 +2,7 @@
 
 #include "host-backend.h"
 #include "host-handle.h"
+#include "host-integrity.h"
 #include "host-plugin.h"
 #include "macro.h"
 
@@ -55,6 +56,7 @@ void host_plugin_settings_done(HostPluginSettings *s) {
         free(s->name);
         free(s->kind);
         free(s->binary);
+        free(s->binary_sha256);
         strv_free(s->args);
         strv_free(s->environment);
         free(s->socket_path);
@@ -349,10 +351,26 @@ static void on_backend_restarted(HostPlugin *p, int r, const char *message, void
                 log_warning("Plugin %s: restarting: %s", p->settings.name, message ?: strerror(-r));
 }
 
+/* A pinned binary that does not match is not started: the plugin is FAILED, LastError says why. */
+static int plugin_refuse_binary(HostPlugin *p, sd_bus_error *error) {
+        _cleanup_free_ char *msg = NULL;
+        int r;
+
+        r = host_plugin_check_binary(p, &msg);
+        if (r >= 0)
+                return 0;
+        host_plugin_update(p, HOST_PLUGIN_FAILED, NULL, NULL, msg ?: "binary does not match binary_sha256");
+        return sdloop_error_setf(error, SDLOOP_ERROR_PLUGIN_UNAVAILABLE, "plugin %s: %s", p->settings.name,
+                                 msg ?: strerror(-r));
+}
+
 static int plugin_backend_start(HostPlugin *p, sd_bus_error *error) {
         _cleanup_free_ char *msg = NULL;
         int r;
 
+        r = plugin_refuse_binary(p, error);
+        if (r < 0)
+                return r;
         host_plugin_update(p, HOST_PLUGIN_STARTING, NULL, NULL, NULL);
         r = p->host->backend->start(p, on_backend_started, NULL);
         if (r >= 0)
@@ -479,12 +497,29 @@ int host_plugin_stop_async(HostPlugin *p, host_plugin_done_fn done, void *userda
 }
 
 int host_plugin_restart_async(HostPlugin *p, host_plugin_done_fn done, void *userdata) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         int r;
 
         if (IN_SET_STATE(p->state, HOST_PLUGIN_STOPPED, HOST_PLUGIN_FAILED, HOST_PLUGIN_STOPPING)) {
                 /* Like systemctl restart of a failed unit: a fresh start with a clean slate. */
                 (void) host_plugin_stop(p);
                 return host_plugin_start_async(p, done, userdata);
+        }
+
+        /* The binary may have been replaced since the process started: the old one is stopped, the new one
+         * not started. */
+        if (p->settings.binary_sha256) {
+                _cleanup_free_ char *msg = NULL;
+
+                r = host_plugin_check_binary(p, &msg);
+                if (r < 0) {
+                        (void) host_plugin_stop(p);
+                        host_plugin_update(p, HOST_PLUGIN_FAILED, NULL, NULL,
+                                           msg ?: "binary does not match binary_sha256");
+                        r = sdloop_error_setf(&error, SDLOOP_ERROR_PLUGIN_UNAVAILABLE, "plugin %s: %s",
+                                              p->settings.name, msg ?: strerror(-r));
+                        return plugin_fail_later(p, &error, done, userdata);
+                }
         }
 
         if (p->host->backend->restart) {

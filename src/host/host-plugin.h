@@ -34,6 +34,9 @@ typedef struct HostPluginSettings {
         char *name;
         char *kind;
         char *binary;
+        /* The binary's SHA-256 as 64 lower-case hex digits (NULL: not pinned): checked before every start
+         * and restart the host makes (host-integrity.c). */
+        char *binary_sha256;
         char **args;        /* NULL-terminated, without argv[0] */
         char **environment; /* "K=V", NULL-terminated */
         char *socket_path;

@@ -3,7 +3,8 @@
 
 /* The objects the host serves to its plugins (LOOP's host-side services):
  *
- *   Keystore   /org/sdloop1/host/keystore         Ed25519 keys under <state>/keys, for relayer plugins
+ *   Keystore   /org/sdloop1/host/keystore         a relayer's chain accounts (Ed25519 keys in a directory of
+ *                                                 its own), for relayer plugins
  *   DataSource /org/sdloop1/host/data_source/<n>  observations, from a callback (the feed driver's)
  *   ErrorLog   /org/sdloop1/host/error_log/<n>    errors a plugin reports, to the journal under its name
  *
@@ -22,6 +23,8 @@ typedef struct HostKeystore HostKeystore;
  * the account name is the hex-encoded public key. Nothing is created until first use: the directory with
  * the first key, and the first key when Accounts() finds none. Key material is never logged. */
 int host_keystore_new(const char *state_directory, HostKeystore **ret);
+/* The same with the keys directly in @directory (absolute; made 0700, with its parents, on first use). */
+int host_keystore_new_directory(const char *directory, HostKeystore **ret);
 HostKeystore *host_keystore_free(HostKeystore *ks);
 static inline void host_keystore_freep(HostKeystore **ks) {
         if (*ks)
@@ -32,7 +35,9 @@ const char *host_keystore_get_directory(HostKeystore *ks);
 
 /* Make a new key; *ret_account (malloc'd, may be NULL) gets its account name. */
 int host_keystore_create_account(HostKeystore *ks, char **ret_account);
-/* The accounts, sorted; creates the first one if there is none. */
+/* The accounts, sorted (none: an empty list). */
+int host_keystore_list(HostKeystore *ks, char ***ret_accounts);
+/* The same, but creates the first one if there is none (a relayer asking for accounts gets one). */
 int host_keystore_accounts(HostKeystore *ks, char ***ret_accounts);
 /* An Ed25519 detached signature (64 bytes) of @data by @account. -ENOENT for an unknown account. */
 int host_keystore_sign(HostKeystore *ks, const char *account, const void *data, size_t size, SdloopBytes *ret);

@@ -71,6 +71,7 @@ int daemon_feed_new(Daemon *d, const DaemonFeedConfig *fc, DaemonFeed **ret) {
         FeedConfig *config = NULL;
         Instance *relayer, *median;
         DaemonFeed *f, **at;
+        HostKeystore *ks;
         int r;
 
         assert(d);
@@ -93,12 +94,15 @@ int daemon_feed_new(Daemon *d, const DaemonFeedConfig *fc, DaemonFeed **ret) {
         }
         f->daemon = d;
         /* Takes over config, on failure too. */
-        r = feed_new(d->host, config, relayer->plugin, median->plugin, d->keystore, &f->feed);
+        r = feed_new(d->host, config, relayer->plugin, median->plugin, d->ocr_keystore, &f->feed);
         if (r < 0) {
                 free(f);
                 return r;
         }
         feed_set_hooks(f->feed, &feed_hooks, f);
+        /* The feed names transmitters from the relayer's own accounts; it never hands out the OCR keys. */
+        if (instance_keystore(relayer, &ks) >= 0)
+                feed_set_transmitter_keystore(f->feed, ks);
 
         /* Sorted by name, for ListFeeds. */
         for (at = &d->feeds; *at && strcmp(feed_get_name((*at)->feed), fc->name) < 0; at = &(*at)->next)

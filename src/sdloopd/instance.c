@@ -232,13 +232,39 @@ bool instance_busy(Instance *i) {
 
 /* --- life cycle ---------------------------------------------------------------------------------------- */
 
+int instance_keystore(Instance *i, HostKeystore **ret) {
+        _cleanup_free_ char *directory = NULL;
+        int r;
+
+        if (!streq_ptr(i->plugin->settings.kind, SDLOOP_KIND_RELAYER))
+                return -EOPNOTSUPP;
+        if (!i->keystore) {
+                /* Nothing touches the disk until the first key is made. */
+                if (asprintf(&directory, "%s/relayers/%s/keys", i->daemon->keys_state_directory,
+                             instance_name(i)) < 0)
+                        return -ENOMEM;
+                r = host_keystore_new_directory(directory, &i->keystore);
+                if (r < 0)
+                        return log_error_errno(r, "Plugin %s: cannot set up its keystore %s: %m", instance_name(i),
+                                               directory);
+        }
+        *ret = i->keystore;
+        return 0;
+}
+
 static int instance_on_connect(HostPlugin *p, SdloopPeer *peer, void *userdata) {
         Instance *i = userdata;
+        HostKeystore *ks;
+        int r;
 
-        /* Only relayers sign: other kinds do not get to see the keystore at all. */
+        /* Only relayers sign: other kinds do not get to see a keystore at all. A relayer sees its own chain
+         * accounts and nothing else; the oracles' keys never leave this process. */
         if (!streq_ptr(p->settings.kind, SDLOOP_KIND_RELAYER))
                 return 0;
-        return host_services_export(peer, i->daemon->keystore);
+        r = instance_keystore(i, &ks);
+        if (r < 0)
+                return r;
+        return host_services_export(peer, ks);
 }
 
 int instance_new(Daemon *d, const DaemonPluginConfig *pc, Instance **ret) {
@@ -338,6 +364,8 @@ void instance_free(Instance *i, bool stop) {
         /* Closes the handles, which withdraws their re-exports. */
         host_plugin_free(i->plugin);
         reexport_free_all(i);
+        /* After the plugin: its connections served this keystore. */
+        host_keystore_free(i->keystore);
         free(i->relayer_config);
         free(i->last_error);
         free(i->path);

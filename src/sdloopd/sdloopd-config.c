@@ -971,8 +971,30 @@ static int parse_relayer(Parser *p, const char *field, json_object *v, char **re
         return 0;
 }
 
+/* A SHA-256 as sha256sum prints it: 64 hex digits, kept in lower case. */
+static int get_sha256(Parser *p, const char *field, json_object *v, char **ret) {
+        const char *s;
+        char *c;
+        int r;
+
+        r = get_string(p, field, v, "the SHA-256 of the binary (64 hex digits)", &s);
+        if (r < 0)
+                return r;
+        if (strlen(s) != 64 || strspn(s, "0123456789abcdefABCDEF") != 64)
+                return type_error(p, field, "the SHA-256 of the binary (64 hex digits)");
+        c = strdup(s);
+        if (!c)
+                return -ENOMEM;
+        for (char *q = c; *q; q++)
+                if (*q >= 'A' && *q <= 'F')
+                        *q = (char) (*q - 'A' + 'a');
+        free(*ret);
+        *ret = c;
+        return 0;
+}
+
 static const char * const settings_keys[] = {
-        "kind", "binary", "args", "environment", "restart", "restart_sec", "start_limit_burst",
+        "kind", "binary", "binary_sha256", "args", "environment", "restart", "restart_sec", "start_limit_burst",
         "start_limit_interval_sec", "watchdog_sec", "call_timeout_sec", "probe_interval_sec", "probe_timeout_sec",
         "probe_failures", "memory_max", "tasks_max", "cpu_quota", "sandbox", "dynamic_user", "user", "relayer", NULL,
 };
@@ -1090,7 +1112,8 @@ static int parse_settings(Parser *p, const char *prefix, json_object *obj, Setti
                 if (!key_is_known(key, settings_keys))
                         return unknown_key(p, f, settings_keys);
 
-                if (ctx == IN_DEFAULTS && (streq(key, "kind") || streq(key, "binary") || streq(key, "relayer")))
+                if (ctx == IN_DEFAULTS && (streq(key, "kind") || streq(key, "binary") || streq(key, "binary_sha256") ||
+                                           streq(key, "relayer")))
                         return key_error(p, f, "not allowed in defaults: every plugin names its own");
 
                 if (streq(key, "kind")) {
@@ -1102,6 +1125,8 @@ static int parse_settings(Parser *p, const char *prefix, json_object *obj, Setti
                         r = free_and_strdup(&s->kind, str);
                 } else if (streq(key, "binary"))
                         r = get_binary(p, f, v, &s->binary);
+                else if (streq(key, "binary_sha256"))
+                        r = get_sha256(p, f, v, &s->binary_sha256);
                 else if (streq(key, "args"))
                         r = get_strv(p, f, v, &s->args);
                 else if (streq(key, "environment"))
@@ -1852,6 +1877,7 @@ bool daemon_plugin_config_equal(const DaemonPluginConfig *a, const DaemonPluginC
         return streq_ptr(x->name, y->name) &&
                 streq_ptr(x->kind, y->kind) &&
                 streq_ptr(x->binary, y->binary) &&
+                streq_ptr(x->binary_sha256, y->binary_sha256) &&
                 strv_equal(x->args, y->args) &&
                 strv_equal(x->environment, y->environment) &&
                 streq_ptr(x->socket_path, y->socket_path) &&
@@ -1900,11 +1926,12 @@ static int strv_copy(char * const *src, char ***dst) {
 int daemon_plugin_settings_copy(const HostPluginSettings *src, HostPluginSettings *dst) {
         HostPluginSettings s = *src;
 
-        s.name = s.kind = s.binary = s.socket_path = s.user = s.state_directory = NULL;
+        s.name = s.kind = s.binary = s.binary_sha256 = s.socket_path = s.user = s.state_directory = NULL;
         s.args = s.environment = NULL;
         if ((src->name && !(s.name = strdup(src->name))) ||
             (src->kind && !(s.kind = strdup(src->kind))) ||
             (src->binary && !(s.binary = strdup(src->binary))) ||
+            (src->binary_sha256 && !(s.binary_sha256 = strdup(src->binary_sha256))) ||
             (src->socket_path && !(s.socket_path = strdup(src->socket_path))) ||
             (src->state_directory && !(s.state_directory = strdup(src->state_directory))) ||
             (src->user && !(s.user = strdup(src->user))) ||

@@ -229,7 +229,8 @@ static void daemon_free(Daemon *d) {
                 (void) sd_bus_flush(d->bus);
                 sd_bus_flush_close_unref(d->bus);
         }
-        host_keystore_free(d->keystore);
+        host_keystore_free(d->ocr_keystore);
+        free(d->keys_state_directory);
         daemon_config_free(d->config);
         sd_event_unref(d->event);
         free(d->config_path);
@@ -291,7 +292,15 @@ static int run(int argc, char *argv[]) {
         if (r < 0)
                 log_warning_errno(r, "Failed to enable the watchdog, ignoring: %m");
 
-        r = host_keystore_new(d.config->state_directory, &d.keystore);
+        /* The OCR keys stay where one keystore for everything kept them: an existing install's contracts go
+         * on with their signers. Relayers get keystores of their own below relayers/. */
+        d.keys_state_directory = strdup(d.config->state_directory);
+        if (!d.keys_state_directory) {
+                (void) log_oom();
+                r = EXIT_FAILURE;
+                goto finish;
+        }
+        r = host_keystore_new(d.config->state_directory, &d.ocr_keystore);
         if (r < 0) {
                 log_error_errno(r, "Failed to set up the keystore in %s: %m", d.config->state_directory);
                 r = EXIT_FAILURE;

@@ -45,7 +45,10 @@ struct Daemon {
         sd_bus *bus;
         SdloopPeer *bus_peer; /* the bus, for exporting proxies on it */
         Host *host;
-        HostKeystore *keystore;
+        /* The feeds' OCR signing keys (<state>/keys): used in this process by the feed driver only, never
+         * exported on any connection. Each relayer gets a Keystore of its own (Instance.keystore). */
+        HostKeystore *ocr_keystore;
+        char *keys_state_directory; /* the state directory the keys were found in at start-up */
 
         DaemonConfig *config;
         char *config_path; /* --config; NULL: the default of the scope */
@@ -75,6 +78,9 @@ struct Instance {
         sd_bus_slot *slot;
 
         char *relayer_config; /* kind "relayer": the NewRelayer config; NULL: no relayer */
+        /* Kind "relayer": its chain accounts, <state>/relayers/<name>/keys, the only Keystore its connections
+         * see. Made on the first connection. */
+        HostKeystore *keystore;
         HostHandle *relayer;
         bool wanted;          /* should be running: false after StopPlugin */
 
@@ -118,6 +124,8 @@ int instance_stop_async(Instance *i, instance_done_fn done, void *userdata);
 /* Adopt what a previous sdloopd left running (systemd backends), else start; then as instance_start_async(). */
 int instance_adopt_or_start_async(Instance *i, instance_done_fn done, void *userdata);
 const char *instance_name(Instance *i);
+/* Kind "relayer": its own Keystore (made on first use), else -EOPNOTSUPP. */
+int instance_keystore(Instance *i, HostKeystore **ret);
 
 void daemon_on_plugin_changed(HostPlugin *p, void *userdata);
 
