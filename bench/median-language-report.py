@@ -85,8 +85,8 @@ def main():
     ]
     if c50 and p50 and crss and prss:
         section.append(f"The Python plugin costs {p50 / c50:.1f}× the C plugin's round trip and {prss / crss:.1f}× its "
-                       "memory (the interpreter, python3-dbus and GLib). Neither figure bounds a feed: a round waits "
-                       "for the data sources, hundreds of milliseconds for a real price feed.")
+                       "memory (the interpreter, python3-dbus and GLib). The machine is shared: p99 moves with its load "
+                       "from run to run; the p50 ratio is the figure to read.")
         section.append("")
     if latest:
         section += [
