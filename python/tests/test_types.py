@@ -58,6 +58,64 @@ class Rules(unittest.TestCase):
         self.assertTrue(cm.exception.message.startswith("contract_config.transmitters: "))
 
 
+def fixtures():
+    """The fixture set (src/conformance/fixtures.json, $SDLOOP_FIXTURES): name → value."""
+    import json
+    import os
+    path = os.environ.get("SDLOOP_FIXTURES", "/usr/share/sdloop/fixtures.json")
+    doc = json.load(open(path, encoding="utf-8"))
+    out = {}
+    for name, leaf in doc["fixtures"].items():
+        (t, v), = leaf.items()
+        out[name] = bytes.fromhex(v) if t == "ay" else [bytes.fromhex(x) for x in v] if t == "aay" else v
+    return out
+
+
+class Fixtures(unittest.TestCase):
+    """The fixtures the C static implementations answer with pass the SDK's rules, and their bad variants
+    are refused as the conformance tool expects."""
+
+    def setUp(self):
+        self.f = fixtures()
+
+    def test_report_timestamp(self):
+        f = self.f
+        a = arg("org.sdloop1.ReportingPlugin", "Query", "report_timestamp")
+        ts = types.validate(a, (f["config_digest"], f["epoch"], f["round"]))
+        self.assertEqual(ts, sdloop.ReportTimestamp(f["config_digest"], 88, 74))
+        with self.assertRaises(sdloop.InvalidArgument) as cm:
+            types.validate(a, (f["config_digest"] + b"\0", f["epoch"], f["round"]))
+        self.assertTrue(cm.exception.message.startswith("report_timestamp.digest: "))
+
+    def test_contract_config(self):
+        f = self.f
+        a = arg("org.sdloop1.OffchainConfigDigester", "ConfigDigest", "contract_config")
+        c = (f["config_digest"], f["config_count"], f["signers"], f["transmitters"], f["contract_f"],
+             f["contract_onchain_config"], f["offchain_config_version"], f["contract_offchain_config"])
+        self.assertEqual(types.validate(a, c).transmitters, ["foo", "bar", "baz", "qux"])
+        with self.assertRaises(sdloop.InvalidArgument) as cm:
+            types.validate(a, c[:4] + (2,) + c[5:])
+        self.assertTrue(cm.exception.message.startswith("contract_config.f: "))
+
+    def test_reporting_plugin_config(self):
+        f = self.f
+        a = arg("org.sdloop1.ReportingPluginFactory", "NewReportingPlugin", "config")
+        c = (f["config_digest"], f["rp_oracle_id"], f["rp_n"], f["rp_f"], f["rp_onchain_config"],
+             f["rp_offchain_config"], f["estimated_round_interval_usec"], f["max_duration_query_usec"],
+             f["max_duration_observation_usec"], f["max_duration_report_usec"],
+             f["max_duration_should_accept_usec"], f["max_duration_should_transmit_usec"])
+        self.assertEqual(types.validate(a, c).n, 12)
+
+    def test_decimals_and_json(self):
+        f = self.f
+        for name in ("value", "juels_per_fee_coin", "latest_answer", "median", "onchain_min", "onchain_max",
+                     "amount", "parsed_value"):
+            self.assertTrue(types.decimal_is_valid(f[name]), name)
+        a = arg("org.sdloop1.Relayer", "NewPluginProvider", "relay_args")
+        types.validate(a, (f["external_job_id"], f["job_id"], f["contract_id"], f["relay_new"], f["relay_config"],
+                           f["provider_type_median"]))
+
+
 class Messages(unittest.TestCase):
     def test_clean(self):
         e = errors.Internal("a\nb" + "é" * 2000)
