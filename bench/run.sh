@@ -195,3 +195,18 @@ if [ "$nspawn_runs" != 0 ] && [ "$(id -u)" = 0 ] && command -v systemd-nspawn >/
         done
 fi
 python3 "$src/bench/two-kill-report.py" --markdown "$src/BENCHMARKS.md" "$raw"/two-kill-*.json
+
+# --- the median plugin by language (bench/bench-median-language.py); its own section of BENCHMARKS.md ------
+if [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import dbus, gi' 2>/dev/null; then
+        meson compile -C "$build" plugins/median/sdloop-median:executable sdloop-python-contract >&2
+        for k in $(seq 1 "$runs"); do
+                log "median plugin by language $k/$runs, load $(loadavg)"
+                /usr/bin/python3 "$src/bench/bench-median-language.py" "c=$build/plugins/median/sdloop-median" \
+                        "python=$build/plugins/median-python/sdloop-median-python" >"$raw/median-language-$k.json" ||
+                        rm -f "$raw/median-language-$k.json"
+        done
+        python3 "$src/bench/median-language-report.py" --markdown "$src/BENCHMARKS.md" \
+                --latest "$src/bench/results/latest.json" "$raw"/median-language-*.json
+else
+        echo "median plugin by language: skipped (python3-dbus or python3-gi missing)" >&2
+fi

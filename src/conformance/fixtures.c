@@ -15,41 +15,42 @@
 /* The values below are LOOP's (pkg/loop/internal/test), except where our contract is stricter than
  * protobuf; each such place says so. */
 
-const uint8_t fixture_config_digest[SDLOOP_DIGEST_SIZE] = { [2] = 10, [12] = 16 };
+const uint8_t fixture_config_digest[SDLOOP_DIGEST_SIZE] = FIXTURE_CONFIG_DIGEST_DATA;
 
 /* LOOP has one signer, transmitters "foo" and "bar", and F 11. Our ContractConfig reader insists on one
  * transmitter per signer and on 3f < n, so: four signers (16 bytes ending in 1…4), four transmitters
  * (LOOP's two and two more) and F 1. */
-static uint8_t signer_1[16] = { [15] = 1 }, signer_2[16] = { [15] = 2 }, signer_3[16] = { [15] = 3 },
-               signer_4[16] = { [15] = 4 };
+static uint8_t signer_1[] = FIXTURE_SIGNERS_0_DATA, signer_2[] = FIXTURE_SIGNERS_1_DATA,
+               signer_3[] = FIXTURE_SIGNERS_2_DATA, signer_4[] = FIXTURE_SIGNERS_3_DATA;
 static SdloopBytes signers[] = {
         { signer_1, sizeof(signer_1) },
         { signer_2, sizeof(signer_2) },
         { signer_3, sizeof(signer_3) },
         { signer_4, sizeof(signer_4) },
 };
-static char *transmitters[] = { (char *) "foo", (char *) "bar", (char *) "baz", (char *) "qux", NULL };
-static uint8_t contract_onchain_config[32] = { [2] = 11, [14] = 22, [31] = 1 };
-static uint8_t contract_offchain_config[13] = { [1] = 99, [12] = 55 };
+_Static_assert(ELEMENTSOF(signers) == FIXTURE_SIGNERS_N, "signers of fixtures.json");
+static char *transmitters[FIXTURE_TRANSMITTERS_N + 1] = FIXTURE_TRANSMITTERS; /* NULL-terminated */
+static uint8_t contract_onchain_config[] = FIXTURE_CONTRACT_ONCHAIN_CONFIG_DATA;
+static uint8_t contract_offchain_config[] = FIXTURE_CONTRACT_OFFCHAIN_CONFIG_DATA;
 
 const SdloopContractConfig fixture_contract_config = {
-        .digest = { [2] = 10, [12] = 16 },
-        .config_count = 42,
+        .digest = FIXTURE_CONFIG_DIGEST_DATA,
+        .config_count = FIXTURE_CONFIG_COUNT,
         .signers = signers,
         .n_signers = ELEMENTSOF(signers),
         .transmitters = transmitters,
-        .f = 1,
+        .f = FIXTURE_CONTRACT_F,
         .onchain_config = { contract_onchain_config, sizeof(contract_onchain_config) },
-        .offchain_config_version = 2,
+        .offchain_config_version = FIXTURE_OFFCHAIN_CONFIG_VERSION,
         .offchain_config = { contract_offchain_config, sizeof(contract_offchain_config) },
 };
 
-static uint8_t encoded_data[6] = { [5] = 11 };
-static uint8_t signed_data[14] = { [13] = 37 };
-static uint8_t query_data[43] = { [42] = 42 };
-static uint8_t observation_data[22] = { [21] = 19 };
-static uint8_t report_data[43] = { [42] = 101 };
-static uint8_t signature_data[10] = { [7] = 6, [9] = 8 };
+static uint8_t encoded_data[] = FIXTURE_ENCODED_DATA;
+static uint8_t signed_data[] = FIXTURE_SIGNED_DATA;
+static uint8_t query_data[] = FIXTURE_QUERY_DATA;
+static uint8_t observation_data[] = FIXTURE_OBSERVATION_DATA;
+static uint8_t report_data[] = FIXTURE_REPORT_DATA;
+static uint8_t signature_data[] = FIXTURE_SIGNATURE_DATA;
 
 const SdloopBytes fixture_encoded = { encoded_data, sizeof(encoded_data) };
 const SdloopBytes fixture_signed = { signed_data, sizeof(signed_data) };
@@ -58,98 +59,93 @@ const SdloopBytes fixture_observation = { observation_data, sizeof(observation_d
 const SdloopBytes fixture_report = { report_data, sizeof(report_data) };
 
 const SdloopReportTimestamp fixture_report_timestamp = {
-        .digest = { [2] = 10, [12] = 16 },
+        .digest = FIXTURE_CONFIG_DIGEST_DATA,
         .epoch = FIXTURE_EPOCH,
         .round = FIXTURE_ROUND,
 };
 
 const SdloopReportContext fixture_report_context = {
         .timestamp = {
-                .digest = { [2] = 10, [12] = 16 },
+                .digest = FIXTURE_CONFIG_DIGEST_DATA,
                 .epoch = FIXTURE_EPOCH,
                 .round = FIXTURE_ROUND,
         },
-        .extra_hash = { [1] = 2, [3] = 4, [5] = 6 },
+        .extra_hash = FIXTURE_EXTRA_HASH_DATA,
 };
 
 const SdloopAttributed fixture_observations[FIXTURE_N_OBSERVATIONS] = {
-        { .data = { observation_data, sizeof(observation_data) }, .oracle = 99 },
+        { .data = { observation_data, sizeof(observation_data) }, .oracle = FIXTURE_OBSERVATION_ORACLE },
 };
 
 const SdloopAttributed fixture_signatures[FIXTURE_N_SIGNATURES] = {
-        { .data = { signature_data, sizeof(signature_data) }, .oracle = 54 },
+        { .data = { signature_data, sizeof(signature_data) }, .oracle = FIXTURE_SIGNATURE_ORACLE },
 };
 
 const SdloopParsedObservation fixture_parsed_observations[FIXTURE_N_PARSED_OBSERVATIONS] = {
-        { .timestamp = 123, .value = (char *) "31", .juels_per_fee_coin = (char *) "54", .observer = 99 },
+        { .timestamp = FIXTURE_PARSED_TIMESTAMP, .value = (char *) FIXTURE_PARSED_VALUE,
+          .juels_per_fee_coin = (char *) FIXTURE_PARSED_JUELS_PER_FEE_COIN, .observer = FIXTURE_PARSED_OBSERVER },
 };
 
 /* LOOP's relay config is 43 opaque bytes and its plugin config 101; both must be JSON here. */
 const SdloopRelayArgs fixture_relay_args = {
-        .external_job_id = (char *) "1051429b-aa66-11ed-b0d2-5cff35dfbe67",
-        .job_id = 123,
-        .contract_id = (char *) "testcontract",
-        .new = true,
-        .relay_config = (char *) "{\"chainID\": \"chain-id\", \"fromBlock\": 11}",
+        .external_job_id = (char *) FIXTURE_EXTERNAL_JOB_ID,
+        .job_id = FIXTURE_JOB_ID,
+        .contract_id = (char *) FIXTURE_CONTRACT_ID,
+        .new = FIXTURE_RELAY_NEW,
+        .relay_config = (char *) FIXTURE_RELAY_CONFIG,
         .provider_type = (char *) FIXTURE_PROVIDER_TYPE_MEDIAN,
 };
 
 const SdloopPluginArgs fixture_plugin_args = {
-        .transmitter_id = (char *) "testtransmitter",
-        .plugin_config = (char *) "{\"juelsPerFeeCoinSource\": \"ds1 [type=bridge name=voter_turnout];\", "
-                                  "\"deviation\": 88}",
+        .transmitter_id = (char *) FIXTURE_TRANSMITTER_ID,
+        .plugin_config = (char *) FIXTURE_PLUGIN_CONFIG,
 };
 
 /* LOOP sends OracleID 10, N 12, F 42. Our ReportingPluginConfig reader requires f < n and oracle_id < n:
  * F becomes 3 (3f < n, as OCR wants it); OracleID and N stay. Durations are LOOP's, in µs. */
-static uint8_t rp_onchain_config[18] = { [17] = 11 };
-static uint8_t rp_offchain_config[33] = { [32] = 64 };
+static uint8_t rp_onchain_config[] = FIXTURE_RP_ONCHAIN_CONFIG_DATA;
+static uint8_t rp_offchain_config[] = FIXTURE_RP_OFFCHAIN_CONFIG_DATA;
 
 const SdloopReportingPluginConfig fixture_reporting_plugin_config = {
-        .digest = { [2] = 10, [12] = 16 },
-        .oracle_id = 10,
-        .n = 12,
-        .f = 3,
+        .digest = FIXTURE_CONFIG_DIGEST_DATA,
+        .oracle_id = FIXTURE_RP_ORACLE_ID,
+        .n = FIXTURE_RP_N,
+        .f = FIXTURE_RP_F,
         .onchain_config = { rp_onchain_config, sizeof(rp_onchain_config) },
         .offchain_config = { rp_offchain_config, sizeof(rp_offchain_config) },
-        .estimated_round_interval_usec = FIXTURE_USEC_PER_SEC,          /* 1 s */
-        .max_duration_query_usec = 3600 * FIXTURE_USEC_PER_SEC,         /* 1 h */
-        .max_duration_observation_usec = 1000,                          /* 1 ms */
-        .max_duration_report_usec = 1,                                  /* 1 µs */
-        .max_duration_should_accept_usec = 10 * FIXTURE_USEC_PER_SEC,   /* 10 s */
-        .max_duration_should_transmit_usec = 60 * FIXTURE_USEC_PER_SEC, /* 1 min */
+        .estimated_round_interval_usec = FIXTURE_ESTIMATED_ROUND_INTERVAL_USEC,         /* 1 s */
+        .max_duration_query_usec = FIXTURE_MAX_DURATION_QUERY_USEC,                     /* 1 h */
+        .max_duration_observation_usec = FIXTURE_MAX_DURATION_OBSERVATION_USEC,         /* 1 ms */
+        .max_duration_report_usec = FIXTURE_MAX_DURATION_REPORT_USEC,                   /* 1 µs */
+        .max_duration_should_accept_usec = FIXTURE_MAX_DURATION_SHOULD_ACCEPT_USEC,     /* 10 s */
+        .max_duration_should_transmit_usec = FIXTURE_MAX_DURATION_SHOULD_TRANSMIT_USEC, /* 1 min */
 };
 
 const SdloopReportingPluginInfo fixture_reporting_plugin_info = {
-        .name = (char *) "test",
-        .unique_reports = true,
-        .max_query_length = 42,
-        .max_observation_length = 13,
-        .max_report_length = 17,
+        .name = (char *) FIXTURE_INFO_NAME,
+        .unique_reports = FIXTURE_INFO_UNIQUE_REPORTS,
+        .max_query_length = FIXTURE_INFO_MAX_QUERY_LENGTH,
+        .max_observation_length = FIXTURE_INFO_MAX_OBSERVATION_LENGTH,
+        .max_report_length = FIXTURE_INFO_MAX_REPORT_LENGTH,
 };
 
 /* LOOP leaves Enabled false; true shows that the flag crosses. */
 const SdloopChainStatus fixture_chain_status = {
-        .id = (char *) "chain-id",
-        .enabled = true,
+        .id = (char *) FIXTURE_CHAIN_ID,
+        .enabled = FIXTURE_CHAIN_ENABLED,
         .config = (char *) FIXTURE_CONFIG_TOML,
 };
 
 /* LOOP leaves Name empty; we give each node the name its config carries. */
-const SdloopNodeStatus fixture_nodes[FIXTURE_N_NODES] = {
-        {
-                .chain_id = (char *) "foo",
-                .name = (char *) "bar",
-                .config = (char *) "Name = 'bar'\nURL = 'http://example.com'\n",
-                .state = (char *) "Alive",
-        },
-        {
-                .chain_id = (char *) "foo",
-                .name = (char *) "baz",
-                .config = (char *) "Name = 'baz'\nURL = 'https://test.url'\n",
-                .state = (char *) "Alive",
-        },
-};
+_Static_assert(FIXTURE_NODE_NAMES_N == 2 && FIXTURE_NODE_CHAIN_IDS_N == 2 && FIXTURE_NODE_CONFIGS_N == 2 &&
+               FIXTURE_NODE_STATES_N == 2, "nodes of fixtures.json");
+#define NODE(i) {                                                \
+                .chain_id = (char *) FIXTURE_NODE_CHAIN_IDS_##i, \
+                .name = (char *) FIXTURE_NODE_NAMES_##i,         \
+                .config = (char *) FIXTURE_NODE_CONFIGS_##i,     \
+                .state = (char *) FIXTURE_NODE_STATES_##i,       \
+        }
+const SdloopNodeStatus fixture_nodes[FIXTURE_N_NODES] = { NODE(0), NODE(1) };
 
 const SdloopOnchainConfig fixture_onchain_config = {
         .min = (char *) FIXTURE_ONCHAIN_MIN,

@@ -12,49 +12,11 @@
 
 #include "sdloop-types.h"
 
-#define FIXTURE_USEC_PER_SEC UINT64_C(1000000)
+/* The values themselves: fixtures.json (installed as /usr/share/sdloop/fixtures.json, for plugins in
+ * any language), as FIXTURE_<NAME> macros generated at build time (tools/sdloop-gen-fixtures.py). */
+#include "fixtures-data.h"
 
-/* PluginRelayer.NewRelayer */
-#define FIXTURE_CONFIG_TOML "[Foo]\nBar = \"Baz\"\n"
-/* Keystore */
-#define FIXTURE_ACCOUNT "testaccount"
-/* ContractConfigTracker */
-#define FIXTURE_BLOCK_HEIGHT     UINT64_C(1337)
-#define FIXTURE_CHANGED_IN_BLOCK UINT64_C(14)
-/* OffchainConfigDigester */
-#define FIXTURE_CONFIG_DIGEST_PREFIX UINT16_C(99)
-/* Report timestamps */
-#define FIXTURE_EPOCH UINT32_C(88)
-#define FIXTURE_ROUND UINT8_C(74)
-/* ReportCodec.MaxReportLength(n) → max */
-#define FIXTURE_MAX_REPORT_LENGTH_N INT64_C(12)
-#define FIXTURE_MAX_REPORT_LENGTH   INT64_C(101)
-/* Relayer.ListNodeStatuses(limit, "") → two nodes, total 2 */
-#define FIXTURE_PAGE_SIZE   INT32_C(42)
-#define FIXTURE_PAGE_TOKEN  ""
-#define FIXTURE_TOTAL_NODES INT32_C(2)
-/* Relayer.Transact */
-#define FIXTURE_FROM          "0xabcd"
-#define FIXTURE_TO            "0x1234"
-#define FIXTURE_AMOUNT        "123456789"
-#define FIXTURE_BALANCE_CHECK true
-/* ErrorLog.SaveError */
-#define FIXTURE_ERROR_MESSAGE "test error"
-/* DataSource.Observe: the value and the juels-per-fee-coin data source */
-#define FIXTURE_VALUE              "999"
-#define FIXTURE_JUELS_PER_FEE_COIN "1234"
-/* MedianContract: LOOP's lookback of 1m4s; its latest timestamp Unix(1234567890, 987654321) in µs. */
-#define FIXTURE_LOOKBACK_USEC         (UINT64_C(64) * FIXTURE_USEC_PER_SEC)
-#define FIXTURE_LATEST_ANSWER         "-66"
-#define FIXTURE_LATEST_TIMESTAMP_USEC INT64_C(1234567890987654)
-/* ReportCodec.MedianFromReport */
-#define FIXTURE_MEDIAN "-1042"
-/* OnchainConfigCodec */
-#define FIXTURE_ONCHAIN_MIN "-12"
-#define FIXTURE_ONCHAIN_MAX "1234567890987654321"
-/* Relayer.NewPluginProvider: the provider types the static relayer knows. */
-#define FIXTURE_PROVIDER_TYPE_MEDIAN "median"
-#define FIXTURE_PROVIDER_TYPE_PLUGIN "plugin"
+#define FIXTURE_USEC_PER_SEC UINT64_C(1000000)
 
 extern const uint8_t fixture_config_digest[SDLOOP_DIGEST_SIZE];
 extern const SdloopContractConfig fixture_contract_config;
@@ -80,7 +42,7 @@ extern const SdloopPluginArgs fixture_plugin_args;
 extern const SdloopReportingPluginConfig fixture_reporting_plugin_config;
 extern const SdloopReportingPluginInfo fixture_reporting_plugin_info;
 extern const SdloopChainStatus fixture_chain_status;
-#define FIXTURE_N_NODES 2U
+#define FIXTURE_N_NODES FIXTURE_NODE_NAMES_N
 extern const SdloopNodeStatus fixture_nodes[FIXTURE_N_NODES];
 extern const SdloopOnchainConfig fixture_onchain_config;
 

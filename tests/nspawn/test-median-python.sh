@@ -1,0 +1,123 @@
+#!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# Inside the booted container (tests/nspawn/run.sh), as root: sdloopd (unit sdloopd.service, system
+# backend, plugins sandboxed as transient units with DynamicUser=) runs a feed whose median plugin is the
+# Python one (plugins/median-python). Reports land on the ledger; a kill -9 of the Python plugin is
+# recovered and the feed goes on; busctl tree org.sdloop1 shows its re-exported objects; journalctl
+# SDLOOP_PLUGIN=median shows its lines, with the fields its journal protocol sends.
+#
+#   test-median-python.sh SDLOOPD RELAYER_LEDGER PYTHON_MEDIAN DBUS_POLICY SDLOOPCTL
+
+set -u
+
+sdloopd=$1 ledger=$2 median=$3 policy=$4 sdloopctl=$5
+cfg=/tmp/sdloop-etc
+chain=median-python-1
+db=/var/lib/sdloop-ledger/$chain.sqlite
+passed=0
+
+fail() {
+        echo "FAIL: $*"
+        systemctl list-units --all --no-pager 'sdloop*' || :
+        journalctl --no-pager -o short-monotonic -n 100 -u sdloopd.service || :
+        journalctl --no-pager -o short-monotonic -n 50 SDLOOP_PLUGIN=median || :
+        exit 1
+}
+ok() {
+        passed=$((passed + 1))
+        echo "ok $passed - $*"
+}
+# A bound for giving up, not a measurement.
+wait_for() {
+        n=$(( $1 * 20 ))
+        shift
+        while ! "$@" >/dev/null 2>&1; do
+                n=$((n - 1))
+                [ $n -gt 0 ] || return 1
+                sleep 0.05
+        done
+}
+prop() { busctl get-property org.sdloop1 "/org/sdloop1/plugin/$1" org.sdloop1.PluginInstance "$2" | cut -d' ' -f2- | tr -d '"'; }
+state_is() { [ "$(prop "$1" State)" = "$2" ]; }
+reports() { "$sdloopctl" feeds --json=short | /usr/bin/python3 -c "import json,sys; print(json.load(sys.stdin)[0]['reports_transmitted'])" 2>/dev/null || echo 0; }
+reports_at_least() { [ "$(reports)" -ge "$1" ]; }
+pid_changed() { p=$(prop "$1" MainPID); [ "$p" != 0 ] && [ "$p" != "$2" ]; }
+
+echo "$(systemctl --version | head -n 1); system: $(systemctl is-system-running 2>/dev/null || true)"
+mkdir -p /etc/dbus-1/system.d
+cp "$policy" /etc/dbus-1/system.d/org.sdloop1.conf
+busctl call org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus ReloadConfig || fail "ReloadConfig"
+
+mkdir -p "$cfg"
+cat >"$cfg/sdloopd.json" <<EOF2
+{
+        "defaults": { "restart": "always", "restart_sec": 0.1, "call_timeout_sec": 10 },
+        "plugins": {
+                "ledger": { "kind": "relayer", "binary": "$ledger",
+                            "relayer": { "config": { "chain_id": "$chain" } } },
+                "median": { "kind": "median", "binary": "$median" }
+        },
+        "feeds": {
+                "eth-usd": {
+                        "relayer": "ledger", "median": "median", "n": 4, "f": 1,
+                        "onchain_config": { "min": "0", "max": "1000000000000000" },
+                        "offchain_config": { "alpha_report_ppb": 0, "alpha_accept_ppb": 0, "delta_c_sec": 0 },
+                        "round_interval_sec": 0.2,
+                        "value": { "type": "random_walk", "start": "200000000000", "step_ppm": 2000, "seed": 1 },
+                        "juels_per_fee_coin": { "type": "constant", "value": "1000000000000000000" }
+                }
+        }
+}
+EOF2
+
+systemd-run --quiet --unit=sdloopd -p Type=notify -p NotifyAccess=main -p WatchdogSec=20s \
+        "$sdloopd" --system --backend=system --config "$cfg/sdloopd.json" || fail "sdloopd did not start"
+wait_for 60 state_is ledger running || fail "ledger is $(prop ledger State)"
+wait_for 60 state_is median running || fail "median is $(prop median State)"
+unit=$(prop median Unit)
+[ -n "$unit" ] && [ "$(systemctl show -P ActiveState "$unit")" = active ] || fail "no active unit for the median plugin ($unit)"
+ok "the Python median plugin runs as $unit (User=$(systemctl show -P User "$unit"))"
+
+wait_for 60 reports_at_least 3 || fail "the feed did not transmit 3 reports"
+ok "reports are transmitted through the Python median plugin ($(reports))"
+
+# --- busctl tree: its objects, re-exported by sdloopd -------------------------------------------------
+busctl tree --list org.sdloop1 >/tmp/tree
+grep -qx '/org/sdloop1/plugin/median' /tmp/tree || fail "busctl tree: no /org/sdloop1/plugin/median: $(cat /tmp/tree)"
+grep -qE '^/org/sdloop1/plugin/median/factory/[0-9]+$' /tmp/tree || fail "busctl tree: no factory of the Python plugin: $(cat /tmp/tree)"
+grep -qE '^/org/sdloop1/plugin/median/reporting_plugin/[0-9]+$' /tmp/tree || fail "busctl tree: no reporting plugin: $(cat /tmp/tree)"
+ok "busctl tree org.sdloop1 shows the Python plugin's factory and reporting plugin"
+
+# --- its journal lines -------------------------------------------------------------------------------
+journalctl --no-pager -o cat SDLOOP_PLUGIN=median >/tmp/median.log
+grep -q 'median plugin median 1.0 ready (protocol 2)' /tmp/median.log || fail "journalctl SDLOOP_PLUGIN=median: no start line: $(head -n 5 /tmp/median.log)"
+grep -q 'median factory for provider' /tmp/median.log || fail "journalctl SDLOOP_PLUGIN=median: no factory line"
+journalctl --no-pager -o export -n 1 SDLOOP_PLUGIN=median MESSAGE_ID= 2>/dev/null >/dev/null || :
+journalctl --no-pager -o json -n 20 SDLOOP_PLUGIN=median | /usr/bin/python3 -c '
+import json, sys
+e = [json.loads(l) for l in sys.stdin if l.strip()]
+assert e, "no entries"
+assert all(x.get("SYSLOG_IDENTIFIER") == "sdloop-median-python" for x in e), e[0]
+assert all("CODE_FILE" in x and "PRIORITY" in x for x in e), e[0]
+' || fail "the journal entries lack the native protocol's fields"
+ok "journalctl SDLOOP_PLUGIN=median shows the Python plugin's lines ($(wc -l </tmp/median.log)), with SYSLOG_IDENTIFIER and CODE_FILE"
+
+# --- kill -9 --------------------------------------------------------------------------------------------
+mp=$(prop median MainPID)
+before=$(reports)
+kill -KILL "$mp" || fail "kill $mp"
+wait_for 60 pid_changed median "$mp" || fail "the Python median plugin did not come back"
+wait_for 60 state_is median running || fail "median is $(prop median State)"
+wait_for 60 reports_at_least $((before + 3)) || fail "reports stuck at $(reports) (were $before)"
+journalctl --no-pager -o cat -u sdloopd.service | grep -q 'Plugin median: recovered in [0-9]* µs' || fail "no recovery logged"
+ok "kill -9 of the Python median plugin (pid $mp) is recovered: pid $(prop median MainPID), $before → $(reports) reports"
+
+# --- the ledger -----------------------------------------------------------------------------------------
+systemctl stop sdloopd.service
+n=$(/usr/bin/python3 -c "import sqlite3,sys; print(sqlite3.connect('file:$db?mode=ro', uri=True).execute('SELECT count(*) FROM transmissions').fetchone()[0])") ||
+        fail "cannot read $db"
+[ "$n" -ge $((before + 3)) ] || fail "the ledger holds $n transmissions, fewer than $((before + 3))"
+ok "the ledger holds $n transmissions"
+
+echo "$passed passed"
