@@ -24,6 +24,8 @@ struct AsyncCall {
         void *userdata;
         sd_event_source *timer; /* our own deadline while the connection is not up yet */
         bool done;
+        CallStats *stats; /* call-metrics.c */
+        uint64_t start;
         AsyncCall *prev, *next; /* on peer->async_calls until done */
         char *interface, *member;
         char names[];
@@ -111,6 +113,7 @@ static void async_complete(AsyncCall *a, int r, sd_bus_message *reply, sd_bus_er
         if (a->done)
                 return;
         a->done = true;
+        call_stats_end(TAKE_PTR(a->stats), a->start, call_outcome_from_error(r, error));
         async_unlink(a);
         /* Done with the peer: the slot may outlive it. */
         a->peer = NULL;
@@ -154,6 +157,9 @@ static int on_async_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
 
 static void async_free(void *userdata) {
         AsyncCall *a = userdata;
+
+        /* Dropped by the caller (its slot), or with the peer, before any answer. */
+        call_stats_end(a->stats, a->start, CALL_OUTCOME_CANCELLED);
 
         async_unlink(a);
         free(a);
@@ -268,6 +274,8 @@ static int call_async(SdloopPeer *p, sd_bus_message *m, SdloopContext *ctx, sdlo
                 (void) sd_event_source_set_description(a->timer, "sdloop-call-timeout");
         }
 
+        a->stats = call_stats_get(CALL_SIDE_CLIENT, a->interface, a->member);
+        a->start = call_stats_begin(a->stats);
         a->next = p->async_calls;
         if (a->next)
                 a->next->prev = a;

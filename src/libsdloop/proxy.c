@@ -433,6 +433,8 @@ int sdloop_proxy_set_target(SdloopProxy *p, SdloopPeer *target, const char *targ
         sd_bus_slot_unref(p->signal_match);
         p->signal_match = TAKE_PTR(match);
 
+        if (target && target != p->target)
+                metrics_proxy_target_changed();
         /* Ref before unref: the new target may be the old one. */
         sdloop_peer_ref(target);
         sdloop_peer_unref(p->target);

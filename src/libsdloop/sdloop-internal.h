@@ -11,11 +11,14 @@ typedef struct ObjectInterface ObjectInterface;
 typedef struct ObjectSlot ObjectSlot;
 typedef struct Scope Scope;
 typedef struct AsyncCall AsyncCall;
+typedef struct CallStats CallStats;
+typedef struct CallWrap CallWrap;
 
 struct ObjectInterface {
         char *interface;
         const sd_bus_vtable *vtable;
         SdloopBinding binding;
+        const CallWrap *wrap; /* the metrics' copy of @vtable (call-metrics.c), or NULL */
         ObjectInterface *next;
 };
 
@@ -91,6 +94,9 @@ struct SdloopPeer {
         uint64_t default_timeout_in;
         bool defaults_sent;
 
+        sd_bus_slot *metrics_slot;  /* org.sdloop1.Metrics (metrics-bus.c) */
+        bool metrics_counted;
+
         SdloopCall *calls;          /* deferred calls that came on this connection (call.c) */
         AsyncCall *async_calls;     /* our calls waiting for a reply (client.c) */
         sd_event_source *fail_event; /* fails async_calls after we closed the connection */
@@ -108,6 +114,8 @@ struct SdloopCall {
         SdloopObject *object; /* NULL once not pending, or once the operation closed it */
         SdloopContext *context;
         SdloopCall *deferred; /* on the stack: the heap copy, once deferred */
+        CallStats *stats;     /* where the answer is counted (call-metrics.c); NULL once it is */
+        uint64_t start;
         SdloopCall *previous; /* the call current before this one */
 
         sd_event_source *timer;
@@ -136,6 +144,58 @@ void peer_cancel_calls(SdloopPeer *p);
 void object_cancel_calls(SdloopObject *o);
 /* Depth of library callbacks running user code (operations, reply handlers) on this thread. */
 extern __thread unsigned callback_depth;
+
+/* --- call-metrics.c --- */
+
+typedef enum CallSide {
+        CALL_SIDE_SERVER,
+        CALL_SIDE_CLIENT,
+        _CALL_SIDE_MAX,
+} CallSide;
+
+typedef enum CallOutcome {
+        CALL_OUTCOME_OK,
+        CALL_OUTCOME_PLUGIN_UNAVAILABLE,
+        CALL_OUTCOME_INVALID_ARGUMENT,
+        CALL_OUTCOME_NOT_FOUND,
+        CALL_OUTCOME_UNIMPLEMENTED,
+        CALL_OUTCOME_TIMEOUT,
+        CALL_OUTCOME_INTERNAL,
+        CALL_OUTCOME_CANCELLED, /* the caller went away before the answer */
+        CALL_OUTCOME_OTHER,     /* an error not named org.sdloop1.Error.* */
+        _CALL_OUTCOME_MAX,
+} CallOutcome;
+
+/* The stats of (side, interface, member), interned on first use; NULL only when out of memory. */
+CallStats *call_stats_get(CallSide side, const char *interface, const char *member);
+/* A call starts (in flight): returns its start time. */
+uint64_t call_stats_begin(CallStats *s);
+/* …and is answered. */
+void call_stats_end(CallStats *s, uint64_t start, CallOutcome outcome);
+CallOutcome call_outcome_from_name(const char *error_name);
+CallOutcome call_outcome_from_error(int r, const sd_bus_error *error);
+
+/* A copy of @vtable whose method handlers are @trampoline, which calls call_metrics_dispatch() with it. */
+const CallWrap *call_metrics_wrap(const char *interface, const sd_bus_vtable *vtable,
+                                  sd_bus_message_handler_t trampoline);
+const sd_bus_vtable *call_wrap_vtable(const CallWrap *w);
+/* Run the original handler of the member @m calls, counted. */
+int call_metrics_dispatch(const CallWrap *w, sd_bus_message *m, void *userdata, sd_bus_error *error);
+/* call_begin(): the call being dispatched takes the stats and start time of its dispatch. */
+void call_metrics_take(SdloopCall *c);
+/* sdloop_call_defer(): the heap copy records the answer, not the dispatch. */
+void call_metrics_deferred(SdloopCall *heap);
+/* A deferred call is answered (or cancelled): count it, once. */
+void call_metrics_finish(SdloopCall *c, CallOutcome outcome);
+
+/* --- metrics-bus.c --- */
+
+/* org.sdloop1.Metrics at /org/sdloop1 on @p's bus, and the connection counted. */
+int metrics_attach(SdloopPeer *p);
+void metrics_detach(SdloopPeer *p);
+/* The runtime's own figures. */
+void metrics_objects_add(int n);
+void metrics_proxy_target_changed(void);
 
 /* --- error.c --- */
 

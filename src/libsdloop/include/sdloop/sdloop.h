@@ -14,6 +14,7 @@
 #include "sdloop-log.h"
 #include "sdloop-median-config.h"
 #include "sdloop-median.h"
+#include "sdloop-metrics.h"
 #include "sdloop-object.h"
 #include "sdloop-peer.h"
 #include "sdloop-plugin-relayer.h"
