@@ -213,12 +213,15 @@ static pthread_mutex_t wrap_lock = PTHREAD_MUTEX_INITIALIZER;
 static __thread CallStats *dispatch_stats;
 static __thread uint64_t dispatch_start;
 static __thread bool dispatch_deferred;
+static __thread Trace dispatch_trace;
 
 int call_metrics_dispatch(const CallWrap *w, sd_bus_message *m, void *userdata, sd_bus_error *error) {
         const char *member = sd_bus_message_get_member(m);
         CallStats *saved_stats = dispatch_stats;
         uint64_t saved_start = dispatch_start;
         bool saved_deferred = dispatch_deferred;
+        Trace saved_trace = dispatch_trace;
+        CallOutcome outcome;
         size_t k;
         int r;
 
@@ -231,22 +234,31 @@ int call_metrics_dispatch(const CallWrap *w, sd_bus_message *m, void *userdata, 
         dispatch_stats = w->stats[k];
         dispatch_start = call_stats_begin(w->stats[k]);
         dispatch_deferred = false;
+        dispatch_trace = (Trace) {};
 
         r = w->handlers[k](m, userdata, error);
 
         /* A call answered later is recorded when it is (call_metrics_finish()). */
-        if (!dispatch_deferred)
-                call_stats_end(w->stats[k], dispatch_start, call_outcome_from_error(r, error));
+        if (!dispatch_deferred) {
+                outcome = call_outcome_from_error(r, error);
+                call_stats_span(w->stats[k], &dispatch_trace, dispatch_start, outcome);
+                call_stats_end(w->stats[k], dispatch_start, outcome);
+        }
 
         dispatch_stats = saved_stats;
         dispatch_start = saved_start;
         dispatch_deferred = saved_deferred;
+        dispatch_trace = saved_trace;
         return r;
 }
 
 void call_metrics_take(SdloopCall *c) {
+        const Trace *t = context_get_trace(c->context);
+
         c->stats = dispatch_stats;
         c->start = dispatch_start;
+        if (t)
+                dispatch_trace = *t;
 }
 
 void call_metrics_deferred(SdloopCall *heap) {
@@ -258,7 +270,17 @@ void call_metrics_deferred(SdloopCall *heap) {
 void call_metrics_finish(SdloopCall *c, CallOutcome outcome) {
         CallStats *s = TAKE_PTR(c->stats);
 
+        call_stats_span(s, context_get_trace(c->context), c->start, outcome);
         call_stats_end(s, c->start, outcome);
+}
+
+const char *call_outcome_label(CallOutcome o) {
+        return o >= 0 && o < _CALL_OUTCOME_MAX ? outcome_label[o] : "other";
+}
+
+void call_stats_span(CallStats *s, const Trace *t, uint64_t start, CallOutcome outcome) {
+        if (s && t && t->set)
+                trace_write_span(t, side_label[s->side], s->interface, s->member, start, call_outcome_label(outcome));
 }
 
 static CallWrap *wrap_new(const char *interface, const sd_bus_vtable *vtable, sd_bus_message_handler_t trampoline) {

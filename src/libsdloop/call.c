@@ -47,6 +47,7 @@ int call_begin(SdloopCall *c, sd_bus_message *m, SdloopObject *object) {
 
         c->previous = current;
         current = c;
+        c->previous_context = sdloop_context_set_current(c->context);
         callback_depth++;
         return 0;
 }
@@ -55,6 +56,7 @@ bool call_end(SdloopCall *c) {
         assert(current == c);
 
         current = c->previous;
+        (void) sdloop_context_set_current(c->previous_context);
         callback_depth--;
         return c->deferred;
 }
@@ -131,9 +133,12 @@ static void call_cancel(SdloopCall *c, const char *why, const char *error_name) 
          * handler may drop the operation's reference: keep ours until we are done. */
         call_unlink(c);
         if (c->cancel) {
+                SdloopContext *previous = sdloop_context_set_current(c->context);
+
                 callback_depth++;
                 c->cancel(c, c->cancel_userdata);
                 callback_depth--;
+                (void) sdloop_context_set_current(previous);
         }
         call_settle(c);
 }

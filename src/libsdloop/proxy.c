@@ -323,6 +323,8 @@ static int on_call(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         }
         /* The caller's own deadline, if it is sooner. */
         c->deadline = MIN(c->deadline, sdloop_context_get_deadline(c->context));
+        /* The proxy is no span of its own: the forwarded call is one under the caller's. */
+        context_trace_forwarded(c->context);
 
         r = call_dispatch(c);
         if (r < 0) {

@@ -14,6 +14,18 @@ typedef struct AsyncCall AsyncCall;
 typedef struct CallStats CallStats;
 typedef struct CallWrap CallWrap;
 
+#define TRACE_FLAG_SAMPLED 0x01
+
+/* W3C trace context of a call: its trace, the span it is, the span it is under (zero: a root). */
+typedef struct Trace {
+        bool set;
+        uint8_t flags;
+        uint8_t trace_id[16];
+        uint8_t span[8];
+        uint8_t parent[8];
+} Trace;
+
+
 struct ObjectInterface {
         char *interface;
         const sd_bus_vtable *vtable;
@@ -117,6 +129,7 @@ struct SdloopCall {
         CallStats *stats;     /* where the answer is counted (call-metrics.c); NULL once it is */
         uint64_t start;
         SdloopCall *previous; /* the call current before this one */
+        SdloopContext *previous_context; /* the context current before this call's */
 
         sd_event_source *timer;
         sdloop_call_cancel_handler_t cancel;
@@ -187,6 +200,9 @@ void call_metrics_take(SdloopCall *c);
 void call_metrics_deferred(SdloopCall *heap);
 /* A deferred call is answered (or cancelled): count it, once. */
 void call_metrics_finish(SdloopCall *c, CallOutcome outcome);
+const char *call_outcome_label(CallOutcome o);
+/* The span of a call ends (trace.c), named by its stats. */
+void call_stats_span(CallStats *s, const Trace *t, uint64_t start, CallOutcome outcome);
 
 /* --- metrics-bus.c --- */
 
@@ -208,13 +224,39 @@ const char *error_name_from_errno(int r);
 size_t utf8_char_length(const char *s, size_t n, uint32_t *ret_c);
 bool utf8_is_valid(const char *s);
 
+/* --- trace.c --- */
+
+void trace_new_span_id(uint8_t ret[static 8]);
+void trace_new_root(Trace *t, bool sampled);
+bool trace_sample(double ratio);
+/* "00-<trace id>-<parent id>-<flags>", strictly: the parent id goes to t->span, t->parent is zero. */
+int trace_parse_traceparent(const char *s, Trace *t);
+void trace_format_traceparent(const Trace *t, const uint8_t span[static 8], char ret[static 56]);
+void trace_hex(const uint8_t *b, size_t n, char *ret);
+/* A span ends: written to the journal when tracing is on here and the trace is sampled. */
+void trace_write_span(const Trace *t, const char *kind, const char *interface, const char *member,
+                      uint64_t start, const char *outcome);
+bool trace_enabled(void);
+
+/* --- log.c --- */
+
+/* One span as a structured record, whatever the log level (trace.c decided it is wanted). */
+void log_span(const char *trace_id, const char *span_id, const char *parent_span_id, const char *kind,
+              const char *interface, const char *member, uint64_t duration_usec, const char *outcome);
+
 /* --- context.c --- */
+
+const Trace *context_get_trace(const SdloopContext *c);
+void context_set_trace(SdloopContext *c, const Trace *t);
+/* A proxy passes the call on: the context is the caller's span again, not one served here. */
+void context_trace_forwarded(SdloopContext *c);
 
 bool context_is_empty(const SdloopContext *c);
 int context_attach(SdloopPeer *p);
 void context_detach(SdloopPeer *p);
-/* Before sending a call with @c on @p: the Context.Set (and, first time, SetDefault) that goes with it. */
-int context_send_for_call(SdloopPeer *p, const SdloopContext *c);
+/* Before sending a call with @c on @p: the Context.Set (and, first time, SetDefault) that goes with it: @c's
+ * deadline, the values of @values, the traceparent naming @span. */
+int context_send_for_call(SdloopPeer *p, const SdloopContext *c, const SdloopContext *values, const Trace *span);
 /* The context of method call @m received on @p (a new reference; never NULL on success). */
 int context_for_message(SdloopPeer *p, sd_bus_message *m, SdloopContext **ret);
 

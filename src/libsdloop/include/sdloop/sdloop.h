@@ -23,4 +23,5 @@
 #include "sdloop-proxy.h"
 #include "sdloop-relayer.h"
 #include "sdloop-signing.h"
+#include "sdloop-trace.h"
 #include "sdloop-types.h"
