@@ -48,6 +48,15 @@ static CallStats *stats_table[CALL_STATS_BUCKETS];
 static size_t n_stats;
 static CallStats *overflow[_CALL_SIDE_MAX];
 static SdloopMetric *calls_total, *call_duration, *calls_in_flight;
+static bool metrics_disabled;
+
+void sdloop_metrics_set_enabled(bool b) {
+        __atomic_store_n(&metrics_disabled, !b, __ATOMIC_RELAXED);
+}
+
+bool metrics_enabled(void) {
+        return !__atomic_load_n(&metrics_disabled, __ATOMIC_RELAXED);
+}
 
 static const char * const side_label[_CALL_SIDE_MAX] = {
         [CALL_SIDE_SERVER] = "server",
@@ -112,6 +121,9 @@ CallStats *call_stats_get(CallSide side, const char *interface, const char *memb
         uint64_t h;
         CallStats *s;
 
+        /* Off (SDLOOP_METRICS=false): nothing to count into. */
+        if (!metrics_enabled())
+                return NULL;
         interface = strempty(interface);
         member = strempty(member);
         h = stats_hash(side, interface, member);

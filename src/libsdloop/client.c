@@ -260,9 +260,9 @@ static int call_async(SdloopPeer *p, sd_bus_message *m, SdloopContext *ctx, sdlo
                 /* 0 would mean "the default" to sd-bus: a call already due gets the shortest timeout. */
                 timeout = MAX(remaining, 1U);
 
-        /* Values and trace come from the current context when the call brings none (its deadline does not). */
-        from = ctx ?: sdloop_context_current();
-        parent = context_get_trace(from);
+        /* Values and trace the call does not bring come from the current context (its deadline does not). */
+        from = sdloop_context_current();
+        parent = context_get_trace(ctx) ?: context_get_trace(from);
         if (parent) {
                 a->span = *parent;
                 memcpy(a->span.parent, parent->span, sizeof(a->span.parent));
@@ -281,7 +281,7 @@ static int call_async(SdloopPeer *p, sd_bus_message *m, SdloopContext *ctx, sdlo
                 return errno_is_disconnect(r) ? -EHOSTDOWN : r;
         }
         (void) sd_bus_slot_set_destroy_callback(slot, async_free);
-        a->context = sdloop_context_ref(from);
+        a->context = sdloop_context_ref(from ?: ctx);
 
         if (sd_bus_is_ready(p->bus) <= 0) {
                 r = sd_event_add_time_relative(p->event, &a->timer, CLOCK_MONOTONIC, timeout, USEC_PER_MSEC,

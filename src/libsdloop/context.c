@@ -213,7 +213,7 @@ static bool context_has_values(const SdloopContext *c) {
 /* --- sending ------------------------------------------------------------------------------------- */
 
 static int context_send(SdloopPeer *p, const char *member, const char *key, uint64_t value,
-                        const SdloopContext *values, const Trace *span) {
+                        const SdloopContext *values, const SdloopContext *fallback, const Trace *span) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         int r;
 
@@ -231,12 +231,15 @@ static int context_send(SdloopPeer *p, const char *member, const char *key, uint
                 if (r < 0)
                         return r;
         }
-        for (size_t i = 0; values && i < _SDLOOP_LOG_CONTEXT_MAX; i++)
-                if (values->values[i]) {
-                        r = sd_bus_message_append(m, "{sv}", value_key[i], "s", values->values[i]);
+        for (size_t i = 0; i < _SDLOOP_LOG_CONTEXT_MAX; i++) {
+                const char *v = sdloop_context_get_value(values, i) ?: sdloop_context_get_value(fallback, i);
+
+                if (v) {
+                        r = sd_bus_message_append(m, "{sv}", value_key[i], "s", v);
                         if (r < 0)
                                 return r;
                 }
+        }
         if (span) {
                 char tp[SDLOOP_TRACEPARENT_SIZE];
 
@@ -252,13 +255,13 @@ static int context_send(SdloopPeer *p, const char *member, const char *key, uint
         return sd_bus_send(p->bus, m, NULL);
 }
 
-int context_send_for_call(SdloopPeer *p, const SdloopContext *c, const SdloopContext *values, const Trace *span) {
+int context_send_for_call(SdloopPeer *p, const SdloopContext *c, const SdloopContext *fallback, const Trace *span) {
         bool deadline;
         int r;
 
         /* A shared bus has other peers on it, each with its own idea of a default. */
         if (!p->borrowed && !p->defaults_sent) {
-                r = context_send(p, "SetDefault", "timeout_usec", p->call_timeout, NULL, NULL);
+                r = context_send(p, "SetDefault", "timeout_usec", p->call_timeout, NULL, NULL, NULL);
                 if (r < 0)
                         return r;
                 p->defaults_sent = true;
@@ -266,11 +269,10 @@ int context_send_for_call(SdloopPeer *p, const SdloopContext *c, const SdloopCon
         if (p->borrowed)
                 return 0;
         deadline = !context_is_empty(c);
-        if (!context_has_values(values))
-                values = NULL;
-        if (!deadline && !values && !span)
+        if (!deadline && !context_has_values(c) && !context_has_values(fallback) && !span)
                 return 0;
-        return context_send(p, "Set", deadline ? "deadline_usec" : NULL, deadline ? c->deadline : 0, values, span);
+        return context_send(p, "Set", deadline ? "deadline_usec" : NULL, deadline ? c->deadline : 0, c, fallback,
+                            span);
 }
 
 /* --- receiving ----------------------------------------------------------------------------------- */

@@ -77,7 +77,7 @@ int metrics_attach(SdloopPeer *p) {
                 p->metrics_counted = true;
         }
         /* A shared bus has other peers, and other owners of /org/sdloop1, on it. */
-        if (p->borrowed)
+        if (p->borrowed || !metrics_enabled())
                 return 0;
         r = sd_bus_add_object_vtable(p->bus, &p->metrics_slot, SDLOOP_ROOT_PATH, "org.sdloop1.Metrics",
                                      metrics_vtable, p);

@@ -204,6 +204,9 @@ const char *call_outcome_label(CallOutcome o);
 /* The span of a call ends (trace.c), named by its stats. */
 void call_stats_span(CallStats *s, const Trace *t, uint64_t start, CallOutcome outcome);
 
+/* SDLOOP_METRICS: calls counted and org.sdloop1.Metrics served. */
+bool metrics_enabled(void);
+
 /* --- metrics-bus.c --- */
 
 /* org.sdloop1.Metrics at /org/sdloop1 on @p's bus, and the connection counted. */
@@ -255,8 +258,8 @@ bool context_is_empty(const SdloopContext *c);
 int context_attach(SdloopPeer *p);
 void context_detach(SdloopPeer *p);
 /* Before sending a call with @c on @p: the Context.Set (and, first time, SetDefault) that goes with it: @c's
- * deadline, the values of @values, the traceparent naming @span. */
-int context_send_for_call(SdloopPeer *p, const SdloopContext *c, const SdloopContext *values, const Trace *span);
+ * deadline, its values or else @fallback's, the traceparent naming @span. */
+int context_send_for_call(SdloopPeer *p, const SdloopContext *c, const SdloopContext *fallback, const Trace *span);
 /* The context of method call @m received on @p (a new reference; never NULL on success). */
 int context_for_message(SdloopPeer *p, sd_bus_message *m, SdloopContext **ret);
 

@@ -17,6 +17,7 @@
 
 static __thread uint64_t rng_state;
 static int tracing = -1; /* unset: CL_TRACING_ENABLED decides */
+static double sampling_ratio = -1; /* unset: CL_TRACING_SAMPLING_RATIO decides */
 
 static uint64_t rng_next(void) {
         uint64_t x = rng_state;
@@ -120,6 +121,27 @@ void trace_format_traceparent(const Trace *t, const uint8_t span[static 8], char
         trace_hex(span, 8, ret + 36);
         ret[52] = '-';
         trace_hex(&t->flags, 1, ret + 53);
+}
+
+int sdloop_tracing_set_sampling_ratio(double ratio) {
+        if (!(ratio >= 0 && ratio <= 1))
+                return -EINVAL;
+        sampling_ratio = ratio;
+        return 0;
+}
+
+double sdloop_tracing_get_sampling_ratio(void) {
+        if (sampling_ratio < 0) {
+                const char *e = getenv("CL_TRACING_SAMPLING_RATIO");
+                char *end = NULL;
+                double d;
+
+                /* The strict reading, with its error, is sdloop_env_parse()'s; here a bad value samples none. */
+                errno = 0;
+                d = e ? strtod(e, &end) : 0;
+                sampling_ratio = e && errno == 0 && end != e && *end == 0 && d >= 0 && d <= 1 ? d : 0;
+        }
+        return trace_enabled() ? sampling_ratio : 0;
 }
 
 void sdloop_tracing_set_enabled(bool b) {

@@ -11,6 +11,7 @@
  * caller: recording into a series allocates nothing and takes no lock (relaxed atomics: threads with event
  * loops of their own may record into the same series). Metrics and series live as long as the process. */
 
+#include <stdbool.h>
 #include <stddef.h>
 
 typedef struct SdloopMetric SdloopMetric;
@@ -50,6 +51,10 @@ double sdloop_metric_get(SdloopMetricSeries *s);
 
 /* Everything registered, in the text exposition format, in a new string. */
 int sdloop_metrics_render(char **ret);
+
+/* Off: calls are no longer counted (calls in flight are, to the end) and connections made from now on do
+ * not serve org.sdloop1.Metrics. On by default; SDLOOP_METRICS (sdloop-env.h). */
+void sdloop_metrics_set_enabled(bool b);
 
 /* The call buckets, ascending, in seconds. */
 const double *sdloop_metrics_call_buckets(size_t *ret_n);

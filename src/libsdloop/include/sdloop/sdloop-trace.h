@@ -22,6 +22,10 @@
 
 /* Spans written here or not (default: CL_TRACING_ENABLED, see sdloop-env.h). */
 void sdloop_tracing_set_enabled(bool b);
+/* The share of new traces sampled, in [0, 1] (-EINVAL otherwise; default CL_TRACING_SAMPLING_RATIO or 0).
+ * get returns 0 while tracing is off here: a root begun then is not sampled. */
+int sdloop_tracing_set_sampling_ratio(double ratio);
+double sdloop_tracing_get_sampling_ratio(void);
 
 /* A new trace with @c as its root span; -EINVAL unless 0 <= @sampling_ratio <= 1. */
 int sdloop_context_start_trace(SdloopContext *c, double sampling_ratio);

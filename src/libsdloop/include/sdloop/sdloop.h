@@ -7,6 +7,7 @@
 #include "sdloop-client.h"
 #include "sdloop-codec.h"
 #include "sdloop-data-source.h"
+#include "sdloop-env.h"
 #include "sdloop-error-log.h"
 #include "sdloop-error.h"
 #include "sdloop-int.h"
