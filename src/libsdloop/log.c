@@ -247,12 +247,25 @@ void log_span(const char *trace_id, const char *span_id, const char *parent_span
         if (sdloop_log_get_target() == SDLOOP_LOG_TARGET_JOURNAL && sd_journal_sendv(iov, (int) n) >= 0)
                 return;
 
-        /* One line with every field but MESSAGE and PRIORITY. */
-        fprintf(stderr, "<%i>%s: %s {", LOG_DEBUG, strempty(log_ident ?: program_invocation_short_name), msg);
-        for (size_t i = 2; i < n; i++)
-                if (strncmp(iov[i].iov_base, "SYSLOG_IDENTIFIER=", strlen("SYSLOG_IDENTIFIER=")) != 0)
-                        fprintf(stderr, "%s%.*s", i == 2 ? "" : " ", (int) iov[i].iov_len, (char *) iov[i].iov_base);
-        fputs("}\n", stderr);
+        /* One line with every field but MESSAGE and PRIORITY, in one write: other processes may share
+         * the stream. */
+        {
+                char line[4096];
+                size_t used = 0;
+
+#define LINE_PUT(...)                                                                                     \
+                do {                                                                                      \
+                        int _w = snprintf(line + used, sizeof(line) - used, __VA_ARGS__);                 \
+                        used = MIN(used + (size_t) MAX(_w, 0), sizeof(line) - 1);                          \
+                } while (0)
+                LINE_PUT("<%i>%s: %s {", LOG_DEBUG, strempty(log_ident ?: program_invocation_short_name), msg);
+                for (size_t i = 2; i < n; i++)
+                        if (strncmp(iov[i].iov_base, "SYSLOG_IDENTIFIER=", strlen("SYSLOG_IDENTIFIER=")) != 0)
+                                LINE_PUT("%s%.*s", i == 2 ? "" : " ", (int) iov[i].iov_len, (char *) iov[i].iov_base);
+                LINE_PUT("}\n");
+#undef LINE_PUT
+                fputs(line, stderr);
+        }
 }
 
 int sdloop_log_internal(int level, int error, const char *file, int line, const char *func,
