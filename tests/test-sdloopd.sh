@@ -204,6 +204,8 @@ with open(sys.argv[2], "a", buffering=1) as f:
         wait_for 10 test -S "$tmp/notify.sock" || fail "notify socket"
         export NOTIFY_SOCKET=$tmp/notify.sock WATCHDOG_USEC=1000000
 fi
+# Every call a span, every round sampled: one round is followed across processes below.
+CL_TRACING_ENABLED=true CL_TRACING_SAMPLING_RATIO=1 \
 sh -c 'export WATCHDOG_PID=$$; exec "$0" "$@"' "$SDLOOPD" --user --backend=exec --config "$tmp/etc/sdloopd.json" \
         2>"$tmp/sdloopd.log" &
 sdloopd_pid=$!
@@ -226,9 +228,38 @@ if $have_feed; then
         grep -qE '^eth-usd +running +[1-9][0-9]* +1 +[0-9]+ ' "$tmp/feeds.txt" || { cat "$tmp/feeds.txt"; fail "sdloopctl feeds"; }
         ok "ListFeeds and sdloopctl feeds show the latest answer, epoch 1, its round, time and reports"
 
-        grep -qE '^<6>sdloopd: Feed eth-usd: epoch 1 round [0-9]+: answer [0-9]+ transmitted \(report 1 on the ledger\)$' \
+        grep -qE '^<6>sdloopd: Feed eth-usd: epoch 1 round [0-9]+: answer [0-9]+ transmitted \(report 1 on the ledger\)( \{[^}]*\})?$' \
                 "$tmp/sdloopd.log" || fail "no log line for the first transmitted report"
         ok "every transmitted report is logged"
+
+        # One transmitted round, by its trace id: spans of sdloopd, the relayer and the median plugin, each
+        # under a span of the same round, and the ledger's log line for Transmit with the feed's contract
+        # and job. (Without a journal every process logs to stderr, here sdloopd.log.)
+        /usr/bin/python3 - "$tmp/sdloopd.log" <<'PY' || fail "the spans of a transmitted round"
+import re, sys
+lines = open(sys.argv[1], errors="replace").read().splitlines()
+def fields(l):
+    m = re.search(r" \{([^{}]*)\}$", l)
+    return dict(kv.split("=", 1) for kv in re.findall(r"[A-Z_]+=[^ ]*", m.group(1))) if m else {}
+roots = [l for l in lines if re.match(r"^<7>sdloopd: span feed\.round internal [0-9]+us transmitted \{", l)]
+assert roots, "no transmitted feed.round span"
+trace = fields(roots[0])["TRACE_ID"]
+spans = [(l.split(":", 1)[0], fields(l)) for l in lines if " span " in l and fields(l).get("TRACE_ID") == trace and "SPAN_KIND" in fields(l)]
+ids = {f["SPAN_ID"] for _, f in spans}
+who = {w for w, _ in spans}
+for w in ("<7>sdloopd", "<7>sdloop-relayer-ledger", "<7>sdloop-median"):
+    assert any(x.startswith(w) for x in who), "no span of %s in trace %s (%s)" % (w, trace, sorted(who))
+for w, f in spans:
+    if f["SPAN_NAME"] == "feed.round":
+        assert "PARENT_SPAN_ID" not in f, "the root has a parent"
+    else:
+        assert f.get("PARENT_SPAN_ID") in ids, "span %s of %s: parent %s not in the round" % (f["SPAN_NAME"], w, f.get("PARENT_SPAN_ID"))
+tx = [fields(l) for l in lines if "Transmitted report of epoch" in l and fields(l).get("TRACE_ID") == trace]
+assert tx, "no Transmit log line of the ledger in trace %s" % trace
+assert tx[0].get("CONTRACT_ID") and tx[0].get("JOB_ID"), "Transmit line without CONTRACT_ID and JOB_ID: %s" % tx[0]
+print("trace %s: %d spans from %s" % (trace, len(spans), ", ".join(sorted(who))), file=sys.stderr)
+PY
+        ok "a transmitted round is one trace: spans of sdloopd, the relayer and the median plugin, chained"
 
         # The plugin's own socket: busctl sees what the host created there — the relayer and the feed's
         # provider, one object carrying all six median provider interfaces.

@@ -13,21 +13,17 @@
 #include "sdloop-error.h"
 #include "sdloop-log.h"
 
-/* Log records written while serving a provider carry its contract and transmitter. */
-static LedgerProvider *log_context_push(LedgerProvider *p) {
-        sdloop_log_set_context(SDLOOP_LOG_CONTRACT_ID, p->contract_id);
-        sdloop_log_set_context(SDLOOP_LOG_TRANSMITTER_ID, p->transmitter_id);
-        return p;
-}
+/* Log records written while serving a provider carry its contract and transmitter: the call's context gets
+ * them (where the caller did not say), for as long as the call is served, answered later or not. */
+static void log_context_set(LedgerProvider *p) {
+        SdloopContext *c = sdloop_context_current();
 
-static void log_context_popp(LedgerProvider **p) {
-        if (!*p)
-                return;
-        sdloop_log_set_context(SDLOOP_LOG_CONTRACT_ID, NULL);
-        sdloop_log_set_context(SDLOOP_LOG_TRANSMITTER_ID, NULL);
+        if (!sdloop_context_get_value(c, SDLOOP_LOG_CONTRACT_ID))
+                (void) sdloop_context_set_value(c, SDLOOP_LOG_CONTRACT_ID, p->contract_id);
+        if (!sdloop_context_get_value(c, SDLOOP_LOG_TRANSMITTER_ID))
+                (void) sdloop_context_set_value(c, SDLOOP_LOG_TRANSMITTER_ID, p->transmitter_id);
 }
-#define PROVIDER_LOG_CONTEXT(p) \
-        _cleanup_(log_context_popp) _unused_ LedgerProvider *_log_context_ = log_context_push(p)
+#define PROVIDER_LOG_CONTEXT(p) log_context_set(p)
 
 static bool strv_contains(char * const *l, const char *s) {
         for (; l && *l; l++)

@@ -171,9 +171,12 @@ static void provider_closed(LedgerProvider *p, void *userdata) {
         p->next = p->prev = NULL;
 }
 
+/* The rest of the call is about this job and contract: its context says so (log lines, calls it makes). */
 static void log_context_set(const SdloopRelayArgs *relay_args, const char *job) {
-        sdloop_log_set_context(SDLOOP_LOG_JOB_ID, job);
-        sdloop_log_set_context(SDLOOP_LOG_CONTRACT_ID, relay_args->contract_id);
+        SdloopContext *c = sdloop_context_current();
+
+        (void) sdloop_context_set_value(c, SDLOOP_LOG_JOB_ID, job);
+        (void) sdloop_context_set_value(c, SDLOOP_LOG_CONTRACT_ID, relay_args->contract_id);
 }
 
 static int relayer_new_provider(LedgerRelayer *rl, SdloopObject *relayer, LedgerProviderType type,
@@ -251,8 +254,6 @@ finish:
         if (r < 0)
                 log_notice("Refused provider for contract %s (job %s): %s", strempty(relay_args->contract_id), job,
                            error && error->message ? error->message : strerror(-r));
-        sdloop_log_set_context(SDLOOP_LOG_JOB_ID, NULL);
-        sdloop_log_set_context(SDLOOP_LOG_CONTRACT_ID, NULL);
         return r;
 }
 

@@ -129,8 +129,23 @@ static void on_digest_and_epoch(SdloopPeer *peer, int r, const uint8_t digest[SD
 
 /* --- issuing ------------------------------------------------------------------------------------------- */
 
+static int call_issue_kind(HostCall *hc, FeedCall *c, SdloopPeer *peer, const char *path, SdloopContext *ctx,
+                           sd_bus_slot **ret_slot);
+
 static int call_issue(HostCall *hc, SdloopPeer *peer, const char *path, SdloopContext *ctx, sd_bus_slot **ret_slot) {
         FeedCall *c = host_call_get_userdata(hc);
+        SdloopContext *previous;
+        int r;
+
+        /* The round's job, contract and feed, and its trace, go with the call (ctx has the deadline). */
+        previous = sdloop_context_set_current(c->trace);
+        r = call_issue_kind(hc, c, peer, path, ctx, ret_slot);
+        (void) sdloop_context_set_current(previous);
+        return r;
+}
+
+static int call_issue_kind(HostCall *hc, FeedCall *c, SdloopPeer *peer, const char *path, SdloopContext *ctx,
+                           sd_bus_slot **ret_slot) {
 
         switch (c->kind) {
         case FEED_CALL_QUERY:

@@ -167,6 +167,7 @@ struct FeedCall {
         const SdloopAttributed *sigs;
         size_t n_sigs;
         uint64_t block;
+        SdloopContext *trace; /* the round's values and trace, current while issuing (borrowed) */
 
         /* Results. */
         SdloopBytes bytes;

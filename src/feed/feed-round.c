@@ -12,6 +12,8 @@
 #include "feed-internal.h"
 #include "macro.h"
 #include "sdloop-signing.h"
+#include "sdloop-trace.h"
+#include "util.h"
 
 typedef enum RoundStep {
         ROUND_FETCH,
@@ -54,6 +56,9 @@ struct FeedRound {
         size_t n_sigs;
         bool transmit;
         char *failures, *signers;
+
+        SdloopContext *trace; /* job, contract and feed of every call, and the round's trace */
+        uint64_t trace_start;
 
         bool finishing;
         RoundOutcome outcome;
@@ -132,12 +137,20 @@ static void round_free(FeedRound *rd) {
         free(rd->signers);
         free(rd->message);
         rd->finish = sd_event_source_disable_unref(rd->finish);
+        sdloop_context_unref(rd->trace);
         free(rd);
+}
+
+static const char *round_outcome_to_string(RoundOutcome o) {
+        return o == ROUND_TRANSMITTED ? "transmitted" : o == ROUND_SKIPPED ? "skipped" : "failed";
 }
 
 static void round_conclude(FeedRound *rd) {
         Feed *f = rd->feed;
         const SdloopReportTimestamp *ts = &rd->ctx.timestamp;
+        SdloopContext *previous = sdloop_context_set_current(rd->trace);
+
+        (void) sdloop_context_end_span(rd->trace, "feed.round", rd->trace_start, round_outcome_to_string(rd->outcome));
 
         f->round = NULL;
         f->job = FEED_JOB_NONE;
@@ -178,6 +191,7 @@ static void round_conclude(FeedRound *rd) {
                 break;
         }
 
+        (void) sdloop_context_set_current(previous);
         round_free(rd);
         feed_job_done(f);
 }
@@ -235,6 +249,7 @@ static bool round_call(FeedRound *rd, FeedCall *c, FeedCallKind kind, unsigned o
         c->ts = &rd->ctx.timestamp;
         c->query = &rd->query;
         c->report = &rd->report;
+        c->trace = rd->trace;
         r = feed_call_start(c, h, done);
         if (r < 0) {
                 round_fail(rd, FEED_REASON_INTERNAL, "oracle %u: cannot call %s: %s", oracle,
@@ -667,8 +682,31 @@ static void on_fetched(FeedSource *s, const char *value, const char *error, void
                 round_fetched(rd);
 }
 
+/* LOOP's ContextValues of the feed's job, and a new trace for the round, sampled as configured. */
+static int round_trace_new(Feed *f, SdloopContext **ret) {
+        _cleanup_(sdloop_context_unrefp) SdloopContext *c = NULL;
+        char job_id[16];
+        int r;
+
+        r = sdloop_context_new(&c);
+        if (r < 0)
+                return r;
+        (void) snprintf(job_id, sizeof(job_id), "%" PRIi32, f->config->job_id);
+        /* Values too long for the wire are left out; the round goes on without them. */
+        (void) sdloop_context_set_value(c, SDLOOP_LOG_JOB_ID, job_id);
+        (void) sdloop_context_set_value(c, SDLOOP_LOG_JOB_NAME, f->config->name);
+        (void) sdloop_context_set_value(c, SDLOOP_LOG_CONTRACT_ID, f->config->contract_id);
+        (void) sdloop_context_set_value(c, SDLOOP_LOG_FEED_ID, f->config->name);
+        r = sdloop_context_start_trace(c, sdloop_tracing_get_sampling_ratio());
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(c);
+        return 0;
+}
+
 int feed_round_start(Feed *f) {
         FeedRound *rd;
+        int r;
 
         assert(f->job == FEED_JOB_NONE);
         rd = new0(FeedRound, 1);
@@ -677,6 +715,12 @@ int feed_round_start(Feed *f) {
         rd->feed = f;
         rd->step = ROUND_FETCH;
         rd->start_usec = host_now();
+        r = round_trace_new(f, &rd->trace);
+        if (r < 0) {
+                free(rd);
+                return r;
+        }
+        rd->trace_start = now_monotonic_usec();
         f->round = rd;
         f->job = FEED_JOB_ROUND;
         f->step++;
@@ -685,7 +729,6 @@ int feed_round_start(Feed *f) {
         for (unsigned i = 0; i < f->config->n; i++)
                 for (unsigned k = 0; k < _SOURCE_MAX; k++) {
                         FeedOracle *o = f->oracles + i;
-                        int r;
 
                         o->fetched[k] = mfree(o->fetched[k]);
                         o->fetch_error[k] = mfree(o->fetch_error[k]);

@@ -281,21 +281,28 @@ static bool env_overridden(const char *entry, char **overrides) {
         return false;
 }
 
-/* Our environment, then the plugin's settings, then what the runtime needs (which wins). */
+/* Our environment, then the plugin's (host_plugin_environment()), then what the runtime needs (which wins). */
 static int spawn_environment(HostPlugin *p, ExecPlugin *e, int log_fd, SpawnPlan *s) {
         static const char * const ours[] = { "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES", "JOURNAL_STREAM",
                                              "SDLOOP_PLUGIN", "STATE_DIRECTORY", "SDLOOP_CRASH_AFTER",
                                              "NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID" };
-        size_t n = strv_length(environ) + strv_length(p->settings.environment) + ELEMENTSOF(ours) + 1, k = 0;
+        _cleanup_strv_free_ char **plugin = NULL;
+        size_t n, k = 0;
         char **env;
+        int r;
 
+        r = host_plugin_environment(p, &plugin);
+        if (r < 0)
+                return r;
+
+        n = strv_length(environ) + strv_length(plugin) + ELEMENTSOF(ours) + 1;
         env = new0(char *, n);
         if (!env)
                 return -ENOMEM;
         s->envp = env;
 
         for (char **i = environ; i && *i; i++) {
-                bool skip = env_overridden(*i, p->settings.environment);
+                bool skip = env_overridden(*i, plugin);
 
                 for (size_t j = 0; !skip && j < ELEMENTSOF(ours); j++)
                         skip = env_is(*i, ours[j]);
@@ -304,11 +311,12 @@ static int spawn_environment(HostPlugin *p, ExecPlugin *e, int log_fd, SpawnPlan
                 if (!(env[k++] = strdup(*i)))
                         return -ENOMEM;
         }
-        for (char **i = p->settings.environment; i && *i; i++) {
+        /* The instance name comes with it. */
+        for (char **i = plugin; i && *i; i++) {
                 bool skip = false;
 
                 for (size_t j = 0; !skip && j < ELEMENTSOF(ours); j++)
-                        skip = env_is(*i, ours[j]);
+                        skip = env_is(*i, ours[j]) && !env_is(*i, "SDLOOP_PLUGIN");
                 if (!skip && !(env[k++] = strdup(*i)))
                         return -ENOMEM;
         }
@@ -319,8 +327,6 @@ static int spawn_environment(HostPlugin *p, ExecPlugin *e, int log_fd, SpawnPlan
         if (asprintf(&env[k], "LISTEN_PID=%*s", (int) DECIMAL_STR_MAX(pid_t), "") < 0)
                 return (env[k] = NULL), -ENOMEM;
         s->listen_pid = env[k++];
-        if (asprintf(&env[k++], "SDLOOP_PLUGIN=%s", p->settings.name) < 0)
-                return (env[k - 1] = NULL), -ENOMEM;
         if (e->notify && asprintf(&env[k++], "NOTIFY_SOCKET=%s", exec_notify_address(e->notify)) < 0)
                 return (env[k - 1] = NULL), -ENOMEM;
         if (e->notify && p->settings.watchdog_usec > 0) {

@@ -144,22 +144,24 @@ static int append_exec_start(sd_bus_message *m, HostPlugin *p) {
 }
 
 static int append_environment(sd_bus_message *m, HostPlugin *p) {
-        size_t n = strv_length(p->settings.environment), k = 0;
-        _cleanup_free_ char *plugin = NULL, *crash = NULL;
-        _cleanup_free_ char **env = NULL;
+        _cleanup_strv_free_ char **env = NULL;
+        size_t n;
+        char **l;
+        int r;
 
-        env = new0(char *, n + 3);
-        if (!env)
-                return -ENOMEM;
-        for (size_t i = 0; i < n; i++)
-                env[k++] = p->settings.environment[i];
-        if (asprintf(&plugin, "SDLOOP_PLUGIN=%s", p->settings.name) < 0)
-                return -ENOMEM;
-        env[k++] = plugin;
+        /* The instance name comes with it (host_plugin_environment()). */
+        r = host_plugin_environment(p, &env);
+        if (r < 0)
+                return r;
         if (p->settings.crash_after_step > 0) {
-                if (asprintf(&crash, "SDLOOP_CRASH_AFTER=%" PRIu64, p->settings.crash_after_step) < 0)
+                n = strv_length(env);
+                l = reallocarray(env, n + 2, sizeof(char *));
+                if (!l)
                         return -ENOMEM;
-                env[k++] = crash;
+                env = l;
+                if (asprintf(&env[n], "SDLOOP_CRASH_AFTER=%" PRIu64, p->settings.crash_after_step) < 0)
+                        return (env[n] = NULL), -ENOMEM;
+                env[n + 1] = NULL;
         }
         return append_prop_strv(m, "Environment", env);
 }

@@ -159,6 +159,10 @@ struct HostPlugin {
 
 /* Take over @settings (zeroed on success). */
 int host_plugin_new(Host *h, HostPluginSettings *settings, HostPlugin **ret);
+
+/* host-env.c: the plugin's environment, for every backend: its EnvConfig (instance name, and the host's own
+ * log level, tracing and metrics settings), then its settings' "K=V" entries. */
+int host_plugin_environment(HostPlugin *p, char ***ret);
 /* Waiters still pending are told PluginUnavailable first. */
 void host_plugin_free(HostPlugin *p);
 

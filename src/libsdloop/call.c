@@ -43,9 +43,11 @@ int call_begin(SdloopCall *c, sd_bus_message *m, SdloopObject *object) {
         r = context_for_message(c->peer, m, &c->context);
         if (r < 0)
                 return r;
+        call_metrics_take(c);
 
         c->previous = current;
         current = c;
+        c->previous_context = sdloop_context_set_current(c->context);
         callback_depth++;
         return 0;
 }
@@ -54,6 +56,7 @@ bool call_end(SdloopCall *c) {
         assert(current == c);
 
         current = c->previous;
+        (void) sdloop_context_set_current(c->previous_context);
         callback_depth--;
         return c->deferred;
 }
@@ -113,6 +116,7 @@ static void call_cancel(SdloopCall *c, const char *why, const char *error_name) 
         if (c->finished || c->cancelled)
                 return;
         c->cancelled = true;
+        call_metrics_finish(c, error_name ? call_outcome_from_name(error_name) : CALL_OUTCOME_CANCELLED);
         log_debug("%s.%s() on %s cancelled: %s.", call_interface(c), strempty(sd_bus_message_get_member(c->message)),
                   strempty(sd_bus_message_get_path(c->message)), why);
 
@@ -129,9 +133,12 @@ static void call_cancel(SdloopCall *c, const char *why, const char *error_name) 
          * handler may drop the operation's reference: keep ours until we are done. */
         call_unlink(c);
         if (c->cancel) {
+                SdloopContext *previous = sdloop_context_set_current(c->context);
+
                 callback_depth++;
                 c->cancel(c, c->cancel_userdata);
                 callback_depth--;
+                (void) sdloop_context_set_current(previous);
         }
         call_settle(c);
 }
@@ -166,6 +173,8 @@ SdloopCall *sdloop_call_defer(void) {
         h->peer = c->peer;
         h->object = c->object;
         h->context = sdloop_context_ref(c->context);
+        h->stats = c->stats;
+        h->start = c->start;
 
         deadline = sdloop_context_get_deadline(h->context);
         if (deadline != SDLOOP_DEADLINE_NONE && sd_bus_message_get_expect_reply(h->message)) {
@@ -191,6 +200,7 @@ SdloopCall *sdloop_call_defer(void) {
         h->object->calls = h;
 
         c->deferred = sdloop_call_ref(h); /* the stack call's, dropped by call_done() */
+        call_metrics_deferred(h);
         return sdloop_call_ref(h);
 }
 
@@ -207,6 +217,7 @@ SdloopCall *sdloop_call_unref(SdloopCall *c) {
         if (--c->n_ref > 0)
                 return NULL;
 
+        call_metrics_finish(c, CALL_OUTCOME_CANCELLED);
         if (!c->finished && !c->cancelled)
                 log_debug("%s.%s(): dropped unanswered.", call_interface(c), strempty(sd_bus_message_get_member(c->message)));
         call_unlink(c);
@@ -273,6 +284,7 @@ int call_finish_end(SdloopCall *c, int r, sd_bus_error *error) {
                         log_debug_errno(k, "Cannot send the error of %s(): %m", strempty(sd_bus_message_get_member(c->message)));
         }
         c->finished = true;
+        call_metrics_finish(c, r < 0 ? call_outcome_from_error(r, error) : CALL_OUTCOME_OK);
         call_settle(c);
         /* sd_bus_send() and friends return 1. */
         return r < 0 ? r : 0;

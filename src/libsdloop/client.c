@@ -24,6 +24,10 @@ struct AsyncCall {
         void *userdata;
         sd_event_source *timer; /* our own deadline while the connection is not up yet */
         bool done;
+        CallStats *stats; /* call-metrics.c */
+        uint64_t start;
+        SdloopContext *context; /* where the call was made: current while its reply handler runs */
+        Trace span;             /* the call's own span, if it is in a trace */
         AsyncCall *prev, *next; /* on peer->async_calls until done */
         char *interface, *member;
         char names[];
@@ -107,20 +111,25 @@ static void async_unlink(AsyncCall *a) {
 /* Run the handler once; the call is then done whatever sd-bus still has of it. */
 static void async_complete(AsyncCall *a, int r, sd_bus_message *reply, sd_bus_error *error) {
         _cleanup_(sdloop_peer_unrefp) SdloopPeer *p = sdloop_peer_ref(a->peer);
+        SdloopContext *previous;
 
         if (a->done)
                 return;
         a->done = true;
+        call_stats_span(a->stats, &a->span, a->start, call_outcome_from_error(r, error));
+        call_stats_end(TAKE_PTR(a->stats), a->start, call_outcome_from_error(r, error));
         async_unlink(a);
         /* Done with the peer: the slot may outlive it. */
         a->peer = NULL;
 
+        previous = sdloop_context_set_current(a->context);
         callback_depth++;
         if (a->trampoline)
                 a->trampoline(p, r, r < 0 ? NULL : reply, error, a->typed, a->userdata);
         else
                 a->handler(p, r, r < 0 ? NULL : reply, error, a->userdata);
         callback_depth--;
+        (void) sdloop_context_set_current(previous);
 }
 
 static int on_async_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
@@ -154,6 +163,10 @@ static int on_async_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
 
 static void async_free(void *userdata) {
         AsyncCall *a = userdata;
+
+        /* Dropped by the caller (its slot), or with the peer, before any answer. */
+        call_stats_end(a->stats, a->start, CALL_OUTCOME_CANCELLED);
+        sdloop_context_unref(a->context);
 
         async_unlink(a);
         free(a);
@@ -206,6 +219,8 @@ void peer_forget_async_calls(SdloopPeer *p) {
 static int call_async(SdloopPeer *p, sd_bus_message *m, SdloopContext *ctx, sdloop_reply_handler_t handler,
                       client_trampoline_t trampoline, void (*typed)(void), void *userdata, sd_bus_slot **ret_slot) {
         const char *iface, *member;
+        SdloopContext *from;
+        const Trace *parent;
         sd_bus_slot *slot = NULL;
         uint64_t timeout, remaining;
         size_t li, lm;
@@ -245,7 +260,16 @@ static int call_async(SdloopPeer *p, sd_bus_message *m, SdloopContext *ctx, sdlo
                 /* 0 would mean "the default" to sd-bus: a call already due gets the shortest timeout. */
                 timeout = MAX(remaining, 1U);
 
-        r = context_send_for_call(p, ctx);
+        /* Values and trace the call does not bring come from the current context (its deadline does not). */
+        from = sdloop_context_current();
+        parent = context_get_trace(ctx) ?: context_get_trace(from);
+        if (parent) {
+                a->span = *parent;
+                memcpy(a->span.parent, parent->span, sizeof(a->span.parent));
+                trace_new_span_id(a->span.span);
+        }
+
+        r = context_send_for_call(p, ctx, from, parent ? &a->span : NULL);
         if (r < 0) {
                 free(a);
                 return errno_is_disconnect(r) ? -EHOSTDOWN : r;
@@ -257,6 +281,7 @@ static int call_async(SdloopPeer *p, sd_bus_message *m, SdloopContext *ctx, sdlo
                 return errno_is_disconnect(r) ? -EHOSTDOWN : r;
         }
         (void) sd_bus_slot_set_destroy_callback(slot, async_free);
+        a->context = sdloop_context_ref(from ?: ctx);
 
         if (sd_bus_is_ready(p->bus) <= 0) {
                 r = sd_event_add_time_relative(p->event, &a->timer, CLOCK_MONOTONIC, timeout, USEC_PER_MSEC,
@@ -268,6 +293,8 @@ static int call_async(SdloopPeer *p, sd_bus_message *m, SdloopContext *ctx, sdlo
                 (void) sd_event_source_set_description(a->timer, "sdloop-call-timeout");
         }
 
+        a->stats = call_stats_get(CALL_SIDE_CLIENT, a->interface, a->member);
+        a->start = call_stats_begin(a->stats);
         a->next = p->async_calls;
         if (a->next)
                 a->next->prev = a;

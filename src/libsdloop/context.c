@@ -10,13 +10,40 @@
 #include "util.h"
 #include "sdloop-internal.h"
 #include "sdloop-log.h"
+#include "sdloop-trace.h"
 
 #define CONTEXT_INTERFACE "org.sdloop1.Context"
+/* A value longer than this is not taken from the wire (nor set). */
+#define CONTEXT_VALUE_MAX 256U
+
+static const char * const value_key[_SDLOOP_LOG_CONTEXT_MAX] = {
+        [SDLOOP_LOG_JOB_ID] = "job_id",
+        [SDLOOP_LOG_JOB_NAME] = "job_name",
+        [SDLOOP_LOG_CONTRACT_ID] = "contract_id",
+        [SDLOOP_LOG_FEED_ID] = "feed_id",
+        [SDLOOP_LOG_TRANSMITTER_ID] = "transmitter_id",
+};
 
 struct SdloopContext {
         unsigned n_ref;
         uint64_t deadline; /* CLOCK_MONOTONIC µs */
+        char *values[_SDLOOP_LOG_CONTEXT_MAX];
+        Trace trace;
 };
+
+/* The context log lines and calls without one of their own use (sdloop_context_set_current()). */
+static __thread SdloopContext *current;
+
+SdloopContext *sdloop_context_current(void) {
+        return current;
+}
+
+SdloopContext *sdloop_context_set_current(SdloopContext *c) {
+        SdloopContext *previous = current;
+
+        current = c;
+        return previous;
+}
 
 int sdloop_context_new(SdloopContext **ret) {
         SdloopContext *c;
@@ -38,8 +65,18 @@ int sdloop_context_new_child(const SdloopContext *parent, SdloopContext **ret) {
         r = sdloop_context_new(ret);
         if (r < 0)
                 return r;
-        if (parent)
-                (*ret)->deadline = parent->deadline;
+        if (!parent)
+                return 0;
+        (*ret)->deadline = parent->deadline;
+        (*ret)->trace = parent->trace;
+        for (size_t i = 0; i < _SDLOOP_LOG_CONTEXT_MAX; i++)
+                if (parent->values[i]) {
+                        (*ret)->values[i] = strdup(parent->values[i]);
+                        if (!(*ret)->values[i]) {
+                                *ret = sdloop_context_unref(*ret);
+                                return -ENOMEM;
+                        }
+                }
         return 0;
 }
 
@@ -55,7 +92,84 @@ SdloopContext *sdloop_context_unref(SdloopContext *c) {
         assert(c->n_ref > 0);
         if (--c->n_ref > 0)
                 return NULL;
+        if (current == c)
+                current = NULL;
+        for (size_t i = 0; i < _SDLOOP_LOG_CONTEXT_MAX; i++)
+                free(c->values[i]);
         return mfree(c);
+}
+
+int sdloop_context_set_value(SdloopContext *c, SdloopLogContext field, const char *value) {
+        if (!c || field < 0 || field >= _SDLOOP_LOG_CONTEXT_MAX)
+                return -EINVAL;
+        if (value && (strlen(value) > CONTEXT_VALUE_MAX || !utf8_is_valid(value)))
+                return -EINVAL;
+        return free_and_strdup(&c->values[field], value) < 0 ? -ENOMEM : 0;
+}
+
+const char *sdloop_context_get_value(const SdloopContext *c, SdloopLogContext field) {
+        if (!c || field < 0 || field >= _SDLOOP_LOG_CONTEXT_MAX)
+                return NULL;
+        return c->values[field];
+}
+
+const Trace *context_get_trace(const SdloopContext *c) {
+        return c && c->trace.set ? &c->trace : NULL;
+}
+
+void context_trace_forwarded(SdloopContext *c) {
+        if (c && c->trace.set)
+                memcpy(c->trace.span, c->trace.parent, sizeof(c->trace.span));
+}
+
+void context_set_trace(SdloopContext *c, const Trace *t) {
+        if (c)
+                c->trace = t ? *t : (Trace) {};
+}
+
+int sdloop_context_set_traceparent(SdloopContext *c, const char *traceparent) {
+        Trace t = {};
+        int r;
+
+        if (!c)
+                return -EINVAL;
+        if (!traceparent) {
+                c->trace = (Trace) {};
+                return 0;
+        }
+        r = trace_parse_traceparent(traceparent, &t);
+        if (r < 0)
+                return r;
+        /* Its parent is the span the traceparent names; this context is a span of its own under it. */
+        memcpy(t.parent, t.span, sizeof(t.parent));
+        trace_new_span_id(t.span);
+        c->trace = t;
+        return 0;
+}
+
+int sdloop_context_get_traceparent(const SdloopContext *c, char ret[static SDLOOP_TRACEPARENT_SIZE]) {
+        if (!c || !c->trace.set)
+                return -ENODATA;
+        trace_format_traceparent(&c->trace, c->trace.span, ret);
+        return 0;
+}
+
+int sdloop_context_get_trace_id(const SdloopContext *c, char ret[static SDLOOP_TRACE_ID_SIZE]) {
+        if (!c || !c->trace.set)
+                return -ENODATA;
+        trace_hex(c->trace.trace_id, sizeof(c->trace.trace_id), ret);
+        return 0;
+}
+
+bool sdloop_context_is_sampled(const SdloopContext *c) {
+        return c && c->trace.set && (c->trace.flags & TRACE_FLAG_SAMPLED);
+}
+
+int sdloop_context_start_trace(SdloopContext *c, double sampling_ratio) {
+        if (!c || !(sampling_ratio >= 0 && sampling_ratio <= 1))
+                return -EINVAL;
+        trace_new_root(&c->trace, trace_sample(sampling_ratio));
+        return 0;
 }
 
 void sdloop_context_set_deadline(SdloopContext *c, uint64_t deadline_usec) {
@@ -87,9 +201,19 @@ bool context_is_empty(const SdloopContext *c) {
         return !c || c->deadline == SDLOOP_DEADLINE_NONE;
 }
 
+static bool context_has_values(const SdloopContext *c) {
+        if (!c)
+                return false;
+        for (size_t i = 0; i < _SDLOOP_LOG_CONTEXT_MAX; i++)
+                if (c->values[i])
+                        return true;
+        return false;
+}
+
 /* --- sending ------------------------------------------------------------------------------------- */
 
-static int context_send(SdloopPeer *p, const char *member, const char *key, uint64_t value) {
+static int context_send(SdloopPeer *p, const char *member, const char *key, uint64_t value,
+                        const SdloopContext *values, const SdloopContext *fallback, const Trace *span) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         int r;
 
@@ -99,28 +223,73 @@ static int context_send(SdloopPeer *p, const char *member, const char *key, uint
         r = sd_bus_message_set_expect_reply(m, false);
         if (r < 0)
                 return r;
-        r = sd_bus_message_append(m, "a{sv}", 1, key, "t", value);
+        r = sd_bus_message_open_container(m, 'a', "{sv}");
+        if (r < 0)
+                return r;
+        if (key) {
+                r = sd_bus_message_append(m, "{sv}", key, "t", value);
+                if (r < 0)
+                        return r;
+        }
+        for (size_t i = 0; i < _SDLOOP_LOG_CONTEXT_MAX; i++) {
+                const char *v = sdloop_context_get_value(values, i) ?: sdloop_context_get_value(fallback, i);
+
+                if (v) {
+                        r = sd_bus_message_append(m, "{sv}", value_key[i], "s", v);
+                        if (r < 0)
+                                return r;
+                }
+        }
+        if (span) {
+                char tp[SDLOOP_TRACEPARENT_SIZE];
+
+                /* The receiver's parent is the span of this call. */
+                trace_format_traceparent(span, span->span, tp);
+                r = sd_bus_message_append(m, "{sv}", "traceparent", "s", tp);
+                if (r < 0)
+                        return r;
+        }
+        r = sd_bus_message_close_container(m);
         if (r < 0)
                 return r;
         return sd_bus_send(p->bus, m, NULL);
 }
 
-int context_send_for_call(SdloopPeer *p, const SdloopContext *c) {
+int context_send_for_call(SdloopPeer *p, const SdloopContext *c, const SdloopContext *fallback, const Trace *span) {
+        bool deadline;
         int r;
 
         /* A shared bus has other peers on it, each with its own idea of a default. */
         if (!p->borrowed && !p->defaults_sent) {
-                r = context_send(p, "SetDefault", "timeout_usec", p->call_timeout);
+                r = context_send(p, "SetDefault", "timeout_usec", p->call_timeout, NULL, NULL, NULL);
                 if (r < 0)
                         return r;
                 p->defaults_sent = true;
         }
-        if (context_is_empty(c) || p->borrowed)
+        if (p->borrowed)
                 return 0;
-        return context_send(p, "Set", "deadline_usec", c->deadline);
+        deadline = !context_is_empty(c);
+        if (!deadline && !context_has_values(c) && !context_has_values(fallback) && !span)
+                return 0;
+        return context_send(p, "Set", deadline ? "deadline_usec" : NULL, deadline ? c->deadline : 0, c, fallback,
+                            span);
 }
 
 /* --- receiving ----------------------------------------------------------------------------------- */
+
+static void context_read_string(SdloopContext *c, const char *key, const char *s) {
+        if (streq(key, "traceparent")) {
+                /* A malformed one starts no trace: the call is served as one without. */
+                if (trace_parse_traceparent(s, &c->trace) < 0)
+                        c->trace = (Trace) {};
+                return;
+        }
+        for (size_t i = 0; i < _SDLOOP_LOG_CONTEXT_MAX; i++)
+                if (streq(key, value_key[i])) {
+                        (void) sdloop_context_set_value(c, i, s);
+                        return;
+                }
+}
 
 static int context_read(sd_bus_message *m, SdloopContext *c, uint64_t *ret_timeout) {
         uint64_t now = 0;
@@ -152,6 +321,13 @@ static int context_read(sd_bus_message *m, SdloopContext *c, uint64_t *ret_timeo
                                 if (v < SDLOOP_DEADLINE_NONE - now)
                                         sdloop_context_set_deadline(c, now + v);
                         }
+                } else if (c && sd_bus_message_verify_type(m, 'v', "s") > 0) {
+                        const char *s;
+
+                        r = sd_bus_message_read(m, "v", "s", &s);
+                        if (r < 0)
+                                return r;
+                        context_read_string(c, key, s);
                 } else {
                         r = sd_bus_message_skip(m, "v");
                         if (r < 0)
@@ -243,6 +419,12 @@ int context_for_message(SdloopPeer *p, sd_bus_message *m, SdloopContext **ret) {
 
         if (p && c->deadline == SDLOOP_DEADLINE_NONE && p->default_timeout_in > 0)
                 sdloop_context_set_timeout(c, p->default_timeout_in);
+
+        /* The traceparent named the caller's span: serving the call is a span of its own under it. */
+        if (c->trace.set) {
+                memcpy(c->trace.parent, c->trace.span, sizeof(c->trace.parent));
+                trace_new_span_id(c->trace.span);
+        }
 
         *ret = TAKE_PTR(c);
         return 0;

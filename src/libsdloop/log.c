@@ -7,7 +7,9 @@
 #include <systemd/sd-journal.h>
 
 #include "macro.h"
+#include "sdloop-internal.h"
 #include "sdloop-log.h"
+#include "sdloop-trace.h"
 
 static const char * const context_field[_SDLOOP_LOG_CONTEXT_MAX] = {
         [SDLOOP_LOG_JOB_ID] = "JOB_ID",
@@ -17,6 +19,7 @@ static const char * const context_field[_SDLOOP_LOG_CONTEXT_MAX] = {
         [SDLOOP_LOG_TRANSMITTER_ID] = "TRANSMITTER_ID",
 };
 
+/* Process-wide defaults, for lines written outside of any call; a current context's values come first. */
 static char *context_value[_SDLOOP_LOG_CONTEXT_MAX];
 static char *log_ident;
 static char *log_plugin;
@@ -115,6 +118,36 @@ SdloopLogTarget sdloop_log_get_target(void) {
         return log_resolved;
 }
 
+/* The context fields of a line written now: "FIELD=value" into @buf, pointers in @ret; how many. */
+static size_t context_fields(char buf[][160], size_t n_buf, const char **ret) {
+        SdloopContext *c = sdloop_context_current();
+        const Trace *t = context_get_trace(c);
+        size_t n = 0;
+
+        for (int i = 0; i < _SDLOOP_LOG_CONTEXT_MAX && n < n_buf; i++) {
+                const char *v = sdloop_context_get_value(c, i) ?: context_value[i];
+
+                if (v) {
+                        (void) snprintf(buf[n], sizeof(buf[n]), "%s=%s", context_field[i], v);
+                        ret[n] = buf[n];
+                        n++;
+                }
+        }
+        if (t && n + 2 <= n_buf) {
+                char hex[33];
+
+                trace_hex(t->trace_id, sizeof(t->trace_id), hex);
+                (void) snprintf(buf[n], sizeof(buf[n]), "TRACE_ID=%s", hex);
+                ret[n] = buf[n];
+                n++;
+                trace_hex(t->span, sizeof(t->span), hex);
+                (void) snprintf(buf[n], sizeof(buf[n]), "SPAN_ID=%s", hex);
+                ret[n] = buf[n];
+                n++;
+        }
+        return n;
+}
+
 static int log_to_journal(int level, int error, const char *file, int line, const char *func,
                           const char * const *fields, const char *msg) {
         struct iovec iov[32];
@@ -143,24 +176,96 @@ static int log_to_journal(int level, int error, const char *file, int line, cons
                 IOV_FMT("SYSLOG_IDENTIFIER=%s", log_ident);
         if (log_plugin)
                 IOV_FMT("SDLOOP_PLUGIN=%s", log_plugin);
-        for (int i = 0; i < _SDLOOP_LOG_CONTEXT_MAX && b < ELEMENTSOF(buf); i++)
-                if (context_value[i])
-                        IOV_FMT("%s=%s", context_field[i], context_value[i]);
 #undef IOV_FMT
+        {
+                char cbuf[_SDLOOP_LOG_CONTEXT_MAX + 2][160];
+                const char *cf[_SDLOOP_LOG_CONTEXT_MAX + 2];
+                size_t k = context_fields(cbuf, ELEMENTSOF(cbuf), cf);
 
-        for (const char * const *f = fields; f && *f && n < ELEMENTSOF(iov); f++)
-                iov[n++] = (struct iovec) { (char *) *f, strlen(*f) };
-
-        return sd_journal_sendv(iov, (int) n);
+                for (size_t i = 0; i < k && n < ELEMENTSOF(iov); i++)
+                        iov[n++] = (struct iovec) { (char *) cf[i], strlen(cf[i]) };
+                for (const char * const *f = fields; f && *f && n < ELEMENTSOF(iov); f++)
+                        iov[n++] = (struct iovec) { (char *) *f, strlen(*f) };
+                return sd_journal_sendv(iov, (int) n);
+        }
 }
 
 static void log_to_stderr(int level, const char *msg) {
+        char cbuf[_SDLOOP_LOG_CONTEXT_MAX + 2][160];
+        const char *cf[_SDLOOP_LOG_CONTEXT_MAX + 2];
+        size_t k = context_fields(cbuf, ELEMENTSOF(cbuf), cf);
+        char fields[1200] = "";
+        size_t used = 0;
+
+        /* Without a journal the context fields follow the message, as " {FIELD=value …}". */
+        for (size_t i = 0; i < k && used < sizeof(fields); i++) {
+                int w = snprintf(fields + used, sizeof(fields) - used, "%s%s", i == 0 ? " {" : " ", cf[i]);
+                used += w > 0 ? (size_t) w : 0;
+        }
+        if (k > 0 && used + 1 < sizeof(fields))
+                strcat(fields, "}");
+
         /* "<N>" lets a unit's stderr-to-journal stream (SyslogLevelPrefix=yes) keep the priority. */
         if (log_plugin)
-                fprintf(stderr, "<%i>%s[%s]: %s\n", level, strempty(log_ident ?: program_invocation_short_name),
-                        log_plugin, msg);
+                fprintf(stderr, "<%i>%s[%s]: %s%s\n", level, strempty(log_ident ?: program_invocation_short_name),
+                        log_plugin, msg, fields);
         else
-                fprintf(stderr, "<%i>%s: %s\n", level, strempty(log_ident ?: program_invocation_short_name), msg);
+                fprintf(stderr, "<%i>%s: %s%s\n", level, strempty(log_ident ?: program_invocation_short_name), msg,
+                        fields);
+}
+
+void log_span(const char *trace_id, const char *span_id, const char *parent_span_id, const char *kind,
+              const char *interface, const char *member, uint64_t duration_usec, const char *outcome) {
+        char f[10][320], msg[400];
+        struct iovec iov[12];
+        size_t n = 0;
+        int k;
+
+#define SPAN_FIELD(...)                                                                                   \
+        do {                                                                                              \
+                k = snprintf(f[n], sizeof(f[n]), __VA_ARGS__);                                            \
+                iov[n] = (struct iovec) { f[n], MIN((size_t) MAX(k, 0), sizeof(f[n]) - 1) };              \
+                n++;                                                                                      \
+        } while (0)
+
+        (void) snprintf(msg, sizeof(msg), "span %s%s%s %s %" PRIu64 "us %s", strempty(interface),
+                        interface ? "." : "", strempty(member), kind, duration_usec, outcome);
+        SPAN_FIELD("MESSAGE=%s", msg);
+        SPAN_FIELD("PRIORITY=%i", LOG_DEBUG);
+        SPAN_FIELD("TRACE_ID=%s", trace_id);
+        SPAN_FIELD("SPAN_ID=%s", span_id);
+        if (parent_span_id)
+                SPAN_FIELD("PARENT_SPAN_ID=%s", parent_span_id);
+        SPAN_FIELD("SPAN_NAME=%s%s%s", strempty(interface), interface ? "." : "", strempty(member));
+        SPAN_FIELD("SPAN_KIND=%s", kind);
+        SPAN_FIELD("SPAN_DURATION_USEC=%" PRIu64, duration_usec);
+        SPAN_FIELD("SPAN_OUTCOME=%s", outcome);
+        if (log_ident)
+                SPAN_FIELD("SYSLOG_IDENTIFIER=%s", log_ident);
+#undef SPAN_FIELD
+
+        if (sdloop_log_get_target() == SDLOOP_LOG_TARGET_JOURNAL && sd_journal_sendv(iov, (int) n) >= 0)
+                return;
+
+        /* One line with every field but MESSAGE and PRIORITY, in one write: other processes may share
+         * the stream. */
+        {
+                char line[4096];
+                size_t used = 0;
+
+#define LINE_PUT(...)                                                                                     \
+                do {                                                                                      \
+                        int _w = snprintf(line + used, sizeof(line) - used, __VA_ARGS__);                 \
+                        used = MIN(used + (size_t) MAX(_w, 0), sizeof(line) - 1);                          \
+                } while (0)
+                LINE_PUT("<%i>%s: %s {", LOG_DEBUG, strempty(log_ident ?: program_invocation_short_name), msg);
+                for (size_t i = 2; i < n; i++)
+                        if (strncmp(iov[i].iov_base, "SYSLOG_IDENTIFIER=", strlen("SYSLOG_IDENTIFIER=")) != 0)
+                                LINE_PUT("%s%.*s", i == 2 ? "" : " ", (int) iov[i].iov_len, (char *) iov[i].iov_base);
+                LINE_PUT("}\n");
+#undef LINE_PUT
+                fputs(line, stderr);
+        }
 }
 
 int sdloop_log_internal(int level, int error, const char *file, int line, const char *func,

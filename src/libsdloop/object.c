@@ -212,6 +212,32 @@ static const sd_bus_vtable service_vtable[] = {
         SD_BUS_VTABLE_END,
 };
 
+/* Every method of every object is counted (call-metrics.c): registered through a copy of its vtable whose
+ * handlers go through these. */
+static const CallWrap *service_wrap;
+
+static int service_trampoline(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        return call_metrics_dispatch(service_wrap, m, userdata, error);
+}
+
+static int interface_trampoline(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        ObjectInterface *i = (ObjectInterface *) ((uint8_t *) userdata - offsetof(ObjectInterface, binding));
+
+        return call_metrics_dispatch(i->wrap, m, userdata, error);
+}
+
+static const sd_bus_vtable *service_vtable_counted(void) {
+        const CallWrap *w = __atomic_load_n(&service_wrap, __ATOMIC_ACQUIRE);
+
+        if (!w) {
+                w = call_metrics_wrap("org.sdloop1.Service", service_vtable, service_trampoline);
+                if (!w)
+                        return service_vtable;
+                __atomic_store_n(&service_wrap, w, __ATOMIC_RELEASE);
+        }
+        return call_wrap_vtable(w);
+}
+
 /* --- scopes ------------------------------------------------------------------------------------------ */
 
 Scope *scope_new(void) {
@@ -277,7 +303,7 @@ static int object_register(SdloopObject *o, SdloopPeer *peer, const char *interf
 static int object_register_all(SdloopObject *o, SdloopPeer *peer) {
         int r;
 
-        r = object_register(o, peer, "org.sdloop1.Service", service_vtable, o);
+        r = object_register(o, peer, "org.sdloop1.Service", service_vtable_counted(), o);
         if (r < 0)
                 return r;
         for (ObjectInterface *i = o->interfaces; i; i = i->next) {
@@ -427,6 +453,7 @@ int sdloop_object_new_at(SdloopPeer *peer, SdloopObject *parent, const char *pat
                         parent->children->sibling_prev = o;
                 parent->children = o;
         }
+        metrics_objects_add(1);
 
         if (ret)
                 *ret = o;
@@ -478,7 +505,8 @@ int sdloop_object_add_interface(SdloopObject *o, const char *interface, const sd
                 free(i);
                 return -ENOMEM;
         }
-        i->vtable = vtable;
+        i->wrap = call_metrics_wrap(interface, vtable, interface_trampoline);
+        i->vtable = i->wrap ? call_wrap_vtable(i->wrap) : vtable;
         i->binding = (SdloopBinding) {
                 .object = o,
                 .ops = ops,
@@ -490,7 +518,7 @@ int sdloop_object_add_interface(SdloopObject *o, const char *interface, const sd
         for (size_t k = 0; k < o->scope->n_peers; k++) {
                 if (!object_visible_on(o, o->scope->peers[k]))
                         continue;
-                r = object_register(o, o->scope->peers[k], interface, vtable, &i->binding);
+                r = object_register(o, o->scope->peers[k], interface, i->vtable, &i->binding);
                 if (r < 0)
                         return r;
         }
@@ -544,6 +572,7 @@ void sdloop_object_close(SdloopObject *o) {
         }
 
         object_unlink(o);
+        metrics_objects_add(-1);
         log_debug("Closed %s.", o->path);
         free(o->path);
         free(o->name);

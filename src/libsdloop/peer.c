@@ -197,6 +197,10 @@ static int peer_start(SdloopPeer *p) {
         if (r < 0)
                 return r;
 
+        r = metrics_attach(p);
+        if (r < 0)
+                return r;
+
         r = sd_bus_start(p->bus);
         if (r < 0)
                 return r;
@@ -344,6 +348,7 @@ static SdloopPeer *peer_free(SdloopPeer *p) {
         peer_cancel_calls(p);
         peer_forget_async_calls(p);
         context_detach(p);
+        metrics_detach(p);
         peer_leave_scope(p);
         sd_bus_slot_unref(p->disconnect_slot);
         sd_bus_slot_unref(p->hello_slot);

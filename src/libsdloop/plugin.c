@@ -13,6 +13,7 @@
 #include "macro.h"
 #include "plugin-watchdog.h"
 #include "sdloop-error.h"
+#include "sdloop-env.h"
 #include "sdloop-internal.h"
 #include "sdloop-log.h"
 #include "sdloop-plugin.h"
@@ -525,6 +526,17 @@ int sdloop_plugin_run(const SdloopPluginDescription *d, int argc, char *argv[]) 
         if (r <= 0)
                 return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
         sdloop_log_set_plugin(p.name);
+
+        /* The host's settings for us (sdloop-env.h), strictly: a bad one is the host's mistake, said now. */
+        {
+                _cleanup_(sdloop_env_config_done) SdloopEnvConfig env = {};
+                _cleanup_free_ char *error = NULL;
+
+                r = sdloop_env_config_parse(NULL, &env, &error);
+                if (r < 0)
+                        return log_error_errno(r, "Refusing to start: %s", error ?: strerror(-r)), EXIT_FAILURE;
+                sdloop_env_config_apply(&env);
+        }
 
         /* Not sd_event_default(): a default loop checks with a gettid() syscall on every iteration that it
          * runs in its own thread, a fifth of the syscalls a served call costs. Plugin code reaches this loop

@@ -323,6 +323,8 @@ static int on_call(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         }
         /* The caller's own deadline, if it is sooner. */
         c->deadline = MIN(c->deadline, sdloop_context_get_deadline(c->context));
+        /* The proxy is no span of its own: the forwarded call is one under the caller's. */
+        context_trace_forwarded(c->context);
 
         r = call_dispatch(c);
         if (r < 0) {
@@ -433,6 +435,8 @@ int sdloop_proxy_set_target(SdloopProxy *p, SdloopPeer *target, const char *targ
         sd_bus_slot_unref(p->signal_match);
         p->signal_match = TAKE_PTR(match);
 
+        if (target && target != p->target)
+                metrics_proxy_target_changed();
         /* Ref before unref: the new target may be the old one. */
         sdloop_peer_ref(target);
         sdloop_peer_unref(p->target);

@@ -11,11 +11,26 @@ typedef struct ObjectInterface ObjectInterface;
 typedef struct ObjectSlot ObjectSlot;
 typedef struct Scope Scope;
 typedef struct AsyncCall AsyncCall;
+typedef struct CallStats CallStats;
+typedef struct CallWrap CallWrap;
+
+#define TRACE_FLAG_SAMPLED 0x01
+
+/* W3C trace context of a call: its trace, the span it is, the span it is under (zero: a root). */
+typedef struct Trace {
+        bool set;
+        uint8_t flags;
+        uint8_t trace_id[16];
+        uint8_t span[8];
+        uint8_t parent[8];
+} Trace;
+
 
 struct ObjectInterface {
         char *interface;
         const sd_bus_vtable *vtable;
         SdloopBinding binding;
+        const CallWrap *wrap; /* the metrics' copy of @vtable (call-metrics.c), or NULL */
         ObjectInterface *next;
 };
 
@@ -91,6 +106,9 @@ struct SdloopPeer {
         uint64_t default_timeout_in;
         bool defaults_sent;
 
+        sd_bus_slot *metrics_slot;  /* org.sdloop1.Metrics (metrics-bus.c) */
+        bool metrics_counted;
+
         SdloopCall *calls;          /* deferred calls that came on this connection (call.c) */
         AsyncCall *async_calls;     /* our calls waiting for a reply (client.c) */
         sd_event_source *fail_event; /* fails async_calls after we closed the connection */
@@ -108,7 +126,10 @@ struct SdloopCall {
         SdloopObject *object; /* NULL once not pending, or once the operation closed it */
         SdloopContext *context;
         SdloopCall *deferred; /* on the stack: the heap copy, once deferred */
+        CallStats *stats;     /* where the answer is counted (call-metrics.c); NULL once it is */
+        uint64_t start;
         SdloopCall *previous; /* the call current before this one */
+        SdloopContext *previous_context; /* the context current before this call's */
 
         sd_event_source *timer;
         sdloop_call_cancel_handler_t cancel;
@@ -137,6 +158,64 @@ void object_cancel_calls(SdloopObject *o);
 /* Depth of library callbacks running user code (operations, reply handlers) on this thread. */
 extern __thread unsigned callback_depth;
 
+/* --- call-metrics.c --- */
+
+typedef enum CallSide {
+        CALL_SIDE_SERVER,
+        CALL_SIDE_CLIENT,
+        _CALL_SIDE_MAX,
+} CallSide;
+
+typedef enum CallOutcome {
+        CALL_OUTCOME_OK,
+        CALL_OUTCOME_PLUGIN_UNAVAILABLE,
+        CALL_OUTCOME_INVALID_ARGUMENT,
+        CALL_OUTCOME_NOT_FOUND,
+        CALL_OUTCOME_UNIMPLEMENTED,
+        CALL_OUTCOME_TIMEOUT,
+        CALL_OUTCOME_INTERNAL,
+        CALL_OUTCOME_CANCELLED, /* the caller went away before the answer */
+        CALL_OUTCOME_OTHER,     /* an error not named org.sdloop1.Error.* */
+        _CALL_OUTCOME_MAX,
+} CallOutcome;
+
+/* The stats of (side, interface, member), interned on first use; NULL only when out of memory. */
+CallStats *call_stats_get(CallSide side, const char *interface, const char *member);
+/* A call starts (in flight): returns its start time. */
+uint64_t call_stats_begin(CallStats *s);
+/* …and is answered. */
+void call_stats_end(CallStats *s, uint64_t start, CallOutcome outcome);
+CallOutcome call_outcome_from_name(const char *error_name);
+CallOutcome call_outcome_from_error(int r, const sd_bus_error *error);
+
+/* A copy of @vtable whose method handlers are @trampoline, which calls call_metrics_dispatch() with it. */
+const CallWrap *call_metrics_wrap(const char *interface, const sd_bus_vtable *vtable,
+                                  sd_bus_message_handler_t trampoline);
+const sd_bus_vtable *call_wrap_vtable(const CallWrap *w);
+/* Run the original handler of the member @m calls, counted. */
+int call_metrics_dispatch(const CallWrap *w, sd_bus_message *m, void *userdata, sd_bus_error *error);
+/* call_begin(): the call being dispatched takes the stats and start time of its dispatch. */
+void call_metrics_take(SdloopCall *c);
+/* sdloop_call_defer(): the heap copy records the answer, not the dispatch. */
+void call_metrics_deferred(SdloopCall *heap);
+/* A deferred call is answered (or cancelled): count it, once. */
+void call_metrics_finish(SdloopCall *c, CallOutcome outcome);
+const char *call_outcome_label(CallOutcome o);
+/* The span of a call ends (trace.c), named by its stats. */
+void call_stats_span(CallStats *s, const Trace *t, uint64_t start, CallOutcome outcome);
+
+/* SDLOOP_METRICS: calls counted and org.sdloop1.Metrics served. */
+bool metrics_enabled(void);
+
+/* --- metrics-bus.c --- */
+
+/* org.sdloop1.Metrics at /org/sdloop1 on @p's bus, and the connection counted. */
+int metrics_attach(SdloopPeer *p);
+void metrics_detach(SdloopPeer *p);
+/* The runtime's own figures. */
+void metrics_objects_add(int n);
+void metrics_proxy_target_changed(void);
+
 /* --- error.c --- */
 
 /* The org.sdloop1.Error.* name for an errno (either sign). */
@@ -148,13 +227,39 @@ const char *error_name_from_errno(int r);
 size_t utf8_char_length(const char *s, size_t n, uint32_t *ret_c);
 bool utf8_is_valid(const char *s);
 
+/* --- trace.c --- */
+
+void trace_new_span_id(uint8_t ret[static 8]);
+void trace_new_root(Trace *t, bool sampled);
+bool trace_sample(double ratio);
+/* "00-<trace id>-<parent id>-<flags>", strictly: the parent id goes to t->span, t->parent is zero. */
+int trace_parse_traceparent(const char *s, Trace *t);
+void trace_format_traceparent(const Trace *t, const uint8_t span[static 8], char ret[static 56]);
+void trace_hex(const uint8_t *b, size_t n, char *ret);
+/* A span ends: written to the journal when tracing is on here and the trace is sampled. */
+void trace_write_span(const Trace *t, const char *kind, const char *interface, const char *member,
+                      uint64_t start, const char *outcome);
+bool trace_enabled(void);
+
+/* --- log.c --- */
+
+/* One span as a structured record, whatever the log level (trace.c decided it is wanted). */
+void log_span(const char *trace_id, const char *span_id, const char *parent_span_id, const char *kind,
+              const char *interface, const char *member, uint64_t duration_usec, const char *outcome);
+
 /* --- context.c --- */
+
+const Trace *context_get_trace(const SdloopContext *c);
+void context_set_trace(SdloopContext *c, const Trace *t);
+/* A proxy passes the call on: the context is the caller's span again, not one served here. */
+void context_trace_forwarded(SdloopContext *c);
 
 bool context_is_empty(const SdloopContext *c);
 int context_attach(SdloopPeer *p);
 void context_detach(SdloopPeer *p);
-/* Before sending a call with @c on @p: the Context.Set (and, first time, SetDefault) that goes with it. */
-int context_send_for_call(SdloopPeer *p, const SdloopContext *c);
+/* Before sending a call with @c on @p: the Context.Set (and, first time, SetDefault) that goes with it: @c's
+ * deadline, its values or else @fallback's, the traceparent naming @span. */
+int context_send_for_call(SdloopPeer *p, const SdloopContext *c, const SdloopContext *fallback, const Trace *span);
 /* The context of method call @m received on @p (a new reference; never NULL on success). */
 int context_for_message(SdloopPeer *p, sd_bus_message *m, SdloopContext **ret);
 

@@ -36,6 +36,8 @@
 #include <stdint.h>
 #include <systemd/sd-bus.h>
 
+#include "sdloop-log.h"
+
 typedef struct SdloopPeer SdloopPeer;
 typedef struct SdloopObject SdloopObject;
 typedef struct SdloopContext SdloopContext;
@@ -63,6 +65,21 @@ void sdloop_context_set_timeout(SdloopContext *c, uint64_t timeout_usec);
 uint64_t sdloop_context_get_deadline(const SdloopContext *c);
 /* µs left until the deadline (0 if it passed), or SDLOOP_DEADLINE_NONE. */
 uint64_t sdloop_context_get_remaining(const SdloopContext *c);
+
+/* LOOP's ContextValues (job id and name, contract, feed, transmitter), carried with every call made with
+ * the context and put on every log line written while it is current. At most 256 bytes of UTF-8 each;
+ * NULL clears. -EINVAL for a bad field or value. */
+int sdloop_context_set_value(SdloopContext *c, SdloopLogContext field, const char *value);
+const char *sdloop_context_get_value(const SdloopContext *c, SdloopLogContext field);
+
+/* The context of this thread's current work: the call being served (while its operation runs, and while
+ * its cancel handler runs), or the call whose reply handler runs. A call sent with no context of its own
+ * takes its values and trace (not its deadline) from the current one; log lines take their context fields
+ * from it. Code that picks up a call's work in a callback of its own (a timer) may make that call's
+ * context current there: set_current returns the one it replaces, to be put back before returning.
+ * Borrowed pointers: the caller keeps @c alive while it is current. */
+SdloopContext *sdloop_context_current(void);
+SdloopContext *sdloop_context_set_current(SdloopContext *c);
 
 /* --- served calls -------------------------------------------------------------------------------- */
 
