@@ -649,7 +649,31 @@ END_TEST
 START_TEST(test_error_unknown_top_level_key) {
         free(write_file("sdloopd.json", "{\n    \"plugin\": {}\n}\n"));
         expect_error(main_path, "2:5",
-                     "plugin: unknown key (known: backend, socket_directory, state_directory, defaults, plugins, feeds)");
+                     "plugin: unknown key (known: backend, socket_directory, state_directory, metrics, defaults, plugins, feeds)");
+}
+END_TEST
+
+START_TEST(test_metrics) {
+        _cleanup_(daemon_config_freep) DaemonConfig *c = NULL;
+
+        free(write_file("sdloopd.json", "{ \"metrics\": { \"listen\": \"[::1]:9466\", \"scrape_timeout_sec\": 0.25 } }\n"));
+        c = load_ok();
+        ck_assert_str_eq(c->metrics_listen, "[::1]:9466");
+        ck_assert_uint_eq(c->metrics_timeout_usec, 250000);
+        daemon_config_free(TAKE_PTR(c));
+
+        free(write_file("sdloopd.json", "{}\n"));
+        c = load_ok();
+        ck_assert_ptr_null(c->metrics_listen);
+
+        free(write_file("sdloopd.json", "{\n  \"metrics\": { \"listen\": \"localhost:9466\" }\n}\n"));
+        expect_error(main_path, "2:26", "metrics.listen: expected a numeric address and port, as \"127.0.0.1:9466\" "
+                     "or \"[::1]:9466\", got \"localhost:9466\"");
+        free(write_file("sdloopd.json", "{\n  \"metrics\": { \"listen\": \"127.0.0.1:0\" }\n}\n"));
+        expect_error(main_path, "2:26", "metrics.listen: expected a numeric address and port, as \"127.0.0.1:9466\" "
+                     "or \"[::1]:9466\", got \"127.0.0.1:0\"");
+        free(write_file("sdloopd.json", "{\n  \"metrics\": { \"port\": 1 }\n}\n"));
+        expect_error(main_path, "2:16", "metrics.port: unknown key (known: listen, scrape_timeout_sec)");
 }
 END_TEST
 
@@ -976,6 +1000,7 @@ static Suite *config_suite(void) {
         tcase_add_test(tc, test_error_nul);
         tcase_add_test(tc, test_error_duplicate_key);
         tcase_add_test(tc, test_error_unknown_top_level_key);
+        tcase_add_test(tc, test_metrics);
         tcase_add_test(tc, test_error_unknown_plugin_key);
         tcase_add_test(tc, test_error_seconds_type);
         tcase_add_test(tc, test_binary_sha256);

@@ -216,8 +216,8 @@ static void log_to_stderr(int level, const char *msg) {
 
 void log_span(const char *trace_id, const char *span_id, const char *parent_span_id, const char *kind,
               const char *interface, const char *member, uint64_t duration_usec, const char *outcome) {
-        char f[10][320], msg[400];
-        struct iovec iov[12];
+        char f[12][320], msg[400];
+        struct iovec iov[14];
         size_t n = 0;
         int k;
 
@@ -232,6 +232,7 @@ void log_span(const char *trace_id, const char *span_id, const char *parent_span
                         interface ? "." : "", strempty(member), kind, duration_usec, outcome);
         SPAN_FIELD("MESSAGE=%s", msg);
         SPAN_FIELD("PRIORITY=%i", LOG_DEBUG);
+        SPAN_FIELD("MESSAGE_ID=%s", SDLOOP_SPAN_MESSAGE_ID);
         SPAN_FIELD("TRACE_ID=%s", trace_id);
         SPAN_FIELD("SPAN_ID=%s", span_id);
         if (parent_span_id)
@@ -242,6 +243,8 @@ void log_span(const char *trace_id, const char *span_id, const char *parent_span
         SPAN_FIELD("SPAN_OUTCOME=%s", outcome);
         if (log_ident)
                 SPAN_FIELD("SYSLOG_IDENTIFIER=%s", log_ident);
+        if (log_plugin)
+                SPAN_FIELD("SDLOOP_PLUGIN=%s", log_plugin);
 #undef SPAN_FIELD
 
         if (sdloop_log_get_target() == SDLOOP_LOG_TARGET_JOURNAL && sd_journal_sendv(iov, (int) n) >= 0)
@@ -259,9 +262,9 @@ void log_span(const char *trace_id, const char *span_id, const char *parent_span
                         used = MIN(used + (size_t) MAX(_w, 0), sizeof(line) - 1);                          \
                 } while (0)
                 LINE_PUT("<%i>%s: %s {", LOG_DEBUG, strempty(log_ident ?: program_invocation_short_name), msg);
-                for (size_t i = 2; i < n; i++)
+                for (size_t i = 3; i < n; i++) /* not MESSAGE, PRIORITY, MESSAGE_ID */
                         if (strncmp(iov[i].iov_base, "SYSLOG_IDENTIFIER=", strlen("SYSLOG_IDENTIFIER=")) != 0)
-                                LINE_PUT("%s%.*s", i == 2 ? "" : " ", (int) iov[i].iov_len, (char *) iov[i].iov_base);
+                                LINE_PUT("%s%.*s", i == 3 ? "" : " ", (int) iov[i].iov_len, (char *) iov[i].iov_base);
                 LINE_PUT("}\n");
 #undef LINE_PUT
                 fputs(line, stderr);

@@ -10,6 +10,7 @@
 #include "macro.h"
 #include "metrics-text.h"
 #include "metrics.h"
+#include "otlp.h"
 
 typedef struct FamilyDecl {
         const char *name, *type, *help;
@@ -42,6 +43,10 @@ static const FamilyDecl daemon_families[] = {
         { "sdloop_feed_calls_timed_out_total", "counter", "The feed's calls that ended in org.sdloop1.Error.Timeout." },
         { "sdloop_feed_config_changes_total", "counter", "New configuration digests the feed followed." },
         { "sdloop_feed_last_round_duration_seconds", "gauge", "How long the latest round that ended took." },
+        { "sdloop_spans_read_total", "counter", "Span entries read from the journal for the collector." },
+        { "sdloop_spans_exported_total", "counter", "Spans the collector accepted." },
+        { "sdloop_spans_dropped_total", "counter", "Spans dropped: the queue was full or the collector refused them." },
+        { "sdloop_spans_malformed_total", "counter", "Span entries in the journal that were not valid spans." },
 };
 
 static int render_plugin(MetricsText *t, Instance *i) {
@@ -172,6 +177,24 @@ int metrics_render_daemon(Daemon *d, MetricsText *t) {
         }
         for (DaemonFeed *f = d->feeds; f; f = f->next) {
                 r = render_feed(t, f);
+                if (r < 0)
+                        return r;
+        }
+        if (d->otlp) {
+                OtlpStats st;
+
+                otlp_exporter_get_stats(d->otlp, &st);
+                r = metrics_text_sample(t, "sdloop_spans_read_total", "sdloop_spans_read_total", NULL,
+                                        (double) st.spans_read);
+                if (r >= 0)
+                        r = metrics_text_sample(t, "sdloop_spans_exported_total", "sdloop_spans_exported_total",
+                                                NULL, (double) st.spans_exported);
+                if (r >= 0)
+                        r = metrics_text_sample(t, "sdloop_spans_dropped_total", "sdloop_spans_dropped_total",
+                                                NULL, (double) st.spans_dropped);
+                if (r >= 0)
+                        r = metrics_text_sample(t, "sdloop_spans_malformed_total", "sdloop_spans_malformed_total",
+                                                NULL, (double) st.spans_malformed);
                 if (r < 0)
                         return r;
         }

@@ -14,6 +14,7 @@
 #include "macro.h"
 #include "metrics-text.h"
 #include "metrics.h"
+#include "sdloop-metrics.h"
 
 #define METRICS_INTERFACE "org.sdloop1.Metrics"
 #define METRICS_OBJECT "/org/sdloop1"
@@ -309,9 +310,21 @@ static int render(MetricsScrape *s, char **ret, size_t *ret_size) {
         if (r < 0)
                 return r;
         if (!s->only) {
+                _cleanup_free_ char *own = NULL;
+
                 r = metrics_render_daemon(s->daemon, t);
                 if (r < 0)
                         return r;
+                /* sdloopd's own calls (libsdloop's registry), as plugin="sdloopd": one label for every
+                 * process keeps the families apart only by that label. */
+                r = sdloop_metrics_render(&own);
+                if (r < 0)
+                        return r;
+                r = metrics_text_merge(t, own, strlen(own), "plugin", "sdloopd", NULL);
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0)
+                        log_warning("sdloopd's own metrics do not parse; left out.");
         }
         for (size_t i = 0; i < ELEMENTSOF(families); i++) {
                 r = metrics_text_family(t, families[i].name, families[i].type, families[i].help);

@@ -13,6 +13,8 @@
 #include "host-backend.h"
 #include "macro.h"
 #include "metrics.h"
+#include "otlp.h"
+#include "sdloop-env.h"
 #include "sdloopd.h"
 
 static char *arg_config = NULL;
@@ -209,8 +211,25 @@ static int request_name(Daemon *d) {
         return 0;
 }
 
+/* With CL_TRACING_ENABLED and CL_TRACING_COLLECTOR_TARGET (the EnvConfig sdloopd passes on to its plugins
+ * too), every process's spans go to the collector from here: the plugins cannot reach it. */
+static void start_span_export(Daemon *d) {
+        _cleanup_(sdloop_env_config_done) SdloopEnvConfig c = {};
+        int r;
+
+        r = sdloop_env_config_parse(NULL, &c, NULL);
+        if (r < 0 || !c.tracing_enabled || isempty(c.tracing_collector_target))
+                return;
+        r = otlp_exporter_new(d->event, c.tracing_collector_target, d->scope == DAEMON_SCOPE_USER,
+                              c.tracing_attributes, &d->otlp);
+        if (r < 0)
+                log_warning_errno(r, "Spans are not exported to %s: cannot follow the journal: %m",
+                                  c.tracing_collector_target);
+}
+
 static void daemon_free(Daemon *d) {
         metrics_http_stop(d);
+        d->otlp = otlp_exporter_free(d->otlp);
         if (d->host)
                 manager_drop_requests(d);
         d->requests_kick = sd_event_source_disable_unref(d->requests_kick);
@@ -338,6 +357,7 @@ static int run(int argc, char *argv[]) {
                 r = EXIT_FAILURE;
                 goto finish;
         }
+        start_span_export(&d);
 
         /* The name last: whoever sees it can rely on the objects being there. */
         r = request_name(&d);

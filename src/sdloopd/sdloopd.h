@@ -32,6 +32,7 @@ typedef struct Request Request;
 typedef struct Reexport Reexport;
 typedef struct DaemonFeed DaemonFeed;
 typedef struct MetricsHttp MetricsHttp;
+typedef struct OtlpExporter OtlpExporter;
 
 /* How an instance's asynchronous operation ended: 0, or a negative errno with @error set. */
 typedef void (*instance_done_fn)(Instance *i, int r, const sd_bus_error *error, void *userdata);
@@ -66,6 +67,7 @@ struct Daemon {
         sd_bus_slot *reexport_filter;
 
         MetricsHttp *metrics; /* the Prometheus endpoint (metrics-http.c); NULL: off */
+        OtlpExporter *otlp;   /* spans to CL_TRACING_COLLECTOR_TARGET (otlp.c); NULL: none */
 
         bool ready;
         bool shutting_down;

@@ -20,6 +20,10 @@
 #define SDLOOP_TRACEPARENT_SIZE 56
 #define SDLOOP_TRACE_ID_SIZE 33
 
+/* MESSAGE_ID= of every span entry in the journal: `journalctl MESSAGE_ID=…` lists spans, and sdloopd's
+ * span exporter follows the journal for them. */
+#define SDLOOP_SPAN_MESSAGE_ID "87d731ddf3fd477ca5e7aabdfe59b850"
+
 /* Spans written here or not (default: CL_TRACING_ENABLED, see sdloop-env.h). */
 void sdloop_tracing_set_enabled(bool b);
 /* The share of new traces sampled, in [0, 1] (-EINVAL otherwise; default CL_TRACING_SAMPLING_RATIO or 0).
