@@ -25,9 +25,10 @@ typedef struct BadCall {
 } BadCall;
 
 #define E_INVALID     { SDLOOP_ERROR_INVALID_ARGUMENT }
-#define E_SIGNATURE   { SD_BUS_ERROR_INVALID_ARGS }
-#define E_UNKNOWN     { SD_BUS_ERROR_UNKNOWN_OBJECT, SDLOOP_ERROR_NOT_FOUND }
-#define E_NO_METHOD   { SD_BUS_ERROR_UNKNOWN_METHOD, SD_BUS_ERROR_UNKNOWN_INTERFACE }
+/* The contract's names, not sd-bus's InvalidArgs/UnknownObject/UnknownMethod/UnknownInterface. */
+#define E_SIGNATURE   { SDLOOP_ERROR_INVALID_ARGUMENT }
+#define E_UNKNOWN     { SDLOOP_ERROR_NOT_FOUND }
+#define E_NO_METHOD   { SDLOOP_ERROR_INVALID_ARGUMENT }
 #define E_UNSUPPORTED { SDLOOP_ERROR_UNIMPLEMENTED }
 
 static int append_ts(sd_bus_message *m, size_t digest_size, uint32_t epoch, uint8_t round) {

@@ -212,6 +212,10 @@ static const sd_bus_vtable service_vtable[] = {
         SD_BUS_VTABLE_END,
 };
 
+const sd_bus_vtable *object_service_vtable(void) {
+        return service_vtable;
+}
+
 /* --- scopes ------------------------------------------------------------------------------------------ */
 
 Scope *scope_new(void) {
