@@ -585,23 +585,24 @@ START_TEST(test_observations_bound) {
         factory = new_factory();
         plugin = new_plugin(factory, NULL);
 
-        obs = new0(SdloopAttributed, 257);
+        /* One per oracle: libocr's 31 at most. */
+        obs = new0(SdloopAttributed, SDLOOP_ORACLES_MAX + 1);
         ck_assert_ptr_nonnull(obs);
-        for (size_t i = 0; i < 257; i++)
+        for (size_t i = 0; i < SDLOOP_ORACLES_MAX + 1; i++)
                 obs[i] = (SdloopAttributed) {
                         .data = { .data = observation_fixture, .size = sizeof(observation_fixture) },
                         .oracle = (uint8_t) (99 + i),
                 };
 
-        r = sdloop_reporting_plugin_report(client, plugin, &ts, query_fixture, sizeof(query_fixture), obs, 257, &b,
-                                           &report, &error);
+        r = sdloop_reporting_plugin_report(client, plugin, &ts, query_fixture, sizeof(query_fixture), obs,
+                                           SDLOOP_ORACLES_MAX + 1, &b, &report, &error);
         test_assert_error(r, &error, SDLOOP_ERROR_INVALID_ARGUMENT, "observations");
         ck_assert_uint_eq(seen.n_observations, 0);
 
-        r = sdloop_reporting_plugin_report(client, plugin, &ts, query_fixture, sizeof(query_fixture), obs, 256, &b,
-                                           &report, &error);
+        r = sdloop_reporting_plugin_report(client, plugin, &ts, query_fixture, sizeof(query_fixture), obs,
+                                           SDLOOP_ORACLES_MAX, &b, &report, &error);
         ck_assert_msg(r >= 0, "Report: %s", strempty(error.message));
-        ck_assert_uint_eq(seen.n_observations, 256);
+        ck_assert_uint_eq(seen.n_observations, SDLOOP_ORACLES_MAX);
         ck_assert(b);
 }
 END_TEST

@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* The protocol's bounds (dbus/README.md, "Limits"). Every reader checks them before it allocates, and
+ * refuses what is over them with org.sdloop1.Error.InvalidArgument naming the field. */
+
+#include <stdint.h>
+
+/* libocr's bound on the number of oracles (types.MaxOracles): no round has more observations, signers,
+ * transmitters or signatures than this. */
+#define SDLOOP_ORACLES_MAX 31U
+
+/* Elements of an array the contract does not bound by the number of oracles (ListNodeStatuses). */
+#define SDLOOP_ARRAY_ELEMENTS_MAX 4096U
+
+/* Opaque payloads (observations, reports, configs): also bounded, per plugin, by the ReportingPluginInfo
+ * maxima it announced. Below the message size, so that one always fits in a message. */
+#define SDLOOP_PAYLOAD_MAX (8U * 1024U * 1024U)
+
+/* A whole D-Bus message, header and body, as one connection of a plugin may send it: well under sd-bus's
+ * own limit (128 MiB). $SDLOOP_MESSAGE_SIZE_MAX (bytes, at least SDLOOP_MESSAGE_SIZE_MIN) sets another. */
+#define SDLOOP_MESSAGE_SIZE_MAX_DEFAULT (16U * 1024U * 1024U)
+#define SDLOOP_MESSAGE_SIZE_MIN         (64U * 1024U)
+
+/* Connections one plugin serves at a time; $SDLOOP_CONNECTIONS_MAX sets another. */
+#define SDLOOP_CONNECTIONS_MAX_DEFAULT 32U
+
+/* The limits in force in this process: the defaults above, or what the environment says. A malformed or
+ * out-of-range value is ignored with a warning, once. */
+uint64_t sdloop_message_size_max(void);
+unsigned sdloop_connections_max(void);
