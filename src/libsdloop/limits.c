@@ -23,16 +23,6 @@ static uint64_t limit_from_env(const char *name, uint64_t def, uint64_t min, uin
         return v;
 }
 
-uint64_t sdloop_message_size_max(void) {
-        static uint64_t cached;
-
-        /* sd-bus refuses 128 MiB and more itself. */
-        if (cached == 0)
-                cached = limit_from_env("SDLOOP_MESSAGE_SIZE_MAX", SDLOOP_MESSAGE_SIZE_MAX_DEFAULT,
-                                        SDLOOP_MESSAGE_SIZE_MIN, 128U * 1024U * 1024U - 1);
-        return cached;
-}
-
 unsigned sdloop_connections_max(void) {
         static unsigned cached;
 

@@ -17,15 +17,13 @@
  * maxima it announced. Below the message size, so that one always fits in a message. */
 #define SDLOOP_PAYLOAD_MAX (8U * 1024U * 1024U)
 
-/* A whole D-Bus message, header and body, as one connection of a plugin may send it: well under sd-bus's
- * own limit (128 MiB). $SDLOOP_MESSAGE_SIZE_MAX (bytes, at least SDLOOP_MESSAGE_SIZE_MIN) sets another. */
-#define SDLOOP_MESSAGE_SIZE_MAX_DEFAULT (16U * 1024U * 1024U)
-#define SDLOOP_MESSAGE_SIZE_MIN         (64U * 1024U)
+/* A whole D-Bus message, header and body, that the contract needs: every bounded argument of a call fits
+ * in it, well under sd-bus's own limit (128 MiB). */
+#define SDLOOP_MESSAGE_SIZE_MAX (16U * 1024U * 1024U)
 
 /* Connections one plugin serves at a time; $SDLOOP_CONNECTIONS_MAX sets another. */
 #define SDLOOP_CONNECTIONS_MAX_DEFAULT 32U
 
-/* The limits in force in this process: the defaults above, or what the environment says. A malformed or
- * out-of-range value is ignored with a warning, once. */
-uint64_t sdloop_message_size_max(void);
+/* The cap in force in this process: the default above, or $SDLOOP_CONNECTIONS_MAX (1-65536). A malformed
+ * or out-of-range value is ignored with a warning. */
 unsigned sdloop_connections_max(void);
