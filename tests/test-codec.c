@@ -589,6 +589,92 @@ START_TEST(test_contract_config_f_limits) {
 }
 END_TEST
 
+/* One element past each array's bound is refused, naming the array, before it is copied. */
+static void append_contract_config_of(sd_bus_message *m, size_t n_signers, size_t n_transmitters) {
+        static const uint8_t key[20] = {}, digest[SDLOOP_DIGEST_SIZE] = {};
+
+        ck_assert_int_ge(sd_bus_message_open_container(m, 'r', "aytaayasyaytay"), 0);
+        ck_assert_int_ge(sdloop_append_bytes(m, digest, sizeof(digest)), 0);
+        ck_assert_int_ge(sd_bus_message_append(m, "t", (uint64_t) 1), 0);
+        ck_assert_int_ge(sd_bus_message_open_container(m, 'a', "ay"), 0);
+        for (size_t j = 0; j < n_signers; j++)
+                ck_assert_int_ge(sdloop_append_bytes(m, key, sizeof(key)), 0);
+        ck_assert_int_ge(sd_bus_message_close_container(m), 0);
+        ck_assert_int_ge(sd_bus_message_open_container(m, 'a', "s"), 0);
+        for (size_t j = 0; j < n_transmitters; j++)
+                ck_assert_int_ge(sd_bus_message_append(m, "s", "0xa"), 0);
+        ck_assert_int_ge(sd_bus_message_close_container(m), 0);
+        ck_assert_int_ge(sd_bus_message_append(m, "y", 1), 0);
+        ck_assert_int_ge(sdloop_append_bytes(m, NULL, 0), 0);
+        ck_assert_int_ge(sd_bus_message_append(m, "t", (uint64_t) 2), 0);
+        ck_assert_int_ge(sdloop_append_bytes(m, NULL, 0), 0);
+        ck_assert_int_ge(sd_bus_message_close_container(m), 0);
+}
+
+START_TEST(test_array_bounds) {
+        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+        SdloopContractConfig out;
+        SdloopParsedObservation *obs = NULL;
+        SdloopNodeStatus *nodes = NULL;
+        size_t n = 0;
+
+        {
+                /* 31 oracles are fine. */
+                _cleanup_message_ sd_bus_message *m = message_new();
+
+                append_contract_config_of(m, SDLOOP_ORACLES_MAX, SDLOOP_ORACLES_MAX);
+                message_seal(m);
+                ck_assert_int_eq(sdloop_read_contract_config(m, "contract_config", &out, NULL), 0);
+                ck_assert_uint_eq(out.n_signers, SDLOOP_ORACLES_MAX);
+                ck_assert_uint_eq(strv_length(out.transmitters), SDLOOP_ORACLES_MAX);
+                sdloop_contract_config_done(&out);
+        }
+        {
+                _cleanup_message_ sd_bus_message *m = message_new();
+
+                append_contract_config_of(m, SDLOOP_ORACLES_MAX + 1, SDLOOP_ORACLES_MAX + 1);
+                message_seal(m);
+                assert_invalid(sdloop_read_contract_config(m, "contract_config", &out, &e), &e,
+                               "contract_config.signers: expected at most 31 entries");
+                sd_bus_error_free(&e);
+        }
+        {
+                _cleanup_message_ sd_bus_message *m = message_new();
+
+                append_contract_config_of(m, SDLOOP_ORACLES_MAX, SDLOOP_ORACLES_MAX + 1);
+                message_seal(m);
+                assert_invalid(sdloop_read_contract_config(m, "contract_config", &out, &e), &e,
+                               "contract_config.transmitters: expected at most 31 entries");
+                sd_bus_error_free(&e);
+        }
+        {
+                _cleanup_message_ sd_bus_message *m = message_new();
+
+                ck_assert_int_ge(sd_bus_message_open_container(m, 'a', "(ussy)"), 0);
+                for (size_t i = 0; i < SDLOOP_ORACLES_MAX + 1; i++)
+                        ck_assert_int_ge(sd_bus_message_append(m, "(ussy)", 1, "1", "1", (uint8_t) i), 0);
+                ck_assert_int_ge(sd_bus_message_close_container(m), 0);
+                message_seal(m);
+                assert_invalid(sdloop_read_parsed_observations(m, "observations", &obs, &n, &e), &e,
+                               "observations: expected at most 31 entries");
+                ck_assert_ptr_null(obs);
+                sd_bus_error_free(&e);
+        }
+        {
+                _cleanup_message_ sd_bus_message *m = message_new();
+
+                ck_assert_int_ge(sd_bus_message_open_container(m, 'a', "(ssss)"), 0);
+                for (size_t i = 0; i < SDLOOP_ARRAY_ELEMENTS_MAX + 1; i++)
+                        ck_assert_int_ge(sd_bus_message_append(m, "(ssss)", "c", "n", "", "s"), 0);
+                ck_assert_int_ge(sd_bus_message_close_container(m), 0);
+                message_seal(m);
+                assert_invalid(sdloop_read_node_statuses(m, "nodes", &nodes, &n, &e), &e,
+                               "nodes: expected at most 4096 entries");
+                ck_assert_ptr_null(nodes);
+        }
+}
+END_TEST
+
 /* --- RelayArgs, PluginArgs ---------------------------------------------------------------------------- */
 
 START_TEST(test_relay_args) {
@@ -1280,6 +1366,7 @@ static Suite *codec_suite(void) {
         tcase_add_test(tc, test_contract_config);
         tcase_add_test(tc, test_contract_config_invalid);
         tcase_add_test(tc, test_contract_config_f_limits);
+        tcase_add_test(tc, test_array_bounds);
         tcase_add_test(tc, test_relay_args);
         tcase_add_test(tc, test_relay_args_invalid);
         tcase_add_test(tc, test_plugin_args);

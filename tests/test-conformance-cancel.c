@@ -123,10 +123,12 @@ static void export_host_objects(Stall stall_at) {
                 T.host[0] = host_object(SDLOOP_ROOT_PATH "/host/provider/1");
                 ck_assert_int_eq(sdloop_offchain_config_digester_export(T.host[0], &ocd_ops, NULL), 0);
         } else {
-                /* A complete static provider, so that the checks pass and the data source comes next. */
+                /* A complete static provider, so that the checks pass and the data source comes next; where
+                 * the host's proxy would be, as the plugin checks. */
                 ck_assert_int_eq(sdloop_object_new(T.client, NULL, "relayer", NULL, NULL, &parent), 0);
                 T.host[0] = parent;
-                ck_assert_int_eq(static_provider_new(parent, STATIC_PROVIDER_MEDIAN, &T.host[1]), 0);
+                ck_assert_int_eq(static_provider_new_at(parent, SDLOOP_ROOT_PATH "/host/provider/1",
+                                                        STATIC_PROVIDER_MEDIAN, &T.host[1]), 0);
         }
         T.host[2] = host_object(SDLOOP_ROOT_PATH "/host/data_source/1");
         ck_assert_int_eq(sdloop_data_source_export(T.host[2], &stalled_ops, NULL), 0);

@@ -529,6 +529,71 @@ START_TEST(test_out_of_file_descriptors) {
 }
 END_TEST
 
+/* --- the connection cap -------------------------------------------------------------------------------- */
+
+static int call_ready(SdloopPeer *peer, sd_bus_error *error) {
+        return sdloop_peer_call_method(peer, SDLOOP_ROOT_PATH, "org.sdloop1.Service", "Ready", NULL, error, NULL);
+}
+
+START_TEST(test_connection_cap) {
+        _cleanup_(sdloop_peer_unrefp) SdloopPeer *a = NULL, *b = NULL, *c = NULL, *d = NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_close_ int log_w = -EBADF;
+        PluginLog log = { .fd = -EBADF };
+        char expected[128];
+        unsigned refused = 0;
+        int pipefd[2], r;
+        pid_t pid;
+
+        ck_assert_int_eq(pipe2(pipefd, O_CLOEXEC | O_NONBLOCK), 0);
+        log.fd = pipefd[0];
+        log_w = pipefd[1];
+
+        ck_assert_int_eq(setenv("SDLOOP_CONNECTIONS_MAX", "2", 1), 0);
+        pid = test_plugin_start_with(plugin_bin(0), sock_path, notify_path,
+                                     &(const TestPluginOptions) { .log_fd = log_w, .log_level = "info" });
+        log_w = safe_close(log_w);
+
+        /* Two are served… */
+        ck_assert_int_eq(sdloop_peer_connect(NULL, sock_path, &a), 0);
+        ck_assert_msg(call_ready(a, &error) >= 0, "Ready(): %s", strempty(error.message));
+        ck_assert_int_eq(sdloop_peer_connect(NULL, sock_path, &b), 0);
+        ck_assert_msg(call_ready(b, &error) >= 0, "Ready(): %s", strempty(error.message));
+
+        /* …the third is hung up on at once, with one line naming it… */
+        ck_assert_int_eq(sdloop_peer_connect(NULL, sock_path, &c), 0);
+        r = call_ready(c, &error);
+        ck_assert_int_lt(r, 0);
+        ck_assert_msg(sd_bus_error_has_name(&error, SDLOOP_ERROR_PLUGIN_UNAVAILABLE), "got %s: %s",
+                      strempty(error.name), strempty(error.message));
+        sd_bus_error_free(&error);
+        (void) snprintf(expected, sizeof(expected), "Refusing connection from pid %i (uid %u): already serving 2",
+                        (int) getpid(), (unsigned) getuid());
+        wait_for_log(&log, expected);
+
+        /* …and the first two are still served. */
+        ck_assert_msg(call_ready(a, &error) >= 0, "Ready(): %s", strempty(error.message));
+        ck_assert_msg(call_ready(b, &error) >= 0, "Ready(): %s", strempty(error.message));
+
+        /* One gone, room for one more: asked until the plugin has seen the hang-up. */
+        a = sdloop_peer_unref(a);
+        for (;;) {
+                d = sdloop_peer_unref(d);
+                ck_assert_int_eq(sdloop_peer_connect(NULL, sock_path, &d), 0);
+                if (call_ready(d, &error) >= 0)
+                        break;
+                sd_bus_error_free(&error);
+                ck_assert_uint_lt(++refused, 1000);
+        }
+        wait_for_log(&log, "Accepting connections again, after refusing ");
+        ck_assert_uint_eq(count_lines(log.text, "Refusing connection from pid"), 1);
+
+        test_plugin_stop(pid);
+        safe_close(log.fd);
+        free(log.text);
+}
+END_TEST
+
 static Suite *socket_suite(void) {
         Suite *s = suite_create("plugin-socket");
         TCase *tc;
@@ -548,6 +613,7 @@ static Suite *socket_suite(void) {
         tcase_add_checked_fixture(tc, setup, teardown);
         tcase_set_timeout(tc, 60);
         tcase_add_test(tc, test_out_of_file_descriptors);
+        tcase_add_test(tc, test_connection_cap);
         suite_add_tcase(s, tc);
 
         return s;

@@ -335,6 +335,17 @@ START_TEST(test_report_codec) {
                 ck_assert_int_eq(ledger_report_max_length(1, &max, &error), 0);
                 ck_assert_int_gt(max, 0);
         }
+        /* No more than libocr's 31 oracles. */
+        {
+                SdloopParsedObservation many[SDLOOP_ORACLES_MAX + 1];
+
+                for (size_t i = 0; i < ELEMENTSOF(many); i++)
+                        many[i] = (SdloopParsedObservation) { .timestamp = 1, .value = (char *) "1",
+                                                             .juels_per_fee_coin = (char *) "1", .observer = (uint8_t) i };
+                ck_assert_int_eq(ledger_report_build(many, ELEMENTSOF(many), &even, &error), -EINVAL);
+                assert_error(&error, SDLOOP_ERROR_INVALID_ARGUMENT, "observations: expected at most 31, got 32");
+                sd_bus_error_free(&error);
+        }
         ck_assert_int_eq(ledger_report_max_length(0, &max, &error), 0);
         ck_assert_int_eq(ledger_report_max_length(-1, &max, &error), -EINVAL);
         assert_error(&error, SDLOOP_ERROR_INVALID_ARGUMENT, "n");

@@ -454,9 +454,9 @@ START_TEST(test_reporting_plugin_close) {
 
         /* The path is gone from the bus. */
         r = sdloop_reporting_plugin_query(client, plugin, &ts, &query, &error);
-        test_assert_error(r, &error, SD_BUS_ERROR_UNKNOWN_OBJECT, NULL);
+        test_assert_error(r, &error, SDLOOP_ERROR_NOT_FOUND, NULL);
         r = sdloop_reporting_plugin_close(client, plugin, &error);
-        test_assert_error(r, &error, SD_BUS_ERROR_UNKNOWN_OBJECT, NULL);
+        test_assert_error(r, &error, SDLOOP_ERROR_NOT_FOUND, NULL);
         ck_assert_uint_eq(seen.n_plugins_closed, 1);
 
         /* A new plugin from the same factory still works. */
@@ -490,9 +490,9 @@ START_TEST(test_factory_close_closes_plugins) {
         ck_assert_ptr_eq(sdloop_peer_find_object(server, SDLOOP_ROOT_PATH), root);
 
         r = sdloop_reporting_plugin_query(client, p1, &ts, &query, &error);
-        test_assert_error(r, &error, SD_BUS_ERROR_UNKNOWN_OBJECT, NULL);
+        test_assert_error(r, &error, SDLOOP_ERROR_NOT_FOUND, NULL);
         r = sdloop_reporting_plugin_query(client, p2, &ts, &query, &error);
-        test_assert_error(r, &error, SD_BUS_ERROR_UNKNOWN_OBJECT, NULL);
+        test_assert_error(r, &error, SDLOOP_ERROR_NOT_FOUND, NULL);
 }
 END_TEST
 
@@ -562,10 +562,12 @@ START_TEST(test_bad_deps) {
         /* Strings where paths belong never reach the implementation. */
         r = sdloop_peer_call_method(client, SDLOOP_ROOT_PATH, "org.sdloop1.PluginMedian", "NewMedianFactory", NULL,
                                     &error, "ssss", "not a path", DATA_SOURCE_PATH, JUELS_PATH, ERROR_LOG_PATH);
-        test_assert_error(r, &error, SD_BUS_ERROR_INVALID_ARGS, NULL);
+        test_assert_error(r, &error, SDLOOP_ERROR_INVALID_ARGUMENT,
+                          "arguments: org.sdloop1.PluginMedian.NewMedianFactory() takes 'oooo', got 'ssss'");
         r = sdloop_peer_call_method(client, SDLOOP_ROOT_PATH, "org.sdloop1.PluginMedian", "NewMedianFactory", NULL,
                                     &error, "ooo", PROVIDER_PATH, DATA_SOURCE_PATH, JUELS_PATH);
-        test_assert_error(r, &error, SD_BUS_ERROR_INVALID_ARGS, NULL);
+        test_assert_error(r, &error, SDLOOP_ERROR_INVALID_ARGUMENT,
+                          "arguments: org.sdloop1.PluginMedian.NewMedianFactory() takes 'oooo', got 'ooo'");
 
         ck_assert_uint_eq(seen.n_new_factory, 0);
 }
@@ -583,23 +585,24 @@ START_TEST(test_observations_bound) {
         factory = new_factory();
         plugin = new_plugin(factory, NULL);
 
-        obs = new0(SdloopAttributed, 257);
+        /* One per oracle: libocr's 31 at most. */
+        obs = new0(SdloopAttributed, SDLOOP_ORACLES_MAX + 1);
         ck_assert_ptr_nonnull(obs);
-        for (size_t i = 0; i < 257; i++)
+        for (size_t i = 0; i < SDLOOP_ORACLES_MAX + 1; i++)
                 obs[i] = (SdloopAttributed) {
                         .data = { .data = observation_fixture, .size = sizeof(observation_fixture) },
                         .oracle = (uint8_t) (99 + i),
                 };
 
-        r = sdloop_reporting_plugin_report(client, plugin, &ts, query_fixture, sizeof(query_fixture), obs, 257, &b,
-                                           &report, &error);
+        r = sdloop_reporting_plugin_report(client, plugin, &ts, query_fixture, sizeof(query_fixture), obs,
+                                           SDLOOP_ORACLES_MAX + 1, &b, &report, &error);
         test_assert_error(r, &error, SDLOOP_ERROR_INVALID_ARGUMENT, "observations");
         ck_assert_uint_eq(seen.n_observations, 0);
 
-        r = sdloop_reporting_plugin_report(client, plugin, &ts, query_fixture, sizeof(query_fixture), obs, 256, &b,
-                                           &report, &error);
+        r = sdloop_reporting_plugin_report(client, plugin, &ts, query_fixture, sizeof(query_fixture), obs,
+                                           SDLOOP_ORACLES_MAX, &b, &report, &error);
         ck_assert_msg(r >= 0, "Report: %s", strempty(error.message));
-        ck_assert_uint_eq(seen.n_observations, 256);
+        ck_assert_uint_eq(seen.n_observations, SDLOOP_ORACLES_MAX);
         ck_assert(b);
 }
 END_TEST

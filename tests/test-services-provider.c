@@ -780,16 +780,16 @@ START_TEST(test_bad_input) {
                              SDLOOP_ERROR_INVALID_ARGUMENT, "signatures[0].data");
         }
         {
-                _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = new_transmit(257, 10);
+                _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = new_transmit(SDLOOP_ORACLES_MAX + 1, 10);
 
                 assert_error(sdloop_peer_call(client, m, 0, NULL, &error), &error, -EINVAL,
-                             SDLOOP_ERROR_INVALID_ARGUMENT, "signatures: expected at most 256");
+                             SDLOOP_ERROR_INVALID_ARGUMENT, "signatures: expected at most 31");
         }
         {
-                SdloopAttributed sigs[257] = {};
+                SdloopAttributed sigs[SDLOOP_ORACLES_MAX + 1] = {};
 
                 assert_error(sdloop_contract_transmitter_transmit(client, path, &fixture_context, fixture_report,
-                                                                  sizeof(fixture_report), sigs, 257, &error),
+                                                                  sizeof(fixture_report), sigs, SDLOOP_ORACLES_MAX + 1, &error),
                              &error, -EINVAL, SDLOOP_ERROR_INVALID_ARGUMENT, "signatures");
                 sigs[0].data = (SdloopBytes) { .data = (uint8_t *) fixture_report, .size = 2048 };
                 assert_error(sdloop_contract_transmitter_transmit(client, path, &fixture_context, fixture_report,

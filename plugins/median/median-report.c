@@ -214,6 +214,11 @@ int median_plugin_report(void *userdata, const SdloopReportTimestamp *ts, const 
         if (query->size != 0)
                 return sdloop_error_invalid(error, "query", "expected an empty query, got %zu bytes",
                                             query->size);
+        /* One per oracle, as libocr bounds them; the library refuses more on the wire, this holds for
+         * any caller. */
+        if (n_observations > SDLOOP_ORACLES_MAX)
+                return sdloop_error_invalid(error, "observations", "expected at most %u, got %zu",
+                                            SDLOOP_ORACLES_MAX, n_observations);
 
         job = new0(ReportJob, 1);
         if (!job)

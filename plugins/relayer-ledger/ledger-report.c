@@ -57,6 +57,10 @@ int ledger_report_build(const SdloopParsedObservation *obs, size_t n, SdloopByte
 
         if (n == 0)
                 return sdloop_error_invalid(error, "observations", "no observations to build a report from");
+        /* One per oracle, as libocr bounds them; checked before anything is allocated for them. */
+        if (n > SDLOOP_ORACLES_MAX)
+                return sdloop_error_invalid(error, "observations", "expected at most %u, got %zu",
+                                            SDLOOP_ORACLES_MAX, n);
 
         for (size_t i = 0; i < n; i++) {
                 if (!sdloop_decimal_is_valid(obs[i].value))

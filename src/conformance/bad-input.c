@@ -25,9 +25,10 @@ typedef struct BadCall {
 } BadCall;
 
 #define E_INVALID     { SDLOOP_ERROR_INVALID_ARGUMENT }
-#define E_SIGNATURE   { SD_BUS_ERROR_INVALID_ARGS }
-#define E_UNKNOWN     { SD_BUS_ERROR_UNKNOWN_OBJECT, SDLOOP_ERROR_NOT_FOUND }
-#define E_NO_METHOD   { SD_BUS_ERROR_UNKNOWN_METHOD, SD_BUS_ERROR_UNKNOWN_INTERFACE }
+/* The contract's names, not sd-bus's InvalidArgs/UnknownObject/UnknownMethod/UnknownInterface. */
+#define E_SIGNATURE   { SDLOOP_ERROR_INVALID_ARGUMENT }
+#define E_UNKNOWN     { SDLOOP_ERROR_NOT_FOUND }
+#define E_NO_METHOD   { SDLOOP_ERROR_INVALID_ARGUMENT }
 #define E_UNSUPPORTED { SDLOOP_ERROR_UNIMPLEMENTED }
 
 static int append_ts(sd_bus_message *m, size_t digest_size, uint32_t epoch, uint8_t round) {
@@ -152,6 +153,9 @@ static int b_new_relayer_no_keystore(sd_bus_message *m, const ConformanceTargets
 }
 static int b_new_relayer_unknown_keystore(sd_bus_message *m, const ConformanceTargets *t) {
         return sd_bus_message_append(m, "so", t->relayer_config ?: FIXTURE_CONFIG_TOML, SDLOOP_ROOT_PATH "/host/nokeystore");
+}
+static int b_new_relayer_root_keystore(sd_bus_message *m, const ConformanceTargets *t) {
+        return sd_bus_message_append(m, "so", t->relayer_config ?: FIXTURE_CONFIG_TOML, "/");
 }
 static int b_new_relayer_huge_config(sd_bus_message *m, const ConformanceTargets *t) {
         size_t n = 1024 * 1024 + 1;
@@ -290,7 +294,7 @@ static int b_transmit_many_signatures(sd_bus_message *m, const ConformanceTarget
         r = sdloop_append_report_context(m, &fixture_report_context);
         if (r >= 0)
                 r = sdloop_append_bytes(m, fixture_report.data, fixture_report.size);
-        return r < 0 ? r : append_many_attributed(m, &fixture_signatures[0], 257);
+        return r < 0 ? r : append_many_attributed(m, &fixture_signatures[0], SDLOOP_ORACLES_MAX + 1);
 }
 static int b_transmit_wrong_signer(sd_bus_message *m, const ConformanceTargets *t) {
         SdloopAttributed s = fixture_signatures[0];
@@ -337,6 +341,15 @@ static int b_decode_wrong(sd_bus_message *m, const ConformanceTargets *t) {
 static int b_factory_deps(sd_bus_message *m, const char *provider, const char *ds, const char *juels,
                           const char *error_log) {
         return sd_bus_message_append(m, "oooo", provider, ds, juels, error_log);
+}
+static int b_factory_root_provider(sd_bus_message *m, const ConformanceTargets *t) {
+        return b_factory_deps(m, "/", t->data_source, t->juels_data_source, t->error_log);
+}
+static int b_factory_foreign_data_source(sd_bus_message *m, const ConformanceTargets *t) {
+        return b_factory_deps(m, t->provider, "/no/p", t->juels_data_source, t->error_log);
+}
+static int b_factory_provider_as_error_log(sd_bus_message *m, const ConformanceTargets *t) {
+        return b_factory_deps(m, t->provider, t->data_source, t->juels_data_source, t->provider);
 }
 static int b_factory_unknown_provider(sd_bus_message *m, const ConformanceTargets *t) {
         return b_factory_deps(m, SDLOOP_ROOT_PATH "/host/provider/999", t->data_source,
@@ -394,7 +407,7 @@ static int b_report_many_observations(sd_bus_message *m, const ConformanceTarget
 
         if (r >= 0)
                 r = sdloop_append_bytes(m, t->query.data, t->query.size);
-        return r < 0 ? r : append_many_attributed(m, &fixture_observations[0], 257);
+        return r < 0 ? r : append_many_attributed(m, &fixture_observations[0], SDLOOP_ORACLES_MAX + 1);
 }
 static int b_report_wrong_observer(sd_bus_message *m, const ConformanceTargets *t) {
         SdloopAttributed o = fixture_observations[0];
@@ -470,6 +483,8 @@ static const BadCall bad_calls[] = {
           b_new_relayer_no_keystore, E_SIGNATURE, "'so'" },
         { "NewRelayer: unknown keystore", CONFORMANCE_T_RELAYER_ROOT, NULL, PLUGIN_RELAYER, "NewRelayer",
           b_new_relayer_unknown_keystore, E_UNKNOWN, "keystore" },
+        { "NewRelayer: keystore at /", CONFORMANCE_T_RELAYER_ROOT, NULL, PLUGIN_RELAYER, "NewRelayer",
+          b_new_relayer_root_keystore, E_UNKNOWN, "keystore: the host can have no object at /" },
         { "NewRelayer: 1 MiB config", CONFORMANCE_T_RELAYER_ROOT, NULL, PLUGIN_RELAYER, "NewRelayer",
           b_new_relayer_huge_config, E_INVALID, "config" },
         { "PluginRelayer: unknown method", CONFORMANCE_T_RELAYER_ROOT, NULL, PLUGIN_RELAYER, "NewRelayers",
@@ -524,8 +539,8 @@ static const BadCall bad_calls[] = {
           b_transmit_extra_hash, E_INVALID, "report_context.extra_hash" },
         { "Transmit: 33-byte digest", CONFORMANCE_T_PROVIDER, NULL, CT, "Transmit",
           b_transmit_long_digest, E_INVALID, "report_context.timestamp.digest" },
-        { "Transmit: 257 signatures", CONFORMANCE_T_PROVIDER, NULL, CT, "Transmit",
-          b_transmit_many_signatures, E_INVALID, "signatures" },
+        { "Transmit: 32 signatures", CONFORMANCE_T_PROVIDER, NULL, CT, "Transmit",
+          b_transmit_many_signatures, E_INVALID, "signatures: expected at most 31" },
         { "Transmit: wrong signer", CONFORMANCE_T_PROVIDER, NULL, CT, "Transmit",
           b_transmit_wrong_signer, E_INVALID, "signatures[0].oracle" , true },
         { "BuildReport: malformed value", CONFORMANCE_T_PROVIDER, NULL, RC, "BuildReport",
@@ -549,6 +564,12 @@ static const BadCall bad_calls[] = {
         { "provider: unknown object", CONFORMANCE_T_PROVIDER, SDLOOP_ROOT_PATH "/provider/999", OCD, "ConfigDigestPrefix",
           NULL, E_UNKNOWN, "/org/sdloop1/provider/999" },
         /* PluginMedian */
+        { "NewMedianFactory: provider at /", CONFORMANCE_T_MEDIAN_ROOT, NULL, PLUGIN_MEDIAN, "NewMedianFactory",
+          b_factory_root_provider, E_UNKNOWN, "provider: the host can have no provider at /" },
+        { "NewMedianFactory: data source at /no/p", CONFORMANCE_T_MEDIAN_ROOT, NULL, PLUGIN_MEDIAN, "NewMedianFactory",
+          b_factory_foreign_data_source, E_UNKNOWN, "data_source: the host can have no data_source at /no/p" },
+        { "NewMedianFactory: provider as error log", CONFORMANCE_T_MEDIAN_ROOT, NULL, PLUGIN_MEDIAN, "NewMedianFactory",
+          b_factory_provider_as_error_log, E_UNKNOWN, "error_log: the host can have no error_log at" },
         { "NewMedianFactory: unknown provider", CONFORMANCE_T_MEDIAN_ROOT, NULL, PLUGIN_MEDIAN, "NewMedianFactory",
           b_factory_unknown_provider, E_UNKNOWN, "provider", true },
         { "NewMedianFactory: unknown data source", CONFORMANCE_T_MEDIAN_ROOT, NULL, PLUGIN_MEDIAN, "NewMedianFactory",
@@ -579,8 +600,8 @@ static const BadCall bad_calls[] = {
           b_observation_wrong_query, E_INVALID, "query" , true },
         { "Observation: no query", CONFORMANCE_T_REPORTING_PLUGIN, NULL, RP, "Observation",
           b_good_ts, E_SIGNATURE, "(ayuy)ay" },
-        { "Report: 257 observations", CONFORMANCE_T_REPORTING_PLUGIN, NULL, RP, "Report",
-          b_report_many_observations, E_INVALID, "observations" },
+        { "Report: 32 observations", CONFORMANCE_T_REPORTING_PLUGIN, NULL, RP, "Report",
+          b_report_many_observations, E_INVALID, "observations: expected at most 31" },
         { "Report: wrong observer", CONFORMANCE_T_REPORTING_PLUGIN, NULL, RP, "Report",
           b_report_wrong_observer, E_INVALID, "observations[0].oracle", true },
         { "ShouldAcceptFinalizedReport: wrong report", CONFORMANCE_T_REPORTING_PLUGIN, NULL, RP, "ShouldAcceptFinalizedReport",

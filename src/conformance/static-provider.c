@@ -230,10 +230,16 @@ static int provider_export(SdloopObject *o, StaticProviderType type) {
 }
 
 int static_provider_new(SdloopObject *relayer, StaticProviderType type, SdloopObject **ret) {
+        return static_provider_new_at(relayer, NULL, type, ret);
+}
+
+int static_provider_new_at(SdloopObject *relayer, const char *path, StaticProviderType type, SdloopObject **ret) {
+        SdloopPeer *peer = sdloop_object_get_peer(relayer);
         SdloopObject *o;
         int r;
 
-        r = sdloop_object_new(sdloop_object_get_peer(relayer), relayer, "provider", NULL, NULL, &o);
+        r = path ? sdloop_object_new_at(peer, relayer, path, NULL, NULL, &o) :
+                   sdloop_object_new(peer, relayer, "provider", NULL, NULL, &o);
         if (r < 0)
                 return r;
 

@@ -35,6 +35,9 @@ typedef enum StaticProviderType {
 } StaticProviderType;
 
 int static_provider_new(SdloopObject *relayer, StaticProviderType type, SdloopObject **ret);
+/* …at @path (NULL: /org/sdloop1/provider/<n>), such as where a host puts the proxy it hands a median
+ * plugin. */
+int static_provider_new_at(SdloopObject *relayer, const char *path, StaticProviderType type, SdloopObject **ret);
 
 /* static-median.c: PluginMedian on the root object; NewMedianFactory exercises every provider method through
  * the provider path it is given, both data sources and the error log, then creates a static

@@ -104,6 +104,14 @@ static int grow(void **array, size_t *allocated, size_t n, size_t size) {
 
 #define GROW(array, allocated, n) grow((void **) &(array), &(allocated), (n), sizeof(*(array)))
 
+/* Element @n (0-based) of an array of at most @max is about to be read: refuse it before anything is
+ * allocated for it. */
+static int check_elements(sd_bus_error *error, const char *field, size_t n, size_t max) {
+        if (n < max)
+                return 0;
+        return sdloop_error_invalid(error, field, "expected at most %zu entries, got more", max);
+}
+
 static int read_string(sd_bus_message *m, const char *field, char **ret, sd_bus_error *error) {
         const char *s;
         char *c;
@@ -213,6 +221,38 @@ int sdloop_read_decimal(sd_bus_message *m, const char *field, char **ret, sd_bus
                 return invalid_string(error, field, "decimal", s);
 
         *ret = TAKE_PTR(s);
+        return 0;
+}
+
+#define HOST_PATH_PREFIX "/org/sdloop1/host/"
+
+int sdloop_read_host_path(sd_bus_message *m, const char *field, const char *kind, const char **ret,
+                          sd_bus_error *error) {
+        const char *path, *rest;
+        int r;
+
+        assert(m);
+        assert(field);
+        assert(ret);
+
+        r = sd_bus_message_read_basic(m, 'o', &path);
+        if (r <= 0)
+                return bus_read_failed(error, field, "o", r);
+
+        rest = strncmp(path, HOST_PATH_PREFIX, strlen(HOST_PATH_PREFIX)) == 0 ? path + strlen(HOST_PATH_PREFIX) : NULL;
+        if (rest && kind) {
+                size_t l = strlen(kind);
+
+                /* "<kind>/<n>", n a decimal number as the host builds them. */
+                if (strncmp(rest, kind, l) != 0 || rest[l] != '/' || !rest[l + 1] ||
+                    strspn(rest + l + 1, "0123456789") != strlen(rest + l + 1))
+                        rest = NULL;
+        }
+        if (!rest || !*rest)
+                return sdloop_error_setf(error, SDLOOP_ERROR_NOT_FOUND,
+                                         "%s: the host can have no %s at %s (its paths are " HOST_PATH_PREFIX "%s%s)",
+                                         field, kind ?: "object", path, strempty(kind), kind ? "/<n>" : "…");
+        *ret = path;
         return 0;
 }
 
@@ -436,6 +476,12 @@ static int read_bytes_array(sd_bus_message *m, const char *field, SdloopBytes **
                 const void *p;
                 size_t size;
 
+                if (sd_bus_message_at_end(m, false) > 0)
+                        break;
+                r = check_elements(error, field, n, SDLOOP_ORACLES_MAX);
+                if (r < 0)
+                        goto fail;
+
                 r = sd_bus_message_read_array(m, 'y', &p, &size);
                 if (r < 0) {
                         r = bus_read_failed(error, fieldf(sub, "%s[%zu]", field, n), "ay", r);
@@ -473,6 +519,43 @@ fail:
         return r;
 }
 
+/* "as", one per oracle: counted before each is copied (sd_bus_message_read_strv() would take any number). */
+static int read_transmitters(sd_bus_message *m, const char *field, char ***ret, sd_bus_error *error) {
+        _cleanup_strv_free_ char **l = NULL;
+        size_t n = 0;
+        int r;
+
+        r = sd_bus_message_enter_container(m, 'a', "s");
+        if (r <= 0)
+                return bus_read_failed(error, field, "as", r);
+
+        l = new0(char *, SDLOOP_ORACLES_MAX + 1);
+        if (!l)
+                return -ENOMEM;
+        for (;;) {
+                const char *s;
+
+                if (sd_bus_message_at_end(m, false) > 0)
+                        break;
+                r = check_elements(error, field, n, SDLOOP_ORACLES_MAX);
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_read_basic(m, 's', &s);
+                if (r <= 0)
+                        return bus_read_failed(error, field, "as", r);
+                l[n] = strdup(s);
+                if (!l[n])
+                        return -ENOMEM;
+                n++;
+        }
+
+        r = exit_container(m, field, "as", error);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(l);
+        return 0;
+}
+
 int sdloop_read_contract_config(sd_bus_message *m, const char *field, SdloopContractConfig *ret, sd_bus_error *error) {
         _cleanup_(sdloop_contract_config_done) SdloopContractConfig v = {};
         char sub[FIELD_MAX];
@@ -501,15 +584,9 @@ int sdloop_read_contract_config(sd_bus_message *m, const char *field, SdloopCont
         if (r < 0)
                 return r;
 
-        r = sd_bus_message_read_strv(m, &v.transmitters);
-        if (r <= 0)
-                return bus_read_failed(error, fieldf(sub, "%s.transmitters", field), "as", r);
-        if (!v.transmitters) {
-                /* sd-bus gives NULL for an empty array; hand out an empty list instead. */
-                v.transmitters = new0(char *, 1);
-                if (!v.transmitters)
-                        return -ENOMEM;
-        }
+        r = read_transmitters(m, fieldf(sub, "%s.transmitters", field), &v.transmitters, error);
+        if (r < 0)
+                return r;
 
         r = sd_bus_message_read_basic(m, 'y', &v.f);
         if (r <= 0)
@@ -926,6 +1003,13 @@ static int read_attributed_elements(
         for (;;) {
                 _cleanup_(attributed_done) SdloopAttributed e = {};
 
+                /* Observations and signatures: one per oracle at most. */
+                if (sd_bus_message_at_end(m, false) > 0)
+                        return 0;
+                r = check_elements(error, field, *n, SDLOOP_ORACLES_MAX);
+                if (r < 0)
+                        return r;
+
                 r = sd_bus_message_enter_container(m, 'r', SIG_ATTRIBUTED);
                 if (r < 0)
                         return bus_read_failed(error, fieldf(sub, "%s[%zu]", field, *n), "(" SIG_ATTRIBUTED ")", r);
@@ -1047,6 +1131,12 @@ static int read_parsed_observation_elements(
 
         for (;;) {
                 _cleanup_(parsed_observation_done) SdloopParsedObservation e = {};
+
+                if (sd_bus_message_at_end(m, false) > 0)
+                        return 0;
+                r = check_elements(error, field, *n, SDLOOP_ORACLES_MAX);
+                if (r < 0)
+                        return r;
 
                 r = sd_bus_message_enter_container(m, 'r', SIG_PARSED_OBSERVATION);
                 if (r < 0)
@@ -1225,6 +1315,12 @@ static int read_node_status_elements(
         for (;;) {
                 _cleanup_(node_status_done) SdloopNodeStatus e = {};
                 const char *chain_id, *name, *config, *state;
+
+                if (sd_bus_message_at_end(m, false) > 0)
+                        return 0;
+                r = check_elements(error, field, *n, SDLOOP_ARRAY_ELEMENTS_MAX);
+                if (r < 0)
+                        return r;
 
                 r = sd_bus_message_read(m, "(" SIG_NODE_STATUS ")", &chain_id, &name, &config, &state);
                 if (r < 0)

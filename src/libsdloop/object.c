@@ -238,6 +238,10 @@ static const sd_bus_vtable *service_vtable_counted(void) {
         return call_wrap_vtable(w);
 }
 
+const sd_bus_vtable *object_service_vtable(void) {
+        return service_vtable;
+}
+
 /* --- scopes ------------------------------------------------------------------------------------------ */
 
 Scope *scope_new(void) {

@@ -193,6 +193,11 @@ static int peer_start(SdloopPeer *p) {
         if (r < 0)
                 return r;
 
+        /* Filters run newest first: this one after the context's, which must see every call. */
+        r = dispatch_attach(p);
+        if (r < 0)
+                return r;
+
         r = context_attach(p);
         if (r < 0)
                 return r;
@@ -352,6 +357,8 @@ static SdloopPeer *peer_free(SdloopPeer *p) {
         peer_leave_scope(p);
         sd_bus_slot_unref(p->disconnect_slot);
         sd_bus_slot_unref(p->hello_slot);
+        sd_bus_slot_unref(p->dispatch_filter_slot);
+        sd_bus_slot_unref(p->dispatch_fallback_slot);
         sd_event_source_disable_unref(p->start_source);
         if (p->bus && p->borrowed)
                 sd_bus_unref(p->bus);

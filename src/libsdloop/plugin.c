@@ -15,6 +15,7 @@
 #include "sdloop-error.h"
 #include "sdloop-env.h"
 #include "sdloop-internal.h"
+#include "sdloop-limits.h"
 #include "sdloop-log.h"
 #include "sdloop-plugin.h"
 
@@ -46,6 +47,8 @@ struct SdloopPlugin {
         unsigned accept_failures;      /* …this many times */
         Connection *connections;
         unsigned n_connections;
+        unsigned connections_max;      /* sdloop_connections_max() */
+        unsigned over_cap;             /* connections refused since the last one taken */
         Connection *closed; /* gone, waiting for their deferred release */
         Scope *scope; /* every connection sees the objects of every other one */
 };
@@ -235,7 +238,7 @@ static int connection_setup(SdloopPlugin *p, int fd) {
         return 0;
 }
 
-static bool peer_is_allowed(int fd) {
+static bool peer_is_allowed(SdloopPlugin *p, int fd) {
         struct ucred ucred;
         socklen_t l = sizeof(ucred);
 
@@ -243,6 +246,22 @@ static bool peer_is_allowed(int fd) {
                 log_warning_errno(errno, "Failed to read peer credentials, refusing connection: %m");
                 return false;
         }
+
+        /* Over the cap: this one goes, the others keep being served. One line per burst, naming the
+         * first; how many followed is said when a connection is taken again. */
+        if (p->n_connections >= p->connections_max) {
+                if (p->over_cap++ == 0)
+                        log_warning("Refusing connection from pid " PID_FMT " (uid " UID_FMT "): already serving %u "
+                                    "connections, the limit ($SDLOOP_CONNECTIONS_MAX).", ucred.pid, ucred.uid,
+                                    p->n_connections);
+                return false;
+        }
+        if (p->over_cap > 0) {
+                log_info("Accepting connections again, after refusing %u over the limit of %u.", p->over_cap,
+                         p->connections_max);
+                p->over_cap = 0;
+        }
+
         if (ucred.uid == 0 || ucred.uid == getuid())
                 return true;
 
@@ -316,7 +335,7 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdat
                 p->accept_failures = 0;
         }
 
-        if (!peer_is_allowed(nfd)) {
+        if (!peer_is_allowed(p, nfd)) {
                 safe_close(nfd);
                 return 0;
         }
@@ -498,6 +517,7 @@ int sdloop_plugin_run(const SdloopPluginDescription *d, int argc, char *argv[]) 
         _cleanup_(plugin_done) SdloopPlugin p = {
                 .description = d,
                 .listen_fd = -EBADF,
+                .connections_max = sdloop_connections_max(),
         };
         _cleanup_(sd_event_source_unrefp) sd_event_source *watchdog = NULL;
         sigset_t mask;

@@ -89,6 +89,7 @@ struct SdloopPeer {
 
         sd_bus_slot *disconnect_slot;
         sd_bus_slot *hello_slot;
+        sd_bus_slot *dispatch_filter_slot, *dispatch_fallback_slot; /* refusals with our names (dispatch.c) */
         sd_event_source *start_source; /* until what came with the authentication is read (peer.c) */
 
         sdloop_peer_disconnect_handler_t disconnect_handler;
@@ -262,6 +263,15 @@ void context_detach(SdloopPeer *p);
 int context_send_for_call(SdloopPeer *p, const SdloopContext *c, const SdloopContext *fallback, const Trace *span);
 /* The context of method call @m received on @p (a new reference; never NULL on success). */
 int context_for_message(SdloopPeer *p, sd_bus_message *m, SdloopContext **ret);
+
+/* --- dispatch.c --- */
+
+/* Unknown paths, interfaces, members and wrong signatures answered as NotFound/InvalidArgument. */
+int dispatch_attach(SdloopPeer *p);
+
+/* --- object.c --- */
+
+const sd_bus_vtable *object_service_vtable(void);
 
 /* --- client.c --- */
 

@@ -5,23 +5,8 @@
 #include "sdloop-median.h"
 #include "service-util.h"
 
-/* The four paths name host objects on this same connection: nothing of ours to look up, so only their
- * syntax is checked (sd-bus refuses a malformed "o" on reading); the implementation calls them, and learns
- * whether they exist, when it needs them. */
-static int read_dep_path(sd_bus_message *m, const char *field, const char **ret, sd_bus_error *error) {
-        const char *path;
-        int r;
-
-        r = sd_bus_message_read_basic(m, 'o', &path);
-        if (r < 0)
-                return sdloop_error_invalid(error, field, "not a valid object path: %s", strerror(-r));
-        if (r == 0)
-                return sdloop_error_invalid(error, field, "missing");
-
-        *ret = path;
-        return 0;
-}
-
+/* The four paths name host objects on this same connection: nothing of ours to look up, but each must be
+ * where the host puts objects of its kind, checked now rather than when the implementation first calls it. */
 static int new_median_factory_reply(sd_bus_message *m, SdloopObject *root, SdloopObject *factory,
                                     sd_bus_error *error) {
         /* The reply names an object the caller will talk to: it must exist on this connection. */
@@ -40,16 +25,16 @@ static int method_new_median_factory(sd_bus_message *m, void *userdata, sd_bus_e
         SdloopMedianDeps deps = {};
         int r;
 
-        r = read_dep_path(m, "provider", &deps.provider, error);
+        r = sdloop_read_host_path(m, "provider", "provider", &deps.provider, error);
         if (r < 0)
                 return r;
-        r = read_dep_path(m, "data_source", &deps.data_source, error);
+        r = sdloop_read_host_path(m, "data_source", "data_source", &deps.data_source, error);
         if (r < 0)
                 return r;
-        r = read_dep_path(m, "juels_data_source", &deps.juels_data_source, error);
+        r = sdloop_read_host_path(m, "juels_data_source", "data_source", &deps.juels_data_source, error);
         if (r < 0)
                 return r;
-        r = read_dep_path(m, "error_log", &deps.error_log, error);
+        r = sdloop_read_host_path(m, "error_log", "error_log", &deps.error_log, error);
         if (r < 0)
                 return r;
 

@@ -25,13 +25,10 @@ static int method_new_relayer(sd_bus_message *m, void *userdata, sd_bus_error *e
                 return r;
 
         /* The keystore lives on the host's side of this connection, so there is nothing to look up here;
-         * only its syntax can be checked (sd-bus checks it when reading, say so under the field's name). */
-        r = sd_bus_message_read(m, "o", &keystore);
-        if (r <= 0)
-                return sdloop_error_invalid(error, "keystore", "not a valid object path (%s)",
-                                            strerror(r < 0 ? -r : EBADMSG));
-        if (!sd_bus_object_path_is_valid(keystore))
-                return sdloop_error_invalid(error, "keystore", "not a valid object path");
+         * but it must be one of the host's paths. */
+        r = sdloop_read_host_path(m, "keystore", NULL, &keystore, error);
+        if (r < 0)
+                return r;
 
         if (!ops->new_relayer)
                 return service_unimplemented(m, error);

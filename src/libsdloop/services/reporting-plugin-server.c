@@ -6,7 +6,7 @@
 #include "service-util.h"
 
 /* libocr's OracleID is a uint8 index: a round never has more observations than oracles. */
-#define REPORTING_PLUGIN_OBSERVATIONS_MAX 256U
+#define REPORTING_PLUGIN_OBSERVATIONS_MAX SDLOOP_ORACLES_MAX
 
 typedef struct Observations {
         SdloopAttributed *v;

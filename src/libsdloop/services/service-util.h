@@ -125,7 +125,7 @@ int service_read_reply_object(sd_bus_message *reply, const char *field, char **r
 /* --- provider component services --- */
 
 /* ContractTransmitter.Transmit: at most one signature per oracle id (a byte), each of at most 1 KiB. */
-#define SERVICE_SIGNATURES_MAX 256U
+#define SERVICE_SIGNATURES_MAX SDLOOP_ORACLES_MAX
 #define SERVICE_SIGNATURE_SIZE_MAX 1024U
 
 /* Server: check a decimal the implementation returned (non-NULL, valid per sdloop_decimal_is_valid());

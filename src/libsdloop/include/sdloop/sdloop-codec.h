@@ -33,6 +33,11 @@ bool sdloop_json_is_valid(const char *s, const char **ret_reason);
 int sdloop_read_decimal(sd_bus_message *m, const char *field, char **ret, sd_bus_error *error);
 int sdloop_read_digest(sd_bus_message *m, const char *field, uint8_t ret[static SDLOOP_DIGEST_SIZE], sd_bus_error *error);
 int sdloop_append_digest(sd_bus_message *m, const uint8_t digest[static SDLOOP_DIGEST_SIZE]);
+/* Reads an "o" naming an object of the host on this connection: /org/sdloop1/host/<kind>/<n>, or, with
+ * @kind NULL, anything under /org/sdloop1/host/. Any other path (such as "/") cannot be the host's: NotFound
+ * naming @field, at once, not when the object is first called. *ret points into @m. */
+int sdloop_read_host_path(sd_bus_message *m, const char *field, const char *kind, const char **ret, sd_bus_error *error);
+
 /* Reads "ay" of at most @max bytes (0 = SDLOOP_PAYLOAD_MAX). */
 int sdloop_read_bytes(sd_bus_message *m, const char *field, size_t max, SdloopBytes *ret, sd_bus_error *error);
 int sdloop_append_bytes(sd_bus_message *m, const void *data, size_t size);

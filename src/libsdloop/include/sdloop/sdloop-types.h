@@ -11,8 +11,8 @@
 #define SDLOOP_DIGEST_SIZE 32U
 /* Big integers travel as decimal strings; 78 digits hold any 256-bit value. */
 #define SDLOOP_DECIMAL_DIGITS_MAX 78U
-/* Upper bound for opaque payloads (reports, observations, configs), as libocr bounds them. */
-#define SDLOOP_PAYLOAD_MAX (256U * 1024U * 1024U)
+/* SDLOOP_PAYLOAD_MAX, SDLOOP_ORACLES_MAX and the other bounds of the protocol. */
+#include "sdloop-limits.h"
 
 typedef struct SdloopBytes {
         uint8_t *data;

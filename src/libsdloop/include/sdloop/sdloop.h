@@ -12,6 +12,7 @@
 #include "sdloop-error.h"
 #include "sdloop-int.h"
 #include "sdloop-keystore.h"
+#include "sdloop-limits.h"
 #include "sdloop-log.h"
 #include "sdloop-median-config.h"
 #include "sdloop-median.h"
