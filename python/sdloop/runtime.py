@@ -57,7 +57,36 @@ def _check_observations(args):
                                      f"got {len(args[2])}")
 
 
-EXTRA_CHECKS = {("org.sdloop1.ReportingPlugin", "Report"): _check_observations}
+HOST_PATH_PREFIX = "/org/sdloop1/host/"
+
+
+def _check_host_path(path, field, kind):
+    """An object path the host hands over must be one it can have made (libsdloop's sdloop_read_host_path)."""
+    rest = path[len(HOST_PATH_PREFIX):] if path.startswith(HOST_PATH_PREFIX) else None
+    if rest and kind:
+        n = rest[len(kind) + 1:]
+        if not rest.startswith(kind + "/") or not n or not n.isdigit():
+            rest = None
+    if not rest:
+        where = f"{HOST_PATH_PREFIX}{kind}/<n>" if kind else f"{HOST_PATH_PREFIX}…"
+        raise errors.NotFound(f"{field}: the host can have no {kind or 'object'} at {path} (its paths are {where})")
+
+
+def _check_median_deps(args):
+    for value, field, kind in zip(args, ("provider", "data_source", "juels_data_source", "error_log"),
+                                  ("provider", "data_source", "data_source", "error_log")):
+        _check_host_path(value, field, kind)
+
+
+def _check_keystore(args):
+    _check_host_path(args[1], "keystore", None)
+
+
+EXTRA_CHECKS = {
+    ("org.sdloop1.ReportingPlugin", "Report"): _check_observations,
+    ("org.sdloop1.PluginMedian", "NewMedianFactory"): _check_median_deps,
+    ("org.sdloop1.PluginRelayer", "NewRelayer"): _check_keystore,
+}
 
 
 def _escape_address(path):
@@ -192,7 +221,8 @@ class Runtime:
         if iface == INTROSPECTABLE and member == "Introspect":
             return self.send_reply(conn, msg, "s", self.introspect(path, obj))
         if obj is None:
-            raise errors.Error(f"Unknown object '{path}'.", name=errors.UNKNOWN_OBJECT)
+            # The contract's names, as libsdloop answers (src/libsdloop/dispatch.c).
+            raise errors.NotFound(f"path: no object at {path}")
         if iface == PROPERTIES:
             return self.properties(conn, msg, obj, member)
         if iface == PEER:
@@ -201,16 +231,18 @@ class Runtime:
         ifaces = (SERVICE,) + tuple(obj.interfaces)
         if iface is None:
             iface = next((i for i in ifaces if member in contract.interface(i).methods), None)
-        if iface not in ifaces or member not in contract.interface(iface).methods:
-            if iface in ifaces:
-                raise errors.Error(f"Unknown method {member} or interface {iface}.", name=errors.UNKNOWN_METHOD)
-            raise errors.Error(f"Unknown method {member} or interface {iface}.", name=errors.UNKNOWN_INTERFACE)
+        if iface not in ifaces:
+            raise errors.InvalidArgument("interface", f"{path} has no interface {iface} for {member}() "
+                                         f"(it has {', '.join(ifaces)})")
+        if member not in contract.interface(iface).methods:
+            raise errors.InvalidArgument("member", f"{iface} on {path} has no method {member} "
+                                         f"(it has {', '.join(contract.interface(iface).methods) or 'none'})")
         method = contract.interface(iface).methods[member]
 
         signature = msg.get_signature()
         if signature != method.in_signature:
-            raise errors.Error(f"Invalid arguments '{signature}' to call {iface}.{member}(), expecting "
-                               f"'{method.in_signature}'.", name=errors.INVALID_ARGS)
+            raise errors.InvalidArgument("arguments", f"{iface}.{member}() takes '{method.in_signature}', "
+                                         f"got '{signature}'")
         args = [types.validate(a, types.convert(v), a.name)
                 for a, v in zip(method.in_args, msg.get_args_list(byte_arrays=True))]
         extra = EXTRA_CHECKS.get((iface, member))

@@ -17,7 +17,7 @@ from .errors import InvalidArgument, quote
 DIGEST_SIZE = 32
 DECIMAL_DIGITS_MAX = 78
 PAYLOAD_MAX = 256 * 1024 * 1024
-OBSERVATIONS_MAX = 256  # libocr's OracleID is a uint8
+OBSERVATIONS_MAX = 31  # libocr's bound on n (sdloop-limits.h, SDLOOP_ORACLES_MAX)
 
 ReportTimestamp = collections.namedtuple("ReportTimestamp", "digest epoch round")
 ReportContext = collections.namedtuple("ReportContext", "timestamp extra_hash")

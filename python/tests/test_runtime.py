@@ -93,8 +93,8 @@ class Plugin(unittest.TestCase):
         return None, reply.get_args_list(byte_arrays=True)
 
     def factory(self):
-        err, out = self.call(ROOT, "org.sdloop1.PluginMedian", "NewMedianFactory", "oooo", "/org/sdloop1/host/p",
-                             "/org/sdloop1/host/ds", "/org/sdloop1/host/jds", "/org/sdloop1/host/el")
+        err, out = self.call(ROOT, "org.sdloop1.PluginMedian", "NewMedianFactory", "oooo", "/org/sdloop1/host/provider/1",
+                             "/org/sdloop1/host/data_source/1", "/org/sdloop1/host/data_source/2", "/org/sdloop1/host/error_log/1")
         self.assertIsNone(err, out)
         return str(out[0])
 
@@ -127,7 +127,7 @@ class Runtime(Plugin):
         self.assertIsNone(self.call(f, "org.sdloop1.Service", "Close")[0])
         # Closing the factory closed its reporting plugin.
         self.assertEqual(self.call(rp, "org.sdloop1.ReportingPlugin", "Query", "(ayuy)", (bytes(32), 1, 7))[0],
-                         "org.freedesktop.DBus.Error.UnknownObject")
+                         "org.sdloop1.Error.NotFound")
 
     def test_bad_input(self):
         f = self.factory()
@@ -135,13 +135,14 @@ class Runtime(Plugin):
                               rp_config(digest=bytes(31)))
         self.assertEqual((err, text), ("org.sdloop1.Error.InvalidArgument", "config.digest: expected 32 bytes, got 31"))
         err, text = self.call(f, "org.sdloop1.ReportingPluginFactory", "NewReportingPlugin", "s", "x")
-        self.assertEqual(err, "org.freedesktop.DBus.Error.InvalidArgs")
-        self.assertIn("expecting '(ayyuuayaytttttt)'", text)
+        self.assertEqual(err, "org.sdloop1.Error.InvalidArgument")
+        self.assertEqual(text, "arguments: org.sdloop1.ReportingPluginFactory.NewReportingPlugin() takes "
+                               "'(ayyuuayaytttttt)', got 's'")
         err, text = self.call(ROOT, "org.sdloop1.PluginMedian", "Frobnicate")
-        self.assertEqual(err, "org.freedesktop.DBus.Error.UnknownMethod")
+        self.assertEqual(err, "org.sdloop1.Error.InvalidArgument")
+        self.assertTrue(text.startswith("member: org.sdloop1.PluginMedian on /org/sdloop1 has no method Frobnicate"), text)
         err, text = self.call("/org/sdloop1/factory/99", "org.sdloop1.Service", "Ready")
-        self.assertEqual((err, text), ("org.freedesktop.DBus.Error.UnknownObject",
-                                       "Unknown object '/org/sdloop1/factory/99'."))
+        self.assertEqual((err, text), ("org.sdloop1.Error.NotFound", "path: no object at /org/sdloop1/factory/99"))
         # … and it goes on serving.
         self.assertIsNone(self.call(f, "org.sdloop1.Service", "Ready")[0])
 
