@@ -1,0 +1,151 @@
+#!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# Inside the booted container (tests/nspawn/run.sh), as root: tracing end to end with the system backend.
+# sdloopd runs with CL_TRACING_ENABLED, every trace sampled and a collector on loopback; the feed's rounds
+# are traces across sdloopd, the relayer and the median plugin (units of their own). Then:
+# journalctl TRACE_ID=<id> shows one round in all three processes, and the collector (a small OTLP/HTTP
+# receiver written here) got the same spans from sdloopd's exporter, one resource per process.
+#
+#   test-tracing.sh SDLOOPD RELAYER_LEDGER MEDIAN DBUS_POLICY SDLOOPCTL
+
+set -u
+
+sdloopd=$1 ledger=$2 median=$3 policy=$4 sdloopctl=$5
+cfg=/tmp/sdloop-etc
+passed=0
+
+fail() {
+        echo "FAIL: $*"
+        journalctl --no-pager -o short-monotonic -n 60 -u sdloopd.service || :
+        tail -n 20 /tmp/collector.log 2>/dev/null || :
+        exit 1
+}
+ok() { passed=$((passed + 1)); echo "ok $passed - $*"; }
+wait_for() {
+        n=$(( $1 * 20 ))
+        shift
+        while ! "$@" >/dev/null 2>&1; do
+                n=$((n - 1))
+                [ $n -gt 0 ] || return 1
+                sleep 0.05
+        done
+}
+prop() { busctl get-property org.sdloop1 "/org/sdloop1/plugin/$1" org.sdloop1.PluginInstance "$2" | cut -d' ' -f2- | tr -d '"'; }
+state_is() { [ "$(prop "$1" State)" = "$2" ]; }
+reports() { "$sdloopctl" feeds --json=short | /usr/bin/python3 -c "import json,sys; print(json.load(sys.stdin)[0]['reports_transmitted'])" 2>/dev/null || echo 0; }
+reports_at_least() { [ "$(reports)" -ge "$1" ]; }
+
+mkdir -p /etc/dbus-1/system.d
+cp "$policy" /etc/dbus-1/system.d/org.sdloop1.conf
+busctl call org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus ReloadConfig || fail "ReloadConfig"
+
+# The collector: every POST to /v1/traces appended to one file, one JSON document a line.
+/usr/bin/python3 - >/tmp/collector.log 2>&1 <<'PY' &
+import http.server, json
+class H(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        ok = self.path == "/v1/traces" and self.headers["Content-Type"] == "application/json"
+        if ok:
+            json.loads(body)
+            with open("/tmp/otlp.jsonl", "ab") as f:
+                f.write(body + b"\n")
+        self.send_response(200 if ok else 400)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(b"{}")
+    def log_message(self, *a):
+        pass
+http.server.HTTPServer(("127.0.0.1", 4318), H).serve_forever()
+PY
+collector=$!
+wait_for 20 /usr/bin/python3 -c 'import socket; socket.create_connection(("127.0.0.1", 4318))' || fail "the collector did not start"
+
+mkdir -p "$cfg"
+cat >"$cfg/sdloopd.json" <<EOF2
+{
+        "metrics": { "listen": "127.0.0.1:9466" },
+        "defaults": { "restart": "always", "restart_sec": 0.1, "call_timeout_sec": 10 },
+        "plugins": {
+                "ledger": { "kind": "relayer", "binary": "$ledger",
+                            "relayer": { "config": { "chain_id": "tracing-1" } } },
+                "median": { "kind": "median", "binary": "$median" }
+        },
+        "feeds": {
+                "eth-usd": {
+                        "relayer": "ledger", "median": "median", "n": 4, "f": 1,
+                        "onchain_config": { "min": "0", "max": "1000000000000000" },
+                        "offchain_config": { "alpha_report_ppb": 0, "alpha_accept_ppb": 0, "delta_c_sec": 0 },
+                        "round_interval_sec": 0.5,
+                        "value": { "type": "random_walk", "start": "200000000000", "step_ppm": 2000, "seed": 1 },
+                        "juels_per_fee_coin": { "type": "constant", "value": "1000000000000000000" }
+                }
+        }
+}
+EOF2
+
+systemd-run --quiet --unit=sdloopd -p Type=notify -p NotifyAccess=main \
+        -E CL_TRACING_ENABLED=true -E CL_TRACING_SAMPLING_RATIO=1 \
+        -E CL_TRACING_COLLECTOR_TARGET=http://127.0.0.1:4318 -E CL_TRACING_ATTRIBUTE_node=nspawn \
+        "$sdloopd" --system --backend=system --config "$cfg/sdloopd.json" || fail "sdloopd did not start"
+wait_for 60 state_is ledger running || fail "ledger is $(prop ledger State)"
+wait_for 60 state_is median running || fail "median is $(prop median State)"
+wait_for 60 reports_at_least 3 || fail "the feed did not transmit 3 reports"
+systemctl show -P Environment "$(prop median Unit)" | grep -q 'CL_TRACING_SAMPLING_RATIO=1' \
+        || fail "the median plugin's unit was not given the tracing settings: $(systemctl show -P Environment "$(prop median Unit)")"
+ok "a feed runs with tracing on; the plugins' units carry the host's CL_TRACING_* settings"
+
+# The trace of one transmitted round, from the journal.
+trace=$(journalctl --no-pager -o json -u sdloopd.service SPAN_NAME=feed.round | tail -n 1 |
+        /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["TRACE_ID"])') || fail "no feed.round span in the journal"
+journalctl --no-pager -o json TRACE_ID="$trace" >/tmp/trace.json
+/usr/bin/python3 - /tmp/trace.json <<'PY' || fail "journalctl TRACE_ID=$trace does not show the round in all three processes"
+import json, sys
+e = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+who = {x.get("SDLOOP_PLUGIN") or x.get("SYSLOG_IDENTIFIER") for x in e if "SPAN_ID" in x}
+assert {"sdloopd", "ledger", "median"} <= who, who
+spans = {x["SPAN_ID"]: x for x in e if x.get("MESSAGE_ID") and "SPAN_NAME" in x}
+roots = [s for s in spans.values() if s["SPAN_NAME"] == "feed.round"]
+assert len(roots) == 1, roots
+# Every span's parent is in the round, up to the root.
+for s in spans.values():
+    if s is not roots[0]:
+        assert s.get("PARENT_SPAN_ID") in spans, s
+print(len(spans), "spans")
+PY
+ok "journalctl TRACE_ID=$trace shows one round in sdloopd, the relayer and the median plugin, every span's parent in it"
+
+# The collector got the same round from sdloopd's exporter.
+got_trace() { grep -q "\"traceId\":\"$trace\"" /tmp/otlp.jsonl; }
+wait_for 30 got_trace || fail "the collector never got trace $trace"
+/usr/bin/python3 - /tmp/otlp.jsonl "$trace" <<'PY' || fail "the spans the collector got are not the round's"
+import json, sys
+services, spans = {}, {}
+for line in open(sys.argv[1]):
+    for rs in json.loads(line)["resourceSpans"]:
+        attrs = {a["key"]: a["value"]["stringValue"] for a in rs["resource"]["attributes"]}
+        assert attrs.get("node") == "nspawn", attrs
+        for ss in rs["scopeSpans"]:
+            for s in ss["spans"]:
+                if s["traceId"] == sys.argv[2]:
+                    services.setdefault(attrs["service.name"], 0)
+                    services[attrs["service.name"]] += 1
+                    spans[s["spanId"]] = s
+                    assert int(s["startTimeUnixNano"]) <= int(s["endTimeUnixNano"]), s
+                    assert s["kind"] in (1, 2, 3) and s["status"]["code"] in (1, 2), s
+assert {"sdloopd", "ledger", "median"} <= set(services), services
+assert all(s.get("parentSpanId") in spans for s in spans.values() if s["name"] != "feed.round"), "orphan span"
+print(services)
+PY
+ok "the collector got the round over OTLP/HTTP, one resource per process, with the resource attributes"
+
+curl -sf http://127.0.0.1:9466/metrics >/tmp/metrics.txt || fail "GET /metrics"
+exported=$(sed -n 's/^sdloop_spans_exported_total //p' /tmp/metrics.txt)
+[ -n "$exported" ] && [ "$exported" -gt 0 ] || fail "sdloop_spans_exported_total is '$exported'"
+grep -q '^sdloop_spans_malformed_total 0$' /tmp/metrics.txt || fail "malformed spans: $(grep malformed /tmp/metrics.txt)"
+ok "/metrics counts the exported spans ($exported)"
+
+systemctl stop sdloopd.service
+kill "$collector" 2>/dev/null || :
+echo "# $passed checks passed"
