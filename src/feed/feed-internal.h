@@ -16,6 +16,7 @@
 #include "feed.h"
 #include "macro.h"
 #include "sdloop-codec.h"
+#include "sdloop-trace.h"
 
 #define FEED_ERROR_MAX 1024U
 
@@ -115,6 +116,8 @@ struct Feed {
         bool ledger_transmissions_known;
         uint64_t rounds_started, rounds_transmitted, observations_failed, calls_timed_out, config_changes;
         uint64_t last_round_usec; /* how long the latest round started and ended took */
+        char latest_trace_id[SDLOOP_TRACE_ID_SIZE]; /* of the latest round that ended; "" none */
+        bool latest_trace_sampled;
         uint64_t source_failures[_SOURCE_MAX]; /* reads of an oracle's source that failed */
         FeedCounter skipped, failed;
         FeedReason last_reason;

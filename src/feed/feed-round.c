@@ -157,6 +157,9 @@ static void round_conclude(FeedRound *rd) {
         f->round_active = false;
         if (rd->started)
                 f->last_round_usec = host_now() - rd->start_usec;
+        if (sdloop_context_get_trace_id(rd->trace, f->latest_trace_id) < 0)
+                f->latest_trace_id[0] = 0;
+        f->latest_trace_sampled = sdloop_context_is_sampled(rd->trace);
 
         switch (rd->outcome) {
         case ROUND_TRANSMITTED:

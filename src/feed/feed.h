@@ -173,6 +173,10 @@ typedef struct FeedStatus {
         uint64_t last_round_usec;     /* how long the latest round that ended took (fetch to end) */
         /* Reads of the oracles' sources that failed, by role: the value, the juels per fee coin. */
         uint64_t value_source_failures, juels_source_failures;
+        /* The trace of the latest round that ended (NULL: none), and whether its spans were written: then
+         * `journalctl TRACE_ID=…` shows that round in every process. */
+        const char *latest_trace_id;
+        bool latest_trace_sampled;
         bool in_round;                /* a round started and has not ended */
         /* What the latest round came to: "epoch 3 round 7: transmitted, answer …", "…: no report (…)",
          * "…: not transmitted: 1 of 4 oracles accepted the report, …", or the error of a failed
@@ -224,7 +228,8 @@ void feed_get_status(Feed *f, FeedStatus *ret);
  *  "current_epoch", "current_round", "reports_transmitted", "rounds_started", "rounds_transmitted",
  *  "rounds_skipped": {"total", <reason>…}, "rounds_failed": {"total", <reason>…}, "last_reason",
  *  "observations_failed", "source_failures": {"value", "juels_per_fee_coin"}, "calls_timed_out",
- *  "config_changes", "last_round_usec", "in_round", "outcome", "last_error",
+ *  "config_changes", "last_round_usec", "latest_trace_id", "latest_trace_sampled", "in_round", "outcome",
+ *  "last_error",
  *  "config_digest"}: docs/feeds.md */
 int feed_status_to_json(const FeedStatus *s, json_object **ret);
 

@@ -116,6 +116,12 @@ print(len(spans), "spans")
 PY
 ok "journalctl TRACE_ID=$trace shows one round in sdloopd, the relayer and the median plugin, every span's parent in it"
 
+ctl_trace=$("$sdloopctl" feeds --json=short | /usr/bin/python3 -c 'import json,sys; f = json.load(sys.stdin)[0]; assert f["latest_trace_sampled"]; print(f["latest_trace_id"])') \
+        || fail "sdloopctl feeds --json has no sampled latest_trace_id"
+journalctl --no-pager -o cat TRACE_ID="$ctl_trace" SPAN_NAME=feed.round | grep -q . \
+        || fail "the trace sdloopctl names ($ctl_trace) is not a round in the journal"
+ok "sdloopctl feeds --json names the latest round's trace ($ctl_trace), which the journal shows"
+
 # The collector got the same round from sdloopd's exporter.
 got_trace() { grep -q "\"traceId\":\"$trace\"" /tmp/otlp.jsonl; }
 wait_for 30 got_trace || fail "the collector never got trace $trace"
