@@ -40,6 +40,7 @@ struct SdloopPlugin {
         char **args;
         uint64_t crash_after;
         uint64_t n_calls;
+        uint64_t call_timeout_usec; /* SDLOOP_CALL_TIMEOUT_USEC: of the calls the plugin makes; 0: sd-bus's */
         int listen_fd;
         sd_event_source *listen_source;
         sd_event_source *accept_retry; /* re-enables listen_source after a back-off */
@@ -198,6 +199,9 @@ static int connection_setup(SdloopPlugin *p, int fd) {
         if (r < 0)
                 return log_error_errno(r, "Failed to set up D-Bus server on connection: %m");
         (void) sdloop_peer_set_description(peer, "host");
+        /* The host's default deadline for what the plugin asks of it (DataSource, ErrorLog, Keystore…). */
+        if (p->call_timeout_usec > 0)
+                sdloop_peer_set_call_timeout(peer, p->call_timeout_usec);
 
         r = peer_join_scope(peer, p->scope);
         if (r < 0)
@@ -556,6 +560,7 @@ int sdloop_plugin_run(const SdloopPluginDescription *d, int argc, char *argv[]) 
                 if (r < 0)
                         return log_error_errno(r, "Refusing to start: %s", error ?: strerror(-r)), EXIT_FAILURE;
                 sdloop_env_config_apply(&env);
+                p.call_timeout_usec = env.call_timeout_usec;
         }
 
         /* Not sd_event_default(): a default loop checks with a gettid() syscall on every iteration that it
