@@ -561,12 +561,16 @@ START_TEST(test_connection_cap) {
         ck_assert_msg(call_ready(b, &error) >= 0, "Ready(): %s", strempty(error.message));
 
         /* …the third is hung up on at once, with one line naming it… */
-        ck_assert_int_eq(sdloop_peer_connect(NULL, sock_path, &c), 0);
-        r = call_ready(c, &error);
-        ck_assert_int_lt(r, 0);
-        ck_assert_msg(sd_bus_error_has_name(&error, SDLOOP_ERROR_PLUGIN_UNAVAILABLE), "got %s: %s",
-                      strempty(error.name), strempty(error.message));
-        sd_bus_error_free(&error);
+        /* (The hang-up may come while the connection is still being made: then that fails instead.) */
+        r = sdloop_peer_connect(NULL, sock_path, &c);
+        if (r >= 0) {
+                r = call_ready(c, &error);
+                ck_assert_int_lt(r, 0);
+                ck_assert_msg(sd_bus_error_has_name(&error, SDLOOP_ERROR_PLUGIN_UNAVAILABLE), "got %s: %s",
+                              strempty(error.name), strempty(error.message));
+                sd_bus_error_free(&error);
+        } else
+                ck_assert_msg(r == -EPIPE || r == -ECONNRESET, "connect: %s", strerror(-r));
         (void) snprintf(expected, sizeof(expected), "Refusing connection from pid %i (uid %u): already serving 2",
                         (int) getpid(), (unsigned) getuid());
         wait_for_log(&log, expected);
