@@ -15,39 +15,16 @@ sdloopd=$1 ledger=$2 median=$3 policy=$4 sdloopctl=$5
 cfg=/tmp/sdloop-etc
 chain=median-python-1
 db=/var/lib/sdloop-ledger/$chain.sqlite
-passed=0
+. "$(dirname "$0")/lib.sh"
 
-fail() {
-        echo "FAIL: $*"
+dump() {
         systemctl list-units --all --no-pager 'sdloop*' || :
         journalctl --no-pager -o short-monotonic -n 100 -u sdloopd.service || :
         journalctl --no-pager -o short-monotonic -n 50 SDLOOP_PLUGIN=median || :
-        exit 1
 }
-ok() {
-        passed=$((passed + 1))
-        echo "ok $passed - $*"
-}
-# A bound for giving up, not a measurement.
-wait_for() {
-        n=$(( $1 * 20 ))
-        shift
-        while ! "$@" >/dev/null 2>&1; do
-                n=$((n - 1))
-                [ $n -gt 0 ] || return 1
-                sleep 0.05
-        done
-}
-prop() { busctl get-property org.sdloop1 "/org/sdloop1/plugin/$1" org.sdloop1.PluginInstance "$2" | cut -d' ' -f2- | tr -d '"'; }
-state_is() { [ "$(prop "$1" State)" = "$2" ]; }
-reports() { "$sdloopctl" feeds --json=short | /usr/bin/python3 -c "import json,sys; print(json.load(sys.stdin)[0]['reports_transmitted'])" 2>/dev/null || echo 0; }
-reports_at_least() { [ "$(reports)" -ge "$1" ]; }
-pid_changed() { p=$(prop "$1" MainPID); [ "$p" != 0 ] && [ "$p" != "$2" ]; }
 
 echo "$(systemctl --version | head -n 1); system: $(systemctl is-system-running 2>/dev/null || true)"
-mkdir -p /etc/dbus-1/system.d
-cp "$policy" /etc/dbus-1/system.d/org.sdloop1.conf
-busctl call org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus ReloadConfig || fail "ReloadConfig"
+install_bus_policy "$policy"
 
 mkdir -p "$cfg"
 cat >"$cfg/sdloopd.json" <<EOF2

@@ -13,32 +13,14 @@ set -u
 
 sdloopd=$1 ledger=$2 median=$3 policy=$4 sdloopctl=$5
 cfg=/tmp/sdloop-etc
-passed=0
+. "$(dirname "$0")/lib.sh"
 
-fail() {
-        echo "FAIL: $*"
+dump() {
         journalctl --no-pager -o short-monotonic -n 60 -u sdloopd.service || :
         tail -n 20 /tmp/collector.log 2>/dev/null || :
-        exit 1
 }
-ok() { passed=$((passed + 1)); echo "ok $passed - $*"; }
-wait_for() {
-        n=$(( $1 * 20 ))
-        shift
-        while ! "$@" >/dev/null 2>&1; do
-                n=$((n - 1))
-                [ $n -gt 0 ] || return 1
-                sleep 0.05
-        done
-}
-prop() { busctl get-property org.sdloop1 "/org/sdloop1/plugin/$1" org.sdloop1.PluginInstance "$2" | cut -d' ' -f2- | tr -d '"'; }
-state_is() { [ "$(prop "$1" State)" = "$2" ]; }
-reports() { "$sdloopctl" feeds --json=short | /usr/bin/python3 -c "import json,sys; print(json.load(sys.stdin)[0]['reports_transmitted'])" 2>/dev/null || echo 0; }
-reports_at_least() { [ "$(reports)" -ge "$1" ]; }
 
-mkdir -p /etc/dbus-1/system.d
-cp "$policy" /etc/dbus-1/system.d/org.sdloop1.conf
-busctl call org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus ReloadConfig || fail "ReloadConfig"
+install_bus_policy "$policy"
 
 # The collector: every POST to /v1/traces appended to one file, one JSON document a line.
 /usr/bin/python3 - >/tmp/collector.log 2>&1 <<'PY' &
