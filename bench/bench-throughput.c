@@ -13,6 +13,7 @@
 #include "bench.h"
 #include "host.h"
 #include "macro.h"
+#include "util.h"
 
 typedef struct Tput {
         const char *mode;
@@ -219,12 +220,15 @@ static void tput_threads(HostPlugin *p, Tput *t, unsigned callers, double second
                 if (pthread_create(&c[i].thread, NULL, thread_caller, &c[i]) != 0)
                         die("pthread_create");
         }
+        /* The host's loop keeps turning meanwhile: it reads the plugin's sd_notify() messages (a status
+         * line per new connection), and a plugin whose notifications nobody reads blocks in sendmsg(). */
         while (atomic_load(&ready) < callers)
-                usleep(1000);
+                (void) sd_event_run(p->host->event, 1000);
         for (unsigned i = 0; i < callers; i++)
                 base[i] = __atomic_load_n(&c[i].calls, __ATOMIC_RELAXED);
         tput_begin(t, (pid_t) p->main_pid, &t0, &h0, &p0);
-        usleep((useconds_t) (seconds * 1e6));
+        for (uint64_t end = now_monotonic_usec() + (uint64_t) (seconds * 1e6); now_monotonic_usec() < end;)
+                (void) sd_event_run(p->host->event, end - now_monotonic_usec());
         for (unsigned i = 0; i < callers; i++)
                 t->calls += __atomic_load_n(&c[i].calls, __ATOMIC_RELAXED) - base[i];
         tput_end(t, (pid_t) p->main_pid, t0, h0, p0);
