@@ -165,6 +165,17 @@ else
         done
 fi
 
+# --- what call metrics cost (bench/metrics-cost-report.py); its own section of BENCHMARKS.md ---------------
+for k in 1 2 3; do
+        for m in off on; do
+                log "call metrics $m, run $k"
+                if [ $m = off ]; then flag=false; else flag=true; fi
+                SDLOOP_METRICS=$flag "$bench" --plugin "$plugin" --only rpc,throughput >"$raw/metrics-$m-$k.json" \
+                        2>"$raw/metrics-$m-$k.log" || { tail -n 20 "$raw/metrics-$m-$k.log" >&2; rm -f "$raw/metrics-$m-$k.json"; }
+        done
+done
+python3 "$src/bench/metrics-cost-report.py" --markdown "$src/BENCHMARKS.md" "$raw"/metrics-*.json
+
 # --- report ----------------------------------------------------------------------------------------------
 log "report"
 python3 "$src/bench/report.py" --raw "$raw" --anchor-note "$anchor_note" --nspawn-note "$nspawn_note" \

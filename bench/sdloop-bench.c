@@ -39,6 +39,7 @@
 #include "host-plugin.h"
 #include "macro.h"
 #include "sdloop.h"
+#include "sdloop-env.h"
 
 /* ---------- options ---------- */
 
@@ -739,6 +740,14 @@ int main(int argc, char *argv[]) {
         parse_argv(argc, argv);
         raise_fd_limit();
         sdloop_log_parse_environment();
+        /* SDLOOP_METRICS=false turns call metrics off here too, as in every plugin the host starts: make bench
+         * compares both. */
+        {
+                _cleanup_(sdloop_env_config_done) SdloopEnvConfig env = {};
+
+                if (sdloop_env_config_parse(NULL, &env, NULL) >= 0)
+                        sdloop_env_config_apply(&env);
+        }
         /* The bench kills plugins on purpose: the host's warnings about it are expected. */
         if (!getenv("SDLOOP_LOG_LEVEL"))
                 sdloop_log_set_max_level(LOG_ERR);
