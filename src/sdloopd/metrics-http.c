@@ -12,15 +12,14 @@
  * Only GET and HEAD; the listening socket is bound by sdloopd (IPv4 or IPv6 literal and port, from
  * sdloopd.json "metrics": {"listen": …}), loopback only unless configured otherwise. */
 
-#include <arpa/inet.h>
 #include <json-c/json.h>
 #include <microhttpd.h>
-#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "listen-address.h"
 #include "macro.h"
 #include "metrics.h"
 
@@ -289,58 +288,20 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
         log_debug("Metrics endpoint: %s", s);
 }
 
-/* "127.0.0.1:9466", "[::1]:9466" → a bound, listening socket. */
+/* The configured address (checked when the configuration was read) → a bound, listening socket. */
 static int metrics_listen(const char *address) {
-        union {
-                struct sockaddr sa;
-                struct sockaddr_in in;
-                struct sockaddr_in6 in6;
-        } sa = {};
-        _cleanup_free_ char *host = NULL;
         _cleanup_close_ int fd = -EBADF;
-        const char *port;
-        socklen_t len;
-        char *e;
-        unsigned long p;
+        ListenAddress a;
+        int r;
 
-        if (address[0] == '[') {
-                const char *close = strchr(address, ']');
-
-                if (!close || close[1] != ':')
-                        return -EINVAL;
-                host = strndup(address + 1, (size_t) (close - address - 1));
-                port = close + 2;
-        } else {
-                const char *colon = strrchr(address, ':');
-
-                if (!colon)
-                        return -EINVAL;
-                host = strndup(address, (size_t) (colon - address));
-                port = colon + 1;
-        }
-        if (!host)
-                return -ENOMEM;
-        errno = 0;
-        p = strtoul(port, &e, 10);
-        if (*port == 0 || *e || errno || p == 0 || p > 65535)
-                return -EINVAL;
-
-        if (inet_pton(AF_INET, host, &sa.in.sin_addr) == 1) {
-                sa.in.sin_family = AF_INET;
-                sa.in.sin_port = htons((uint16_t) p);
-                len = sizeof(sa.in);
-        } else if (inet_pton(AF_INET6, host, &sa.in6.sin6_addr) == 1) {
-                sa.in6.sin6_family = AF_INET6;
-                sa.in6.sin6_port = htons((uint16_t) p);
-                len = sizeof(sa.in6);
-        } else
-                return -EINVAL;
-
-        fd = socket(sa.sa.sa_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        r = listen_address_parse(address, &a);
+        if (r < 0)
+                return r;
+        fd = socket(a.sa.sa_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         if (fd < 0)
                 return -errno;
         (void) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &(int) { 1 }, sizeof(int));
-        if (bind(fd, &sa.sa, len) < 0 || listen(fd, 16) < 0)
+        if (bind(fd, &a.sa, a.size) < 0 || listen(fd, 16) < 0)
                 return -errno;
         return TAKE_FD(fd);
 }

@@ -15,10 +15,9 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/un.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
 
 #include "config.h"
+#include "listen-address.h"
 #include "macro.h"
 #include "sdloop-error.h"
 #include "sdloop-log.h"
@@ -1032,36 +1031,6 @@ static bool key_is_known(const char *key, const char * const *keys) {
 
 static const char * const metrics_keys[] = { "listen", "scrape_timeout_sec", NULL };
 
-/* A numeric address and port: nothing is resolved while the configuration is read. */
-static bool listen_address_is_valid(const char *s) {
-        _cleanup_free_ char *host = NULL;
-        const char *port, *e;
-        unsigned char buf[sizeof(struct in6_addr)];
-        unsigned long p;
-        char *end;
-
-        if (s[0] == '[') {
-                e = strchr(s, ']');
-                if (!e || e[1] != ':')
-                        return false;
-                host = strndup(s + 1, (size_t) (e - s - 1));
-                port = e + 2;
-                if (!host || inet_pton(AF_INET6, host, buf) != 1)
-                        return false;
-        } else {
-                e = strrchr(s, ':');
-                if (!e)
-                        return false;
-                host = strndup(s, (size_t) (e - s));
-                port = e + 1;
-                if (!host || inet_pton(AF_INET, host, buf) != 1)
-                        return false;
-        }
-        errno = 0;
-        p = strtoul(port, &end, 10);
-        return *port >= '0' && *port <= '9' && !*end && errno == 0 && p > 0 && p <= 65535;
-}
-
 static int parse_metrics(Parser *p, const char *field, json_object *v, DaemonConfig *c) {
         int r;
 
@@ -1080,7 +1049,9 @@ static int parse_metrics(Parser *p, const char *field, json_object *v, DaemonCon
                         r = get_string(p, sub, value, "an address and port, as \"127.0.0.1:9466\" or \"[::1]:9466\"", &s);
                         if (r < 0)
                                 return r;
-                        if (!listen_address_is_valid(s))
+                        ListenAddress a;
+
+                        if (listen_address_parse(s, &a) < 0)
                                 return field_error(p, sub, "expected a numeric address and port, as "
                                                    "\"127.0.0.1:9466\" or \"[::1]:9466\", got \"%s\"", s);
                         r = free_and_strdup(&c->metrics_listen, s);
