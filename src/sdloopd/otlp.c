@@ -153,55 +153,54 @@ static json_object *span_to_json(const OtlpSpan *s) {
         return o;
 }
 
-/* Up to OTLP_BATCH_MAX spans from the head, grouped into one resource per service. */
+static json_object *resource_new(OtlpExporter *x, const char *service, json_object **ret_spans) {
+        json_object *rs = json_object_new_object(), *res = json_object_new_object(), *attrs = json_object_new_array(),
+                *scopes = json_object_new_array(), *scope = json_object_new_object(),
+                *scope_id = json_object_new_object(), *spans = json_object_new_array();
+
+        json_object_array_add(attrs, attribute("service.name", service));
+        json_object_array_add(attrs, attribute("service.namespace", "sdloop"));
+        for (char **a = x->attributes; a && *a; a++) {
+                _cleanup_free_ char *k = strndup(*a, strcspn(*a, "="));
+
+                if (k && (*a)[strlen(k)] == '=')
+                        json_object_array_add(attrs, attribute(k, *a + strlen(k) + 1));
+        }
+        json_object_object_add(res, "attributes", attrs);
+        json_object_object_add(rs, "resource", res);
+        json_object_object_add(scope_id, "name", json_object_new_string("sdloop"));
+        json_object_object_add(scope_id, "version", json_object_new_string(SDLOOP_VERSION));
+        json_object_object_add(scope, "scope", scope_id);
+        json_object_object_add(scope, "spans", spans);
+        json_object_array_add(scopes, scope);
+        json_object_object_add(rs, "scopeSpans", scopes);
+        *ret_spans = spans;
+        return rs;
+}
+
+/* Up to @n (at most OTLP_BATCH_MAX) spans from the head, grouped into one resource per service. */
 static char *batch_to_json(OtlpExporter *x, size_t n) {
         json_object *root = json_object_new_object(), *resources = json_object_new_array();
+        /* The resources made so far: their service and their span list, in step with @resources. */
+        const char *services[OTLP_BATCH_MAX];
+        json_object *spans_of[OTLP_BATCH_MAX];
+        size_t n_resources = 0;
         char *text;
 
+        assert(n <= OTLP_BATCH_MAX);
         for (size_t i = 0; i < n; i++) {
                 const OtlpSpan *s = &x->ring[(x->head + i) % OTLP_QUEUE_MAX];
-                json_object *spans = NULL;
+                size_t k = 0;
 
-                /* Find the resource of this service, or add it. */
-                for (size_t k = 0; k < json_object_array_length(resources) && !spans; k++) {
-                        json_object *rs = json_object_array_get_idx(resources, k), *svc;
-
-                        if (json_object_object_get_ex(rs, "_service", &svc) &&
-                            streq(json_object_get_string(svc), s->service))
-                                spans = json_object_object_get(
-                                        json_object_array_get_idx(json_object_object_get(rs, "scopeSpans"), 0),
-                                        "spans");
+                while (k < n_resources && !streq(services[k], s->service))
+                        k++;
+                if (k == n_resources) {
+                        json_object_array_add(resources, resource_new(x, s->service, &spans_of[k]));
+                        services[k] = s->service;
+                        n_resources++;
                 }
-                if (!spans) {
-                        json_object *rs = json_object_new_object(), *res = json_object_new_object(),
-                                *attrs = json_object_new_array(), *scopes = json_object_new_array(),
-                                *scope = json_object_new_object(), *scope_id = json_object_new_object();
-
-                        json_object_array_add(attrs, attribute("service.name", s->service));
-                        json_object_array_add(attrs, attribute("service.namespace", "sdloop"));
-                        for (char **a = x->attributes; a && *a; a++) {
-                                _cleanup_free_ char *k = strndup(*a, strcspn(*a, "="));
-
-                                if (k && (*a)[strlen(k)] == '=')
-                                        json_object_array_add(attrs, attribute(k, *a + strlen(k) + 1));
-                        }
-                        json_object_object_add(res, "attributes", attrs);
-                        json_object_object_add(rs, "resource", res);
-                        json_object_object_add(scope_id, "name", json_object_new_string("sdloop"));
-                        json_object_object_add(scope_id, "version", json_object_new_string(SDLOOP_VERSION));
-                        json_object_object_add(scope, "scope", scope_id);
-                        spans = json_object_new_array();
-                        json_object_object_add(scope, "spans", spans);
-                        json_object_array_add(scopes, scope);
-                        json_object_object_add(rs, "scopeSpans", scopes);
-                        json_object_object_add(rs, "_service", json_object_new_string(s->service));
-                        json_object_array_add(resources, rs);
-                }
-                json_object_array_add(spans, span_to_json(s));
+                json_object_array_add(spans_of[k], span_to_json(s));
         }
-        /* The grouping key is ours, not OTLP's. */
-        for (size_t k = 0; k < json_object_array_length(resources); k++)
-                json_object_object_del(json_object_array_get_idx(resources, k), "_service");
         json_object_object_add(root, "resourceSpans", resources);
         text = strdup(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN));
         json_object_put(root);
