@@ -46,3 +46,30 @@ install_bus_policy() {
         cp "$1" /etc/dbus-1/system.d/org.sdloop1.conf
         busctl call org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus ReloadConfig || fail "ReloadConfig"
 }
+
+# write_feed_config FILE CHAIN LEDGER MEDIAN INTERVAL_SEC [TOP_LEVEL]: the ledger relayer on chain CHAIN, the
+# median plugin MEDIAN and feed eth-usd (four oracles, f = 1, reporting every round); TOP_LEVEL (e.g.
+# '"metrics": { … },') is put first.
+write_feed_config() {
+        cat >"$1" <<EOF2
+{
+        ${6:-}
+        "defaults": { "restart": "always", "restart_sec": 0.1, "call_timeout_sec": 10 },
+        "plugins": {
+                "ledger": { "kind": "relayer", "binary": "$3",
+                            "relayer": { "config": { "chain_id": "$2" } } },
+                "median": { "kind": "median", "binary": "$4" }
+        },
+        "feeds": {
+                "eth-usd": {
+                        "relayer": "ledger", "median": "median", "n": 4, "f": 1,
+                        "onchain_config": { "min": "0", "max": "1000000000000000" },
+                        "offchain_config": { "alpha_report_ppb": 0, "alpha_accept_ppb": 0, "delta_c_sec": 0 },
+                        "round_interval_sec": $5,
+                        "value": { "type": "random_walk", "start": "200000000000", "step_ppm": 2000, "seed": 1 },
+                        "juels_per_fee_coin": { "type": "constant", "value": "1000000000000000000" }
+                }
+        }
+}
+EOF2
+}

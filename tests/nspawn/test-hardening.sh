@@ -19,7 +19,7 @@ set -u
 
 sdloopd=$1 sdloopctl=$2 ledger=$3 median=$4 example=$5 unit=$6 policy=$7 sysusers=$8
 port=18080
-passed=0
+. "$(dirname "$0")/lib.sh"
 
 dump() {
         echo "=== units ==="
@@ -28,36 +28,6 @@ dump() {
         journalctl --no-pager -o short-monotonic -n 150 -u sdloopd.service || :
 }
 
-fail() {
-        echo "FAIL: $*"
-        dump
-        exit 1
-}
-
-ok() {
-        passed=$((passed + 1))
-        echo "ok $passed - $*"
-}
-
-# A bound for giving up, not a measurement.
-wait_for() {
-        n=$(( $1 * 20 ))
-        shift
-        while ! "$@" >/dev/null 2>&1; do
-                n=$((n - 1))
-                [ $n -gt 0 ] || return 1
-                sleep 0.05
-        done
-}
-
-prop() { busctl get-property org.sdloop1 "/org/sdloop1/plugin/$1" org.sdloop1.PluginInstance "$2" | cut -d' ' -f2- | tr -d '"'; }
-state_is() { [ "$(prop "$1" State)" = "$2" ]; }
-feed_field() {
-        "$sdloopctl" feeds --json=short | /usr/bin/python3 -c "import json,sys; print(json.load(sys.stdin)[0]['$1'])"
-}
-reports() { feed_field reports_transmitted 2>/dev/null || echo 0; }
-reports_at_least() { [ "$(reports)" -ge "$1" ]; }
-pid_changed() { p=$(prop "$1" MainPID); [ "$p" != 0 ] && [ "$p" != "$2" ]; }
 nobody() { setpriv --reuid=nobody --regid=nogroup --clear-groups "$@"; }
 operator() { setpriv --reuid=sdloopop --regid=sdloopop --init-groups "$@"; }
 
@@ -99,9 +69,7 @@ echo "$(systemctl --version | head -n 1); system: $(systemctl is-system-running 
 systemd-sysusers "$sysusers" || fail "systemd-sysusers $sysusers"
 systemd-sysusers --inline 'u sdloopop - "sdloop operator"' 'm sdloopop sdloop' || fail "the operator"
 id -nG sdloopop | grep -qw sdloop || fail "sdloopop is not in group sdloop: $(id sdloopop)"
-mkdir -p /etc/dbus-1/system.d
-cp "$policy" /etc/dbus-1/system.d/org.sdloop1.conf
-busctl call org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus ReloadConfig || fail "ReloadConfig"
+install_bus_policy "$policy"
 
 cp "$unit" /etc/systemd/system/sdloopd.service
 use_unit

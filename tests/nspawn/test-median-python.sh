@@ -27,26 +27,7 @@ echo "$(systemctl --version | head -n 1); system: $(systemctl is-system-running 
 install_bus_policy "$policy"
 
 mkdir -p "$cfg"
-cat >"$cfg/sdloopd.json" <<EOF2
-{
-        "defaults": { "restart": "always", "restart_sec": 0.1, "call_timeout_sec": 10 },
-        "plugins": {
-                "ledger": { "kind": "relayer", "binary": "$ledger",
-                            "relayer": { "config": { "chain_id": "$chain" } } },
-                "median": { "kind": "median", "binary": "$median" }
-        },
-        "feeds": {
-                "eth-usd": {
-                        "relayer": "ledger", "median": "median", "n": 4, "f": 1,
-                        "onchain_config": { "min": "0", "max": "1000000000000000" },
-                        "offchain_config": { "alpha_report_ppb": 0, "alpha_accept_ppb": 0, "delta_c_sec": 0 },
-                        "round_interval_sec": 0.2,
-                        "value": { "type": "random_walk", "start": "200000000000", "step_ppm": 2000, "seed": 1 },
-                        "juels_per_fee_coin": { "type": "constant", "value": "1000000000000000000" }
-                }
-        }
-}
-EOF2
+write_feed_config "$cfg/sdloopd.json" "$chain" "$ledger" "$median" 0.2
 
 systemd-run --quiet --unit=sdloopd -p Type=notify -p NotifyAccess=main -p WatchdogSec=20s \
         "$sdloopd" --system --backend=system --config "$cfg/sdloopd.json" || fail "sdloopd did not start"

@@ -45,27 +45,7 @@ collector=$!
 wait_for 20 /usr/bin/python3 -c 'import socket; socket.create_connection(("127.0.0.1", 4318))' || fail "the collector did not start"
 
 mkdir -p "$cfg"
-cat >"$cfg/sdloopd.json" <<EOF2
-{
-        "metrics": { "listen": "127.0.0.1:9466" },
-        "defaults": { "restart": "always", "restart_sec": 0.1, "call_timeout_sec": 10 },
-        "plugins": {
-                "ledger": { "kind": "relayer", "binary": "$ledger",
-                            "relayer": { "config": { "chain_id": "tracing-1" } } },
-                "median": { "kind": "median", "binary": "$median" }
-        },
-        "feeds": {
-                "eth-usd": {
-                        "relayer": "ledger", "median": "median", "n": 4, "f": 1,
-                        "onchain_config": { "min": "0", "max": "1000000000000000" },
-                        "offchain_config": { "alpha_report_ppb": 0, "alpha_accept_ppb": 0, "delta_c_sec": 0 },
-                        "round_interval_sec": 0.5,
-                        "value": { "type": "random_walk", "start": "200000000000", "step_ppm": 2000, "seed": 1 },
-                        "juels_per_fee_coin": { "type": "constant", "value": "1000000000000000000" }
-                }
-        }
-}
-EOF2
+write_feed_config "$cfg/sdloopd.json" tracing-1 "$ledger" "$median" 0.5 '"metrics": { "listen": "127.0.0.1:9466" },'
 
 systemd-run --quiet --unit=sdloopd -p Type=notify -p NotifyAccess=main \
         -E CL_TRACING_ENABLED=true -E CL_TRACING_SAMPLING_RATIO=1 \
