@@ -12,7 +12,7 @@ set -u
 sdloopd=$1 example=$2 ledger=$3 policy=$4 sdloopctl=$5
 cfg=/tmp/sdloop-etc
 state=/var/lib/sdloop-test
-passed=0
+. "$(dirname "$0")/lib.sh"
 
 dump() {
         echo "=== units ==="
@@ -23,29 +23,6 @@ dump() {
         journalctl --no-pager -o cat -n 60 -u "sdloopd-*" || :
 }
 
-fail() {
-        echo "FAIL: $*"
-        dump
-        exit 1
-}
-
-ok() {
-        passed=$((passed + 1))
-        echo "ok $passed - $*"
-}
-
-wait_for() {
-        n=$(( $1 * 20 ))
-        shift
-        while ! "$@" >/dev/null 2>&1; do
-                n=$((n - 1))
-                [ $n -gt 0 ] || return 1
-                sleep 0.05
-        done
-}
-
-prop() { busctl get-property org.sdloop1 "/org/sdloop1/plugin/$1" org.sdloop1.PluginInstance "$2" | cut -d' ' -f2- | tr -d '"'; }
-state_is() { [ "$(prop "$1" State)" = "$2" ]; }
 manager() { busctl call org.sdloop1 /org/sdloop1 org.sdloop1.Manager "$@"; }
 
 start_sdloopd() {
@@ -58,9 +35,7 @@ start_sdloopd() {
 echo "$(systemctl --version | head -n 1); system: $(systemctl is-system-running 2>/dev/null || true)"
 
 # The bus policy of the package, so that root may own org.sdloop1.
-mkdir -p /etc/dbus-1/system.d
-cp "$policy" /etc/dbus-1/system.d/org.sdloop1.conf
-busctl call org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus ReloadConfig || fail "ReloadConfig"
+install_bus_policy "$policy"
 
 mkdir -p "$cfg/plugins.d" "$state"
 cat >"$cfg/sdloopd.json" <<EOF
