@@ -34,7 +34,6 @@ typedef enum RoundOutcome {
 } RoundOutcome;
 
 struct FeedRound {
-        uint64_t start_usec; /* CLOCK_MONOTONIC, at the fetch */
         Feed *feed;
         RoundStep step;
         bool started; /* counted: it has its (epoch, round) */
@@ -58,7 +57,7 @@ struct FeedRound {
         char *failures, *signers;
 
         SdloopContext *trace; /* job, contract and feed of every call, and the round's trace */
-        uint64_t trace_start;
+        uint64_t trace_start; /* CLOCK_MONOTONIC, at the fetch: the round span's start and its duration's */
 
         bool finishing;
         RoundOutcome outcome;
@@ -156,7 +155,7 @@ static void round_conclude(FeedRound *rd) {
         f->job = FEED_JOB_NONE;
         f->round_active = false;
         if (rd->started)
-                f->last_round_usec = host_now() - rd->start_usec;
+                f->last_round_usec = now_monotonic_usec() - rd->trace_start;
         if (sdloop_context_get_trace_id(rd->trace, f->latest_trace_id) < 0)
                 f->latest_trace_id[0] = 0;
         f->latest_trace_sampled = sdloop_context_is_sampled(rd->trace);
@@ -717,7 +716,6 @@ int feed_round_start(Feed *f) {
                 return -ENOMEM;
         rd->feed = f;
         rd->step = ROUND_FETCH;
-        rd->start_usec = host_now();
         r = round_trace_new(f, &rd->trace);
         if (r < 0) {
                 free(rd);
