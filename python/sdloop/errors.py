@@ -80,7 +80,6 @@ class Internal(Error):
 
 
 # The generic errors of D-Bus itself, with the texts sd-bus uses, so that a peer sees no difference.
-INVALID_ARGS = "org.freedesktop.DBus.Error.InvalidArgs"
 UNKNOWN_OBJECT = "org.freedesktop.DBus.Error.UnknownObject"
 UNKNOWN_METHOD = "org.freedesktop.DBus.Error.UnknownMethod"
 UNKNOWN_INTERFACE = "org.freedesktop.DBus.Error.UnknownInterface"
