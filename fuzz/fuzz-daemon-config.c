@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* sdloopd's configuration loader (src/sdloopd/sdloopd-config.c) on a main file and a drop-in.
+/* sdloopd's configuration loader (src/sdloopd/sdloopd-config*.c) on a main file and a drop-in.
  *
  * Input: the main file (sdloopd.json), then optionally a NUL byte and the drop-in (plugins.d/10-fuzz.json),
  * both written to a private directory.
