@@ -209,16 +209,21 @@ static void raw_consume(RawClient *c, size_t n) {
         c->size -= n;
 }
 
-/* Wait for the server's side of the SASL exchange: "OK <guid>" and "AGREE_UNIX_FD". */
+/* Wait for the server's side of the SASL exchange: "OK <guid>", then its answer to NEGOTIATE_UNIX_FD. The
+ * runtime offers no descriptor passing (sd-bus reads what the input gate passes on, from a pipe), so that is
+ * "ERROR", after which a libdbus client goes on without descriptors. */
 static void raw_wait_auth(RawClient *c) {
-        static const char agree[] = "AGREE_UNIX_FD\r\n";
-        uint8_t *e;
+        uint8_t *ok_end, *e;
 
-        while (!(e = memmem(c->buf, c->size, agree, strlen(agree))))
+        while (!(ok_end = memmem(c->buf, c->size, "\r\n", 2)) ||
+               !(e = memmem(ok_end + 2, c->size - (size_t) (ok_end + 2 - c->buf), "\r\n", 2)))
                 raw_fill(c);
         ck_assert_msg(c->size >= 3 && memcmp(c->buf, "OK ", 3) == 0, "authentication refused: %.*s",
                       (int) c->size, (const char *) c->buf);
-        raw_consume(c, (size_t) (e - c->buf) + strlen(agree));
+        ck_assert_msg(memcmp(ok_end + 2, "ERROR", 5) == 0 || memcmp(ok_end + 2, "AGREE_UNIX_FD", 13) == 0,
+                      "unexpected answer to NEGOTIATE_UNIX_FD: %.*s", (int) (e - ok_end - 2),
+                      (const char *) ok_end + 2);
+        raw_consume(c, (size_t) (e - c->buf) + 2);
         c->authenticated = true;
 }
 
@@ -583,8 +588,10 @@ START_TEST(test_connection_cap) {
         a = sdloop_peer_unref(a);
         for (;;) {
                 d = sdloop_peer_unref(d);
-                ck_assert_int_eq(sdloop_peer_connect(NULL, sock_path, &d), 0);
-                if (call_ready(d, &error) >= 0)
+                /* Hung up on before the authentication went out, or after. */
+                r = sdloop_peer_connect(NULL, sock_path, &d);
+                ck_assert_msg(r >= 0 || r == -EPIPE || r == -ECONNRESET, "connect: %s", strerror(-r));
+                if (r >= 0 && call_ready(d, &error) >= 0)
                         break;
                 sd_bus_error_free(&error);
                 ck_assert_uint_lt(++refused, 1000);
