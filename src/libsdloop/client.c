@@ -367,7 +367,10 @@ int sdloop_peer_call(SdloopPeer *peer, sd_bus_message *m, uint64_t timeout_usec,
                 _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
 
                 /* The loop is over (shutting down): nothing else is served any more, so just block. */
-                r = sd_bus_call(p->bus, m, timeout_usec ?: p->call_timeout, error, &reply);
+                if (p->gate)
+                        r = input_gate_call(p->gate, m, timeout_usec ?: p->call_timeout, error, &reply);
+                else
+                        r = sd_bus_call(p->bus, m, timeout_usec ?: p->call_timeout, error, &reply);
                 if (r < 0)
                         return call_translate_error(p, m, r, error);
                 if (ret_reply)

@@ -30,3 +30,12 @@ unsigned sdloop_connections_max(void) {
                 cached = (unsigned) limit_from_env("SDLOOP_CONNECTIONS_MAX", SDLOOP_CONNECTIONS_MAX_DEFAULT, 1, 65536);
         return cached;
 }
+
+uint64_t sdloop_message_size_max(void) {
+        static uint64_t cached;
+
+        if (cached == 0)
+                cached = limit_from_env("SDLOOP_MESSAGE_SIZE_MAX", SDLOOP_MESSAGE_SIZE_MAX, 64U * 1024U,
+                                        128U * 1024U * 1024U - 1);
+        return cached;
+}

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 
 #include "macro.h"
@@ -26,6 +28,8 @@ static int on_disconnected(sd_bus_message *m, void *userdata, sd_bus_error *erro
                 return 0;
         p->connected = false;
         log_debug("Connection %s closed.", strempty(p->description));
+        /* sd-bus closed its descriptors; the gate's duplicate of the socket still holds it open. */
+        input_gate_close(p->gate);
 
         /* The handler may drop the last reference. */
         sdloop_peer_ref(p);
@@ -222,6 +226,22 @@ static int peer_start(SdloopPeer *p) {
         return 0;
 }
 
+/* sd-bus writes to @fd (which it takes) and reads what the gate passes on (input-gate.c). */
+static int peer_set_gated_fd(SdloopPeer *p, int fd) {
+        _cleanup_close_ int cfd = fd, bus_fd = -EBADF;
+        int r;
+
+        r = input_gate_new(p, cfd, p->server, &p->gate, &bus_fd);
+        if (r < 0)
+                return r;
+        r = sd_bus_set_fd(p->bus, bus_fd, cfd);
+        if (r < 0)
+                return r;
+        TAKE_FD(bus_fd);
+        TAKE_FD(cfd);
+        return 0;
+}
+
 int sdloop_peer_new_server(sd_event *event, int fd, SdloopPeer **ret) {
         _cleanup_(sdloop_peer_unrefp) SdloopPeer *p = NULL;
         _cleanup_close_ int cfd = fd;
@@ -239,11 +259,15 @@ int sdloop_peer_new_server(sd_event *event, int fd, SdloopPeer **ret) {
         r = sd_id128_randomize(&id);
         if (r < 0)
                 return r;
-        r = sd_bus_set_fd(p->bus, cfd, cfd);
+        r = peer_set_gated_fd(p, TAKE_FD(cfd));
         if (r < 0)
                 return r;
-        TAKE_FD(cfd);
         r = sd_bus_set_server(p->bus, true, id);
+        if (r < 0)
+                return r;
+        /* sd-bus reads a pipe, so it cannot see the client's credentials: the runtime checked them on the
+         * socket before the connection was made (plugin.c), and EXTERNAL is taken as said. */
+        r = sd_bus_set_anonymous(p->bus, true);
         if (r < 0)
                 return r;
 
@@ -271,10 +295,9 @@ int sdloop_peer_new_client(sd_event *event, int fd, SdloopPeer **ret) {
         r = peer_new(event, &p);
         if (r < 0)
                 return r;
-        r = sd_bus_set_fd(p->bus, cfd, cfd);
+        r = peer_set_gated_fd(p, TAKE_FD(cfd));
         if (r < 0)
                 return r;
-        TAKE_FD(cfd);
 
         r = peer_start(p);
         if (r < 0)
@@ -314,33 +337,62 @@ int sdloop_peer_new_bus(sd_event *event, sd_bus *bus, SdloopPeer **ret) {
         return 0;
 }
 
+/* A connected AF_UNIX stream socket. Connecting does not wait: a listener's queue takes the connection at
+ * once, or refuses it (EAGAIN when full, ECONNREFUSED, ENOENT), which the caller retries. */
+static int peer_connect_socket(const char *path, int *ret) {
+        _cleanup_close_ int fd = -EBADF;
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        size_t l = strlen(path);
+
+        if (l == 0 || l >= sizeof(sa.sun_path))
+                return -EINVAL;
+        memcpy(sa.sun_path, path, l);
+
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fd < 0)
+                return -errno;
+        if (connect(fd, (struct sockaddr *) &sa, offsetof(struct sockaddr_un, sun_path) + l + 1) < 0)
+                return -errno;
+        *ret = TAKE_FD(fd);
+        return 0;
+}
+
 int sdloop_peer_connect(sd_event *event, const char *path, SdloopPeer **ret) {
         _cleanup_(sdloop_peer_unrefp) SdloopPeer *p = NULL;
-        _cleanup_free_ char *address = NULL;
+        _cleanup_close_ int fd = -EBADF;
         int r;
 
         if (!path || !ret)
                 return -EINVAL;
 
-        r = peer_new(event, &p);
+        if (strncmp(path, "unix:path=", strlen("unix:path=")) == 0)
+                path += strlen("unix:path=");
+        else if (strncmp(path, "unix:", strlen("unix:")) == 0) {
+                /* Other addresses (abstract sockets, several keys) are sd-bus's to parse and connect; what
+                 * comes back on them is read by sd-bus directly, without the gate. */
+                r = peer_new(event, &p);
+                if (r < 0)
+                        return r;
+                r = sd_bus_set_address(p->bus, path);
+                if (r < 0)
+                        return r;
+                r = sdloop_peer_set_description(p, path);
+                if (r < 0)
+                        return r;
+                r = peer_start(p);
+                if (r < 0)
+                        return r;
+                *ret = TAKE_PTR(p);
+                return 0;
+        }
+
+        r = peer_connect_socket(path, &fd);
         if (r < 0)
                 return r;
-
-        if (strncmp(path, "unix:", 5) == 0)
-                address = strdup(path);
-        else
-                r = asprintf(&address, "unix:path=%s", path) < 0 ? -ENOMEM : 0;
-        if (!address)
-                return -ENOMEM;
-
-        r = sd_bus_set_address(p->bus, address);
+        r = sdloop_peer_new_client(event, TAKE_FD(fd), &p);
         if (r < 0)
                 return r;
         r = sdloop_peer_set_description(p, path);
-        if (r < 0)
-                return r;
-
-        r = peer_start(p);
         if (r < 0)
                 return r;
 
@@ -360,6 +412,7 @@ static SdloopPeer *peer_free(SdloopPeer *p) {
         sd_bus_slot_unref(p->dispatch_filter_slot);
         sd_bus_slot_unref(p->dispatch_fallback_slot);
         sd_event_source_disable_unref(p->start_source);
+        input_gate_free(p->gate);
         if (p->bus && p->borrowed)
                 sd_bus_unref(p->bus);
         else if (p->bus) {
@@ -394,6 +447,7 @@ void sdloop_peer_disconnect(SdloopPeer *p) {
         peer_leave_scope(p);
         if (!p->borrowed)
                 sd_bus_close(p->bus);
+        input_gate_close(p->gate);
         peer_fail_async_calls(p);
 }
 

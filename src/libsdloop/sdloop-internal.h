@@ -13,6 +13,7 @@ typedef struct Scope Scope;
 typedef struct AsyncCall AsyncCall;
 typedef struct CallStats CallStats;
 typedef struct CallWrap CallWrap;
+typedef struct InputGate InputGate;
 
 #define TRACE_FLAG_SAMPLED 0x01
 
@@ -91,6 +92,7 @@ struct SdloopPeer {
         sd_bus_slot *hello_slot;
         sd_bus_slot *dispatch_filter_slot, *dispatch_fallback_slot; /* refusals with our names (dispatch.c) */
         sd_event_source *start_source; /* until what came with the authentication is read (peer.c) */
+        InputGate *gate;               /* what the other side sends, before sd-bus reads it (input-gate.c) */
 
         sdloop_peer_disconnect_handler_t disconnect_handler;
         void *disconnect_userdata;
@@ -301,3 +303,18 @@ int peer_join_scope(SdloopPeer *peer, Scope *scope);
 void peer_close_objects(SdloopPeer *peer);
 /* peer_close_objects(), then leave the scope. */
 void peer_leave_scope(SdloopPeer *peer);
+
+/* input-gate.c: reads @fd (a connected socket; the gate keeps a duplicate) and feeds what it checked into a
+ * pipe whose read end, *ret_bus_fd, is sd-bus's input. @server: the other side is the client, whose SASL
+ * lines come first. */
+int input_gate_new(SdloopPeer *peer, int fd, bool server, InputGate **ret_gate, int *ret_bus_fd);
+/* Stops reading and closes the gate's descriptors, so that the other side sees the connection end. */
+void input_gate_close(InputGate *g);
+InputGate *input_gate_free(InputGate *g);
+/* sd_bus_call() for a gated connection, whose input only moves when the gate reads: for top-level code once
+ * the event loop is over (sd_bus_call() itself would wait on a pipe nobody fills). */
+int input_gate_call(InputGate *g, sd_bus_message *m, uint64_t timeout_usec, sd_bus_error *error,
+                    sd_bus_message **ret_reply);
+static inline void input_gate_freep(InputGate **g) {
+        input_gate_free(*g);
+}

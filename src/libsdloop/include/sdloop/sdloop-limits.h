@@ -18,7 +18,8 @@
 #define SDLOOP_PAYLOAD_MAX (8U * 1024U * 1024U)
 
 /* A whole D-Bus message, header and body, that the contract needs: every bounded argument of a call fits
- * in it, well under sd-bus's own limit (128 MiB). */
+ * in it, well under sd-bus's own limit (128 MiB). A connection that announces a bigger one is closed before
+ * it is read; $SDLOOP_MESSAGE_SIZE_MAX sets another limit. */
 #define SDLOOP_MESSAGE_SIZE_MAX (16U * 1024U * 1024U)
 
 /* Connections one plugin serves at a time; $SDLOOP_CONNECTIONS_MAX sets another. */
@@ -27,3 +28,7 @@
 /* The cap in force in this process: the default above, or $SDLOOP_CONNECTIONS_MAX (1-65536). A malformed
  * or out-of-range value is ignored with a warning. */
 unsigned sdloop_connections_max(void);
+
+/* The message size limit in force in this process: SDLOOP_MESSAGE_SIZE_MAX, or $SDLOOP_MESSAGE_SIZE_MAX in
+ * bytes (64 KiB to 128 MiB - 1). A malformed or out-of-range value is ignored with a warning. */
+uint64_t sdloop_message_size_max(void);
