@@ -338,6 +338,10 @@ START_TEST(test_host_refuses_huge_reply) {
         ck_assert_msg(sd_bus_error_has_name(&error, SDLOOP_ERROR_PLUGIN_UNAVAILABLE), "got %s: %s",
                       strempty(error.name), strempty(error.message));
         ck_assert(!sdloop_peer_is_connected(peer));
+        /* Why, for the host to show (LastError). */
+        ck_assert_ptr_nonnull(sdloop_peer_get_close_reason(peer));
+        ck_assert_msg(strstr(sdloop_peer_get_close_reason(peer), "over the limit of 16777216"), "close reason: %s",
+                      sdloop_peer_get_close_reason(peer));
 
         /* The fake plugin saw the connection end. */
         ck_assert_int_eq(waitpid(pid, &status, 0), pid);

@@ -126,9 +126,20 @@ void host_plugin_connection_lost(HostPlugin *p, const char *why) {
 
 static void on_peer_gone(SdloopPeer *peer, void *userdata) {
         HostPlugin *p = userdata;
+        const char *refused;
 
         if (peer != p->peer)
                 return;
+        refused = sdloop_peer_get_close_reason(peer);
+        if (refused) {
+                _cleanup_free_ char *why = NULL;
+
+                /* We hung up on it: that is worth an operator's reading, in LastError. */
+                if (asprintf(&why, "disconnected: %s", refused) >= 0)
+                        host_plugin_update(p, -1, NULL, NULL, why);
+                host_plugin_connection_lost(p, refused);
+                return;
+        }
         host_plugin_connection_lost(p, "closed");
 }
 

@@ -96,6 +96,8 @@ static void gate_fail(InputGate *g, const char *format, ...) {
         va_end(ap);
         log_warning("Connection %s: %s; disconnecting.", strempty(sdloop_peer_get_description(g->peer)),
                     r >= 0 ? s : "refused input");
+        if (r >= 0 && !g->peer->close_reason)
+                g->peer->close_reason = TAKE_PTR(s);
         /* The other side sees the end at once, not only once sd-bus has closed its end. */
         (void) shutdown(g->fd, SHUT_RDWR);
         gate_shut(g);

@@ -421,6 +421,7 @@ static SdloopPeer *peer_free(SdloopPeer *p) {
         }
         sd_event_unref(p->event);
         free(p->description);
+        free(p->close_reason);
         return mfree(p);
 }
 
@@ -472,6 +473,10 @@ int sdloop_peer_set_description(SdloopPeer *p, const char *description) {
         /* sd-bus takes a description only before the connection starts; ours is what matters. */
         (void) sd_bus_set_description(p->bus, description);
         return 0;
+}
+
+const char *sdloop_peer_get_close_reason(SdloopPeer *p) {
+        return p ? p->close_reason : NULL;
 }
 
 const char *sdloop_peer_get_description(SdloopPeer *p) {

@@ -93,6 +93,7 @@ struct SdloopPeer {
         sd_bus_slot *dispatch_filter_slot, *dispatch_fallback_slot; /* refusals with our names (dispatch.c) */
         sd_event_source *start_source; /* until what came with the authentication is read (peer.c) */
         InputGate *gate;               /* what the other side sends, before sd-bus reads it (input-gate.c) */
+        char *close_reason;            /* why the gate refused the other side's input */
 
         sdloop_peer_disconnect_handler_t disconnect_handler;
         void *disconnect_userdata;

@@ -84,6 +84,10 @@ bool sdloop_peer_is_connected(SdloopPeer *peer);
 /* Free-form label used in error messages and logs ("relayer-ledger", "host"). */
 int sdloop_peer_set_description(SdloopPeer *peer, const char *description);
 const char *sdloop_peer_get_description(SdloopPeer *peer);
+
+/* Why this side closed the connection when it refused what the other side sent (e.g. a message over
+ * $SDLOOP_MESSAGE_SIZE_MAX), or NULL: it was closed by the other side, or by sdloop_peer_disconnect(). */
+const char *sdloop_peer_get_close_reason(SdloopPeer *peer);
 void sdloop_peer_set_disconnect_handler(SdloopPeer *peer, sdloop_peer_disconnect_handler_t handler,
                                         void *userdata);
 void sdloop_peer_set_call_timeout(SdloopPeer *peer, uint64_t usec);
