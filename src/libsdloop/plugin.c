@@ -11,6 +11,7 @@
 
 #include "config.h"
 #include "macro.h"
+#include "plugin-notify.h"
 #include "plugin-watchdog.h"
 #include "sdloop-error.h"
 #include "sdloop-env.h"
@@ -87,8 +88,8 @@ static const sd_bus_vtable plugin_vtable[] = {
 };
 
 static void plugin_update_status(SdloopPlugin *p) {
-        (void) sd_notifyf(false, "STATUS=Serving %u connection%s.", p->n_connections,
-                          p->n_connections == 1 ? "" : "s");
+        (void) plugin_notifyf(p->event, "STATUS=Serving %u connection%s.", p->n_connections,
+                              p->n_connections == 1 ? "" : "s");
 }
 
 void sdloop_plugin_set_status(SdloopPlugin *p, const char *format, ...) {
@@ -100,7 +101,7 @@ void sdloop_plugin_set_status(SdloopPlugin *p, const char *format, ...) {
         r = vasprintf(&s, format, ap);
         va_end(ap);
         if (r >= 0)
-                (void) sd_notifyf(false, "STATUS=%s", s);
+                (void) plugin_notifyf(p->event, "STATUS=%s", s);
 }
 
 static int root_health_report(void *userdata, SdloopHealth *health) {
@@ -601,6 +602,7 @@ int sdloop_plugin_run(const SdloopPluginDescription *d, int argc, char *argv[]) 
 
         r = sd_event_loop(p.event);
 
+        plugin_notify_detach();
         (void) sd_notify(false, "STOPPING=1\nSTATUS=Shutting down.");
         if (d->shutdown)
                 d->shutdown(&p, d->userdata);

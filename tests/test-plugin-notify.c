@@ -1,0 +1,128 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+/* A plugin whose service manager stops reading its notifications keeps serving (plugin-notify.c): every
+ * new connection changes its STATUS=, far more often than the receiver's queue of datagrams holds
+ * (net.unix.max_dgram_qlen, 10 by default); once the receiver reads again, the latest status arrives. */
+
+#include <check.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+
+#include "macro.h"
+#include "sdloop.h"
+#include "test-util.h"
+
+#define N_CONNECTIONS 30
+
+static char dir[] = "/tmp/sdloop-test-notify-XXXXXX";
+
+/* The example plugin, with a notification socket the test holds and reads only when it says so. */
+static pid_t start_plugin(const char *sock_path, const char *notify_path, int *ret_notify_fd) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        const char *bin = getenv("SDLOOP_EXAMPLE_PLUGIN");
+        char buf[4096];
+        int fd;
+        pid_t pid;
+
+        ck_assert_ptr_nonnull(bin);
+        fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        ck_assert_int_ge(fd, 0);
+        ck_assert_uint_lt(strlen(notify_path), sizeof(sa.sun_path));
+        strcpy(sa.sun_path, notify_path);
+        ck_assert_int_eq(bind(fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
+
+        pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+                (void) prctl(PR_SET_PDEATHSIG, SIGTERM);
+                setenv("SDLOOP_LOG_TARGET", "stderr", 1);
+                setenv("SDLOOP_LOG_LEVEL", "info", 1);
+                setenv("NOTIFY_SOCKET", notify_path, 1);
+                execl(bin, bin, "--listen", sock_path, NULL);
+                _exit(127);
+        }
+        for (;;) {
+                struct pollfd p = { .fd = fd, .events = POLLIN };
+                ssize_t n;
+
+                ck_assert_msg(poll(&p, 1, 30 * 1000) == 1, "no READY=1");
+                n = recv(fd, buf, sizeof(buf) - 1, 0);
+                ck_assert_int_ge(n, 0);
+                buf[n] = 0;
+                if (strstr(buf, "READY=1"))
+                        break;
+        }
+        *ret_notify_fd = fd;
+        return pid;
+}
+
+START_TEST(test_status_without_reader) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_close_ int notify_fd = -EBADF;
+        char sock_path[PATH_MAX], notify_path[PATH_MAX], expected[64], buf[4096];
+        SdloopPeer *peers[N_CONNECTIONS + 1] = {};
+        bool seen = false;
+        unsigned n_read = 0;
+        pid_t pid;
+        int r;
+
+        ck_assert_ptr_nonnull(mkdtemp(dir));
+        snprintf(sock_path, sizeof(sock_path), "%s/plugin.sock", dir);
+        snprintf(notify_path, sizeof(notify_path), "%s/notify", dir);
+        pid = start_plugin(sock_path, notify_path, &notify_fd);
+
+        /* Nobody reads: each connection is one more STATUS= the queue cannot take. */
+        for (size_t i = 0; i <= N_CONNECTIONS; i++) {
+                ck_assert_int_eq(sdloop_peer_connect(NULL, sock_path, &peers[i]), 0);
+                /* A guard, not a measurement: a plugin stuck in sendmsg() never answers. */
+                sdloop_peer_set_call_timeout(peers[i], 5 * USEC_PER_SEC);
+                r = sdloop_peer_call_method(peers[i], SDLOOP_ROOT_PATH, "org.sdloop1.Service", "Ready", NULL, &error,
+                                            NULL);
+                ck_assert_msg(r >= 0, "connection %zu: Ready(): %s", i, strempty(error.message));
+        }
+
+        /* Reading again, the status that counts all of them comes, sent again until it fits. */
+        snprintf(expected, sizeof(expected), "STATUS=Serving %u connections.", N_CONNECTIONS + 1);
+        while (!seen) {
+                struct pollfd p = { .fd = notify_fd, .events = POLLIN };
+                ssize_t n;
+
+                ck_assert_msg(poll(&p, 1, 20 * 1000) == 1, "no \"%s\" among %u notifications", expected, n_read);
+                n = recv(notify_fd, buf, sizeof(buf) - 1, 0);
+                ck_assert_int_ge(n, 0);
+                buf[n] = 0;
+                n_read++;
+                seen = streq(buf, expected);
+        }
+        /* Fewer than one per connection made it: the rest were replaced by the latest. */
+        ck_assert_uint_le(n_read, N_CONNECTIONS + 1);
+
+        for (size_t i = 0; i <= N_CONNECTIONS; i++)
+                sdloop_peer_unref(peers[i]);
+        test_plugin_stop(pid);
+        (void) unlink(sock_path);
+        (void) unlink(notify_path);
+        (void) rmdir(dir);
+}
+END_TEST
+
+int main(void) {
+        Suite *s = suite_create("plugin-notify");
+        TCase *tc = tcase_create("notify");
+        SRunner *sr;
+        int failed;
+
+        tcase_set_timeout(tc, 120);
+        tcase_add_test(tc, test_status_without_reader);
+        suite_add_tcase(s, tc);
+        sr = srunner_create(s);
+        srunner_run_all(sr, CK_NORMAL);
+        failed = srunner_ntests_failed(sr);
+        srunner_free(sr);
+        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
