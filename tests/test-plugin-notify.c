@@ -21,10 +21,16 @@
 
 static char dir[] = "/tmp/sdloop-test-notify-XXXXXX";
 
-/* The example plugin, with a notification socket the test holds and reads only when it says so. */
-static pid_t start_plugin(const char *sock_path, const char *notify_path, int *ret_notify_fd) {
+/* The C runtime's (the example plugin) and the Python SDK's (the Python median plugin): both the same. */
+static const char *plugin_bin(int i) {
+        static const char *vars[] = { "SDLOOP_EXAMPLE_PLUGIN", "SDLOOP_MEDIAN_PYTHON" };
+
+        return i < (int) ELEMENTSOF(vars) ? getenv(vars[i]) : NULL;
+}
+
+/* The plugin, with a notification socket the test holds and reads only when it says so. */
+static pid_t start_plugin(const char *bin, const char *sock_path, const char *notify_path, int *ret_notify_fd) {
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
-        const char *bin = getenv("SDLOOP_EXAMPLE_PLUGIN");
         char buf[4096];
         int fd;
         pid_t pid;
@@ -74,7 +80,7 @@ START_TEST(test_status_without_reader) {
         ck_assert_ptr_nonnull(mkdtemp(dir));
         snprintf(sock_path, sizeof(sock_path), "%s/plugin.sock", dir);
         snprintf(notify_path, sizeof(notify_path), "%s/notify", dir);
-        pid = start_plugin(sock_path, notify_path, &notify_fd);
+        pid = start_plugin(plugin_bin(_i), sock_path, notify_path, &notify_fd);
 
         /* Nobody reads: each connection is one more STATUS= the queue cannot take. */
         for (size_t i = 0; i <= N_CONNECTIONS; i++) {
@@ -108,6 +114,7 @@ START_TEST(test_status_without_reader) {
         (void) unlink(sock_path);
         (void) unlink(notify_path);
         (void) rmdir(dir);
+        strcpy(dir, "/tmp/sdloop-test-notify-XXXXXX");
 }
 END_TEST
 
@@ -118,7 +125,8 @@ int main(void) {
         int failed;
 
         tcase_set_timeout(tc, 120);
-        tcase_add_test(tc, test_status_without_reader);
+        for (int i = 0; plugin_bin(i); i++)
+                tcase_add_loop_test(tc, test_status_without_reader, i, i + 1);
         suite_add_tcase(s, tc);
         sr = srunner_create(s);
         srunner_run_all(sr, CK_NORMAL);

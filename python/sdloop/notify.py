@@ -5,8 +5,15 @@ import os
 import socket
 
 
-def notify(state):
-    """Send state ("READY=1", "WATCHDOG=1", "STATUS=…") to the service manager; False if there is none."""
+FULL = "full"
+WAIT_SEC = 5.0
+
+
+def notify(state, wait=False):
+    """Send state ("READY=1", "WATCHDOG=1", "STATUS=…") to the service manager: True when sent, False if
+    there is none, FULL when its queue is full and wait is False (from inside the main loop, which must not
+    wait for a receiver that does not read; the C runtime does the same, src/libsdloop/plugin-notify.c), or
+    when WAIT_SEC went by with wait."""
     path = os.environ.get("NOTIFY_SOCKET")
     if not path:
         return False
@@ -14,8 +21,12 @@ def notify(state):
         path = "\0" + path[1:]
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as s:
+            # From top level (READY=1, STOPPING=1) a while, then give up rather than hang a start or an end.
+            s.settimeout(WAIT_SEC if wait else 0)
             s.connect(path)
             s.sendall(state.encode("utf-8"))
+    except (BlockingIOError, TimeoutError, socket.timeout):
+        return FULL
     except OSError:
         return False
     return True

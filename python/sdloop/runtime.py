@@ -166,7 +166,18 @@ class Runtime:
 
     def update_status(self):
         n = len(self.connections)
-        notify.notify(f"STATUS=Serving {n} connection{'' if n == 1 else 's'}.")
+        self.pending_status = f"STATUS=Serving {n} connection{'' if n == 1 else 's'}."
+        if not getattr(self, "status_retry", None):
+            self.send_status()
+
+    def send_status(self):
+        # A status that does not fit now goes later, the latest one only.
+        if notify.notify(self.pending_status) == notify.FULL:
+            if not getattr(self, "status_retry", None):
+                self.status_retry = GLib.timeout_add(50, self.send_status)
+            return True
+        self.status_retry = None
+        return False
 
     # --- dispatch ---------------------------------------------------------------------------------------
     def on_message(self, conn, msg):
@@ -414,11 +425,11 @@ def run(root, name, version="", argv=None):
         GLib.timeout_add(max(interval // 2000, 1), lambda: notify.notify("WATCHDOG=1") or True)
 
     log.info("%s plugin %s %s ready (protocol %d).", kind, instance, version, PROTOCOL_VERSION)
-    notify.notify("READY=1")
+    notify.notify("READY=1", wait=True)
     rt.update_status()
     loop.run()
 
-    notify.notify("STOPPING=1\nSTATUS=Shutting down.")
+    notify.notify("STOPPING=1\nSTATUS=Shutting down.", wait=True)
     server.disconnect()
     for conn in list(rt.connections):
         conn.close()

@@ -6,9 +6,11 @@
  * backend's host busy, or stopped), its queue of datagrams fills (net.unix.max_dgram_qlen, 10 by default)
  * and the plugin's loop would stop inside a callback until it reads. Here a notification that does not fit
  * now is not waited for: a STATUS= is sent again later, only the latest one; a WATCHDOG=1 is dropped, the
- * ones already queued say the same. READY=1 and STOPPING=1 are sent from top level, with sd_notify(). */
+ * ones already queued say the same. READY=1 and STOPPING=1, from top level, wait for room a while, then give
+ * up rather than keep a plugin from starting or ending. */
 
 #include <stdarg.h>
+#include <poll.h>
 #include <stddef.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -54,14 +56,22 @@ static int notifier_init(void) {
                 log_debug_errno(errno, "Cannot make a socket for notifications, using sd_notify(): %m");
                 return 0;
         }
+        /* Connected, so that poll() says when the receiver's queue has room (plugin_notify_wait()). Not an
+         * error yet when nobody listens: the next send says so. */
+        (void) connect(notifier.fd, (struct sockaddr *) &notifier.sa, notifier.sa_len);
         return 1;
 }
 
 static int notifier_send(const char *text) {
-        if (sendto(notifier.fd, text, strlen(text), MSG_DONTWAIT | MSG_NOSIGNAL, (struct sockaddr *) &notifier.sa,
-                   notifier.sa_len) < 0)
-                return -errno;
-        return 0;
+        for (unsigned attempt = 0;; attempt++) {
+                if (send(notifier.fd, text, strlen(text), MSG_DONTWAIT | MSG_NOSIGNAL) >= 0)
+                        return 0;
+                /* The receiver went and came back (a new socket at the same path): connect to the new one. */
+                if (attempt > 0 || (errno != ECONNREFUSED && errno != ENOTCONN))
+                        return -errno;
+                if (connect(notifier.fd, (struct sockaddr *) &notifier.sa, notifier.sa_len) < 0)
+                        return -errno;
+        }
 }
 
 static int on_status_retry(sd_event_source *s, uint64_t usec, void *userdata) {
@@ -144,6 +154,29 @@ int plugin_notifyf(sd_event *event, const char *format, ...) {
         if (r < 0)
                 return -ENOMEM;
         return plugin_notify(event, s);
+}
+
+int plugin_notify_wait(const char *text, uint64_t timeout_usec) {
+        struct pollfd pfd;
+        int r;
+
+        if (notifier_init() <= 0)
+                return sd_notify(false, text);
+        r = notifier_send(text);
+        if (r != -EAGAIN)
+                return r < 0 ? r : 1;
+
+        pfd = (struct pollfd) { .fd = notifier.fd, .events = POLLOUT };
+        r = poll(&pfd, 1, (int) (timeout_usec / USEC_PER_MSEC));
+        if (r > 0)
+                r = notifier_send(text);
+        else if (r == 0)
+                r = -ETIMEDOUT;
+        else
+                r = -errno;
+        if (r < 0)
+                return log_debug_errno(r, "Notification \"%s\" not sent, nobody reads them: %m", text);
+        return 1;
 }
 
 void plugin_notify_detach(void) {
