@@ -63,7 +63,7 @@ static void check_finish(HostBinaryCheck *c, int r, const char *actual) {
         done(p, r, msg ?: (r < 0 ? "binary does not match binary_sha256" : NULL), userdata);
 }
 
-static int on_check_step(sd_event_source *s, void *userdata) {
+static int on_check_step(sd_event_source *s, uint64_t usec, void *userdata) {
         HostBinaryCheck *c = userdata;
         char actual[SHA256_HEX_SIZE];
         int r;
@@ -73,7 +73,9 @@ static int on_check_step(sd_event_source *s, void *userdata) {
                 check_finish(c, r, actual);
                 return 0;
         }
-        /* Once more in a later iteration, behind what became pending meanwhile. */
+        /* Once more in a later iteration, behind what became pending meanwhile: a timer long due is pending
+         * anew from each iteration's own (a re-armed defer source would keep its first iteration and so go
+         * before everything else, I/O included, until the end). */
         r = sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
         if (r < 0)
                 check_finish(c, r, NULL);
@@ -95,7 +97,7 @@ int host_plugin_check_binary_async(HostPlugin *p, HostBinaryCheck **slot, host_b
         if (!c)
                 return -ENOMEM;
         *c = (HostBinaryCheck) { .plugin = p, .done = done, .userdata = userdata };
-        r = sd_event_add_defer(p->host->event, &c->step, on_check_step, c);
+        r = sd_event_add_time(p->host->event, &c->step, CLOCK_MONOTONIC, 1, 1, on_check_step, c);
         if (r < 0)
                 return r;
         (void) sd_event_source_set_description(c->step, "host-binary-check");
