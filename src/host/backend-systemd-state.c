@@ -54,7 +54,11 @@ static char *describe_result(SystemdPlugin *sp) {
 
         if (isempty(sp->result) || streq(sp->result, "success"))
                 return NULL;
-        if (streq(sp->result, "exit-code")) {
+        if (streq(sp->result, "exit-code") && sp->exec_main_code == 0) {
+                /* No main process ended in this start: a command before it failed (our units have only
+                 * ExecStartPre=, the binary check). */
+                s = strdup("exit-code of ExecStartPre=");
+        } else if (streq(sp->result, "exit-code")) {
                 if (asprintf(&s, "exit-code, status %" PRIi32, sp->exec_main_status) < 0)
                         return NULL;
         } else if (streq(sp->result, "signal") || streq(sp->result, "core-dump")) {

@@ -15,8 +15,10 @@ set -u
 sdloopd=$1 example=$2 other_plugin=$3 verifier=$4 policy=$5 sdloopctl=$6
 cfg=/tmp/sdloop-etc
 # Not under /tmp, /home or /root: the plugins' sandbox (PrivateTmp=, ProtectHome=) would hide them. The
-# copies find libsdloop through the run path relative to where they are ($ORIGIN/../src/libsdloop).
-bin=/opt/sdloop-pinned/plugins
+# copies find libsdloop through the run paths relative to where they are ($ORIGIN/../src/libsdloop for the
+# example plugin, $ORIGIN/../../src/libsdloop for the other): both lead to the build tree's, so that the
+# other plugin would run, were it not refused.
+bin=/opt/sdloop-pinned/plugins/bin
 . "$(dirname "$0")/lib.sh"
 
 dump() {
@@ -31,8 +33,10 @@ is_failed() { [ "$(systemctl is-failed "sdloop-$1.service")" = failed ]; }
 
 install_bus_policy "$policy"
 
-mkdir -p "$bin" "$cfg" /opt/sdloop-pinned/src
-ln -s "$(dirname "$(readlink -f "$example")")/../src/libsdloop" /opt/sdloop-pinned/src/libsdloop
+mkdir -p "$bin" "$cfg" /opt/sdloop-pinned/src /opt/sdloop-pinned/plugins/src
+libsdloop=$(readlink -f "$(dirname "$(readlink -f "$example")")/../src/libsdloop")
+ln -s "$libsdloop" /opt/sdloop-pinned/src/libsdloop
+ln -s "$libsdloop" /opt/sdloop-pinned/plugins/src/libsdloop
 cp "$example" "$bin/steady"
 cp "$example" "$bin/swapped"
 good=$(sha256sum "$bin/steady" | cut -d' ' -f1)
@@ -98,6 +102,7 @@ wait_for 30 sh -c "busctl get-property org.sdloop1 /org/sdloop1/plugin/swapped o
 "$sdloopctl" status swapped >/tmp/status.out 2>&1 || :
 grep -qF "$mismatch" /tmp/status.out || { cat /tmp/status.out; fail "sdloopctl status does not name the mismatch"; }
 state_is steady running || fail "steady is $(prop steady State)"
+echo "# LastError of swapped: $(prop swapped LastError)"
 ok "sdloopd shows the plugin failed, LastError and sdloopctl status naming the mismatch; the other runs on"
 
 systemctl stop sdloopd-integrity.service || fail "stopping sdloopd"
