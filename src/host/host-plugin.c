@@ -527,16 +527,24 @@ static int plugin_backend_restart(HostPlugin *p) {
  * FAILED; whoever waits for the restart is told why first. */
 static void on_restart_checked(HostPlugin *p, int r, const char *message, void *userdata) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
-        _cleanup_free_ char *msg = NULL;
         int k;
 
         if (r >= 0) {
+                /* Failed or stopped meanwhile: whoever waits is told so from the loop. */
+                if (host_plugin_is_down(p)) {
+                        host_plugin_kick(p);
+                        return;
+                }
                 r = plugin_backend_restart(p);
                 if (r >= 0)
                         return;
-                if (asprintf(&msg, "failed to restart: %s", strerror(-r)) < 0)
-                        msg = NULL;
-                message = msg ?: "failed to restart";
+                /* As a restart that could not begin: the process runs on, whoever waits is told. */
+                log_warning_errno(r, "Plugin %s: failed to restart: %m", p->settings.name);
+                k = sdloop_error_setf(&error, SDLOOP_ERROR_PLUGIN_UNAVAILABLE, "plugin %s: failed to restart: %s",
+                                      p->settings.name, strerror(-r));
+                host_plugin_complete_waiters(p, k, &error);
+                host_plugin_kick(p);
+                return;
         }
         k = sdloop_error_setf(&error, SDLOOP_ERROR_PLUGIN_UNAVAILABLE, "plugin %s: %s", p->settings.name, message);
         host_plugin_complete_waiters(p, k, &error);
