@@ -103,8 +103,6 @@ static bool restart_expected(HostPlugin *p, SystemdPlugin *sp) {
         }
 }
 
-/* systemd knows only that the unit's ExecStartPre= failed (sdloop-verify-binary says why in the unit's
- * journal): the host's own look at the file names a mismatch in LastError too. */
 static void plugin_failed(HostPlugin *p, const char *msg);
 
 static void on_failed_checked(HostPlugin *p, int r, const char *message, void *userdata) {

@@ -29,8 +29,8 @@
 
 #include "backend-systemd.h"
 #include "host-integrity.h"
-#include "sdloop-verify-binary.h"
 #include "macro.h"
+#include "sdloop-verify-binary.h"
 
 /* A leftover pair (a previous host's, or one not yet collected) is looked at this often while it settles,
  * this many times at most. */
