@@ -33,6 +33,14 @@ for f in $(find src/libsdloop src/host src/feed src/sdloopd plugins -name '*.c' 
                 rc=1
         done
 done
+# A whole file hashed in one call holds the loop for as long as reading it takes: the host hashes a pinned
+# binary a piece per iteration (host-integrity.c); sha256_file() is for tools.
+for f in $(find src/libsdloop src/host src/feed src/sdloopd plugins -name '*.c' | sort); do
+        if grep -n "\\bsha256_file *(" "$f" >&2; then
+                echo "check-no-nested-wait: $f hashes a whole file in one call; use host_plugin_check_binary_async()" >&2
+                rc=1
+        fi
+done
 # Plugins answer from the loop; the synchronous client calls are for top-level code.
 for f in $(find plugins -name '*.c' | sort); do
         if grep -n "sdloop_peer_call(\|sdloop_peer_call_method(\|sdloop_peer_wait_for(" "$f" >&2; then

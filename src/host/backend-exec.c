@@ -38,6 +38,8 @@ typedef struct ExecPlugin {
         pid_t pid;
         sd_event_source *child_source;
         sd_event_source *restart_timer;
+        HostBinaryCheck *binary_check; /* a pinned binary being checked before our own restart */
+        bool check_finishes_op;        /* … of a restart the host asked for: the operation ends with it */
         sd_event_source *kill_timer; /* SIGKILL if SIGTERM (stop, restart) did not end it in time */
         bool sigkill_sent;
         uint64_t n_starts;
@@ -115,37 +117,57 @@ static bool exec_start_limit_hit(HostPlugin *p, ExecPlugin *e, uint64_t now) {
         return now - oldest < p->settings.start_limit_interval_usec;
 }
 
+static void exec_respawned(HostPlugin *p, ExecPlugin *e, int r, const char *message) {
+        bool finish = e->check_finishes_op;
+
+        e->check_finishes_op = false;
+        if (finish)
+                backend_ops_finish(&e->ops, r, message);
+}
+
 /* Our own restarts check a pinned binary as the host's starts do: one that no longer matches is not run,
  * and, like a failed socket unit, nothing accepts connections any more. */
-static int exec_check_binary(HostPlugin *p, ExecPlugin *e, char **ret_message) {
+static void on_respawn_checked(HostPlugin *p, int r, const char *message, void *userdata) {
+        ExecPlugin *e = p->backend_data;
+        _cleanup_free_ char *msg = NULL;
         uint32_t zero = 0;
+
+        if (r < 0) {
+                exec_unbind(e);
+                host_plugin_update(p, HOST_PLUGIN_FAILED, NULL, &zero, message);
+                exec_respawned(p, e, r, message);
+                return;
+        }
+        r = exec_spawn(p);
+        if (r < 0) {
+                if (asprintf(&msg, "failed to spawn %s: %s", p->settings.binary, strerror(-r)) < 0)
+                        msg = NULL;
+                host_plugin_update(p, HOST_PLUGIN_FAILED, NULL, NULL, msg ?: "failed to spawn");
+        }
+        exec_respawned(p, e, r, msg);
+}
+
+/* Spawn the process anew after it ended, its pinned binary checked first (from the loop, a piece at a
+ * time); @finish_op: the restart operation under way ends with it. */
+static void exec_respawn(HostPlugin *p, ExecPlugin *e, bool finish_op) {
         int r;
 
-        r = host_plugin_check_binary(p, ret_message);
-        if (r >= 0)
-                return 0;
-        exec_unbind(e);
-        host_plugin_update(p, HOST_PLUGIN_FAILED, NULL, &zero, *ret_message ?: "binary does not match binary_sha256");
-        return r;
+        e->check_finishes_op = finish_op;
+        if (p->settings.binary_sha256) {
+                r = host_plugin_check_binary_async(p, &e->binary_check, on_respawn_checked, NULL);
+                if (r >= 0)
+                        return;
+        } else
+                r = 0;
+        on_respawn_checked(p, r, r < 0 ? "failed to check the binary" : NULL, NULL);
 }
 
 static int on_restart_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         HostPlugin *p = userdata;
         ExecPlugin *e = p->backend_data;
-        _cleanup_free_ char *refused = NULL;
-        int r;
 
         e->restart_timer = sd_event_source_disable_unref(e->restart_timer);
-        if (exec_check_binary(p, e, &refused) < 0)
-                return 0;
-        r = exec_spawn(p);
-        if (r < 0) {
-                _cleanup_free_ char *msg = NULL;
-
-                if (asprintf(&msg, "failed to spawn %s: %s", p->settings.binary, strerror(-r)) < 0)
-                        msg = NULL;
-                host_plugin_update(p, HOST_PLUGIN_FAILED, NULL, NULL, msg ?: "failed to spawn");
-        }
+        exec_respawn(p, e, false);
         return 0;
 }
 
@@ -198,19 +220,9 @@ static int on_child_exit(sd_event_source *s, const siginfo_t *si, void *userdata
         }
 
         if (e->restart_requested) {
-                _cleanup_free_ char *refused = NULL;
-
                 e->restart_requested = false;
                 host_plugin_update(p, -1, NULL, &zero, NULL);
-                r = exec_check_binary(p, e, &refused);
-                if (r < 0) {
-                        backend_ops_finish(&e->ops, r, refused);
-                        return 0;
-                }
-                r = exec_spawn(p);
-                if (r < 0)
-                        host_plugin_update(p, HOST_PLUGIN_FAILED, NULL, NULL, "failed to spawn after restart");
-                backend_ops_finish(&e->ops, r, r < 0 ? "failed to spawn after restart" : NULL);
+                exec_respawn(p, e, true);
                 return 0;
         }
 
@@ -580,7 +592,7 @@ kill_now:
 static int exec_do_start(HostPlugin *p, ExecPlugin *e) {
         int r;
 
-        if (e->pid > 0 || e->restart_timer)
+        if (e->pid > 0 || e->restart_timer || e->binary_check)
                 return 0;
 
         e->stopping = false;
@@ -610,6 +622,8 @@ static int exec_do_stop(HostPlugin *p, ExecPlugin *e) {
         e->stopping = true;
         e->restart_requested = false;
         e->restart_timer = sd_event_source_disable_unref(e->restart_timer);
+        host_binary_check_cancel(&e->binary_check);
+        e->check_finishes_op = false;
         /* Nobody may connect to a plugin being stopped: connections are refused from now on. */
         exec_unbind(e);
         (void) exec_notify_exited(e->notify, NULL, NULL);
@@ -714,6 +728,7 @@ static void exec_free(HostPlugin *p) {
                 return;
         backend_ops_done(&e->ops);
         e->restart_timer = sd_event_source_disable_unref(e->restart_timer);
+        host_binary_check_cancel(&e->binary_check);
         exec_orphan(p, e);
         exec_unbind(e);
         exec_notify_free(e->notify);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "backend-systemd.h"
+#include "host-integrity.h"
 #include "macro.h"
 
 /* Signals about units being stopped by us are no news. */
@@ -17,6 +18,8 @@ static bool plugin_is_stopping(HostPlugin *p) {
 }
 
 void systemd_state_forget(SystemdPlugin *sp) {
+        host_binary_check_cancel(&sp->binary_check);
+        sp->binary_mismatch = mfree(sp->binary_mismatch);
         sp->active_state = mfree(sp->active_state);
         sp->sub_state = mfree(sp->sub_state);
         sp->result = mfree(sp->result);
@@ -51,7 +54,11 @@ static char *describe_result(SystemdPlugin *sp) {
 
         if (isempty(sp->result) || streq(sp->result, "success"))
                 return NULL;
-        if (streq(sp->result, "exit-code")) {
+        if (streq(sp->result, "exit-code") && sp->exec_main_code == 0) {
+                /* No main process ended in this start: a command before it failed (our units have only
+                 * ExecStartPre=, the binary check). */
+                s = strdup("exit-code of ExecStartPre=");
+        } else if (streq(sp->result, "exit-code")) {
                 if (asprintf(&s, "exit-code, status %" PRIi32, sp->exec_main_status) < 0)
                         return NULL;
         } else if (streq(sp->result, "signal") || streq(sp->result, "core-dump")) {
@@ -96,12 +103,36 @@ static bool restart_expected(HostPlugin *p, SystemdPlugin *sp) {
         }
 }
 
+static void plugin_failed(HostPlugin *p, const char *msg);
+
+static void on_failed_checked(HostPlugin *p, int r, const char *message, void *userdata) {
+        SystemdPlugin *sp = p->backend_data;
+        _cleanup_free_ char *systemd_said = NULL;
+
+        if (r >= 0 || p->state != HOST_PLUGIN_FAILED)
+                return;
+        if (free_and_strdup(&sp->binary_mismatch, message) < 0)
+                return;
+        systemd_said = strdup(strempty(p->last_error));
+        if (systemd_said)
+                plugin_failed(p, systemd_said);
+}
+
 static void plugin_failed(HostPlugin *p, const char *msg) {
         SystemdPlugin *sp = p->backend_data;
+        _cleanup_free_ char *combined = NULL;
+        bool was_failed = p->state == HOST_PLUGIN_FAILED;
 
-        if (p->state != HOST_PLUGIN_FAILED)
+        if (!was_failed)
                 log_error("Plugin %s (%s) failed: %s", p->settings.name, sp->service_unit, msg);
+        /* systemd knows only that the unit's ExecStartPre= failed (sdloop-verify-binary says why in the
+         * unit's journal): the host's own look at the file names a mismatch in LastError too. */
+        if (sp->binary_mismatch && asprintf(&combined, "%s (%s: %s)", sp->binary_mismatch, sp->service_unit, msg) >= 0)
+                msg = combined;
         host_plugin_update(p, HOST_PLUGIN_FAILED, NULL, NULL, msg);
+        if (!was_failed && p->settings.binary_sha256 && !sp->binary_mismatch &&
+            host_plugin_check_binary_async(p, &sp->binary_check, on_failed_checked, NULL) < 0)
+                log_oom();
 }
 
 /* Turn what systemd said into the plugin's state. */

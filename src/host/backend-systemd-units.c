@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "backend-systemd-units.h"
+#include "host-integrity.h"
 #include "macro.h"
 
 static int append_prop_bool(sd_bus_message *m, const char *name, bool v) {
@@ -97,13 +98,14 @@ int systemd_units_append_socket(sd_bus_message *m, HostPlugin *p, bool user) {
         return sd_bus_message_close_container(m);
 }
 
-static int append_exec_start(sd_bus_message *m, HostPlugin *p) {
+/* ExecStart= and friends: one command, @path run with @argv (argv[0] included). */
+static int append_exec(sd_bus_message *m, const char *name, const char *path, char **argv) {
         int r;
 
         r = sd_bus_message_open_container(m, 'r', "sv");
         if (r < 0)
                 return r;
-        r = sd_bus_message_append(m, "s", "ExecStart");
+        r = sd_bus_message_append(m, "s", name);
         if (r < 0)
                 return r;
         r = sd_bus_message_open_container(m, 'v', "a(sasb)");
@@ -115,21 +117,10 @@ static int append_exec_start(sd_bus_message *m, HostPlugin *p) {
         r = sd_bus_message_open_container(m, 'r', "sasb");
         if (r < 0)
                 return r;
-        r = sd_bus_message_append(m, "s", p->settings.binary);
+        r = sd_bus_message_append(m, "s", path);
         if (r < 0)
                 return r;
-        r = sd_bus_message_open_container(m, 'a', "s");
-        if (r < 0)
-                return r;
-        r = sd_bus_message_append(m, "s", p->settings.binary);
-        if (r < 0)
-                return r;
-        for (char **a = p->settings.args; a && *a; a++) {
-                r = sd_bus_message_append(m, "s", *a);
-                if (r < 0)
-                        return r;
-        }
-        r = sd_bus_message_close_container(m);
+        r = sd_bus_message_append_strv(m, argv);
         if (r < 0)
                 return r;
         r = sd_bus_message_append(m, "b", 0);
@@ -141,6 +132,39 @@ static int append_exec_start(sd_bus_message *m, HostPlugin *p) {
                         return r;
         }
         return 0;
+}
+
+static int append_exec_start(sd_bus_message *m, HostPlugin *p) {
+        _cleanup_free_ char **argv = NULL;
+        size_t n = strv_length(p->settings.args);
+
+        argv = new0(char *, n + 2);
+        if (!argv)
+                return -ENOMEM;
+        argv[0] = p->settings.binary;
+        for (size_t i = 0; i < n; i++)
+                argv[i + 1] = p->settings.args[i];
+        return append_exec(m, "ExecStart", p->settings.binary, argv);
+}
+
+/* A pinned binary is checked before every start of the unit, also the restarts systemd makes on its own
+ * (Restart=): sdloop-verify-binary fails the start of one that does not match, in the unit's sandbox and as
+ * its user. What it checks is the file at the path an instant before ExecStart= runs it (sdloop.json(5)). */
+static int append_exec_start_pre(sd_bus_message *m, HostPlugin *p) {
+        _cleanup_free_ char *verifier = NULL;
+        char *argv[4];
+        int r;
+
+        if (!p->settings.binary_sha256)
+                return 0;
+        r = host_verifier_path(&verifier);
+        if (r < 0)
+                return r;
+        argv[0] = verifier;
+        argv[1] = p->settings.binary;
+        argv[2] = p->settings.binary_sha256;
+        argv[3] = NULL;
+        return append_exec(m, "ExecStartPre", verifier, argv);
 }
 
 static int append_environment(sd_bus_message *m, HostPlugin *p) {
@@ -278,6 +302,9 @@ int systemd_units_append_service(sd_bus_message *m, HostPlugin *p, bool user) {
         if (r < 0)
                 return r;
         r = append_prop_string(m, "Type", "notify");
+        if (r < 0)
+                return r;
+        r = append_exec_start_pre(m, p);
         if (r < 0)
                 return r;
         r = append_exec_start(m, p);

@@ -25,9 +25,12 @@
  * SDLOOP_CRASH_AFTER=step. */
 
 #include <signal.h>
+#include <unistd.h>
 
 #include "backend-systemd.h"
+#include "host-integrity.h"
 #include "macro.h"
+#include "sdloop-verify-binary.h"
 
 /* A leftover pair (a previous host's, or one not yet collected) is looked at this often while it settles,
  * this many times at most. */
@@ -286,8 +289,20 @@ static void start_transient(HostPlugin *p) {
         SystemdBackend *b = systemd_backend_of(p);
         SystemdPlugin *sp = p->backend_data;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        _cleanup_free_ char *verifier = NULL;
         int r;
 
+        /* Without it the unit would never start: say so now, not as exit status 203 of each attempt. */
+        if (p->settings.binary_sha256) {
+                r = host_verifier_path(&verifier);
+                if (r >= 0 && access(verifier, X_OK) < 0)
+                        r = -errno;
+                if (r < 0) {
+                        op_finish(p, r, "binary_sha256 is checked before every start of the unit by %s: %s",
+                                  verifier ?: SDLOOP_VERIFY_BINARY_NAME, strerror(-r));
+                        return;
+                }
+        }
         r = b->bus ? systemd_units_new_start(b->bus, p, sp->socket_unit, sp->service_unit, b->user, &m) : -ENOTCONN;
         if (r >= 0)
                 r = systemd_call(b, &sp->call_slot, m, on_start_reply, p);

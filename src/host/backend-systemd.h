@@ -60,6 +60,10 @@ typedef struct SystemdPlugin {
         /* The last time a process failed, e.g. "exit-code, status 3": named again when the start limit hits. */
         char *last_failure;
         bool start_limit_hit;
+        /* The unit failed with its binary pinned: the host hashes it too, to name a mismatch the unit's
+         * ExecStartPre= refused in LastError (backend-systemd-state.c). */
+        struct HostBinaryCheck *binary_check;
+        char *binary_mismatch;
 
         /* Reading both units' properties (systemd_state_refresh()). */
         sd_bus_slot *refresh_slots[4];

@@ -1,83 +1,121 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
-#include <fcntl.h>
-#include <sodium.h>
-#include <sys/stat.h>
+#include <stdio.h>
 
+#include "config.h"
 #include "host-integrity.h"
 #include "macro.h"
+#include "sdloop-verify-binary.h"
 #include "util.h"
 
-#define READ_CHUNK (64U * 1024U)
+struct HostBinaryCheck {
+        HostPlugin *plugin;
+        HostBinaryCheck **slot;
+        Sha256File *file;
+        sd_event_source *step;
+        int open_error; /* the file could not be opened: told from the loop like any other answer */
+        host_binary_checked_fn done;
+        void *userdata;
+};
 
-int host_file_sha256(const char *path, char ret[static HOST_SHA256_HEX_SIZE]) {
-        unsigned char digest[crypto_hash_sha256_BYTES];
-        crypto_hash_sha256_state state;
-        _cleanup_free_ uint8_t *buf = NULL;
-        _cleanup_close_ int fd = -EBADF;
-        struct stat st;
+static HostBinaryCheck *check_free(HostBinaryCheck *c) {
+        if (!c)
+                return NULL;
+        if (c->slot && *c->slot == c)
+                *c->slot = NULL;
+        sd_event_source_disable_unref(c->step);
+        sha256_file_free(c->file);
+        free(c);
+        return NULL;
+}
 
-        assert(path);
-        if (sodium_init() < 0)
-                return -EIO;
+void host_binary_check_cancel(HostBinaryCheck **slot) {
+        if (slot)
+                check_free(*slot);
+}
 
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        if (fd < 0)
-                return -errno;
-        if (fstat(fd, &st) < 0)
-                return -errno;
-        if (!S_ISREG(st.st_mode))
-                return -EISDIR;
+static int check_message(HostPlugin *p, int r, const char *actual, char **ret) {
+        int k;
 
-        buf = malloc(READ_CHUNK);
-        if (!buf)
-                return -ENOMEM;
-        crypto_hash_sha256_init(&state);
-        for (;;) {
-                ssize_t n = read(fd, buf, READ_CHUNK);
+        if (r < 0)
+                k = asprintf(ret, "cannot read binary %s to check its SHA-256: %s", p->settings.binary, strerror(-r));
+        else
+                k = asprintf(ret, "binary %s does not match binary_sha256: its SHA-256 is %s, pinned %s; "
+                             "refusing to start it", p->settings.binary, actual, p->settings.binary_sha256);
+        return k < 0 ? -ENOMEM : 0;
+}
 
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                if (n == 0)
-                        break;
-                crypto_hash_sha256_update(&state, buf, (unsigned long long) n);
+static void check_finish(HostBinaryCheck *c, int r, const char *actual) {
+        _cleanup_free_ char *msg = NULL;
+        host_binary_checked_fn done = c->done;
+        void *userdata = c->userdata;
+        HostPlugin *p = c->plugin;
+
+        if (r >= 0 && !sha256_hex_equal(actual, p->settings.binary_sha256))
+                r = -EBADMSG;
+        if (r < 0) {
+                (void) check_message(p, r == -EBADMSG ? 0 : r, actual, &msg);
+                log_error("Plugin %s: %s.", p->settings.name, msg ?: "binary does not match binary_sha256");
+        } else
+                log_debug("Plugin %s: binary %s has the pinned SHA-256.", p->settings.name, p->settings.binary);
+
+        check_free(c);
+        done(p, r, msg ?: (r < 0 ? "binary does not match binary_sha256" : NULL), userdata);
+}
+
+static int on_check_step(sd_event_source *s, uint64_t usec, void *userdata) {
+        HostBinaryCheck *c = userdata;
+        char actual[SHA256_HEX_SIZE];
+        int r;
+
+        r = c->open_error ?: sha256_file_step(c->file, actual);
+        if (r != 0) {
+                check_finish(c, r, actual);
+                return 0;
         }
-        crypto_hash_sha256_final(&state, digest);
-        sodium_bin2hex(ret, HOST_SHA256_HEX_SIZE, digest, sizeof(digest));
+        /* Once more in a later iteration, behind what became pending meanwhile: a timer long due is pending
+         * anew from each iteration's own (a re-armed defer source would keep its first iteration and so go
+         * before everything else, I/O included, until the end). */
+        r = sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+        if (r < 0)
+                check_finish(c, r, NULL);
         return 0;
 }
 
-int host_plugin_check_binary(HostPlugin *p, char **ret_message) {
-        char actual[HOST_SHA256_HEX_SIZE];
-        char *msg = NULL;
+int host_plugin_check_binary_async(HostPlugin *p, HostBinaryCheck **slot, host_binary_checked_fn done,
+                                   void *userdata) {
+        _cleanup_free_ HostBinaryCheck *c = NULL;
         int r;
 
         assert(p);
-        assert(ret_message);
+        assert(p->settings.binary_sha256);
+        assert(slot);
+        assert(done);
 
-        *ret_message = NULL;
-        if (!p->settings.binary_sha256)
-                return 0;
-
-        r = host_file_sha256(p->settings.binary, actual);
+        host_binary_check_cancel(slot);
+        c = new0(HostBinaryCheck, 1);
+        if (!c)
+                return -ENOMEM;
+        *c = (HostBinaryCheck) { .plugin = p, .done = done, .userdata = userdata };
+        r = sd_event_add_time(p->host->event, &c->step, CLOCK_MONOTONIC, 1, 1, on_check_step, c);
+        if (r < 0)
+                return r;
+        (void) sd_event_source_set_description(c->step, "host-binary-check");
+        r = sd_event_source_set_enabled(c->step, SD_EVENT_ONESHOT);
         if (r < 0) {
-                if (asprintf(&msg, "cannot read binary %s to check its SHA-256: %s", p->settings.binary,
-                             strerror(-r)) < 0)
-                        return -ENOMEM;
-        } else if (!streq(actual, p->settings.binary_sha256)) {
-                r = -EBADMSG;
-                if (asprintf(&msg, "binary %s does not match binary_sha256: its SHA-256 is %s, pinned %s; "
-                             "refusing to start it", p->settings.binary, actual, p->settings.binary_sha256) < 0)
-                        return -ENOMEM;
-        } else {
-                log_debug("Plugin %s: binary %s has the pinned SHA-256.", p->settings.name, p->settings.binary);
-                return 0;
+                sd_event_source_disable_unref(c->step);
+                return r;
         }
+        c->open_error = sha256_file_open(p->settings.binary, &c->file);
+        c->slot = slot;
+        *slot = TAKE_PTR(c);
+        return 0;
+}
 
-        log_error("Plugin %s: %s.", p->settings.name, msg);
-        *ret_message = msg;
-        return r;
+int host_verifier_path(char **ret) {
+        const char *dir = getenv("SDLOOP_LIBEXECDIR");
+
+        if (asprintf(ret, "%s/" SDLOOP_VERIFY_BINARY_NAME, !isempty(dir) ? dir : SDLOOP_LIBEXECDIR) < 0)
+                return -ENOMEM;
+        return 0;
 }

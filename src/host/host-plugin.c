@@ -209,6 +209,7 @@ void host_plugin_free(HostPlugin *p) {
 
         r = sdloop_error_setf(&error, SDLOOP_ERROR_PLUGIN_UNAVAILABLE, "plugin %s is going away", p->settings.name);
         host_plugin_complete_waiters(p, r, &error);
+        host_binary_check_cancel(&p->binary_check);
         host_accounting_free_all(p);
         host_plugin_cancel_steps(p);
         p->step_timer = sd_event_source_disable_unref(p->step_timer);
@@ -351,36 +352,37 @@ static void on_backend_restarted(HostPlugin *p, int r, const char *message, void
                 log_warning("Plugin %s: restarting: %s", p->settings.name, message ?: strerror(-r));
 }
 
-/* A pinned binary that does not match is not started: the plugin is FAILED, LastError says why. */
-static int plugin_refuse_binary(HostPlugin *p, sd_bus_error *error) {
+static void plugin_backend_start(HostPlugin *p) {
         _cleanup_free_ char *msg = NULL;
         int r;
 
-        r = host_plugin_check_binary(p, &msg);
-        if (r >= 0)
-                return 0;
-        host_plugin_update(p, HOST_PLUGIN_FAILED, NULL, NULL, msg ?: "binary does not match binary_sha256");
-        return sdloop_error_setf(error, SDLOOP_ERROR_PLUGIN_UNAVAILABLE, "plugin %s: %s", p->settings.name,
-                                 msg ?: strerror(-r));
-}
-
-static int plugin_backend_start(HostPlugin *p, sd_bus_error *error) {
-        _cleanup_free_ char *msg = NULL;
-        int r;
-
-        r = plugin_refuse_binary(p, error);
-        if (r < 0)
-                return r;
-        host_plugin_update(p, HOST_PLUGIN_STARTING, NULL, NULL, NULL);
         r = p->host->backend->start(p, on_backend_started, NULL);
         if (r >= 0)
-                return 0;
-
+                return;
         if (asprintf(&msg, "failed to start: %s", strerror(-r)) < 0)
                 msg = NULL;
+        /* Whoever waits is told from the loop, with LastError. */
         host_plugin_update(p, HOST_PLUGIN_FAILED, NULL, NULL, msg ?: "failed to start");
-        return sdloop_error_setf(error, SDLOOP_ERROR_PLUGIN_UNAVAILABLE, "plugin %s: %s", p->settings.name,
-                                 strempty(msg));
+}
+
+/* A pinned binary that does not match is not started: the plugin is FAILED, LastError says why. */
+static void on_start_checked(HostPlugin *p, int r, const char *message, void *userdata) {
+        if (p->state != HOST_PLUGIN_STARTING)
+                return;
+        if (r < 0) {
+                host_plugin_update(p, HOST_PLUGIN_FAILED, NULL, NULL, message);
+                return;
+        }
+        plugin_backend_start(p);
+}
+
+static int plugin_begin_start(HostPlugin *p) {
+        host_plugin_update(p, HOST_PLUGIN_STARTING, NULL, NULL, NULL);
+        if (!p->settings.binary_sha256) {
+                plugin_backend_start(p);
+                return 0;
+        }
+        return host_plugin_check_binary_async(p, &p->binary_check, on_start_checked, NULL);
 }
 
 static int plugin_fail_later(HostPlugin *p, const sd_bus_error *error, host_plugin_done_fn done, void *userdata) {
@@ -401,9 +403,13 @@ int host_plugin_start_async(HostPlugin *p, host_plugin_done_fn done, void *userd
 
         if (!IN_SET_STATE(p->state, HOST_PLUGIN_RUNNING, HOST_PLUGIN_STARTING, HOST_PLUGIN_RECOVERING,
                           HOST_PLUGIN_UNRESPONSIVE)) {
-                r = plugin_backend_start(p, &error);
-                if (r < 0)
+                r = plugin_begin_start(p);
+                if (r < 0) {
+                        host_plugin_update(p, HOST_PLUGIN_FAILED, NULL, NULL, "failed to check the binary");
+                        r = sdloop_error_setf(&error, SDLOOP_ERROR_PLUGIN_UNAVAILABLE, "plugin %s: %s",
+                                              p->settings.name, strerror(-r));
                         return plugin_fail_later(p, &error, done, userdata);
+                }
                 p->backoff_usec = 0;
         }
         return host_plugin_wait_running(p, host_now() + p->settings.call_timeout_usec, done, userdata, NULL);
@@ -418,6 +424,7 @@ static int plugin_stop(HostPlugin *p, StopWait *w) {
 
         host_plugin_update(p, HOST_PLUGIN_STOPPING, NULL, NULL, NULL);
         p->crash_reason = mfree(p->crash_reason);
+        host_binary_check_cancel(&p->binary_check);
         host_plugin_cancel_steps(p);
         for (HostHandle *h = p->handles_head; h; h = h->next)
                 host_handle_lost(h);
@@ -496,31 +503,8 @@ int host_plugin_stop_async(HostPlugin *p, host_plugin_done_fn done, void *userda
         return 0;
 }
 
-int host_plugin_restart_async(HostPlugin *p, host_plugin_done_fn done, void *userdata) {
-        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+static int plugin_backend_restart(HostPlugin *p) {
         int r;
-
-        if (IN_SET_STATE(p->state, HOST_PLUGIN_STOPPED, HOST_PLUGIN_FAILED, HOST_PLUGIN_STOPPING)) {
-                /* Like systemctl restart of a failed unit: a fresh start with a clean slate. */
-                (void) host_plugin_stop(p);
-                return host_plugin_start_async(p, done, userdata);
-        }
-
-        /* The binary may have been replaced since the process started: the old one is stopped, the new one
-         * not started. */
-        if (p->settings.binary_sha256) {
-                _cleanup_free_ char *msg = NULL;
-
-                r = host_plugin_check_binary(p, &msg);
-                if (r < 0) {
-                        (void) host_plugin_stop(p);
-                        host_plugin_update(p, HOST_PLUGIN_FAILED, NULL, NULL,
-                                           msg ?: "binary does not match binary_sha256");
-                        r = sdloop_error_setf(&error, SDLOOP_ERROR_PLUGIN_UNAVAILABLE, "plugin %s: %s",
-                                              p->settings.name, msg ?: strerror(-r));
-                        return plugin_fail_later(p, &error, done, userdata);
-                }
-        }
 
         if (p->host->backend->restart) {
                 r = p->host->backend->restart(p, on_backend_restarted, NULL);
@@ -536,6 +520,64 @@ int host_plugin_restart_async(HostPlugin *p, host_plugin_done_fn done, void *use
         }
         /* The connection to the old process is as good as gone: do not wait to notice. */
         host_plugin_connection_lost(p, "restarted");
+        return 0;
+}
+
+/* A binary replaced since the process started is not restarted: the old process is stopped, the plugin
+ * FAILED; whoever waits for the restart is told why first. */
+static void on_restart_checked(HostPlugin *p, int r, const char *message, void *userdata) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        int k;
+
+        if (r >= 0) {
+                /* Failed or stopped meanwhile: whoever waits is told so from the loop. */
+                if (host_plugin_is_down(p)) {
+                        host_plugin_kick(p);
+                        return;
+                }
+                r = plugin_backend_restart(p);
+                if (r >= 0)
+                        return;
+                /* As a restart that could not begin: the process runs on, whoever waits is told. */
+                log_warning_errno(r, "Plugin %s: failed to restart: %m", p->settings.name);
+                k = sdloop_error_setf(&error, SDLOOP_ERROR_PLUGIN_UNAVAILABLE, "plugin %s: failed to restart: %s",
+                                      p->settings.name, strerror(-r));
+                host_plugin_complete_waiters(p, k, &error);
+                host_plugin_kick(p);
+                return;
+        }
+        k = sdloop_error_setf(&error, SDLOOP_ERROR_PLUGIN_UNAVAILABLE, "plugin %s: %s", p->settings.name, message);
+        host_plugin_complete_waiters(p, k, &error);
+        (void) host_plugin_stop(p);
+        host_plugin_update(p, HOST_PLUGIN_FAILED, NULL, NULL, message);
+}
+
+int host_plugin_restart_async(HostPlugin *p, host_plugin_done_fn done, void *userdata) {
+        int r;
+
+        if (IN_SET_STATE(p->state, HOST_PLUGIN_STOPPED, HOST_PLUGIN_FAILED, HOST_PLUGIN_STOPPING)) {
+                /* Like systemctl restart of a failed unit: a fresh start with a clean slate. */
+                (void) host_plugin_stop(p);
+                return host_plugin_start_async(p, done, userdata);
+        }
+
+        /* A start under way goes on as it was (its binary is being checked): a restart is that start. */
+        if (p->state == HOST_PLUGIN_STARTING && p->binary_check)
+                return host_plugin_wait_running(p, host_now() + p->settings.call_timeout_usec, done, userdata,
+                                                NULL);
+
+        /* The binary may have been replaced since the process started: it is checked first, the process
+         * runs on meanwhile, and whoever waits is told after the restart (host-recovery.c takes no step while
+         * the check runs). */
+        if (p->settings.binary_sha256) {
+                r = host_plugin_check_binary_async(p, &p->binary_check, on_restart_checked, NULL);
+                if (r < 0)
+                        return r;
+        } else {
+                r = plugin_backend_restart(p);
+                if (r < 0)
+                        return r;
+        }
         return host_plugin_wait_running(p, host_now() + p->settings.call_timeout_usec, done, userdata, NULL);
 }
 

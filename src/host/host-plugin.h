@@ -147,6 +147,10 @@ struct HostPlugin {
 
         HostAccountingRequest *accounting_requests; /* host-accounting.c */
 
+        /* A pinned binary being hashed before a start or restart (host-integrity.c): the state machine
+         * takes no step meanwhile; the start or restart goes on from the check's end. */
+        struct HostBinaryCheck *binary_check;
+
         HostHandle *handles_head, *handles_tail; /* creation order: parents before children */
 
         /* Export the host's objects (Keystore, …) on a new connection, before handles are replayed. */

@@ -365,6 +365,9 @@ static void plugin_advance(HostPlugin *p) {
                 plugin_fail_pending(p);
                 return;
         }
+        /* Its binary is being checked before a start or restart: that goes on from the check's end. */
+        if (p->binary_check)
+                return;
         if (p->step == HOST_PLUGIN_STEP_HANDSHAKE || p->step == HOST_PLUGIN_STEP_CREATE ||
             p->step == HOST_PLUGIN_STEP_BACKOFF)
                 return;

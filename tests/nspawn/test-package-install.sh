@@ -88,6 +88,17 @@ done
 [ -f /usr/share/bash-completion/completions/sdloopctl ] || not_ok "no bash completion for sdloopctl"
 ok "man pages (sdloopd.8, sdloopctl.1, sdloop.json.5, sdloop-plugin.7) and bash completion installed"
 
+# The check a unit runs before starting a pinned binary (binary_sha256) is where sdloopd looks for it.
+verify=/usr/libexec/sdloop/sdloop-verify-binary
+pin=$(sha256sum /usr/sbin/sdloopd | cut -d' ' -f1)
+if [ ! -x "$verify" ]; then
+        not_ok "$verify is not installed"
+elif ! "$verify" /usr/sbin/sdloopd "$pin" || "$verify" /usr/bin/sdloopctl "$pin" 2>/dev/null; then
+        not_ok "$verify does not tell a matching binary from another"
+else
+        ok "sdloop-verify-binary installed in /usr/libexec/sdloop: it passes the pinned binary, refuses another"
+fi
+
 # --- run the example feed -------------------------------------------------------------------------------------
 section "systemctl start sdloopd"
 systemctl is-enabled sdloopd.service >/dev/null || not_ok "sdloopd.service is not enabled by the package"
