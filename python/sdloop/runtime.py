@@ -170,6 +170,8 @@ class Runtime:
 
     # --- dispatch ---------------------------------------------------------------------------------------
     def on_message(self, conn, msg):
+        if isinstance(msg, dbus.lowlevel.SignalMessage):
+            return conn.sdloop_peer.dispatch_signal(msg)
         if not isinstance(msg, dbus.lowlevel.MethodCallMessage):
             return
         try:
