@@ -48,6 +48,7 @@ class Peer:
     def __init__(self, connection):
         self.connection = connection
         self.default_sent = False
+        self.watches = []
 
     def call(self, path, interface, member, args, on_done, deadline_usec=None, timeout_usec=None):
         """Call interface.member on path with args (a sequence), checked against the contract; when the
@@ -92,11 +93,62 @@ class Peer:
 
         return self.connection.send_message_with_reply(m, on_reply, timeout / 1e6, require_main_loop=True)
 
+    def watch(self, path, interface, member, handler):
+        """handler(*args) runs for every signal interface.member the host emits from path on this
+        connection, with the arguments converted and checked by the contract's rules as a reply's are; a
+        malformed one is logged and dropped (libsdloop's sdloop_contract_config_tracker_watch() does the
+        same). Peer to peer there is no bus to tell of the match: it stays local. Returns the watch, whose
+        remove() ends it; it ends with the connection too."""
+        w = SignalWatch(self, path, interface, member, handler)
+        self.watches.append(w)
+        return w
+
+    def dispatch_signal(self, msg):
+        path, interface, member = msg.get_path(), msg.get_interface(), msg.get_member()
+        watches = [w for w in self.watches if (w.path, w.interface, w.member) == (path, interface, member)]
+        if not watches:
+            return
+        signal = contract.interface(interface)
+        expected = signal.signals[member]
+        if msg.get_signature() != expected:
+            log.warning("Ignoring %s from %s with signature '%s', expected '%s'.", member, path,
+                        msg.get_signature(), expected)
+            return
+        try:
+            args = [types.validate(a, types.convert(v), a.name)
+                    for a, v in zip(signal.signal_args[member], msg.get_args_list(byte_arrays=True))]
+        except errors.Error as e:
+            log.warning("Ignoring malformed %s from %s: %s", member, path, e.message)
+            return
+        for w in watches:
+            if w in self.watches:
+                try:
+                    w.handler(*args)
+                except Exception:  # noqa: BLE001 - the plugin goes on serving
+                    log.exception("%s.%s handler for %s failed", interface, member, path)
+
     def _context(self, member, values):
         m = dbus.lowlevel.MethodCallMessage(None, "/org/sdloop1", "org.sdloop1.Context", member)
         m.append(dbus.Dictionary(values, signature="sv"), signature="a{sv}")
         m.set_no_reply(True)
         self.connection.send_message(m)
+
+
+class SignalWatch:
+    """Peer.watch(): one signal of the host's, watched on one connection."""
+
+    def __init__(self, peer, path, interface, member, handler):
+        if member not in contract.interface(interface).signals:
+            raise KeyError(f"{interface} has no signal {member}")
+        self.peer = peer
+        self.path = path
+        self.interface = interface
+        self.member = member
+        self.handler = handler
+
+    def remove(self):
+        if self in self.peer.watches:
+            self.peer.watches.remove(self)
 
 
 class Call:

@@ -41,6 +41,8 @@ class Interface:
         self.properties = {p.get("name"): p.get("type") for p in self.element.findall("property")}
         self.signals = {s.get("name"): "".join(a.get("type") for a in s.findall("arg"))
                         for s in self.element.findall("signal")}
+        self.signal_args = {s.get("name"): [Arg(a) for a in s.findall("arg")]
+                            for s in self.element.findall("signal")}
         self.xml = xml
 
 

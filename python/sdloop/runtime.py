@@ -181,6 +181,8 @@ class Runtime:
 
     # --- dispatch ---------------------------------------------------------------------------------------
     def on_message(self, conn, msg):
+        if isinstance(msg, dbus.lowlevel.SignalMessage):
+            return conn.sdloop_peer.dispatch_signal(msg)
         if not isinstance(msg, dbus.lowlevel.MethodCallMessage):
             return
         try:
@@ -408,14 +410,18 @@ def run(root, name, version="", argv=None):
     rt.loop = loop
     mainloop = dbus.mainloop.glib.DBusGMainLoop()
     address = _listen_address(opts.listen)
-    old = os.umask(0o177)  # only root and our uid may connect: 0600 before anyone can reach it
     try:
         server = dbus.server.Server(address, mainloop=mainloop, auth_mechanisms=["EXTERNAL"])
+        # libdbus makes the socket it binds 0777, whatever the umask: only root and our uid may connect.
+        # A connection made before this is still refused by on_connection()'s check.
+        if opts.listen:
+            os.chmod(opts.listen, 0o600)
     except dbus.DBusException as e:
         log.error("Failed to listen on %s: %s", address, e.get_dbus_message())
         return 1
-    finally:
-        os.umask(old)
+    except OSError as e:
+        log.error("Failed to make %s private: %s", opts.listen, e)
+        return 1
     server.on_connection_added.append(rt.on_connection)
 
     GLib.unix_signal_add(GLib.PRIORITY_HIGH, signal.SIGTERM, loop.quit)

@@ -38,7 +38,7 @@ class Plugin(unittest.TestCase):
         env = dict(os.environ, NOTIFY_SOCKET=os.path.join(self.tmp.name, "notify"), SDLOOP_LOG_TARGET="stderr",
                    SDLOOP_PLUGIN="toy-1", **self.extra_env())
         self.proc = subprocess.Popen([sys.executable, os.path.join(HERE, "toy_plugin.py"), "--listen", self.sock],
-                                     env=env, stderr=subprocess.DEVNULL)
+                                     env=env, stderr=self.stderr())
         self.assertEqual(self.read_notify(), "READY=1")
         self.loop = GLib.MainLoop()
         self.conn = dbus.connection.Connection(f"unix:path={self.sock}",
@@ -47,6 +47,9 @@ class Plugin(unittest.TestCase):
 
     def extra_env(self):
         return {}
+
+    def stderr(self):
+        return subprocess.DEVNULL
 
     def tearDown(self):
         self.conn.close()
@@ -176,6 +179,49 @@ class Runtime(Plugin):
         out = subprocess.run(["busctl", f"--address=unix:path={self.sock}", "tree", "--list", "org.sdloop1"],
                              capture_output=True, text=True, timeout=30)
         self.assertIn("/org/sdloop1", out.stdout.split(), out.stderr)
+
+
+class Signals(Plugin):
+    """Peer.watch(): the host's signals reach the watch of the object that asked, checked by the contract."""
+
+    PROVIDER = "/org/sdloop1/host/provider/1"
+
+    def stderr(self):
+        self.log = tempfile.NamedTemporaryFile(mode="w+")
+        return self.log
+
+    def tearDown(self):
+        super().tearDown()
+        self.log.close()
+
+    def emit(self, path, signature, *args):
+        m = dbus.lowlevel.SignalMessage(path, "org.sdloop1.ContractConfigTracker", "ConfigChanged")
+        m.append(*args, signature=signature)
+        self.conn.send_message(m)
+
+    def log_lines(self, what):
+        self.log.seek(0)
+        return [line.rstrip("\n") for line in self.log if what in line]
+
+    def test_config_changed(self):
+        f = self.factory()
+        self.emit(self.PROVIDER, "tay", dbus.UInt64(7), dbus.ByteArray(b"\xab" * 32))
+        self.emit(self.PROVIDER, "tay", dbus.UInt64(8), dbus.ByteArray(b"\xab" * 31))
+        self.emit(self.PROVIDER, "s", "x")
+        self.emit("/org/sdloop1/host/provider/2", "tay", dbus.UInt64(9), dbus.ByteArray(b"\xcd" * 32))
+        # One connection answers in order: once Ready is answered, the signals before it were handled.
+        self.assertIsNone(self.call(f, "org.sdloop1.Service", "Ready")[0])
+        self.assertEqual([line.split(": ", 1)[1] for line in self.log_lines("ConfigChanged")], [
+            f"{f} heard ConfigChanged(7, {'ab' * 32})",
+            f"Ignoring malformed ConfigChanged from {self.PROVIDER}: digest: expected 32 bytes, got 31",
+            f"Ignoring ConfigChanged from {self.PROVIDER} with signature 's', expected 'tay'.",
+        ])
+
+        # Closed, the factory hears no more.
+        self.assertIsNone(self.call(f, "org.sdloop1.Service", "Close")[0])
+        self.emit(self.PROVIDER, "tay", dbus.UInt64(10), dbus.ByteArray(b"\xef" * 32))
+        self.assertIsNone(self.call(ROOT, "org.sdloop1.Service", "Ready")[0])
+        self.assertEqual(len(self.log_lines("ConfigChanged")), 3)
 
 
 class CrashAfter(Plugin):

@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """A small median-kind plugin on the SDK for its tests: a factory whose NewReportingPlugin answers at once,
-later (oracle_id 1: after the data source replied), or never (oracle_id 2), and whose ReportingPlugin
-echoes the round as the query."""
+later (oracle_id 1: after the data source replied), or never (oracle_id 2), that logs the ConfigChanged
+signals of its provider, and whose ReportingPlugin echoes the round as the query."""
 
 import logging
 import sys
@@ -28,6 +28,11 @@ class Factory(sdloop.ReportingPluginFactory):
         super().__init__()
         self.data_source = data_source
         self.hanging = []
+        self.config_watch = None
+
+    def on_close(self):
+        if self.config_watch:
+            self.config_watch.remove()
 
     def NewReportingPlugin(self, call, config):
         if config.oracle_id == 2:
@@ -42,7 +47,12 @@ class Root(sdloop.PluginMedian):
     def NewMedianFactory(self, call, provider, data_source, juels_data_source, error_log):
         sdloop.set_log_context("JOB_ID", "42")
         log.info("factory for %s", provider)
-        return self.export(Factory(data_source))
+        factory = Factory(data_source)
+        path = self.export(factory)
+        factory.config_watch = call.peer.watch(
+            provider, "org.sdloop1.ContractConfigTracker", "ConfigChanged",
+            lambda block, digest: log.info("%s heard ConfigChanged(%d, %s)", path, block, digest.hex()))
+        return path
 
 
 if __name__ == "__main__":

@@ -259,6 +259,16 @@ def check_config(config):
         raise sdloop.InvalidArgument("config.f", f"f={config.f} needs more than 3f oracles, n={config.n}")
 
 
+class ConfigChanges:
+    """What a factory heard of its provider's configuration through ConfigChanged: how many
+    announcements, and the latest one's block and digest (0 and 32 zero bytes before the first)."""
+
+    def __init__(self):
+        self.n = 0
+        self.changed_in_block = 0
+        self.digest = bytes(sdloop.DIGEST_SIZE)
+
+
 class MedianFactory(sdloop.ReportingPluginFactory):
     def __init__(self, provider, data_source, juels_data_source, error_log):
         super().__init__()
@@ -266,10 +276,33 @@ class MedianFactory(sdloop.ReportingPluginFactory):
         self.data_source = data_source
         self.juels_data_source = juels_data_source
         self.error_log = error_log
+        self.config_changes = ConfigChanges()
+        self.config_watch = None
 
     @property
     def service_name(self):
         return "MedianFactory"
+
+    def watch_config(self, peer):
+        """Listen to the provider's ContractConfigTracker.ConfigChanged on the connection of the host that
+        made this factory: the host forwards its relayer's signals under the provider path it gave."""
+        self.config_watch = peer.watch(self.provider, "org.sdloop1.ContractConfigTracker", "ConfigChanged",
+                                       self.on_config_changed)
+
+    def on_config_changed(self, changed_in_block, digest):
+        # The reporting plugins keep their configuration: libocr creates new ones once it has read the new
+        # one. Here it is recorded and told, as the C plugin does.
+        c = self.config_changes
+        c.n += 1
+        c.changed_in_block = changed_in_block
+        c.digest = digest
+        log.info("%s: provider %s has a new configuration %s from block %d (change %d seen by this factory).",
+                 self.path, self.provider, digest.hex(), changed_in_block, c.n)
+
+    def on_close(self):
+        if self.config_watch:
+            self.config_watch.remove()
+            self.config_watch = None
 
     def NewReportingPlugin(self, call, config):
         check_config(config)
@@ -317,6 +350,7 @@ class Median(sdloop.PluginMedian):
     def NewMedianFactory(self, call, provider, data_source, juels_data_source, error_log):
         factory = MedianFactory(provider, data_source, juels_data_source, error_log)
         path = self.export(factory)
+        factory.watch_config(call.peer)
         log.info("%s: median factory for provider %s, data sources %s and %s, error log %s.", path, provider,
                  data_source, juels_data_source, error_log)
         return path
