@@ -200,6 +200,9 @@ static int connection_setup(SdloopPlugin *p, int fd) {
         if (r == -ECONNRESET || r == -EPIPE)
                 /* Gone while it waited to be accepted: the client gave up, nothing went wrong here. */
                 return log_debug_errno(r, "Connection closed before it was set up: %m");
+        if (r == -EMFILE || r == -ENFILE)
+                /* Accepted, but no descriptors left for its input gate: the caller backs off as for accept(). */
+                return log_debug_errno(r, "Connection closed, no descriptors left to set it up: %m");
         if (r < 0)
                 return log_error_errno(r, "Failed to set up D-Bus server on connection: %m");
         (void) sdloop_peer_set_description(peer, "host");
@@ -326,7 +329,7 @@ static int accept_back_off(SdloopPlugin *p, int error) {
 
 static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         SdloopPlugin *p = userdata;
-        int nfd;
+        int nfd, r;
 
         nfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (nfd < 0) {
@@ -336,20 +339,23 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdat
                 return accept_back_off(p, -errno);
         }
 
+        if (!peer_is_allowed(p, nfd)) {
+                safe_close(nfd);
+                return 0;
+        }
+
+        /* A connection that fails to set up costs only itself. Out of descriptors, it is closed (its client
+         * sees the hang-up and tries again), and accepting backs off as when accept() itself runs out. */
+        r = connection_setup(p, nfd);
+        if (r == -EMFILE || r == -ENFILE)
+                return accept_back_off(p, r);
+
         if (p->accept_backing_off) {
                 log_info("Accepting connections again, after %u failed attempt%s.", p->accept_failures,
                          p->accept_failures == 1 ? "" : "s");
                 p->accept_backing_off = false;
                 p->accept_failures = 0;
         }
-
-        if (!peer_is_allowed(p, nfd)) {
-                safe_close(nfd);
-                return 0;
-        }
-
-        /* A connection that fails to set up costs only itself. */
-        (void) connection_setup(p, nfd);
         return 0;
 }
 
