@@ -16,14 +16,14 @@
 #include <check.h>
 #include <sys/socket.h>
 
+#include "host-stubs.h"
 #include "macro.h"
 #include "median-plugin.h"
 #include "test-util.h"
 #include "sdloop.h"
 
-#define CONTRACT_ID   "feed-eth-usd"
-#define KEYSTORE_PATH "/org/sdloop1/host/keystore"
-#define PROXY_PATH    "/org/sdloop1/host/provider/1"
+/* The proxy stands where the median factory is told its provider is. */
+#define PROXY_PATH  TEST_PROVIDER_PATH
 
 static char tmpdir[] = "/tmp/sdloop-test-config-changed-XXXXXX";
 static char sock_path[sizeof(tmpdir) + 32], notify_path[sizeof(tmpdir) + 32], ledger[sizeof(tmpdir) + 32];
@@ -37,25 +37,6 @@ static struct {
         unsigned n;
         bool seen;
 } heard;
-
-static int keystore_accounts(void *userdata, char ***ret_accounts, sd_bus_error *error) {
-        char **l = calloc(3, sizeof(char *));
-
-        if (!l)
-                return -ENOMEM;
-        l[0] = strdup("t0");
-        l[1] = strdup("t1");
-        if (!l[0] || !l[1]) {
-                strv_free(l);
-                return -ENOMEM;
-        }
-        *ret_accounts = l;
-        return 0;
-}
-
-static const SdloopKeystoreOps keystore_ops = {
-        .accounts = keystore_accounts,
-};
 
 static void setup(void) {
         SdloopObject *o, *root;
@@ -72,8 +53,8 @@ static void setup(void) {
         ck_assert_int_eq(sd_event_new(&event), 0);
         ck_assert_int_eq(sdloop_peer_connect(event, sock_path, &host_relayer), 0);
         ck_assert_int_ge(sdloop_peer_set_description(host_relayer, "relayer-ledger"), 0);
-        ck_assert_int_eq(sdloop_object_new_at(host_relayer, NULL, KEYSTORE_PATH, NULL, NULL, &o), 0);
-        ck_assert_int_eq(sdloop_keystore_export(o, &keystore_ops, NULL), 0);
+        ck_assert_int_eq(sdloop_object_new_at(host_relayer, NULL, TEST_KEYSTORE_PATH, NULL, NULL, &o), 0);
+        ck_assert_int_eq(sdloop_keystore_export(o, &test_keystore_ops, NULL), 0);
 
         /* The median plugin's connection: its runtime's root object and the plugin's own setup. */
         ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
@@ -100,20 +81,6 @@ static void teardown(void) {
         strcpy(tmpdir, "/tmp/sdloop-test-config-changed-XXXXXX");
 }
 
-/* A seeded configuration for four oracles; @offchain (hex) tells one from another. */
-static char *relay_config(const char *offchain) {
-        char *json = NULL;
-
-        ck_assert_int_ge(asprintf(&json,
-                                  "{\"chain_id\": \"ignored\", \"config\": {\"signers\": ["
-                                  "\"%1$s01\", \"%1$s02\", \"%1$s03\", \"%1$s04\"], "
-                                  "\"transmitters\": [\"t0\", \"t1\", \"t2\", \"t3\"], \"f\": 1, "
-                                  "\"onchain_config\": {\"min\": \"-1000\", \"max\": 1000000}, "
-                                  "\"offchain_config_version\": 1, \"offchain_config\": \"%2$s\"}}",
-                                  "5d10c0ffee5d10c0ffee5d10c0ffee5d10c0ffee5d10c0ffee5d10c0ffee5d", offchain), 0);
-        return json;
-}
-
 static int on_heard(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         heard.n++;
         heard.seen = true;
@@ -137,46 +104,23 @@ static void assert_recorded(SdloopObject *factory, uint64_t n, uint64_t *ret_blo
         ck_assert_mem_eq(c.digest, ret_digest, 32);
 }
 
-#define ASSERT_CALL(call)                                                                                 \
-        do {                                                                                              \
-                int _r = (call);                                                                          \
-                ck_assert_msg(_r >= 0, "%s: %s: %s", #call, strempty(error.name), strempty(error.message)); \
-        } while (0)
-
 START_TEST(test_config_changed_reaches_median) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
-        _cleanup_free_ char *relayer_config = NULL, *seed1 = relay_config("010203"), *seed2 = relay_config("ff"),
-                            *seed3 = relay_config("ee"), *relayer = NULL, *provider = NULL, *factory_path = NULL,
+        _cleanup_free_ char *seed1 = test_relay_config("010203"), *seed2 = test_relay_config("ff"),
+                            *seed3 = test_relay_config("ee"), *relayer = NULL, *provider = NULL, *factory_path = NULL,
                             *other = NULL;
         _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *watch = NULL;
-        SdloopRelayArgs relay_args = {
-                .external_job_id = (char *) "1051429b-aa66-11ed-b0d2-5cff35dfbe67",
-                .job_id = 123,
-                .contract_id = (char *) CONTRACT_ID,
-                .new = true,
-                .relay_config = seed1,
-                .provider_type = (char *) "median",
-        };
-        SdloopPluginArgs plugin_args = { .transmitter_id = (char *) "t0", .plugin_config = (char *) "{}" };
-        const SdloopMedianDeps deps = {
-                .provider = PROXY_PATH,
-                .data_source = "/org/sdloop1/host/data_source/1",
-                .juels_data_source = "/org/sdloop1/host/data_source/2",
-                .error_log = "/org/sdloop1/host/error_log/1",
-        };
+        SdloopRelayArgs relay_args = test_relay_args(seed1);
         uint8_t digest1[32], digest2[32], digest3[32];
         uint64_t block1, block2, block3;
         MedianConfigChanges c;
         SdloopObject *factory;
 
-        ck_assert_int_ge(asprintf(&relayer_config, "{\"chain_id\": \"ledger-test\", \"ledger\": \"%s\"}", ledger), 0);
-        ASSERT_CALL(sdloop_plugin_relayer_new_relayer(host_relayer, relayer_config, KEYSTORE_PATH, &relayer, &error));
-        ASSERT_CALL(sdloop_relayer_new_plugin_provider(host_relayer, relayer, &relay_args, &plugin_args, &provider,
-                                                       &error));
+        test_relayer_median_provider(host_relayer, ledger, &relay_args, &relayer, &provider);
 
         /* The host hands the provider to the median plugin as its own object. */
         ck_assert_int_eq(sdloop_proxy_new(host_median, PROXY_PATH, host_relayer, provider, &proxy), 0);
-        ASSERT_CALL(sdloop_plugin_median_new_median_factory(host_median, &deps, &factory_path, &error));
+        ASSERT_CALL(sdloop_plugin_median_new_median_factory(host_median, &test_median_deps, &factory_path, &error));
         factory = sdloop_peer_find_object(median, factory_path);
         ck_assert_ptr_nonnull(factory);
         ck_assert_int_eq(median_factory_get_config_changes(factory, &c), 0);

@@ -10,18 +10,12 @@
 
 #include <check.h>
 
+#include "host-stubs.h"
 #include "macro.h"
-#include "median-codec.h"
 #include "sdloop.h"
 #include "test-util.h"
 #include "util.h"
 
-#define PROVIDER_PATH    "/org/sdloop1/host/provider/1"
-#define DATA_SOURCE_PATH "/org/sdloop1/host/data_source/1"
-#define JUELS_PATH       "/org/sdloop1/host/data_source/2"
-#define ERROR_LOG_PATH   "/org/sdloop1/host/error_log/1"
-
-#define N_ORACLES        4U
 #define MAX_REPORT_LEN   256
 /* Long enough for a few round trips on a loaded machine; the test waits for it once. */
 #define STUCK_DEADLINE_USEC (2 * USEC_PER_SEC)
@@ -133,7 +127,7 @@ static void export_provider(void) {
         static const SdloopOnchainConfigCodecOps occ_ops = { .decode = onchain_decode };
         SdloopObject *o;
 
-        ck_assert_int_eq(sdloop_object_new_at(peer, NULL, PROVIDER_PATH, NULL, NULL, &o), 0);
+        ck_assert_int_eq(sdloop_object_new_at(peer, NULL, TEST_PROVIDER_PATH, NULL, NULL, &o), 0);
         ck_assert_int_eq(sdloop_report_codec_export(o, &rc_ops, NULL), 0);
         ck_assert_int_eq(sdloop_median_contract_export(o, &mc_ops, NULL), 0);
         ck_assert_int_eq(sdloop_onchain_config_codec_export(o, &occ_ops, NULL), 0);
@@ -150,19 +144,12 @@ static void connect_plugin(void) {
                       error.message);
 }
 
-static const SdloopMedianDeps deps = {
-        .provider = PROVIDER_PATH,
-        .data_source = DATA_SOURCE_PATH,
-        .juels_data_source = JUELS_PATH,
-        .error_log = ERROR_LOG_PATH,
-};
-
 static SdloopBytes offchain;
 
 static SdloopReportingPluginConfig plugin_config(void) {
         SdloopReportingPluginConfig config = {
                 .oracle_id = 2,
-                .n = N_ORACLES,
+                .n = TEST_N_ORACLES,
                 .f = 1,
                 .onchain_config = { .data = (uint8_t *) "x", .size = 1 },
                 .offchain_config = offchain,
@@ -187,14 +174,10 @@ static void setup(void) {
         connect_plugin();
         export_provider();
 
-        ck_assert_msg(sdloop_plugin_median_new_median_factory(peer, &deps, &factory_path, &error) == 0,
+        ck_assert_msg(sdloop_plugin_median_new_median_factory(peer, &test_median_deps, &factory_path, &error) == 0,
                       "NewMedianFactory: %s", error.message);
 
-        ck_assert_int_eq(sdloop_median_offchain_config_encode(&(SdloopMedianOffchainConfig) {
-                                 .alpha_report_ppb = 10000000,
-                                 .alpha_accept_ppb = 10000000,
-                                 .delta_c_nsec = 3600 * UINT64_C(1000000000),
-                         }, &offchain), 0);
+        test_median_offchain_config(&offchain);
         config = plugin_config();
         ck_assert_msg(sdloop_reporting_plugin_factory_new_reporting_plugin(peer, factory_path, &config, &plugin_path,
                                                                            &info, &error) == 0,
@@ -218,30 +201,6 @@ static void teardown(void) {
 }
 
 /* --- Report, sent without waiting ------------------------------------------------------------------------- */
-
-typedef struct Observations {
-        SdloopAttributed a[N_ORACLES];
-        size_t n;
-} Observations;
-
-static void observations_done(Observations *o) {
-        for (size_t i = 0; i < o->n; i++)
-                sdloop_bytes_done(&o->a[i].data);
-        o->n = 0;
-}
-
-/* One honest observation per oracle: 100, 200, 300, 400. */
-static void observations_make(Observations *o) {
-        for (size_t i = 0; i < N_ORACLES; i++) {
-                SdloopInt v, juels;
-
-                sdloop_int_from_i128(100 * (__int128) (i + 1), &v);
-                sdloop_int_from_i128(7, &juels);
-                ck_assert_int_eq(median_observation_encode(1, &v, &juels, &o->a[i].data), 0);
-                o->a[i].oracle = (uint8_t) i;
-                o->n++;
-        }
-}
 
 static struct {
         bool done;
@@ -275,11 +234,11 @@ static void send_deadline(uint64_t deadline) {
 /* Report(ts (1, 1), no query, four observations); @deadline SDLOOP_DEADLINE_NONE: the connection's default. */
 static void report_send(uint64_t deadline, sd_bus_slot **ret_slot) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
-        _cleanup_(observations_done) Observations o = {};
+        _cleanup_(test_observations_done) TestObservations o = {};
         SdloopReportTimestamp ts = { .epoch = 1, .round = 1 };
 
         memcpy(ts.digest, digest_d, SDLOOP_DIGEST_SIZE);
-        observations_make(&o);
+        test_observations_make(&o);
         ck_assert_int_ge(sdloop_peer_new_call(peer, plugin_path, "org.sdloop1.ReportingPlugin", "Report", &m), 0);
         ck_assert_int_ge(sdloop_append_report_timestamp(m, &ts), 0);
         ck_assert_int_ge(sdloop_append_bytes(m, NULL, 0), 0);
@@ -297,14 +256,14 @@ static void report_reply_done(void) {
 }
 
 static bool report_now(void) {
-        _cleanup_(observations_done) Observations o = {};
+        _cleanup_(test_observations_done) TestObservations o = {};
         _cleanup_(sdloop_bytes_done) SdloopBytes r = {};
         sd_bus_error error = SD_BUS_ERROR_NULL;
         SdloopReportTimestamp ts = { .epoch = 1, .round = 1 };
         bool should = false;
 
         memcpy(ts.digest, digest_d, SDLOOP_DIGEST_SIZE);
-        observations_make(&o);
+        test_observations_make(&o);
         ck_assert_msg(sdloop_reporting_plugin_report(peer, plugin_path, &ts, NULL, 0, o.a, o.n, &should, &r,
                                                      &error) == 0, "Report: %s", error.message);
         return should;
@@ -312,21 +271,7 @@ static bool report_now(void) {
 
 /* Service.Ready() of @path answered, and HealthReport() of the factory: @n_entries, all healthy. */
 static void assert_served(const char *path, unsigned n_entries) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        sd_bus_error error = SD_BUS_ERROR_NULL;
-        const char *name, *message;
-        unsigned n = 0;
-
-        ck_assert_msg(sdloop_peer_call_method(peer, path, "org.sdloop1.Service", "Ready", NULL, &error, NULL) == 0,
-                      "Ready: %s", error.message);
-        ck_assert_msg(sdloop_peer_call_method(peer, factory_path, "org.sdloop1.Service", "HealthReport", &reply,
-                                              &error, NULL) == 0, "HealthReport: %s", error.message);
-        ck_assert_int_gt(sd_bus_message_enter_container(reply, 'a', "{ss}"), 0);
-        while (sd_bus_message_read(reply, "{ss}", &name, &message) > 0) {
-                ck_assert_msg(isempty(message), "%s: %s", name, message);
-                n++;
-        }
-        ck_assert_uint_eq(n, n_entries);
+        test_assert_served(peer, path, factory_path, n_entries);
 }
 
 /* --- tests ------------------------------------------------------------------------------------------------ */
@@ -449,7 +394,7 @@ START_TEST(test_factory_close_while_stuck) {
 
         /* The plugin went on: a new factory makes plugins as before. */
         factory_path = mfree(factory_path);
-        ck_assert_msg(sdloop_plugin_median_new_median_factory(peer, &deps, &factory_path, &error) == 0,
+        ck_assert_msg(sdloop_plugin_median_new_median_factory(peer, &test_median_deps, &factory_path, &error) == 0,
                       "NewMedianFactory: %s", error.message);
         ck_assert_msg(sdloop_reporting_plugin_factory_new_reporting_plugin(peer, factory_path, &config, &second,
                                                                            &info, &error) == 0,

@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
 /* The plugin runtime over a real socket handed over the systemd way (systemd-socket-activate sets
- * LISTEN_FDS/LISTEN_PID), and the client side's handshake. */
+ * LISTEN_FDS/LISTEN_PID), and the client side's handshake. What the plugin is doing is learnt from its
+ * READY=1 and the order of events, never from how long something took. */
 
 #include <check.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -14,31 +17,70 @@
 
 #include "macro.h"
 #include "sdloop.h"
+#include "test-util.h"
 
 static char tmpdir[] = "/tmp/sdloop-test-runtime-XXXXXX";
-static char sock_path[PATH_MAX];
+static char sock_path[PATH_MAX], notify_path[PATH_MAX];
 static pid_t plugin_pid = -1;
+static int notify_fd = -EBADF;
 
+/* The plugin behind systemd-socket-activate, which execs it on the first connection with the socket as
+ * fd 3 (LISTEN_FDS/LISTEN_PID) and a fresh environment: only what -E names. The socket is ours, bound and
+ * listening before the child starts, as a socket unit's is, so a connection made at any time after this
+ * waits in the backlog (with -l the child binds, then listens: a connect() in between is refused). That
+ * the plugin runs is learnt from its READY=1. */
 static void start_plugin(void) {
+        static const char *const pass_on[] = { "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS",
+                                               "SDLOOP_ABORT_ON_NESTED_WAIT" };
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
         const char *bin = getenv("SDLOOP_EXAMPLE_PLUGIN");
-        struct stat st;
+        _cleanup_free_ char *notify_env = NULL;
+        _cleanup_close_ int listen_fd = -EBADF;
+        char *env[ELEMENTSOF(pass_on)] = {};
 
         ck_assert_msg(bin, "$SDLOOP_EXAMPLE_PLUGIN not set");
         ck_assert_ptr_nonnull(mkdtemp(tmpdir));
         snprintf(sock_path, sizeof(sock_path), "%s/example.sock", tmpdir);
+        snprintf(notify_path, sizeof(notify_path), "%s/notify", tmpdir);
+        notify_fd = test_notify_open(notify_path);
+        ck_assert_int_ge(asprintf(&notify_env, "NOTIFY_SOCKET=%s", notify_path), 0);
+        for (size_t i = 0; i < ELEMENTSOF(pass_on); i++)
+                if (getenv(pass_on[i]))
+                        ck_assert_int_ge(asprintf(&env[i], "%s=%s", pass_on[i], getenv(pass_on[i])), 0);
+
+        ck_assert_uint_lt(strlen(sock_path), sizeof(sa.sun_path));
+        strcpy(sa.sun_path, sock_path);
+        listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        ck_assert_int_ge(listen_fd, 0);
+        ck_assert_int_eq(bind(listen_fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
+        ck_assert_int_eq(listen(listen_fd, SOMAXCONN), 0);
 
         plugin_pid = fork();
         ck_assert_int_ge(plugin_pid, 0);
         if (plugin_pid == 0) {
-                setenv("SDLOOP_LOG_TARGET", "stderr", 1);
-                execlp("systemd-socket-activate", "systemd-socket-activate", "-l", sock_path, bin, NULL);
+                const char *argv[5 + 2 * ELEMENTSOF(pass_on) + 2] = { "systemd-socket-activate", "-E", notify_env,
+                                                                      "-E", "SDLOOP_LOG_TARGET=stderr" };
+                size_t n = 5;
+                char pid[32];
+
+                /* Do not outlive a test that fails half-way (nor keep its output open). */
+                (void) prctl(PR_SET_PDEATHSIG, SIGTERM);
+                if (listen_fd == 3 ? fcntl(listen_fd, F_SETFD, 0) < 0 : dup2(listen_fd, 3) < 0)
+                        _exit(127);
+                snprintf(pid, sizeof(pid), "%i", (int) getpid());
+                setenv("LISTEN_FDS", "1", 1);
+                setenv("LISTEN_PID", pid, 1);
+                for (size_t i = 0; i < ELEMENTSOF(pass_on); i++)
+                        if (env[i]) {
+                                argv[n++] = "-E";
+                                argv[n++] = env[i];
+                        }
+                argv[n++] = bin;
+                execvp(argv[0], (char **) argv);
                 _exit(127);
         }
-
-        /* systemd-socket-activate binds before it execs the plugin. */
-        for (int i = 0; i < 500 && stat(sock_path, &st) < 0; i++)
-                usleep(10 * 1000);
-        ck_assert_int_eq(stat(sock_path, &st), 0);
+        for (size_t i = 0; i < ELEMENTSOF(pass_on); i++)
+                free(env[i]);
 }
 
 static int stop_plugin(void) {
@@ -49,7 +91,9 @@ static int stop_plugin(void) {
         kill(plugin_pid, SIGTERM);
         ck_assert_int_eq(waitpid(plugin_pid, &status, 0), plugin_pid);
         plugin_pid = -1;
+        notify_fd = safe_close(notify_fd);
         unlink(sock_path);
+        unlink(notify_path);
         rmdir(tmpdir);
         return status;
 }
@@ -62,8 +106,11 @@ START_TEST(test_handshake) {
 
         start_plugin();
 
+        /* Our connection starts the plugin; it takes it once it is ready. */
         ck_assert_int_eq(sdloop_peer_connect(NULL, sock_path, &peer), 0);
-        ck_assert_int_eq(sdloop_peer_handshake(peer, "example", &id, &error), 0);
+        test_notify_wait_ready(notify_fd, "the example plugin");
+        ck_assert_msg(sdloop_peer_handshake(peer, "example", &id, &error) == 0, "handshake: %s: %s",
+                      strempty(error.name), strempty(error.message));
         ck_assert_str_eq(id.name, "example");
         ck_assert_str_eq(id.kind, "example");
         ck_assert_str_eq(id.version, "1.0");
@@ -109,17 +156,28 @@ START_TEST(test_handshake) {
 }
 END_TEST
 
+/* What the unprivileged child saw, as its exit status. */
+enum {
+        PEER_REFUSED = 0,    /* the connection ended before an answer came */
+        PEER_SERVED = 1,
+        PEER_TIMED_OUT = 2,  /* no answer at all: not a refusal */
+        PEER_NO_CONNECT = 3,
+        PEER_NO_SETUID = 4,
+};
+
 START_TEST(test_peercred_refused) {
+        int go[2], status;
         pid_t child;
-        int status;
+        char c = 'x';
 
         if (geteuid() != 0)
                 return; /* needs root to become another uid; CI runs as root */
 
         start_plugin();
-        /* systemd-socket-activate leaves the socket world-accessible: the plugin itself must refuse. */
-        chmod(sock_path, 0777);
-        chmod(tmpdir, 0755);
+        /* A socket anyone may connect to: the plugin itself must refuse. */
+        ck_assert_int_eq(chmod(sock_path, 0777), 0);
+        ck_assert_int_eq(chmod(tmpdir, 0755), 0);
+        ck_assert_int_eq(pipe2(go, O_CLOEXEC), 0);
 
         child = fork();
         ck_assert_int_ge(child, 0);
@@ -128,28 +186,44 @@ START_TEST(test_peercred_refused) {
                 sd_bus_error error = SD_BUS_ERROR_NULL;
                 int r;
 
+                (void) close(go[1]);
                 if (setgid(65534) < 0 || setuid(65534) < 0)
-                        _exit(10);
-                r = sdloop_peer_connect(NULL, sock_path, &peer);
-                if (r < 0)
-                        _exit(0); /* refused at connect: fine too */
-                sdloop_peer_set_call_timeout(peer, 5 * USEC_PER_SEC);
+                        _exit(PEER_NO_SETUID);
+                /* The socket listens already: connecting cannot fail, and starts the plugin. */
+                if (sdloop_peer_connect(NULL, sock_path, &peer) < 0)
+                        _exit(PEER_NO_CONNECT);
+                /* Ask once the plugin runs, so that the call's whole timeout is the plugin's to answer in. */
+                if (read(go[0], &c, 1) != 1)
+                        _exit(PEER_NO_CONNECT);
                 r = sdloop_peer_handshake(peer, NULL, NULL, &error);
-                _exit(r < 0 ? 0 : 1);
+                if (r >= 0)
+                        _exit(PEER_SERVED);
+                _exit(sd_bus_error_has_name(&error, SDLOOP_ERROR_TIMEOUT) ? PEER_TIMED_OUT : PEER_REFUSED);
         }
+        (void) close(go[0]);
+        /* Only the child's connection can have started it. */
+        test_notify_wait_ready(notify_fd, "the example plugin");
+        ck_assert_int_eq(write(go[1], &c, 1), 1);
+        (void) close(go[1]);
         ck_assert_int_eq(waitpid(child, &status, 0), child);
         ck_assert(WIFEXITED(status));
-        ck_assert_msg(WEXITSTATUS(status) == 0, "unprivileged peer was served (status %d)", WEXITSTATUS(status));
+        ck_assert_msg(WEXITSTATUS(status) == PEER_REFUSED, "unprivileged peer: %s (status %d)",
+                      WEXITSTATUS(status) == PEER_SERVED ? "served" :
+                      WEXITSTATUS(status) == PEER_TIMED_OUT ? "no answer, not refused" : "could not try",
+                      WEXITSTATUS(status));
 
-        /* And root still is. */
+        /* And root still is served, by the same process. */
         {
                 _cleanup_(sdloop_peer_unrefp) SdloopPeer *peer = NULL;
-                sd_bus_error error = SD_BUS_ERROR_NULL;
+                _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
 
                 ck_assert_int_eq(sdloop_peer_connect(NULL, sock_path, &peer), 0);
-                ck_assert_int_eq(sdloop_peer_handshake(peer, "example", NULL, &error), 0);
+                ck_assert_msg(sdloop_peer_handshake(peer, "example", NULL, &error) == 0, "handshake: %s: %s",
+                              strempty(error.name), strempty(error.message));
         }
-        stop_plugin();
+        status = stop_plugin();
+        ck_assert(WIFEXITED(status));
+        ck_assert_int_eq(WEXITSTATUS(status), 0);
 }
 END_TEST
 

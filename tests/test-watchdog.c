@@ -8,10 +8,7 @@
 
 #include <check.h>
 #include <signal.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 
 #include "fixtures.h"
@@ -21,6 +18,7 @@
 #include "macro.h"
 #include "static.h"
 #include "suite.h"
+#include "test-util.h"
 #include "util.h"
 
 static char tmpdir[64];
@@ -257,28 +255,10 @@ static int on_window_end(sd_event_source *s, uint64_t usec, void *userdata) {
 }
 
 static int on_notify(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
-        for (;;) {
-                char buf[4096];
-                union {
-                        struct cmsghdr h;
-                        uint8_t buf[CMSG_SPACE(sizeof(struct ucred))];
-                } control = {};
-                struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) - 1 };
-                struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &control,
-                                     .msg_controllen = sizeof(control) };
-                struct cmsghdr *c;
-                ssize_t n;
-                pid_t sender = 0;
+        char buf[4096];
+        pid_t sender;
 
-                n = recvmsg(fd, &mh, MSG_DONTWAIT);
-                if (n < 0) {
-                        ck_assert_int_eq(errno, EAGAIN);
-                        return 0;
-                }
-                for (c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
-                        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS)
-                                sender = ((struct ucred *) CMSG_DATA(c))->pid;
-                buf[n] = 0;
+        while (test_notify_recv(fd, buf, sizeof(buf), &sender)) {
                 if (!strstr(buf, "WATCHDOG=1"))
                         continue;
                 if (sender != R.pid) {
@@ -299,51 +279,31 @@ static int on_notify(sd_event_source *s, int fd, uint32_t revents, void *userdat
                 } else if (R.window_open && !R.window_closed)
                         R.window_pings++;
         }
+        return 0;
 }
 
 START_TEST(test_runtime_pings_while_busy) {
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
         _cleanup_(sd_event_source_unrefp) sd_event_source *io = NULL;
         _cleanup_close_ int notify_fd = -EBADF;
         _cleanup_free_ char *sock = NULL, *notify = NULL;
         SdloopObject *ks;
-        int one = 1, status;
+        int status;
         uint64_t give_up;
 
         memset(&R, 0, sizeof(R));
         ck_assert_int_ge(asprintf(&sock, "%s/busy.sock", tmpdir), 0);
         ck_assert_int_ge(asprintf(&notify, "%s/notify", tmpdir), 0);
-        notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-        ck_assert_int_ge(notify_fd, 0);
-        ck_assert_int_eq(setsockopt(notify_fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)), 0);
-        strcpy(sa.sun_path, notify);
-        ck_assert_int_eq(bind(notify_fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
-
-        R.pid = fork();
-        ck_assert_int_ge(R.pid, 0);
-        if (R.pid == 0) {
-                char usec[32], pid[32];
-
-                (void) prctl(PR_SET_PDEATHSIG, SIGTERM);
-                snprintf(usec, sizeof(usec), "%" PRIu64, PING_WATCHDOG_USEC);
-                snprintf(pid, sizeof(pid), "%i", (int) getpid());
-                setenv("NOTIFY_SOCKET", notify, 1);
-                setenv("WATCHDOG_USEC", usec, 1);
-                setenv("WATCHDOG_PID", pid, 1);
-                setenv("SDLOOP_LOG_LEVEL", "notice", 1);
-                execl(getenv("SDLOOP_TEST_PLUGIN"), "sdloop-test-plugin", "--listen", sock, "--mode=relayer", NULL);
-                _exit(127);
-        }
+        R.pid = test_plugin_start_notify(getenv("SDLOOP_TEST_PLUGIN"), sock, notify,
+                                         &(const TestPluginOptions) {
+                                                 .watchdog_usec = PING_WATCHDOG_USEC,
+                                                 .log_level = "notice",
+                                                 .args = (char *[]) { (char *) "--mode=relayer", NULL },
+                                         }, &notify_fd);
 
         ck_assert_int_eq(sd_event_new(&R.event), 0);
         ck_assert_int_eq(sd_event_add_io(R.event, &io, notify_fd, EPOLLIN, on_notify, NULL), 0);
-
-        /* Connect once it listens (it binds the socket before its loop runs). */
-        give_up = now_monotonic_usec() + 30 * USEC_PER_SEC;
-        while (sdloop_peer_connect(R.event, sock, &R.client) < 0) {
-                ck_assert_uint_lt(now_monotonic_usec(), give_up);
-                (void) sd_event_run(R.event, 10 * USEC_PER_MSEC);
-        }
+        /* It said READY=1: it listens. */
+        ck_assert_int_eq(sdloop_peer_connect(R.event, sock, &R.client), 0);
         ck_assert_int_eq(sdloop_object_new_at(R.client, NULL, STATIC_KEYSTORE_PATH, NULL, NULL, &ks), 0);
         ck_assert_int_eq(sdloop_keystore_export(ks, &ks_ops, NULL), 0);
 

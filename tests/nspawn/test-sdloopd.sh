@@ -25,6 +25,17 @@ dump() {
 
 manager() { busctl call org.sdloop1 /org/sdloop1 org.sdloop1.Manager "$@"; }
 
+# A failed check ends the test at once, its diagnostics printed: the sdloopd units it leaves running are
+# killed, or the container's shutdown may wait out their stop timeout (sdloopd, once past the first checks,
+# has been seen not to end on the shutdown's SIGTERM and to take the whole 90 s). A passing run stops them
+# itself.
+on_exit() {
+        rc=$?
+        [ $rc -eq 0 ] || systemctl kill --signal=SIGKILL 'sdloopd-*.service' 2>/dev/null || :
+        exit $rc
+}
+trap on_exit EXIT
+
 start_sdloopd() {
         # Type=notify: systemd-run returns once sdloopd said READY=1.
         systemd-run --quiet --unit="$1" -p Type=notify -p NotifyAccess=main -p WatchdogSec=20s \
