@@ -54,7 +54,8 @@ def host_message(conn, msg):
     member = msg.get_member()
     reply = dbus.lowlevel.MethodReturnMessage(msg)
     if member == "Observe":
-        reply.append("200000000000" if "juels" not in msg.get_path() else "1000000000000000000", signature="s")
+        reply.append("200000000000" if not msg.get_path().endswith("/data_source/2") else "1000000000000000000",
+                     signature="s")
     elif member == "Decode":
         reply.append(dbus.Struct(("0", "1000000000000000"), signature="ss"), signature="(ss)")
     elif member == "MaxReportLength":
@@ -109,7 +110,7 @@ def bench(name, command, calls, warmup, tmp):
         d = Driver(f"unix:path={sock}")
         rss_idle = rss_kib(proc.pid)
         factory = d.call("/org/sdloop1", "org.sdloop1.PluginMedian", "NewMedianFactory", "oooo",
-                         f"{HOST}/provider/1", f"{HOST}/data_source/1", f"{HOST}/data_source/juels",
+                         f"{HOST}/provider/1", f"{HOST}/data_source/1", f"{HOST}/data_source/2",
                          f"{HOST}/error_log/1")[0]
         config = dbus.Struct((dbus.ByteArray(bytes(range(32))), dbus.Byte(0), dbus.UInt32(4), dbus.UInt32(1),
                               dbus.ByteArray(b"\x01"), dbus.ByteArray(offchain_config()), 0, 10**6, 10**6, 10**6,

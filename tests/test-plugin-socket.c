@@ -39,7 +39,8 @@ static void teardown(void) {
 
 /* Every plugin binary the build made, each of which must behave the same: it is the runtime's doing. */
 static const char *plugin_bin(int i) {
-        static const char *vars[] = { "SDLOOP_EXAMPLE_PLUGIN", "SDLOOP_RELAYER_LEDGER", "SDLOOP_MEDIAN_PLUGIN" };
+        static const char *vars[] = { "SDLOOP_EXAMPLE_PLUGIN", "SDLOOP_RELAYER_LEDGER", "SDLOOP_MEDIAN_PLUGIN",
+                                      "SDLOOP_MEDIAN_PYTHON" };
 
         /* Also called while the suite is put together: no ck_assert here. */
         return i < (int) ELEMENTSOF(vars) ? getenv(vars[i]) : NULL;
@@ -278,7 +279,8 @@ START_TEST(test_connection_cap) {
         log_w = pipefd[1];
 
         ck_assert_int_eq(setenv("SDLOOP_CONNECTIONS_MAX", "2", 1), 0);
-        pid = test_plugin_start_with(plugin_bin(0), sock_path, notify_path,
+        /* The C runtime's cap, and the Python SDK's. */
+        pid = test_plugin_start_with(plugin_bin(_i), sock_path, notify_path,
                                      &(const TestPluginOptions) { .log_fd = log_w, .log_level = "info" });
         log_w = safe_close(log_w);
 
@@ -333,7 +335,7 @@ static Suite *socket_suite(void) {
         TCase *tc;
         int n_plugins = 0;
 
-        while (n_plugins < 3 && plugin_bin(n_plugins))
+        while (n_plugins < 4 && plugin_bin(n_plugins))
                 n_plugins++;
 
         tc = tcase_create("auth");
@@ -347,7 +349,7 @@ static Suite *socket_suite(void) {
         tcase_add_checked_fixture(tc, setup, teardown);
         tcase_set_timeout(tc, 60);
         tcase_add_test(tc, test_out_of_file_descriptors);
-        tcase_add_test(tc, test_connection_cap);
+        tcase_add_loop_test(tc, test_connection_cap, 0, n_plugins);
         suite_add_tcase(s, tc);
 
         return s;

@@ -94,6 +94,21 @@ def _escape_address(path):
     return "".join(c if c in ok else "".join(f"%{b:02x}" for b in c.encode()) for c in path)
 
 
+CONNECTIONS_MAX_DEFAULT = 32
+
+
+def _connections_max():
+    """$SDLOOP_CONNECTIONS_MAX (1-65536), else the default; a bad value is ignored with a warning."""
+    e = os.environ.get("SDLOOP_CONNECTIONS_MAX")
+    if e is None:
+        return CONNECTIONS_MAX_DEFAULT
+    if e.isdigit() and 1 <= int(e) <= 65536:
+        return int(e)
+    log.warning("Ignoring $SDLOOP_CONNECTIONS_MAX=%s: expected a number from 1 to 65536, using %d.", e,
+                CONNECTIONS_MAX_DEFAULT)
+    return CONNECTIONS_MAX_DEFAULT
+
+
 def _peer_uid(conn):
     fd = conn.get_unix_fd()
     creds = socket.socket(fileno=os.dup(fd))
@@ -111,6 +126,8 @@ class Runtime:
         self.version = version
         self.objects = {}
         self.connections = set()
+        self.connections_max = _connections_max()
+        self.over_cap = 0  # connections refused since the last one taken
         self.next_id = 1
         self.crash_after = 0
         self.n_calls = 0
@@ -142,6 +159,18 @@ class Runtime:
             log.warning("Failed to read peer credentials, refusing connection: %s", e)
             conn.close()
             return
+        # Over the cap: this one goes, the others keep being served; one line per burst (as plugin.c).
+        if len(self.connections) >= self.connections_max:
+            if self.over_cap == 0:
+                log.warning("Refusing connection from pid %d (uid %d): already serving %d connections, the "
+                            "limit ($SDLOOP_CONNECTIONS_MAX).", pid, uid, len(self.connections))
+            self.over_cap += 1
+            conn.close()
+            return
+        if self.over_cap > 0:
+            log.info("Accepting connections again, after refusing %d over the limit of %d.", self.over_cap,
+                     self.connections_max)
+            self.over_cap = 0
         if uid != 0 and uid != os.getuid():
             log.warning("Refusing connection from uid %d (pid %d): only root and uid %d may talk to this "
                         "plugin.", uid, pid, os.getuid())

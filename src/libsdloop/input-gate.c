@@ -246,6 +246,17 @@ static int gate_flush(InputGate *g) {
         return 1;
 }
 
+static int gate_splice(InputGate *g);
+
+/* Between messages: what is in the pipe is whole messages, which sd-bus can read without waiting. */
+static bool gate_at_boundary(const InputGate *g) {
+        return g->phase == GATE_MESSAGES && g->header_len == 0 && g->body_left == 0;
+}
+
+static bool gate_in_large_body(const InputGate *g) {
+        return g->phase == GATE_MESSAGES && g->header_len == 0 && g->body_left >= GATE_SPLICE_MIN;
+}
+
 /* What went into the pipe is read by sd-bus at once rather than in the loop's next iteration: one message,
  * as sd-bus's own I/O callback does. */
 static void gate_deliver(InputGate *g) {
@@ -289,7 +300,11 @@ static int gate_read(InputGate *g) {
                 return r;
         if (r == 0)
                 return gate_pause(g);
-        gate_deliver(g);
+        if (gate_in_large_body(g))
+                /* The rest of a large message is likely there already: on by splice() at once. */
+                return gate_splice(g);
+        if (gate_at_boundary(g))
+                gate_deliver(g);
         return 0;
 }
 
@@ -317,7 +332,7 @@ static int gate_splice(InputGate *g) {
                 return gate_resume(g);
         }
         g->body_left -= (uint64_t) n;
-        if (g->body_left == 0)
+        if (gate_at_boundary(g))
                 gate_deliver(g);
         return 0;
 }
@@ -368,7 +383,7 @@ static int on_gate_readable(sd_event_source *s, int fd, uint32_t revents, void *
 
         if (g->phase == GATE_MESSAGES && gate_backlogged(g))
                 r = gate_hold(g);
-        else if (g->phase == GATE_MESSAGES && g->header_len == 0 && g->body_left >= GATE_SPLICE_MIN)
+        else if (gate_in_large_body(g))
                 r = gate_splice(g);
         else
                 r = gate_read(g);
