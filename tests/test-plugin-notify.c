@@ -7,11 +7,7 @@
 #include <check.h>
 #include <limits.h>
 #include <poll.h>
-#include <signal.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
-#include <sys/un.h>
-#include <sys/wait.h>
 
 #include "macro.h"
 #include "sdloop.h"
@@ -28,45 +24,6 @@ static const char *plugin_bin(int i) {
         return i < (int) ELEMENTSOF(vars) ? getenv(vars[i]) : NULL;
 }
 
-/* The plugin, with a notification socket the test holds and reads only when it says so. */
-static pid_t start_plugin(const char *bin, const char *sock_path, const char *notify_path, int *ret_notify_fd) {
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
-        char buf[4096];
-        int fd;
-        pid_t pid;
-
-        ck_assert_ptr_nonnull(bin);
-        fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-        ck_assert_int_ge(fd, 0);
-        ck_assert_uint_lt(strlen(notify_path), sizeof(sa.sun_path));
-        strcpy(sa.sun_path, notify_path);
-        ck_assert_int_eq(bind(fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
-
-        pid = fork();
-        ck_assert_int_ge(pid, 0);
-        if (pid == 0) {
-                (void) prctl(PR_SET_PDEATHSIG, SIGTERM);
-                setenv("SDLOOP_LOG_TARGET", "stderr", 1);
-                setenv("SDLOOP_LOG_LEVEL", "info", 1);
-                setenv("NOTIFY_SOCKET", notify_path, 1);
-                execl(bin, bin, "--listen", sock_path, NULL);
-                _exit(127);
-        }
-        for (;;) {
-                struct pollfd p = { .fd = fd, .events = POLLIN };
-                ssize_t n;
-
-                ck_assert_msg(poll(&p, 1, 30 * 1000) == 1, "no READY=1");
-                n = recv(fd, buf, sizeof(buf) - 1, 0);
-                ck_assert_int_ge(n, 0);
-                buf[n] = 0;
-                if (strstr(buf, "READY=1"))
-                        break;
-        }
-        *ret_notify_fd = fd;
-        return pid;
-}
-
 START_TEST(test_status_without_reader) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_close_ int notify_fd = -EBADF;
@@ -80,7 +37,9 @@ START_TEST(test_status_without_reader) {
         ck_assert_ptr_nonnull(mkdtemp(dir));
         snprintf(sock_path, sizeof(sock_path), "%s/plugin.sock", dir);
         snprintf(notify_path, sizeof(notify_path), "%s/notify", dir);
-        pid = start_plugin(plugin_bin(_i), sock_path, notify_path, &notify_fd);
+        /* A notification socket the test holds, and reads only when it says so. */
+        pid = test_plugin_start_notify(plugin_bin(_i), sock_path, notify_path,
+                                       &(const TestPluginOptions) { .log_level = "info" }, &notify_fd);
 
         /* Nobody reads: each connection is one more STATUS= the queue cannot take. */
         for (size_t i = 0; i <= N_CONNECTIONS; i++) {
@@ -96,14 +55,12 @@ START_TEST(test_status_without_reader) {
         snprintf(expected, sizeof(expected), "STATUS=Serving %u connections.", N_CONNECTIONS + 1);
         while (!seen) {
                 struct pollfd p = { .fd = notify_fd, .events = POLLIN };
-                ssize_t n;
 
                 ck_assert_msg(poll(&p, 1, 20 * 1000) == 1, "no \"%s\" among %u notifications", expected, n_read);
-                n = recv(notify_fd, buf, sizeof(buf) - 1, 0);
-                ck_assert_int_ge(n, 0);
-                buf[n] = 0;
-                n_read++;
-                seen = streq(buf, expected);
+                while (!seen && test_notify_recv(notify_fd, buf, sizeof(buf), NULL)) {
+                        n_read++;
+                        seen = streq(buf, expected);
+                }
         }
         /* Fewer than one per connection made it: the rest were replaced by the latest. */
         ck_assert_uint_le(n_read, N_CONNECTIONS + 1);
