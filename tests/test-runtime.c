@@ -304,7 +304,6 @@ START_TEST(test_hung_plugin_times_out) {
         sd_bus_error error = SD_BUS_ERROR_NULL;
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
         char dir[] = "/tmp/sdloop-test-hung-XXXXXX";
-        struct timespec t0, t1;
         int fd;
 
         /* A "plugin" that lets the connection in (the backlog) but never says a word. */
@@ -318,12 +317,10 @@ START_TEST(test_hung_plugin_times_out) {
         ck_assert_int_eq(sdloop_peer_connect(NULL, sa.sun_path, &peer), 0);
         sdloop_peer_set_call_timeout(peer, 300 * USEC_PER_MSEC);
 
-        clock_gettime(CLOCK_MONOTONIC, &t0);
+        /* The caller's deadline ends it, not sd-bus's 90 s authentication timeout: that would overrun this
+         * test case's own limit (60 s), which fails it. */
         ck_assert_int_lt(sdloop_peer_handshake(peer, NULL, NULL, &error), 0);
-        clock_gettime(CLOCK_MONOTONIC, &t1);
         ck_assert_msg(sd_bus_error_has_name(&error, SDLOOP_ERROR_TIMEOUT), "got %s: %s", error.name, error.message);
-        /* The caller's deadline, not sd-bus's 90 s authentication timeout. */
-        ck_assert_int_lt(t1.tv_sec - t0.tv_sec, 60);
         sd_bus_error_free(&error);
 
         close(fd);
