@@ -735,6 +735,7 @@ static void raise_fd_limit(void) {
 }
 
 int main(int argc, char *argv[]) {
+        sd_event *event = NULL;
         int r;
 
         parse_argv(argc, argv);
@@ -780,7 +781,11 @@ int main(int argc, char *argv[]) {
                 memset(heap, 0x5a, size); /* resident, and kept so */
         }
 
-        r = host_new(NULL, arg_backend, &host);
+        /* A loop of its own, as sdloopd has (not sd_event_default(), which costs a gettid() per turn). */
+        r = sd_event_new(&event);
+        if (r < 0)
+                die("sd_event_new: %s", strerror(-r));
+        r = host_new(event, arg_backend, &host);
         if (r < 0)
                 die("host_new(%s): %s", arg_backend->name, strerror(-r));
         /* A run that dies half-way must not leave plugin processes behind. */

@@ -294,7 +294,9 @@ static int run(int argc, char *argv[]) {
         sigaddset(&mask, SIGHUP);
         (void) sigprocmask(SIG_BLOCK, &mask, NULL);
 
-        r = sd_event_default(&d.event);
+        /* Not sd_event_default(): a default loop checks with a gettid() syscall on every iteration that it
+         * runs in its own thread (see the plugin runtime). Everything here is given this loop explicitly. */
+        r = sd_event_new(&d.event);
         if (r < 0) {
                 log_error_errno(r, "Failed to allocate the event loop: %m");
                 r = EXIT_FAILURE;
