@@ -15,7 +15,7 @@ DEB_PACKAGES = \
 	meson ninja-build pkg-config gcc libc6-dev \
 	libsystemd-dev libjson-c-dev libprotobuf-c-dev protobuf-c-compiler check \
 	libsodium-dev libsqlite3-dev libcurl4-openssl-dev libmicrohttpd-dev sqlite3 prometheus \
-	systemd systemd-container dbus python3 python3-dbus python3-gi \
+	systemd systemd-container dbus python3 python3-dbus python3-gi openssl \
 	dpkg-dev debhelper lintian
 
 .PHONY: all deps build test test-fast demo bench fuzz clean

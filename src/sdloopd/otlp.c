@@ -308,8 +308,8 @@ static void otlp_exporter_freep(OtlpExporter **x) {
         otlp_exporter_free(*x);
 }
 
-int otlp_exporter_new(sd_event *event, const char *target, bool user_journal, char * const *attributes,
-                      OtlpExporter **ret) {
+int otlp_exporter_new(sd_event *event, const char *target, const char *ca_path, bool user_journal,
+                      char * const *attributes, OtlpExporter **ret) {
         _cleanup_(otlp_exporter_freep) OtlpExporter *x = NULL;
         char match[64];
         size_t n = strv_length(attributes);
@@ -366,6 +366,12 @@ int otlp_exporter_new(sd_event *event, const char *target, bool user_journal, ch
             curl_easy_setopt(x->easy, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK ||
             curl_easy_setopt(x->easy, CURLOPT_USERAGENT, "sdloop/" SDLOOP_VERSION) != CURLE_OK)
                 return -EIO;
+        /* CL_TRACING_TLS_CERT_PATH: the collector's certificate is checked against this CA, not the system's. */
+        if (ca_path && curl_easy_setopt(x->easy, CURLOPT_CAINFO, ca_path) != CURLE_OK)
+                return -EIO;
+        if (ca_path && strncmp(x->url, "https://", 8) != 0)
+                log_warning("CL_TRACING_TLS_CERT_PATH=%s is set, but the collector %s is not https://: no TLS.",
+                            ca_path, target);
 
         r = sd_event_add_time_relative(event, &x->flush_timer, CLOCK_MONOTONIC, OTLP_FLUSH_USEC, 0, on_flush_timer, x);
         if (r < 0)

@@ -24,9 +24,10 @@ typedef struct OtlpStats {
         uint64_t spans_read, spans_exported, spans_dropped, spans_malformed, posts_failed;
 } OtlpStats;
 
-/* @target: "http://host:4318" (the path /v1/traces is added); @user_journal: follow the user's journal
- * rather than the system's. @attributes: "k=v" strings added to every resource, or NULL. */
-int otlp_exporter_new(sd_event *event, const char *target, bool user_journal, char * const *attributes,
-                      OtlpExporter **ret);
+/* @target: "http://host:4318" or "https://…" (the path /v1/traces is added); @ca_path: the CA file the
+ * collector's certificate is checked against, or NULL for the system's; @user_journal: follow the user's
+ * journal rather than the system's. @attributes: "k=v" strings added to every resource, or NULL. */
+int otlp_exporter_new(sd_event *event, const char *target, const char *ca_path, bool user_journal,
+                      char * const *attributes, OtlpExporter **ret);
 OtlpExporter *otlp_exporter_free(OtlpExporter *x);
 void otlp_exporter_get_stats(OtlpExporter *x, OtlpStats *ret);

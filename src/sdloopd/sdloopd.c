@@ -220,8 +220,8 @@ static void start_span_export(Daemon *d) {
         r = sdloop_env_config_parse(NULL, &c, NULL);
         if (r < 0 || !c.tracing_enabled || isempty(c.tracing_collector_target))
                 return;
-        r = otlp_exporter_new(d->event, c.tracing_collector_target, d->scope == DAEMON_SCOPE_USER,
-                              c.tracing_attributes, &d->otlp);
+        r = otlp_exporter_new(d->event, c.tracing_collector_target, c.tracing_tls_cert_path,
+                              d->scope == DAEMON_SCOPE_USER, c.tracing_attributes, &d->otlp);
         if (r < 0)
                 log_warning_errno(r, "Spans are not exported to %s: cannot follow the journal: %m",
                                   c.tracing_collector_target);

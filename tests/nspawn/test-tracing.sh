@@ -22,6 +22,19 @@ dump() {
 
 install_bus_policy "$policy"
 
+# A failed check ends the test at once: what it started is stopped, or the container's shutdown waits for
+# the collectors it left behind. A passing run stops them itself.
+collector=
+on_exit() {
+        rc=$?
+        if [ $rc -ne 0 ]; then
+                [ -z "$collector" ] || kill -9 "$collector" 2>/dev/null || :
+                systemctl kill --signal=SIGKILL sdloopd.service sdloopd-tls.service 2>/dev/null || :
+        fi
+        exit $rc
+}
+trap on_exit EXIT
+
 # The collector: every POST to /v1/traces appended to one file, one JSON document a line.
 /usr/bin/python3 - >/tmp/collector.log 2>&1 <<'PY' &
 import http.server, json
@@ -115,5 +128,42 @@ grep -q '^sdloop_spans_malformed_total 0$' /tmp/metrics.txt || fail "malformed s
 ok "/metrics counts the exported spans ($exported)"
 
 systemctl stop sdloopd.service
+kill "$collector" 2>/dev/null || :
+
+# Over TLS: a collector with a certificate of its own (self-signed, in no system store), which sdloopd
+# trusts only through CL_TRACING_TLS_CERT_PATH. The plugins' units stay; the next sdloopd adopts them.
+OPENSSL_CONF=/dev/null openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
+        -keyout /tmp/collector-key.pem -out /tmp/collector-cert.pem >/tmp/openssl.log 2>&1 || fail "openssl req: $(tail -n 3 /tmp/openssl.log)"
+/usr/bin/python3 - >/tmp/collector-tls.log 2>&1 <<'PY' &
+import http.server, ssl
+class H(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        with open("/tmp/otlp-tls.jsonl", "ab") as f:
+            f.write(body + b"\n")
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(b"{}")
+    def log_message(self, *a):
+        pass
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain("/tmp/collector-cert.pem", "/tmp/collector-key.pem")
+httpd = http.server.HTTPServer(("127.0.0.1", 4319), H)
+httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True)
+httpd.serve_forever()
+PY
+collector=$!
+wait_for 20 /usr/bin/python3 -c 'import socket; socket.create_connection(("127.0.0.1", 4319))' \
+        || fail "the TLS collector did not start: $(cat /tmp/collector-tls.log)"
+systemd-run --quiet --unit=sdloopd-tls -p Type=notify -p NotifyAccess=main \
+        -E CL_TRACING_ENABLED=true -E CL_TRACING_SAMPLING_RATIO=1 \
+        -E CL_TRACING_COLLECTOR_TARGET=https://127.0.0.1:4319 -E CL_TRACING_TLS_CERT_PATH=/tmp/collector-cert.pem \
+        "$sdloopd" --system --backend=system --config "$cfg/sdloopd.json" || fail "sdloopd (TLS) did not start"
+got_tls_round() { [ -s /tmp/otlp-tls.jsonl ] && grep -q '"name":"feed.round"' /tmp/otlp-tls.jsonl; }
+wait_for 60 got_tls_round || fail "the TLS collector got no round: $(journalctl --no-pager -o cat -u sdloopd-tls.service | tail -n 5)"
+ok "with CL_TRACING_TLS_CERT_PATH, rounds go to an https:// collector whose certificate only that CA vouches for"
+
+systemctl stop sdloopd-tls.service
 kill "$collector" 2>/dev/null || :
 echo "# $passed checks passed"
