@@ -464,7 +464,7 @@ def run(root, name, version="", argv=None):
     rt.update_status()
     loop.run()
 
-    notify.notify("STOPPING=1\nSTATUS=Shutting down.", wait=True)
+    notify.notify("STOPPING=1\nSTATUS=Shutting down.", wait=notify.STOPPING_WAIT_SEC)
     server.disconnect()
     for conn in list(rt.connections):
         conn.close()

@@ -169,6 +169,11 @@ void systemd_state_evaluate(HostPlugin *p) {
         }
 
         if (streq_ptr(sp->active_state, "failed")) {
+                if (!failure && !sp->start_limit_hit)
+                        /* A unit fails for a reason, the Service's Result, which comes in a PropertiesChanged
+                         * of its own and may follow the Unit's ActiveState: until it is here (our Result is
+                         * still the last start's "success"), this is not an end. */
+                        return;
                 if (sp->start_limit_hit)
                         msg = describe_start_limit(p, sp);
                 else if (!restart_expected(p, sp))

@@ -20,8 +20,10 @@
 #include "sdloop-log.h"
 #include "sdloop-plugin.h"
 
-/* How long READY=1 and STOPPING=1 wait for a service manager that does not read its notifications. */
-#define NOTIFY_WAIT_USEC (5 * USEC_PER_SEC)
+/* How long READY=1 and STOPPING=1 wait for a service manager that does not read its notifications. READY=1
+ * matters to a Type=notify start; STOPPING=1 only informs, and must not eat into the unit's stop timeout. */
+#define NOTIFY_READY_WAIT_USEC (5 * USEC_PER_SEC)
+#define NOTIFY_STOPPING_WAIT_USEC (500 * USEC_PER_MSEC)
 
 /* How long a plugin that cannot accept (out of file descriptors) waits before it tries again. */
 #define ACCEPT_RETRY_USEC (100 * USEC_PER_MSEC)
@@ -606,13 +608,13 @@ int sdloop_plugin_run(const SdloopPluginDescription *d, int argc, char *argv[]) 
 
         log_info("%s plugin %s %s ready (protocol %u).", d->kind, p.name, strempty(d->version),
                  SDLOOP_PROTOCOL_VERSION);
-        (void) plugin_notify_wait("READY=1", NOTIFY_WAIT_USEC);
+        (void) plugin_notify_wait("READY=1", NOTIFY_READY_WAIT_USEC);
         plugin_update_status(&p);
 
         r = sd_event_loop(p.event);
 
         plugin_notify_detach();
-        (void) plugin_notify_wait("STOPPING=1\nSTATUS=Shutting down.", NOTIFY_WAIT_USEC);
+        (void) plugin_notify_wait("STOPPING=1\nSTATUS=Shutting down.", NOTIFY_STOPPING_WAIT_USEC);
         if (d->shutdown)
                 d->shutdown(&p, d->userdata);
         if (r < 0)
